@@ -1,0 +1,175 @@
+/**
+ * A real PostgreSQL server (`initdb` into a temp folder) on a free loopback port.
+ *
+ * PostgreSQL refuses to run as root, and these machines run as root: then the server runs as the
+ * unprivileged `nobody` user, with its data folder owned by it. Clients connect over TCP with
+ * trust authentication on 127.0.0.1 only.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { type PostgresBinaries, requirePostgres } from './binaries.ts';
+import { freePort } from './ports.ts';
+import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
+import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** The unprivileged identity used when the harness runs as root (`nobody` / `nogroup`). */
+export const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+export interface PostgresServerOptions {
+  /** @default 'postgres' */
+  name?: string;
+  /** @default a free port */
+  port?: number;
+  /** Superuser and owner of `database`. @default 'tiketi' */
+  user?: string;
+  /** Database created at start. @default 'tiketi' */
+  database?: string;
+  /** Extra `-c key=value` settings. */
+  settings?: Record<string, string | number>;
+  /** fsync on. Off by default: a killed process loses nothing without it, only an OS crash would. */
+  durable?: boolean;
+  log?: LogSink;
+}
+
+export interface StartedPostgres extends AsyncDisposable {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  /** `postgres://user@127.0.0.1:port/database` */
+  readonly url: string;
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly process: ManagedProcess;
+  /** URL of another database on this server. */
+  urlFor(database: string): string;
+  /** Creates a fresh empty database and returns its URL. */
+  createDatabase(database: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function runAsIdentity(): { uid: number; gid: number } | undefined {
+  return process.getuid?.() === 0 ? UNPRIVILEGED : undefined;
+}
+
+async function initdb(
+  bin: PostgresBinaries,
+  dataDir: string,
+  user: string,
+  identity?: { uid: number; gid: number },
+) {
+  try {
+    await execFileAsync(
+      bin.initdb,
+      ['-D', dataDir, '-U', user, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
+      { uid: identity?.uid, gid: identity?.gid, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new ProcessStartError(`initdb into ${dataDir} failed: ${stderr.trim()}`, { cause: err });
+  }
+}
+
+async function canQuery(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {}); // a refused connection is reported by connect() below
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
+  const bin = requirePostgres();
+  sweepStaleRunDirs();
+  const name = options.name ?? 'postgres';
+  const user = options.user ?? 'tiketi';
+  const database = options.database ?? 'tiketi';
+  const port = options.port ?? (await freePort());
+  const identity = runAsIdentity();
+  const run: RunDir = makeRunDir(name, identity);
+  const dataDir = `${run.path}/data`;
+  const urlFor = (db: string) => `postgres://${user}@127.0.0.1:${port}/${db}`;
+  const settings: Record<string, string | number> = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: run.path,
+    max_connections: 300,
+    fsync: options.durable ? 'on' : 'off',
+    full_page_writes: options.durable ? 'on' : 'off',
+    wal_level: 'replica',
+    max_wal_senders: 10,
+    ...options.settings,
+  };
+  let proc: ManagedProcess;
+  try {
+    await initdb(bin, dataDir, user, identity);
+    proc = await startProcess({
+      name,
+      command: bin.postgres,
+      args: [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ],
+      uid: identity?.uid,
+      gid: identity?.gid,
+      log: options.log,
+      // SIGQUIT: immediate shutdown when the harness dies; the data is temporary anyway.
+      parentDeathSignal: 'SIGQUIT',
+      ready: () => canQuery(urlFor('postgres')),
+    });
+  } catch (err) {
+    run.remove();
+    throw err;
+  }
+
+  const createDatabase = async (db: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(db))
+      throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${db})`);
+    const admin = new pg.Client({ connectionString: urlFor('postgres') });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${db} OWNER ${user}`);
+    } finally {
+      await admin.end();
+    }
+    return urlFor(db);
+  };
+  try {
+    await createDatabase(database);
+  } catch (err) {
+    await proc.stop('SIGQUIT');
+    run.remove();
+    throw err;
+  }
+
+  const stop = async () => {
+    // SIGINT is PostgreSQL's "fast" shutdown: clients are disconnected, then it exits.
+    await proc.stop('SIGINT', 10_000);
+    run.remove();
+  };
+  return {
+    name,
+    host: '127.0.0.1',
+    port,
+    user,
+    database,
+    url: urlFor(database),
+    pid: proc.pid,
+    dataDir,
+    process: proc,
+    urlFor,
+    createDatabase,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

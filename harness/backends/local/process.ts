@@ -1,0 +1,172 @@
+/**
+ * A child process the harness owns: started with readiness racing early exit and a deadline
+ * (Playwright's web-server pattern), its output prefixed with its name, and stopped by pid.
+ *
+ * On Linux every child is started through `setpriv --pdeathsig`, so the kernel signals it when the
+ * harness dies — even by SIGKILL — and no server outlives the run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+
+export type LogSink = (line: string) => void;
+
+export interface StartProcessOptions {
+  /** Prefix of every output line, e.g. `redis-primary`. */
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Run as this user (PostgreSQL refuses to run as root). */
+  uid?: number;
+  gid?: number;
+  /** Resolves true once the process serves. Polled with backoff until the deadline. */
+  ready: () => Promise<boolean>;
+  /** @default 30_000 */
+  readyTimeoutMs?: number;
+  /** Receives prefixed output lines. @default keeps them only for error messages */
+  log?: LogSink;
+  /** Signal sent to the child when the harness dies. @default 'SIGTERM' */
+  parentDeathSignal?: NodeJS.Signals;
+}
+
+export class ProcessStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProcessStartError';
+  }
+}
+
+const OUTPUT_TAIL_LINES = 30;
+const SETPRIV = '/usr/bin/setpriv';
+const READY_BACKOFF_MS = [100, 250, 500, 1000];
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Settles when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly running: boolean;
+  /** The last lines it printed, for error messages. */
+  outputTail(): string[];
+  /** Sends `signal`, escalates to SIGKILL after `graceMs`, resolves once exited. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+}
+
+function wrapWithParentDeathSignal(
+  command: string,
+  args: string[],
+  signal: NodeJS.Signals,
+  ids: { uid?: number; gid?: number },
+): { command: string; args: string[]; uid?: number; gid?: number } {
+  if (process.platform !== 'linux' || !existsSync(SETPRIV)) return { command, args, ...ids };
+  const identity =
+    ids.uid !== undefined
+      ? ['--reuid', String(ids.uid), '--regid', String(ids.gid ?? ids.uid), '--clear-groups']
+      : [];
+  return { command: SETPRIV, args: ['--pdeathsig', signal, ...identity, '--', command, ...args] };
+}
+
+export async function startProcess(options: StartProcessOptions): Promise<ManagedProcess> {
+  const tail: string[] = [];
+  const pushLine = (line: string) => {
+    tail.push(line);
+    if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+    options.log?.(`[${options.name}] ${line}`);
+  };
+  const wrapped = wrapWithParentDeathSignal(
+    options.command,
+    options.args,
+    options.parentDeathSignal ?? 'SIGTERM',
+    {
+      uid: options.uid,
+      gid: options.gid,
+    },
+  );
+  const child: ChildProcess = spawn(wrapped.command, wrapped.args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    uid: wrapped.uid,
+    gid: wrapped.gid,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const spawnError = once(child, 'spawn').then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.length > 0) pushLine(line);
+    });
+  }
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve({ code, signal });
+    });
+  });
+  const failedToSpawn = await spawnError;
+  if (failedToSpawn || child.pid === undefined) {
+    throw new ProcessStartError(`${options.name}: could not start ${options.command}`, {
+      cause: failedToSpawn,
+    });
+  }
+  const pid = child.pid;
+
+  const managed: ManagedProcess = {
+    name: options.name,
+    pid,
+    exited,
+    get running() {
+      return running;
+    },
+    outputTail: () => [...tail],
+    async stop(signal = 'SIGTERM', graceMs = 10_000) {
+      if (!running) return;
+      child.kill(signal);
+      const escalate = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(escalate);
+    },
+    async kill() {
+      if (!running) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+
+  const deadlineMs = options.readyTimeoutMs ?? 30_000;
+  const startedAt = Date.now();
+  let attempt = 0;
+  let lastError: unknown;
+  for (;;) {
+    if (!running) {
+      const { code, signal } = await exited;
+      throw new ProcessStartError(
+        `${options.name} exited before it was ready (code ${code}, signal ${signal}). Last output:\n${tail.join('\n')}`,
+      );
+    }
+    try {
+      if (await options.ready()) return managed;
+    } catch (err) {
+      lastError = err; // not ready yet; the deadline decides
+    }
+    if (Date.now() - startedAt > deadlineMs) {
+      await managed.stop('SIGKILL');
+      throw new ProcessStartError(
+        `${options.name} was not ready within ${deadlineMs} ms. Last output:\n${tail.join('\n')}`,
+        { cause: lastError },
+      );
+    }
+    const delayMs = READY_BACKOFF_MS[Math.min(attempt++, READY_BACKOFF_MS.length - 1)]!;
+    await Promise.race([new Promise((r) => setTimeout(r, delayMs)), exited]);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The one simulated clock of the emulated control plane.
+ *
+ * Health checks, alarm periods, cooldowns, boot and deregistration delays, the Lambda schedule and
+ * the scenario timeline all read time from a `Clock` handed to them, never from `Date.now()`, so a
+ * unit test drives them with a `ManualClock` and a run uses a `ScaledClock`.
+ */
+
+/** A scheduled callback; `cancel()` is idempotent. */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Simulated time, epoch milliseconds. */
+  now(): number;
+  /** Runs `fn` once after `delayMs` of simulated time. */
+  setTimeout(fn: () => void, delayMs: number): Timer;
+  /** Runs `fn` every `intervalMs` of simulated time, first after one interval. */
+  setInterval(fn: () => void, intervalMs: number): Timer;
+  /** Resolves after `delayMs` of simulated time; rejects with the signal's reason when aborted. */
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+function sleepOn(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      timer.cancel();
+      reject(signal?.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function intervalOn(clock: Clock, fn: () => void, intervalMs: number): Timer {
+  if (!(intervalMs > 0)) throw new RangeError(`intervalMs must be > 0 (got ${intervalMs})`);
+  let current: Timer | undefined;
+  let cancelled = false;
+  const arm = () => {
+    current = clock.setTimeout(() => {
+      if (cancelled) return;
+      arm();
+      fn();
+    }, intervalMs);
+  };
+  arm();
+  return {
+    cancel() {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}
+
+interface ScaledTimer {
+  dueSimMs: number;
+  fn: () => void;
+  handle: NodeJS.Timeout | undefined;
+  done: boolean;
+}
+
+/**
+ * Simulated time running `timeScale` times faster than the wall clock. The scale may change while
+ * running (the rehearsal slows the clock when the machine can't keep up with the load); pending
+ * timers are re-armed so they still fire at their simulated due time.
+ */
+export class ScaledClock implements Clock {
+  private anchorWallMs: number;
+  private anchorSimMs: number;
+  private scale: number;
+  private readonly pending = new Set<ScaledTimer>();
+
+  constructor(options: { timeScale: number; startSimMs?: number; wallNow?: () => number }) {
+    if (!(options.timeScale > 0)) throw new RangeError(`timeScale must be > 0 (got ${options.timeScale})`);
+    this.wallNow = options.wallNow ?? Date.now;
+    this.anchorWallMs = this.wallNow();
+    this.anchorSimMs = options.startSimMs ?? this.anchorWallMs;
+    this.scale = options.timeScale;
+  }
+
+  private readonly wallNow: () => number;
+
+  get timeScale(): number {
+    return this.scale;
+  }
+
+  now(): number {
+    return this.anchorSimMs + (this.wallNow() - this.anchorWallMs) * this.scale;
+  }
+
+  /** Changes the speed from now on; simulated time stays continuous. */
+  setTimeScale(timeScale: number): void {
+    if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0 (got ${timeScale})`);
+    this.anchorSimMs = this.now();
+    this.anchorWallMs = this.wallNow();
+    this.scale = timeScale;
+    for (const t of this.pending) this.arm(t);
+  }
+
+  setTimeout(fn: () => void, delayMs: number): Timer {
+    const timer: ScaledTimer = {
+      dueSimMs: this.now() + Math.max(0, delayMs),
+      fn,
+      handle: undefined,
+      done: false,
+    };
+    this.pending.add(timer);
+    this.arm(timer);
+    return {
+      cancel: () => {
+        timer.done = true;
+        if (timer.handle) clearTimeout(timer.handle);
+        this.pending.delete(timer);
+      },
+    };
+  }
+
+  setInterval(fn: () => void, intervalMs: number): Timer {
+    return intervalOn(this, fn, intervalMs);
+  }
+
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, delayMs, signal);
+  }
+
+  /** Cancels every pending timer (used at shutdown). */
+  dispose(): void {
+    for (const t of this.pending) {
+      t.done = true;
+      if (t.handle) clearTimeout(t.handle);
+    }
+    this.pending.clear();
+  }
+
+  private arm(timer: ScaledTimer): void {
+    if (timer.handle) clearTimeout(timer.handle);
+    const wallDelayMs = Math.max(0, (timer.dueSimMs - this.now()) / this.scale);
+    timer.handle = setTimeout(() => {
+      if (timer.done) return;
+      // A scale change may have moved the due time; re-arm if we woke early.
+      if (this.now() + 0.5 < timer.dueSimMs) return this.arm(timer);
+      timer.done = true;
+      this.pending.delete(timer);
+      timer.fn();
+    }, wallDelayMs);
+  }
+}
+
+interface ManualTimer {
+  dueSimMs: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/** A clock that moves only when told to: deterministic unit tests. */
+export class ManualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private timers: ManualTimer[] = [];
+
+  constructor(startSimMs = 0) {
+    this.current = startSimMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, delayMs: number): Timer {
+    const timer: ManualTimer = {
+      dueSimMs: this.current + Math.max(0, delayMs),
+      seq: this.seq++,
+      fn,
+      cancelled: false,
+    };
+    this.timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  setInterval(fn: () => void, intervalMs: number): Timer {
+    return intervalOn(this, fn, intervalMs);
+  }
+
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, delayMs, signal);
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order (timers they schedule included). */
+  advance(ms: number): void {
+    this.advanceTo(this.current + ms);
+  }
+
+  advanceTo(targetSimMs: number): void {
+    for (;;) {
+      this.timers = this.timers.filter((t) => !t.cancelled);
+      const next = this.timers
+        .filter((t) => t.dueSimMs <= targetSimMs)
+        .sort((a, b) => a.dueSimMs - b.dueSimMs || a.seq - b.seq)[0];
+      if (!next) break;
+      this.current = Math.max(this.current, next.dueSimMs);
+      next.cancelled = true;
+      next.fn();
+    }
+    this.current = Math.max(this.current, targetSimMs);
+  }
+
+  /** Like `advance`, but lets promise continuations run between timers. */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      this.timers = this.timers.filter((t) => !t.cancelled);
+      const next = this.timers
+        .filter((t) => t.dueSimMs <= target)
+        .sort((a, b) => a.dueSimMs - b.dueSimMs || a.seq - b.seq)[0];
+      if (!next) break;
+      this.current = Math.max(this.current, next.dueSimMs);
+      next.cancelled = true;
+      next.fn();
+    }
+    this.current = Math.max(this.current, target);
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,0 +1,563 @@
+/**
+ * The production design of TIKETI in numbers — the one source of truth.
+ *
+ * Every figure of `../shared/ARCHITECTURE.md` that both the CDK stack (`infra/`) and the emulator
+ * (`harness/`) need lives here, once. The CDK stack builds AWS resources from `designTopology`;
+ * the emulator builds local behaviour from it. Scenarios may override parts through
+ * `defineTopology` / `mergeTopology`, and the result is validated by the same strict schema.
+ *
+ * Units are in the names: `...Seconds`, `...Ms`, `...Krw`.
+ */
+import { z } from 'zod';
+
+const seconds = z.number().nonnegative();
+const positiveInt = z.number().int().positive();
+
+/** An Availability Zone: a short label used locally (`a`) and the AWS zone name. */
+export const availabilityZoneSchema = z
+  .object({
+    /** Short label carried by every emulated process, e.g. `a`. */
+    label: z.string().regex(/^[a-z]$/, 'a single lower-case letter'),
+    /** AWS zone name, pinned so `cdk synth` needs no lookup. */
+    name: z.string().min(1),
+  })
+  .strict();
+
+export const networkSchema = z
+  .object({
+    vpcCidr: z.string(),
+    /** One CIDR per AZ, in the order of `availabilityZones`. */
+    publicSubnetCidrs: z.array(z.string()).min(1),
+    privateSubnetCidrs: z.array(z.string()).min(1),
+    databaseSubnetCidrs: z.array(z.string()).min(1),
+    /** One NAT gateway per AZ. @default 1 per AZ */
+    natGatewaysPerAz: z.number().int().nonnegative().default(1),
+  })
+  .strict();
+
+export const healthCheckSchema = z
+  .object({
+    path: z.string().startsWith('/'),
+    port: positiveInt,
+    intervalSeconds: z.number().positive(),
+    /** Per-check timeout. @default 5 (ALB's default for HTTP target groups) */
+    timeoutSeconds: z.number().positive().default(5),
+    healthyThresholdCount: positiveInt,
+    unhealthyThresholdCount: positiveInt,
+    /** Status codes counted as healthy. @default '200' */
+    successCodes: z.string().default('200'),
+  })
+  .strict();
+
+export const stickinessSchema = z
+  .object({
+    enabled: z.boolean(),
+    type: z.literal('lb_cookie'),
+    cookieName: z.literal('AWSALB'),
+    durationSeconds: positiveInt,
+  })
+  .strict();
+
+export const loadBalancerSchema = z
+  .object({
+    name: z.string(),
+    targetPort: positiveInt,
+    healthCheck: healthCheckSchema,
+    stickiness: stickinessSchema,
+    /** Connection draining on deregistration. */
+    deregistrationDelaySeconds: seconds,
+    /** How the ALB picks among healthy targets. @default 'round_robin' */
+    algorithm: z.enum(['round_robin', 'least_outstanding_requests']).default('round_robin'),
+    /** Idle timeout for connections, WebSockets included. @default 60 */
+    idleTimeoutSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
+export const instanceSchema = z
+  .object({
+    type: z.string(),
+    /** Boot time range of the design (3–5 min); the emulator uses `bootSeconds`. */
+    bootSecondsMin: seconds,
+    bootSecondsMax: seconds,
+    /** Boot time the emulator applies on the simulated clock. @default the midpoint of min and max */
+    bootSeconds: seconds.optional(),
+    /** Design capacity per instance. */
+    capacity: z
+      .object({ concurrentUsers: positiveInt, requestsPerSecond: positiveInt, webSockets: positiveInt })
+      .strict(),
+  })
+  .strict();
+
+export const scalingPolicySchema = z
+  .object({
+    name: z.string(),
+    adjustmentType: z.literal('ChangeInCapacity'),
+    scalingAdjustment: z.number().int(),
+    cooldownSeconds: seconds,
+  })
+  .strict();
+
+export const autoScalingGroupSchema = z
+  .object({
+    name: z.string(),
+    minSize: z.number().int().nonnegative(),
+    maxSize: positiveInt,
+    desiredCapacity: z.number().int().nonnegative(),
+    healthCheckType: z.enum(['EC2', 'ELB']),
+    healthCheckGracePeriodSeconds: seconds,
+    /** The group's default cooldown, used by policies that set none. @default 300 (AWS's default) */
+    defaultCooldownSeconds: seconds.default(300),
+  })
+  .strict();
+
+export const comparisonOperatorSchema = z.enum([
+  'GreaterThanThreshold',
+  'GreaterThanOrEqualToThreshold',
+  'LessThanThreshold',
+  'LessThanOrEqualToThreshold',
+]);
+export const statisticSchema = z.enum(['Average', 'Sum', 'Minimum', 'Maximum', 'SampleCount']);
+
+export const alarmSchema = z
+  .object({
+    name: z.string(),
+    /** A metric the queue monitor publishes (namespace and dimension come from `queueMonitor`). */
+    metricName: z.string(),
+    statistic: statisticSchema,
+    periodSeconds: positiveInt,
+    evaluationPeriods: positiveInt,
+    /** M of "M out of N". @default evaluationPeriods */
+    datapointsToAlarm: positiveInt.optional(),
+    threshold: z.number(),
+    comparisonOperator: comparisonOperatorSchema,
+    /** @default 'missing' (AWS's default) */
+    treatMissingData: z.enum(['breaching', 'notBreaching', 'ignore', 'missing']).default('missing'),
+    /** Name of the scaling policy the alarm invokes while in ALARM. */
+    scalingPolicy: z.string(),
+  })
+  .strict();
+
+export const queueMonitorSchema = z
+  .object({
+    functionName: z.string(),
+    /** EventBridge schedule, `rate(1 minute)` in the design. */
+    scheduleExpression: z.string(),
+    scheduleSeconds: positiveInt,
+    timeoutSeconds: positiveInt,
+    memoryMb: positiveInt,
+    /** The design's nodejs18.x is deprecated; the stack uses a current runtime. */
+    runtime: z.string(),
+    namespace: z.string(),
+    dimensionName: z.string(),
+    queueSizeMetric: z.string(),
+    activeUsersMetric: z.string(),
+  })
+  .strict();
+
+export const queueSchema = z
+  .object({
+    /** Users moved from the head of the queue into the active set per second. */
+    admissionPerSecond: positiveInt,
+    /** Shopping window an admitted user gets. */
+    shoppingWindowSeconds: positiveInt,
+    seatHoldSeconds: positiveInt,
+    sessionTtlSeconds: positiveInt,
+    eventCacheTtlSeconds: positiveInt,
+  })
+  .strict();
+
+export const redisSchema = z
+  .object({
+    engineVersion: z.string(),
+    nodeType: z.string(),
+    shards: positiveInt,
+    replicasPerShard: z.number().int().nonnegative(),
+    multiAz: z.boolean(),
+    transitEncryption: z.boolean(),
+    atRestEncryption: z.boolean(),
+    snapshotRetentionDays: z.number().int().nonnegative(),
+    port: positiveInt,
+    /** Automatic failover takes 10–30 s in the design. */
+    failoverSecondsMin: seconds,
+    failoverSecondsMax: seconds,
+    /** Sentinel `down-after-milliseconds`, simulated. @default 5 */
+    sentinelDownAfterSeconds: seconds.default(5),
+    /** Sentinel `failover-timeout`, simulated. @default 30 */
+    sentinelFailoverTimeoutSeconds: seconds.default(30),
+  })
+  .strict();
+
+export const databaseSchema = z
+  .object({
+    engine: z.literal('aurora-postgresql'),
+    engineVersion: z.string(),
+    instanceClass: z.string(),
+    port: positiveInt,
+    backupRetentionDays: positiveInt,
+    preferredBackupWindow: z.string(),
+    preferredMaintenanceWindow: z.string(),
+    storageEncrypted: z.boolean(),
+    deletionProtection: z.boolean(),
+    maxReplicaLagSeconds: seconds,
+    /** The design's failover timeline, seconds after the writer fails. */
+    failover: z
+      .object({
+        detectSeconds: seconds,
+        promoteSeconds: seconds,
+        endpointSwitchSeconds: seconds,
+        allReconnectedSeconds: seconds,
+      })
+      .strict(),
+  })
+  .strict();
+
+export const edgeSchema = z
+  .object({
+    domainName: z.string(),
+    frontendBucket: z.string(),
+    uploadsBucket: z.string(),
+    staticDefaultTtlSeconds: seconds,
+    compress: z.boolean(),
+    apiPathPattern: z.string(),
+    corsAllowedOrigin: z.string(),
+  })
+  .strict();
+
+export const timelineRowSchema = z
+  .object({
+    /** Simulated wall time, `HH:MM`. */
+    at: z.string().regex(/^\d{2}:\d{2}$/),
+    queue: z.number().int().nonnegative(),
+    instances: z.number().int().nonnegative(),
+    action: z.string(),
+  })
+  .strict();
+
+export const topologySchema = z
+  .object({
+    region: z.string(),
+    availabilityZones: z.array(availabilityZoneSchema).min(1),
+    network: networkSchema,
+    loadBalancer: loadBalancerSchema,
+    instance: instanceSchema,
+    autoScalingGroup: autoScalingGroupSchema,
+    scalingPolicies: z.array(scalingPolicySchema).min(1),
+    alarms: z.array(alarmSchema),
+    queueMonitor: queueMonitorSchema,
+    queue: queueSchema,
+    redis: redisSchema,
+    database: databaseSchema,
+    edge: edgeSchema,
+    /** The design's own peak timeline, checked (and possibly disproved) by rehearsals. */
+    designTimeline: z.array(timelineRowSchema),
+    /** The design's monthly cost table, ₩ (EC2 is per instance). */
+    monthlyCostKrw: z
+      .object({
+        ec2PerInstance: z.number().nonnegative(),
+        alb: z.number().nonnegative(),
+        lambda: z.number().nonnegative(),
+        aurora: z.number().nonnegative(),
+        elasticache: z.number().nonnegative(),
+        s3: z.number().nonnegative(),
+        nat: z.number().nonnegative(),
+        transfer: z.number().nonnegative(),
+        route53: z.number().nonnegative(),
+        secretsManager: z.number().nonnegative(),
+        cloudwatch: z.number().nonnegative(),
+      })
+      .strict(),
+    /** Targets the design promises. */
+    targets: z
+      .object({
+        concurrentUsers: positiveInt,
+        apiP95Ms: z.number().positive(),
+        socketDeliveryP95Ms: z.number().positive(),
+        availabilityPercent: z.number().positive(),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const azCount = t.availabilityZones.length;
+    for (const key of ['publicSubnetCidrs', 'privateSubnetCidrs', 'databaseSubnetCidrs'] as const) {
+      if (t.network[key].length !== azCount) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['network', key],
+          message: `needs one CIDR per availability zone (${azCount}), got ${t.network[key].length}`,
+        });
+      }
+    }
+    const asg = t.autoScalingGroup;
+    if (asg.minSize > asg.maxSize || asg.desiredCapacity < asg.minSize || asg.desiredCapacity > asg.maxSize) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoScalingGroup'],
+        message: `needs minSize <= desiredCapacity <= maxSize (got ${asg.minSize} <= ${asg.desiredCapacity} <= ${asg.maxSize})`,
+      });
+    }
+    if (t.instance.bootSecondsMin > t.instance.bootSecondsMax) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instance', 'bootSecondsMin'],
+        message: 'must be <= bootSecondsMax',
+      });
+    }
+    const metrics = new Set([t.queueMonitor.queueSizeMetric, t.queueMonitor.activeUsersMetric]);
+    const policyNames = new Set(t.scalingPolicies.map((p) => p.name));
+    t.alarms.forEach((alarm, i) => {
+      if (!metrics.has(alarm.metricName)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', i, 'metricName'],
+          message: `is not a metric the queue monitor publishes (${[...metrics].join(', ')})`,
+        });
+      }
+      if (!policyNames.has(alarm.scalingPolicy)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', i, 'scalingPolicy'],
+          message: `names no scaling policy (have: ${[...policyNames].join(', ')})`,
+        });
+      }
+      if ((alarm.datapointsToAlarm ?? alarm.evaluationPeriods) > alarm.evaluationPeriods) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', i, 'datapointsToAlarm'],
+          message: 'must be <= evaluationPeriods',
+        });
+      }
+    });
+  });
+
+/** What a topology file declares (defaults may be omitted). */
+export type TopologyInput = z.input<typeof topologySchema>;
+/** A validated topology with every default filled in. */
+export type Topology = z.output<typeof topologySchema>;
+export type AlarmDefinition = Topology['alarms'][number];
+export type ScalingPolicyDefinition = Topology['scalingPolicies'][number];
+export type ComparisonOperator = z.infer<typeof comparisonOperatorSchema>;
+export type Statistic = z.infer<typeof statisticSchema>;
+
+/** Validates a topology; throws one error listing every problem with its key path. */
+export function defineTopology(input: TopologyInput): Topology {
+  const parsed = topologySchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  topology.${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid topology:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** A deep partial, used for scenario overrides of the design. */
+export type DeepPartial<T> = T extends (infer U)[]
+  ? U[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** Applies overrides (arrays replace, objects merge) and validates the result. */
+export function mergeTopology(base: Topology, overrides: DeepPartial<TopologyInput> | undefined): Topology {
+  if (!overrides) return base;
+  const merge = (a: unknown, b: unknown): unknown => {
+    if (b === undefined) return a;
+    if (Array.isArray(b) || typeof b !== 'object' || b === null) return b;
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+    return out;
+  };
+  return defineTopology(merge(base, overrides) as TopologyInput);
+}
+
+/** Boot time the emulator applies. */
+export function bootSecondsOf(t: Topology): number {
+  return t.instance.bootSeconds ?? (t.instance.bootSecondsMin + t.instance.bootSecondsMax) / 2;
+}
+
+export function scalingPolicyNamed(t: Topology, name: string): ScalingPolicyDefinition {
+  const policy = t.scalingPolicies.find((p) => p.name === name);
+  if (!policy) throw new Error(`topology has no scaling policy named ${name}`);
+  return policy;
+}
+
+/** The TIKETI production design (ARCHITECTURE.md). */
+export const designTopology: Topology = defineTopology({
+  region: 'ap-northeast-2',
+  availabilityZones: [
+    { label: 'a', name: 'ap-northeast-2a' },
+    { label: 'b', name: 'ap-northeast-2b' },
+  ],
+  network: {
+    vpcCidr: '10.0.0.0/16',
+    publicSubnetCidrs: ['10.0.1.0/24', '10.0.2.0/24'],
+    privateSubnetCidrs: ['10.0.11.0/24', '10.0.12.0/24'],
+    databaseSubnetCidrs: ['10.0.21.0/24', '10.0.22.0/24'],
+    natGatewaysPerAz: 1,
+  },
+  loadBalancer: {
+    name: 'tiketi-alb',
+    targetPort: 3001,
+    healthCheck: {
+      path: '/health',
+      port: 3001,
+      intervalSeconds: 30,
+      timeoutSeconds: 5,
+      healthyThresholdCount: 3,
+      unhealthyThresholdCount: 2,
+    },
+    stickiness: { enabled: true, type: 'lb_cookie', cookieName: 'AWSALB', durationSeconds: 86_400 },
+    deregistrationDelaySeconds: 300,
+  },
+  instance: {
+    type: 't3.medium',
+    bootSecondsMin: 180,
+    bootSecondsMax: 300,
+    capacity: { concurrentUsers: 1_000, requestsPerSecond: 1_000, webSockets: 500 },
+  },
+  autoScalingGroup: {
+    name: 'tiketi-backend-asg',
+    minSize: 2,
+    maxSize: 10,
+    desiredCapacity: 2,
+    healthCheckType: 'ELB',
+    healthCheckGracePeriodSeconds: 300,
+  },
+  scalingPolicies: [
+    {
+      name: 'tiketi-scale-out',
+      adjustmentType: 'ChangeInCapacity',
+      scalingAdjustment: 2,
+      cooldownSeconds: 180,
+    },
+    {
+      name: 'tiketi-scale-out-aggressive',
+      adjustmentType: 'ChangeInCapacity',
+      scalingAdjustment: 5,
+      cooldownSeconds: 300,
+    },
+    {
+      name: 'tiketi-scale-in',
+      adjustmentType: 'ChangeInCapacity',
+      scalingAdjustment: -1,
+      cooldownSeconds: 600,
+    },
+  ],
+  alarms: [
+    {
+      name: 'tiketi-queue-scale-out',
+      metricName: 'QueueSize',
+      statistic: 'Average',
+      periodSeconds: 60,
+      evaluationPeriods: 1,
+      threshold: 5_000,
+      comparisonOperator: 'GreaterThanThreshold',
+      scalingPolicy: 'tiketi-scale-out',
+    },
+    {
+      name: 'tiketi-queue-scale-out-aggressive',
+      metricName: 'QueueSize',
+      statistic: 'Average',
+      periodSeconds: 60,
+      evaluationPeriods: 1,
+      threshold: 20_000,
+      comparisonOperator: 'GreaterThanThreshold',
+      scalingPolicy: 'tiketi-scale-out-aggressive',
+    },
+    {
+      name: 'tiketi-queue-scale-in',
+      metricName: 'QueueSize',
+      statistic: 'Average',
+      periodSeconds: 300,
+      evaluationPeriods: 2,
+      threshold: 1_000,
+      comparisonOperator: 'LessThanThreshold',
+      scalingPolicy: 'tiketi-scale-in',
+    },
+  ],
+  queueMonitor: {
+    functionName: 'tiketi-queue-monitor',
+    scheduleExpression: 'rate(1 minute)',
+    scheduleSeconds: 60,
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    runtime: 'nodejs22.x',
+    namespace: 'Tiketi/Queue',
+    dimensionName: 'EventId',
+    queueSizeMetric: 'QueueSize',
+    activeUsersMetric: 'ActiveUsers',
+  },
+  queue: {
+    admissionPerSecond: 50,
+    shoppingWindowSeconds: 600,
+    seatHoldSeconds: 300,
+    sessionTtlSeconds: 3_600,
+    eventCacheTtlSeconds: 60,
+  },
+  redis: {
+    engineVersion: '7.0',
+    nodeType: 'cache.t4g.micro',
+    shards: 2,
+    replicasPerShard: 1,
+    multiAz: true,
+    transitEncryption: true,
+    atRestEncryption: true,
+    snapshotRetentionDays: 5,
+    port: 6379,
+    failoverSecondsMin: 10,
+    failoverSecondsMax: 30,
+    sentinelDownAfterSeconds: 5,
+    sentinelFailoverTimeoutSeconds: 30,
+  },
+  database: {
+    engine: 'aurora-postgresql',
+    engineVersion: '15.3',
+    instanceClass: 'db.t4g.medium',
+    port: 5432,
+    backupRetentionDays: 7,
+    preferredBackupWindow: '03:00-04:00',
+    preferredMaintenanceWindow: 'sun:04:00-sun:05:00',
+    storageEncrypted: true,
+    deletionProtection: true,
+    maxReplicaLagSeconds: 1,
+    failover: { detectSeconds: 5, promoteSeconds: 30, endpointSwitchSeconds: 35, allReconnectedSeconds: 60 },
+  },
+  edge: {
+    domainName: 'tiketi.gg',
+    frontendBucket: 'tiketi-frontend-bucket',
+    uploadsBucket: 'tiketi-uploads-bucket',
+    staticDefaultTtlSeconds: 86_400,
+    compress: true,
+    apiPathPattern: '/api/*',
+    corsAllowedOrigin: 'https://tiketi.gg',
+  },
+  designTimeline: [
+    { at: '19:30', queue: 0, instances: 2, action: 'normal' },
+    { at: '19:50', queue: 3_000, instances: 2, action: 'under threshold' },
+    { at: '19:55', queue: 8_000, instances: 2, action: 'scale-out +2' },
+    { at: '19:58', queue: 25_000, instances: 4, action: 'aggressive +5' },
+    { at: '20:00', queue: 20_000, instances: 9, action: 'stable' },
+    { at: '20:30', queue: 800, instances: 9, action: 'draining the queue' },
+    { at: '20:35', queue: 500, instances: 9, action: 'scale-in -1 begins' },
+    { at: '20:45', queue: 200, instances: 8, action: 'scale-in -1' },
+    { at: '21:00', queue: 0, instances: 2, action: 'back to minimum' },
+  ],
+  monthlyCostKrw: {
+    ec2PerInstance: 40_000,
+    alb: 27_000,
+    lambda: 1_000,
+    aurora: 60_000,
+    elasticache: 40_000,
+    s3: 2_000,
+    nat: 36_500,
+    transfer: 5_000,
+    route53: 500,
+    secretsManager: 2_000,
+    cloudwatch: 5_000,
+  },
+  targets: {
+    concurrentUsers: 10_000,
+    apiP95Ms: 200,
+    socketDeliveryP95Ms: 100,
+    availabilityPercent: 99.9,
+  },
+});
