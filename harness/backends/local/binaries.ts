@@ -2,7 +2,7 @@
  * Finds the Redis and PostgreSQL server binaries on this machine: on `PATH` first, then in the
  * usual install locations (Debian's `/usr/lib/postgresql/<version>/bin`, Homebrew, source builds).
  */
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export class MissingBinaryError extends Error {
@@ -55,12 +55,14 @@ export interface PostgresBinaries {
   binDir: string;
   initdb: string;
   postgres: string;
+  pgBasebackup: string;
 }
 
 export function findPostgres(pathEnv = process.env.PATH ?? ''): PostgresBinaries | undefined {
   const candidates: string[] = [];
   const initdbOnPath = onPath('initdb', pathEnv);
-  if (initdbOnPath) candidates.push(join(initdbOnPath, '..'));
+  // Debian links a few tools into /usr/local/bin; the real folder holds them all (pg_basebackup too).
+  if (initdbOnPath) candidates.push(join(realpathSync(initdbOnPath), '..'));
   for (const v of listDirs('/usr/lib/postgresql').sort(byVersionDescending)) {
     candidates.push(`/usr/lib/postgresql/${v}/bin`);
   }
@@ -72,7 +74,8 @@ export function findPostgres(pathEnv = process.env.PATH ?? ''): PostgresBinaries
   for (const binDir of candidates) {
     const initdb = join(binDir, 'initdb');
     const postgres = join(binDir, 'postgres');
-    if (isExecutable(initdb) && isExecutable(postgres)) return { binDir, initdb, postgres };
+    const pgBasebackup = join(binDir, 'pg_basebackup');
+    if (isExecutable(initdb) && isExecutable(postgres)) return { binDir, initdb, postgres, pgBasebackup };
   }
   return undefined;
 }

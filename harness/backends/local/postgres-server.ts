@@ -52,7 +52,7 @@ export interface StartedPostgres extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-function runAsIdentity(): { uid: number; gid: number } | undefined {
+export function runAsIdentity(): { uid: number; gid: number } | undefined {
   return process.getuid?.() === 0 ? UNPRIVILEGED : undefined;
 }
 
@@ -86,8 +86,100 @@ async function canQuery(url: string): Promise<boolean> {
   }
 }
 
+/** Starts `postgres` on an existing data folder and waits until it answers SQL. */
+export async function launchPostgres(options: {
+  name: string;
+  binaries: PostgresBinaries;
+  dataDir: string;
+  socketDir: string;
+  port: number;
+  user: string;
+  settings: Record<string, string | number>;
+  identity: { uid: number; gid: number } | undefined;
+  log?: LogSink;
+}): Promise<ManagedProcess> {
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: options.socketDir,
+    ...options.settings,
+  };
+  return startProcess({
+    name: options.name,
+    command: options.binaries.postgres,
+    args: [
+      '-D',
+      options.dataDir,
+      '-p',
+      String(options.port),
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ],
+    uid: options.identity?.uid,
+    gid: options.identity?.gid,
+    log: options.log,
+    // SIGQUIT: immediate shutdown when the harness dies; the data is temporary anyway.
+    parentDeathSignal: 'SIGQUIT',
+    ready: () => canQuery(`postgres://${options.user}@127.0.0.1:${options.port}/postgres`),
+  });
+}
+
+/** Settings every server of a run shares: loopback only, fast, ready to stream WAL to a replica. */
+export function baseSettings(durable: boolean | undefined): Record<string, string | number> {
+  return {
+    max_connections: 300,
+    fsync: durable ? 'on' : 'off',
+    full_page_writes: durable ? 'on' : 'off',
+    wal_level: 'replica',
+    max_wal_senders: 10,
+    hot_standby: 'on',
+  };
+}
+
+export function stoppablePostgres(fields: {
+  name: string;
+  port: number;
+  user: string;
+  database: string;
+  dataDir: string;
+  process: ManagedProcess;
+  run: RunDir;
+}): StartedPostgres {
+  const urlFor = (db: string) => `postgres://${fields.user}@127.0.0.1:${fields.port}/${db}`;
+  const createDatabase = async (db: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(db))
+      throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${db})`);
+    const admin = new pg.Client({ connectionString: urlFor('postgres') });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${db} OWNER ${fields.user}`);
+    } finally {
+      await admin.end();
+    }
+    return urlFor(db);
+  };
+  const stop = async () => {
+    // SIGINT is PostgreSQL's "fast" shutdown: clients are disconnected, then it exits.
+    await fields.process.stop('SIGINT', 10_000);
+    fields.run.remove();
+  };
+  return {
+    name: fields.name,
+    host: '127.0.0.1',
+    port: fields.port,
+    user: fields.user,
+    database: fields.database,
+    url: urlFor(fields.database),
+    pid: fields.process.pid,
+    dataDir: fields.dataDir,
+    process: fields.process,
+    urlFor,
+    createDatabase,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
-  const bin = requirePostgres();
+  const binaries = requirePostgres();
   sweepStaleRunDirs();
   const name = options.name ?? 'postgres';
   const user = options.user ?? 'tiketi';
@@ -96,80 +188,31 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const identity = runAsIdentity();
   const run: RunDir = makeRunDir(name, identity);
   const dataDir = `${run.path}/data`;
-  const urlFor = (db: string) => `postgres://${user}@127.0.0.1:${port}/${db}`;
-  const settings: Record<string, string | number> = {
-    listen_addresses: '127.0.0.1',
-    unix_socket_directories: run.path,
-    max_connections: 300,
-    fsync: options.durable ? 'on' : 'off',
-    full_page_writes: options.durable ? 'on' : 'off',
-    wal_level: 'replica',
-    max_wal_senders: 10,
-    ...options.settings,
-  };
   let proc: ManagedProcess;
   try {
-    await initdb(bin, dataDir, user, identity);
-    proc = await startProcess({
+    await initdb(binaries, dataDir, user, identity);
+    proc = await launchPostgres({
       name,
-      command: bin.postgres,
-      args: [
-        '-D',
-        dataDir,
-        '-p',
-        String(port),
-        ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-      ],
-      uid: identity?.uid,
-      gid: identity?.gid,
+      binaries,
+      dataDir,
+      socketDir: run.path,
+      port,
+      user,
+      settings: { ...baseSettings(options.durable), ...options.settings },
+      identity,
       log: options.log,
-      // SIGQUIT: immediate shutdown when the harness dies; the data is temporary anyway.
-      parentDeathSignal: 'SIGQUIT',
-      ready: () => canQuery(urlFor('postgres')),
     });
   } catch (err) {
     run.remove();
     throw err;
   }
-
-  const createDatabase = async (db: string) => {
-    if (!/^[a-z_][a-z0-9_]*$/.test(db))
-      throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${db})`);
-    const admin = new pg.Client({ connectionString: urlFor('postgres') });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${db} OWNER ${user}`);
-    } finally {
-      await admin.end();
-    }
-    return urlFor(db);
-  };
+  const server = stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
   try {
-    await createDatabase(database);
+    await server.createDatabase(database);
   } catch (err) {
     await proc.stop('SIGQUIT');
     run.remove();
     throw err;
   }
-
-  const stop = async () => {
-    // SIGINT is PostgreSQL's "fast" shutdown: clients are disconnected, then it exits.
-    await proc.stop('SIGINT', 10_000);
-    run.remove();
-  };
-  return {
-    name,
-    host: '127.0.0.1',
-    port,
-    user,
-    database,
-    url: urlFor(database),
-    pid: proc.pid,
-    dataDir,
-    process: proc,
-    urlFor,
-    createDatabase,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
+  return server;
 }

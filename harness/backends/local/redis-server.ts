@@ -25,12 +25,13 @@ export interface StartedRedis extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Sends one inline command and resolves with the first reply line. */
+/** Sends one inline command and resolves with the first reply line, or the whole bulk reply. */
 export function redisCommand(
   port: number,
   command: string,
   host = '127.0.0.1',
   timeoutMs = 2_000,
+  bulk = false,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host });
@@ -44,11 +45,13 @@ export function redisCommand(
     socket.on('data', (chunk: string) => {
       reply += chunk;
       const end = reply.indexOf('\r\n');
-      if (end >= 0) {
-        clearTimeout(timer);
-        socket.end();
-        resolve(reply.slice(0, end));
-      }
+      if (end < 0) return;
+      // A bulk reply is `$<length>\r\n<payload>\r\n`; wait for the whole payload.
+      const length = bulk && reply.startsWith('$') ? Number(reply.slice(1, end)) : -1;
+      if (length >= 0 && reply.length < end + 2 + length) return;
+      clearTimeout(timer);
+      socket.end();
+      resolve(length >= 0 ? reply.slice(end + 2, end + 2 + length) : reply.slice(0, end));
     });
     socket.once('error', (err) => {
       clearTimeout(timer);

@@ -56,7 +56,7 @@ export interface RunDir {
 export function makeRunDir(prefix: string, owner?: { uid: number; gid: number }): RunDir {
   const root = runRoot();
   mkdirSync(root, { recursive: true, mode: 0o1777 });
-  const path = mkdtempSync(join(root, `${prefix}-`));
+  const path = mkdtempSync(join(root, `${prefix.replace(/[^A-Za-z0-9_.-]+/g, '-')}-`));
   writeFileSync(join(path, OWNER_FILE), String(process.pid));
   if (owner) chownSync(path, owner.uid, owner.gid);
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };

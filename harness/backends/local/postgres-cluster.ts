@@ -1,0 +1,227 @@
+/**
+ * Aurora's stand-in: a PostgreSQL writer and a streaming replica, with a writer endpoint and a
+ * reader endpoint that stay put while the servers behind them change.
+ *
+ * Replication is synchronous by default (`synchronous_standby_names`), so a commit the app has
+ * confirmed is on the replica before the client hears of it: promotion loses no confirmed write.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { requirePostgres } from './binaries.ts';
+import { freePort } from './ports.ts';
+import {
+  baseSettings,
+  launchPostgres,
+  runAsIdentity,
+  type StartedPostgres,
+  startPostgresServer,
+  stoppablePostgres,
+} from './postgres-server.ts';
+import type { LogSink } from './process.ts';
+import { makeRunDir } from './run-dir.ts';
+import { startTcpEndpoint, type TcpEndpoint } from './tcp-endpoint.ts';
+
+const execFileAsync = promisify(execFile);
+const REPLICA_APPLICATION_NAME = 'replica';
+
+export interface PostgresClusterOptions {
+  /** Name prefix of the two servers' logs. @default 'aurora' */
+  name?: string;
+  /** Replica acknowledges commits before clients hear of them. @default true */
+  synchronous?: boolean;
+  /** AZ labels of the writer and the replica, carried in their names. @default ['a', 'b'] */
+  azs?: [string, string];
+  log?: LogSink;
+}
+
+export interface StartedPostgresCluster extends AsyncDisposable {
+  /** The current writer (changes after `promoteReplica`). */
+  readonly writer: StartedPostgres;
+  /** The streaming replica, until it is promoted. */
+  readonly replica: StartedPostgres | undefined;
+  readonly writerEndpoint: TcpEndpoint;
+  readonly readerEndpoint: TcpEndpoint;
+  readonly writerUrl: string;
+  readonly readerUrl: string;
+  readonly synchronous: boolean;
+  /** Promotes the replica to writer and points both endpoints at it. */
+  promoteReplica(): Promise<void>;
+  /** Replication state as the writer sees it. */
+  replicationState(): Promise<{ applicationName: string; state: string; syncState: string }[]>;
+  stop(): Promise<void>;
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startReplicaOf(
+  primary: StartedPostgres,
+  options: { name: string; log?: LogSink; durable?: boolean },
+): Promise<StartedPostgres> {
+  const binaries = requirePostgres();
+  const identity = runAsIdentity();
+  const run = makeRunDir(options.name, identity);
+  const dataDir = `${run.path}/data`;
+  const port = await freePort();
+  try {
+    await execFileAsync(
+      binaries.pgBasebackup,
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primary.port),
+        '-U',
+        primary.user,
+        '-D',
+        dataDir,
+        '-X',
+        'stream',
+        '-R',
+        '--no-sync',
+        '--checkpoint=fast',
+      ],
+      { uid: identity?.uid, gid: identity?.gid },
+    );
+    // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
+    writeFileSync(
+      `${dataDir}/postgresql.auto.conf`,
+      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${primary.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
+    );
+    const proc = await launchPostgres({
+      name: options.name,
+      binaries,
+      dataDir,
+      socketDir: run.path,
+      port,
+      user: primary.user,
+      settings: { ...baseSettings(options.durable), cluster_name: REPLICA_APPLICATION_NAME },
+      identity,
+      log: options.log,
+    });
+    return stoppablePostgres({
+      name: options.name,
+      port,
+      user: primary.user,
+      database: primary.database,
+      dataDir,
+      process: proc,
+      run,
+    });
+  } catch (err) {
+    run.remove();
+    throw err;
+  }
+}
+
+export async function startPostgresCluster(
+  options: PostgresClusterOptions = {},
+): Promise<StartedPostgresCluster> {
+  const prefix = options.name ?? 'aurora';
+  const [azWriter, azReplica] = options.azs ?? ['a', 'b'];
+  const synchronous = options.synchronous ?? true;
+  let writer = await startPostgresServer({ name: `${prefix}-writer az-${azWriter}`, log: options.log });
+  let replica: StartedPostgres | undefined;
+  let writerEndpoint: TcpEndpoint | undefined;
+  let readerEndpoint: TcpEndpoint | undefined;
+  try {
+    replica = await startReplicaOf(writer, { name: `${prefix}-replica az-${azReplica}`, log: options.log });
+    await waitFor('the replica to stream from the writer', async () => {
+      const rows = await query<{ state: string }>(
+        writer.urlFor('postgres'),
+        'SELECT state FROM pg_stat_replication',
+      );
+      return rows.some((r) => r.state === 'streaming');
+    });
+    if (synchronous) {
+      await query(
+        writer.urlFor('postgres'),
+        `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
+      );
+      await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
+      await waitFor('the replica to become synchronous', async () => {
+        const rows = await query<{ sync_state: string }>(
+          writer.urlFor('postgres'),
+          'SELECT sync_state FROM pg_stat_replication',
+        );
+        return rows.some((r) => r.sync_state === 'sync');
+      });
+    }
+    writerEndpoint = await startTcpEndpoint({ target: { host: writer.host, port: writer.port } });
+    readerEndpoint = await startTcpEndpoint({ target: { host: replica.host, port: replica.port } });
+  } catch (err) {
+    await Promise.allSettled([
+      writerEndpoint?.close(),
+      readerEndpoint?.close(),
+      replica?.stop(),
+      writer.stop(),
+    ]);
+    throw err;
+  }
+  const endpoints = { writer: writerEndpoint, reader: readerEndpoint };
+  const urlOf = (endpoint: TcpEndpoint) =>
+    `postgres://${writer.user}@127.0.0.1:${endpoint.port}/${writer.database}`;
+  const stopped: StartedPostgres[] = [];
+
+  const stop = async () => {
+    await Promise.allSettled([endpoints.writer.close(), endpoints.reader.close()]);
+    await Promise.allSettled([writer.stop(), replica?.stop(), ...stopped.map((s) => s.stop())]);
+  };
+  return {
+    get writer() {
+      return writer;
+    },
+    get replica() {
+      return replica;
+    },
+    writerEndpoint: endpoints.writer,
+    readerEndpoint: endpoints.reader,
+    writerUrl: urlOf(endpoints.writer),
+    readerUrl: urlOf(endpoints.reader),
+    synchronous,
+    async promoteReplica() {
+      if (!replica) throw new Error('there is no replica left to promote');
+      const promoted = replica;
+      await query(promoted.urlFor('postgres'), 'SELECT pg_promote(true, 60)');
+      // The old writer's process (dead or alive) is stopped at the end of the run.
+      stopped.push(writer);
+      writer = promoted;
+      replica = undefined;
+      // A synchronous writer with no standby would block every commit: the new writer stands alone.
+      await query(writer.urlFor('postgres'), "ALTER SYSTEM SET synchronous_standby_names = ''");
+      await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
+      endpoints.writer.switchTo({ host: writer.host, port: writer.port });
+      endpoints.reader.switchTo({ host: writer.host, port: writer.port });
+    },
+    async replicationState() {
+      const rows = await query<{ application_name: string; state: string; sync_state: string }>(
+        writer.urlFor('postgres'),
+        'SELECT application_name, state, sync_state FROM pg_stat_replication',
+      );
+      return rows.map((r) => ({
+        applicationName: r.application_name,
+        state: r.state,
+        syncState: r.sync_state,
+      }));
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * ElastiCache's stand-in: a Redis primary, a replica and three Sentinels that promote the replica
+ * when the primary dies. Clients connect through the Sentinels (ioredis `sentinels` + `name`), so
+ * they follow a failover without being told where the new primary is.
+ */
+import { writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { requireRedis } from './binaries.ts';
+import { freePort } from './ports.ts';
+import { type LogSink, type ManagedProcess, startProcess } from './process.ts';
+import { redisCommand, type StartedRedis, startRedisServer } from './redis-server.ts';
+import { makeRunDir, type RunDir } from './run-dir.ts';
+
+export const DEFAULT_MASTER_NAME = 'tiketi';
+
+export interface RedisSentinelGroupOptions {
+  /** @default 'tiketi' */
+  masterName?: string;
+  /** Wall milliseconds without an answer before a Sentinel calls the primary down. @default 1000 */
+  downAfterMs?: number;
+  /** Sentinel failover-timeout, wall milliseconds. @default 10000 */
+  failoverTimeoutMs?: number;
+  /** AZ labels of primary and replica. @default ['a', 'b'] */
+  azs?: [string, string];
+  /** AZ label of each of the three Sentinels. @default ['a', 'b', 'a'] */
+  sentinelAzs?: [string, string, string];
+  log?: LogSink;
+}
+
+export interface StartedSentinel {
+  readonly name: string;
+  readonly az: string;
+  readonly port: number;
+  readonly process: ManagedProcess;
+}
+
+export interface RedisNode {
+  readonly server: StartedRedis;
+  readonly az: string;
+}
+
+export interface StartedRedisSentinelGroup extends AsyncDisposable {
+  readonly masterName: string;
+  readonly nodes: readonly RedisNode[];
+  readonly sentinels: readonly StartedSentinel[];
+  /** `host:port` of every Sentinel, as the app's REDIS_SENTINELS expects. */
+  readonly sentinelAddresses: { host: string; port: number }[];
+  /** The primary as the Sentinels see it now. */
+  currentPrimary(): Promise<{ host: string; port: number }>;
+  /** A Sentinel-aware client (caller closes it). */
+  client(): Redis;
+  stop(): Promise<void>;
+}
+
+async function sentinelQuery(port: number, ...args: string[]): Promise<unknown> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {}); // a refused connection surfaces through the rejected command
+  try {
+    await client.connect();
+    return await client.call('SENTINEL', ...args);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startSentinel(options: {
+  name: string;
+  az: string;
+  masterName: string;
+  primaryPort: number;
+  downAfterMs: number;
+  failoverTimeoutMs: number;
+  log?: LogSink;
+}): Promise<{ sentinel: StartedSentinel; run: RunDir }> {
+  const { redisServer } = requireRedis();
+  const port = await freePort();
+  const run = makeRunDir(options.name);
+  const configPath = `${run.path}/sentinel.conf`;
+  // Sentinel rewrites this file as it learns the topology, so it lives in the run folder.
+  writeFileSync(
+    configPath,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode no',
+      `dir ${run.path}`,
+      `sentinel monitor ${options.masterName} 127.0.0.1 ${options.primaryPort} 2`,
+      `sentinel down-after-milliseconds ${options.masterName} ${options.downAfterMs}`,
+      `sentinel failover-timeout ${options.masterName} ${options.failoverTimeoutMs}`,
+      `sentinel parallel-syncs ${options.masterName} 1`,
+      '',
+    ].join('\n'),
+  );
+  try {
+    const proc = await startProcess({
+      name: options.name,
+      command: redisServer,
+      args: [configPath, '--sentinel'],
+      log: options.log,
+      ready: async () => (await redisCommand(port, 'PING')) === '+PONG',
+    });
+    return { sentinel: { name: options.name, az: options.az, port, process: proc }, run };
+  } catch (err) {
+    run.remove();
+    throw err;
+  }
+}
+
+export async function startRedisSentinelGroup(
+  options: RedisSentinelGroupOptions = {},
+): Promise<StartedRedisSentinelGroup> {
+  const masterName = options.masterName ?? DEFAULT_MASTER_NAME;
+  const [azPrimary, azReplica] = options.azs ?? ['a', 'b'];
+  const sentinelAzs = options.sentinelAzs ?? ['a', 'b', 'a'];
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(started.reverse().map((s) => s.stop()));
+  };
+  try {
+    const primary = await startRedisServer({ name: `redis-primary az-${azPrimary}`, log: options.log });
+    started.push(primary);
+    const replica = await startRedisServer({
+      name: `redis-replica az-${azReplica}`,
+      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+      log: options.log,
+    });
+    started.push(replica);
+    await waitFor('the replica to sync with the primary', async () =>
+      (await redisCommand(replica.port, 'INFO replication', '127.0.0.1', 2_000, true)).includes(
+        'master_link_status:up',
+      ),
+    );
+    const sentinels: StartedSentinel[] = [];
+    for (const [i, az] of sentinelAzs.entries()) {
+      const { sentinel, run } = await startSentinel({
+        name: `redis-sentinel-${i + 1} az-${az}`,
+        az,
+        masterName,
+        primaryPort: primary.port,
+        downAfterMs: options.downAfterMs ?? 1_000,
+        failoverTimeoutMs: options.failoverTimeoutMs ?? 10_000,
+        log: options.log,
+      });
+      sentinels.push(sentinel);
+      started.push({
+        stop: async () => {
+          await sentinel.process.stop('SIGTERM', 5_000);
+          run.remove();
+        },
+      });
+    }
+    // A failover needs every Sentinel to know the replica and a quorum of its peers.
+    await waitFor('the Sentinels to discover the replica and each other', async () => {
+      for (const s of sentinels) {
+        const replicas = (await sentinelQuery(s.port, 'REPLICAS', masterName)) as unknown[];
+        const peers = (await sentinelQuery(s.port, 'SENTINELS', masterName)) as unknown[];
+        if (replicas.length < 1 || peers.length < sentinels.length - 1) return false;
+      }
+      return true;
+    });
+    const sentinelAddresses = sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    return {
+      masterName,
+      nodes: [
+        { server: primary, az: azPrimary },
+        { server: replica, az: azReplica },
+      ],
+      sentinels,
+      sentinelAddresses,
+      async currentPrimary() {
+        for (const s of sentinels) {
+          if (!s.process.running) continue;
+          const addr = (await sentinelQuery(s.port, 'GET-MASTER-ADDR-BY-NAME', masterName)) as [
+            string,
+            string,
+          ];
+          return { host: addr[0], port: Number(addr[1]) };
+        }
+        throw new Error('no Sentinel is running');
+      },
+      client: () => {
+        const client = new Redis({ sentinels: sentinelAddresses, name: masterName });
+        // During a failover the client reconnects by itself; errors meanwhile are expected.
+        client.on('error', (err: Error) => options.log?.(`[redis-client] ${err.message}`));
+        return client;
+      },
+      stop: stopAll,
+      [Symbol.asyncDispose]: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
