@@ -1,0 +1,68 @@
+/**
+ * Where Redis and PostgreSQL come from. A backend is chosen by name (`local`, `containers`,
+ * `external`); whatever it is, the topology gets the same endpoints: Redis through Sentinels (or a
+ * plain URL) and PostgreSQL writer and reader URLs.
+ */
+import type { LogSink } from './local/process.ts';
+
+export type BackendKind = 'local' | 'containers' | 'external';
+export type BackendChoice = BackendKind | 'auto';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How the app reaches Redis: Sentinels and a master name, like ElastiCache's failover, or a URL. */
+export type RedisConnection =
+  | {
+      kind: 'sentinel';
+      sentinels: HostPort[];
+      masterName: string;
+      /** Maps addresses Sentinel announces to ones reachable from here (containers). */
+      natMap?: Record<string, HostPort>;
+    }
+  | { kind: 'url'; url: string };
+
+export interface BackendEndpoints {
+  redis: RedisConnection;
+  postgres: { writerUrl: string; readerUrl: string };
+}
+
+/** One server process or container of the backend, for status output and AZ faults. */
+export interface BackendComponent {
+  name: string;
+  role: 'redis-primary' | 'redis-replica' | 'redis-sentinel' | 'db-writer' | 'db-replica' | 'external';
+  az?: string;
+  pid?: number;
+  address?: string;
+}
+
+export interface StartedBackend extends AsyncDisposable {
+  readonly kind: BackendKind;
+  readonly endpoints: BackendEndpoints;
+  components(): BackendComponent[];
+  stop(): Promise<void>;
+}
+
+export interface BackendStartOptions {
+  log?: LogSink;
+  /** Sentinel down-after, wall ms (the design's seconds divided by the time scale). */
+  redisDownAfterMs?: number;
+  redisFailoverTimeoutMs?: number;
+  /** Synchronous DB replication (zero data loss). @default true */
+  synchronousReplication?: boolean;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  start(options: BackendStartOptions): Promise<StartedBackend>;
+}
+
+/** The environment cannot run the chosen backend; the message says what to install or start. */
+export class BackendUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BackendUnavailableError';
+  }
+}
