@@ -1,0 +1,300 @@
+/**
+ * Scenarios are typed data: `scenarios/<name>.ts` exports `defineScenario({...})`. One strict zod
+ * schema per shape (an unknown key is an error); the TypeScript types derive from it.
+ */
+import { z } from 'zod';
+import type { DeepPartial, TopologyInput } from '../../infra/topology.ts';
+
+/** Simulated wall-clock time of the drop's day, `HH:MM` or `HH:MM:SS`. */
+export const clockTimeSchema = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be a time of day as HH:MM or HH:MM:SS (e.g. 19:58)');
+
+export function clockTimeToSeconds(time: string): number {
+  const [h, m, s] = time.split(':').map(Number) as [number, number, number | undefined];
+  return h * 3600 + m * 60 + (s ?? 0);
+}
+
+const windowSchema = z.object({ from: clockTimeSchema, to: clockTimeSchema }).strict();
+
+/** A point of the arrival curve: by `at`, `joined` users in all have joined the queue. */
+const arrivalPointSchema = z.object({ at: clockTimeSchema, joined: z.number().int().nonnegative() }).strict();
+
+const thinkTimeSchema = z
+  .object({
+    /** Simulated seconds. */
+    minSeconds: z.number().nonnegative(),
+    maxSeconds: z.number().nonnegative(),
+  })
+  .strict()
+  .refine((t) => t.minSeconds <= t.maxSeconds, { message: 'minSeconds must be <= maxSeconds' });
+
+export const behaviourSchema = z
+  .object({
+    /** Hold a Socket.IO connection while queued and admitted. @default true */
+    socket: z.boolean().default(true),
+    /** Share of admitted users who hold seats, reserve and pay (0–1). @default 0.3 */
+    buyShare: z.number().min(0).max(1).default(0.3),
+    /** Seats each buyer holds. @default 2 */
+    seatsPerOrder: z.number().int().min(1).max(10).default(2),
+    /** Pause between steps of a buyer. @default 5–20 simulated seconds */
+    thinkTime: thinkTimeSchema.default({ minSeconds: 5, maxSeconds: 20 }),
+    /** Users poll `GET queue/me` this often while queued, simulated seconds; 0 = never. @default 0 */
+    pollQueueEverySeconds: z.number().nonnegative().default(0),
+    /** Disconnect and stay after admission (true) or leave once done (false). @default false */
+    stayConnectedAfterPurchase: z.boolean().default(false),
+  })
+  .strict();
+
+const az = z.string().regex(/^[a-z]$/, 'must be an AZ label such as a or b');
+const path = z.enum(['client-alb', 'app-redis', 'app-db']);
+
+export const faultSchema = z.discriminatedUnion('fault', [
+  z
+    .object({
+      at: clockTimeSchema,
+      fault: z.literal('kill-instance'),
+      instance: z.string().default('random'),
+    })
+    .strict(),
+  z
+    .object({
+      at: clockTimeSchema,
+      fault: z.literal('terminate-instance'),
+      instance: z.string().default('random'),
+    })
+    .strict(),
+  z.object({ at: clockTimeSchema, fault: z.literal('kill-az'), az }).strict(),
+  z.object({ at: clockTimeSchema, fault: z.literal('redis-failover') }).strict(),
+  z.object({ at: clockTimeSchema, fault: z.literal('db-failover') }).strict(),
+  z
+    .object({
+      at: clockTimeSchema,
+      fault: z.literal('latency'),
+      path,
+      latencyMs: z.number().int().positive(),
+      jitterMs: z.number().int().nonnegative().default(0),
+      /** Simulated seconds until it is reverted. */
+      durationSeconds: z.number().positive(),
+    })
+    .strict(),
+  z
+    .object({
+      at: clockTimeSchema,
+      fault: z.literal('partition'),
+      path,
+      durationSeconds: z.number().positive(),
+    })
+    .strict(),
+]);
+
+const percentile = z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]);
+
+export const expectationSchema = z.discriminatedUnion('expect', [
+  z
+    .object({
+      expect: z.literal('alarm-state'),
+      alarm: z.string(),
+      state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+      /** The alarm must enter `state` inside this window. */
+      within: windowSchema,
+    })
+    .strict(),
+  z
+    .object({
+      expect: z.literal('alarm-never'),
+      alarm: z.string(),
+      state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+      /** @default the whole run */
+      during: windowSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      expect: z.literal('instances'),
+      at: clockTimeSchema,
+      /** Count InService instances (default) or all that are not terminated. */
+      lifecycle: z.enum(['InService', 'any']).default('InService'),
+      min: z.number().int().nonnegative().optional(),
+      max: z.number().int().nonnegative().optional(),
+    })
+    .strict()
+    .refine((e) => e.min !== undefined || e.max !== undefined, { message: 'needs min or max (or both)' }),
+  z.object({ expect: z.literal('max-instances'), max: z.number().int().positive() }).strict(),
+  z
+    .object({
+      expect: z.literal('latency'),
+      /** `METHOD /route` as the app declares it (e.g. `POST /api/events/:eventId/queue`) or `all`. */
+      endpoint: z.string(),
+      percentile,
+      belowMs: z.number().positive(),
+    })
+    .strict(),
+  z.object({ expect: z.literal('socket-delivery'), percentile, belowMs: z.number().positive() }).strict(),
+  z.object({ expect: z.literal('error-rate'), below: z.number().min(0).max(1) }).strict(),
+  z
+    .object({
+      expect: z.literal('admission-rate'),
+      /** Admitted users per simulated second while the queue is not empty. */
+      atLeastPerSecond: z.number().positive(),
+    })
+    .strict(),
+  z.object({ expect: z.literal('no-seat-sold-twice') }).strict(),
+  z.object({ expect: z.literal('no-confirmed-reservation-lost') }).strict(),
+  z
+    .object({
+      expect: z.literal('reconnect'),
+      /** Every user disconnected by a fault is back within this many simulated seconds. */
+      withinSeconds: z.number().positive(),
+      /** ...with its queue position, admitted state and held seats. @default true */
+      keepsState: z.boolean().default(true),
+    })
+    .strict(),
+  z
+    .object({
+      expect: z.literal('max-request-gap'),
+      /** Longest stretch a client saw no successful response, simulated seconds. */
+      belowSeconds: z.number().positive(),
+    })
+    .strict(),
+]);
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'),
+    description: z.string().min(1),
+    /** Simulated date of the drop. @default '2026-11-24' */
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+      .default('2026-11-24'),
+    startAt: clockTimeSchema,
+    endAt: clockTimeSchema,
+    /** Simulated seconds per wall second. @default 30 */
+    timeScale: z.number().positive().default(30),
+    /** Overrides of the design (infra/topology.ts); arrays replace, objects merge. */
+    topology: z.custom<DeepPartial<TopologyInput>>((v) => typeof v === 'object' && v !== null).optional(),
+    event: z
+      .object({
+        seats: z.number().int().positive(),
+        /** When the waiting room starts admitting (sales open). @default startAt */
+        salesOpenAt: clockTimeSchema.optional(),
+      })
+      .strict(),
+    /** Virtual users in all; `--users` rescales the arrival curve to another total. */
+    users: z.number().int().positive(),
+    /** Cumulative joins over time, linear between points; the last point's `joined` must equal `users`. */
+    arrivals: z.array(arrivalPointSchema).min(1),
+    behaviour: behaviourSchema.default({
+      socket: true,
+      buyShare: 0.3,
+      seatsPerOrder: 2,
+      thinkTime: { minSeconds: 5, maxSeconds: 20 },
+      pollQueueEverySeconds: 0,
+      stayConnectedAfterPurchase: false,
+    }),
+    faults: z.array(faultSchema).default([]),
+    expectations: z.array(expectationSchema).min(1, 'a scenario needs at least one expectation to gate on'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const start = clockTimeToSeconds(s.startAt);
+    const end = clockTimeToSeconds(s.endAt);
+    if (end <= start)
+      ctx.addIssue({ code: 'custom', path: ['endAt'], message: `must be after startAt (${s.startAt})` });
+    const inRun = (time: string, keyPath: (string | number)[]) => {
+      const t = clockTimeToSeconds(time);
+      if (t < start || t > end) {
+        ctx.addIssue({
+          code: 'custom',
+          path: keyPath,
+          message: `${time} is outside the run (${s.startAt}–${s.endAt})`,
+        });
+      }
+    };
+    let previous = -1;
+    let previousJoined = -1;
+    s.arrivals.forEach((point, i) => {
+      inRun(point.at, ['arrivals', i, 'at']);
+      const t = clockTimeToSeconds(point.at);
+      if (t <= previous)
+        ctx.addIssue({ code: 'custom', path: ['arrivals', i, 'at'], message: 'times must increase' });
+      if (point.joined < previousJoined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['arrivals', i, 'joined'],
+          message: `must not decrease (got ${point.joined} after ${previousJoined})`,
+        });
+      }
+      previous = t;
+      previousJoined = point.joined;
+    });
+    const last = s.arrivals.at(-1);
+    if (last && last.joined !== s.users) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['arrivals', s.arrivals.length - 1, 'joined'],
+        message: `must equal users (${s.users}), got ${last.joined}`,
+      });
+    }
+    if (s.event.salesOpenAt) inRun(s.event.salesOpenAt, ['event', 'salesOpenAt']);
+    s.faults.forEach((f, i) => inRun(f.at, ['faults', i, 'at']));
+    s.expectations.forEach((e, i) => {
+      if (e.expect === 'alarm-state') {
+        inRun(e.within.from, ['expectations', i, 'within', 'from']);
+        inRun(e.within.to, ['expectations', i, 'within', 'to']);
+      }
+      if (e.expect === 'instances') inRun(e.at, ['expectations', i, 'at']);
+    });
+  });
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type Fault = z.output<typeof faultSchema>;
+export type Expectation = z.output<typeof expectationSchema>;
+export type Behaviour = z.output<typeof behaviourSchema>;
+
+/** A scenario file's error: every problem, each with the file and the key path. */
+export class ScenarioError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid scenario\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const keyPath = issue.path
+    .map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`))
+    .join('');
+  let got: unknown = input;
+  for (const k of issue.path)
+    got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k] : undefined;
+  // Cross-field messages name their values themselves.
+  const shown =
+    issue.code === 'custom' || got === undefined || typeof got === 'object'
+      ? ''
+      : ` (got ${JSON.stringify(got)})`;
+  if (issue.code === 'unrecognized_keys') {
+    return `${keyPath ? `${keyPath}: ` : ''}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
+  return `${keyPath || '(scenario)'} ${issue.message}${shown}`;
+}
+
+/** Validates a scenario; used by `defineScenario` and by the loader (which adds the file name). */
+export function parseScenario(input: unknown, file = '<scenario>'): Scenario {
+  const parsed = scenarioSchema.safeParse(input);
+  if (!parsed.success)
+    throw new ScenarioError(
+      file,
+      parsed.error.issues.map((i) => describeIssue(i, input)),
+    );
+  return parsed.data;
+}
+
+/** What a scenario file exports: checked when the file is loaded, with every problem listed. */
+export function defineScenario(input: ScenarioInput): ScenarioInput {
+  return input;
+}
