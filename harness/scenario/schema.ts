@@ -238,7 +238,7 @@ export const scenarioSchema = z
       });
     }
     if (s.event.salesOpenAt) inRun(s.event.salesOpenAt, ['event', 'salesOpenAt']);
-    s.faults.forEach((f, i) => inRun(f.at, ['faults', i, 'at']));
+    for (const [i, f] of s.faults.entries()) inRun(f.at, ['faults', i, 'at']);
     s.expectations.forEach((e, i) => {
       if (e.expect === 'alarm-state') {
         inRun(e.within.from, ['expectations', i, 'within', 'from']);
