@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import type { RunRecord, Sample } from '../report/run-record.ts';
+import { parseScenario } from '../scenario/schema.ts';
+import { evaluate } from './evaluate.ts';
+
+const day = Date.UTC(2026, 10, 24);
+const at = (hhmm: string) => {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return day + (h * 60 + m) * 60_000;
+};
+
+function sample(time: string, over: Partial<Sample> = {}): Sample {
+  return {
+    atMs: at(time),
+    queueSize: 0,
+    activeUsers: 0,
+    instances: { pending: 0, inService: 2, terminating: 0 },
+    targets: { initial: 0, healthy: 2, unhealthy: 0, draining: 0 },
+    alarms: {},
+    connectionsPerInstance: {},
+    requests: 0,
+    errors: 0,
+    admitted: 0,
+    socketsConnected: 0,
+    ...over,
+  };
+}
+
+/** A recorded peak: scale-out at 19:55:30, aggressive at 19:58:10, nine instances by 20:04. */
+function recorded(over: Partial<RunRecord> = {}): RunRecord {
+  return {
+    scenario: 'peak-drop',
+    startMs: at('19:30'),
+    endMs: at('21:00'),
+    timeScaleRequested: 30,
+    timeScaleEffective: 28.5,
+    wallSeconds: 190,
+    users: 25_000,
+    samples: [
+      sample('19:58', { queueSize: 25_000 }),
+      sample('19:59', { queueSize: 22_000, admitted: 3_000 }),
+      sample('20:00', { queueSize: 19_000, admitted: 3_000 }),
+      sample('20:01', { queueSize: 0, admitted: 19_000 }),
+    ],
+    alarmHistory: [
+      { alarm: 'scale-out', atMs: at('19:31'), from: 'INSUFFICIENT_DATA', to: 'OK', reason: '' },
+      { alarm: 'scale-out', atMs: at('19:55') + 30_000, from: 'OK', to: 'ALARM', reason: '' },
+      { alarm: 'aggressive', atMs: at('19:58') + 10_000, from: 'OK', to: 'ALARM', reason: '' },
+    ],
+    scalingActivities: [],
+    instances: [
+      { id: 'app-1', az: 'a', launchedAtMs: at('19:30'), inServiceAtMs: at('19:30') },
+      { id: 'app-2', az: 'b', launchedAtMs: at('19:30'), inServiceAtMs: at('19:30') },
+      ...Array.from({ length: 7 }, (_, i) => ({
+        id: `app-${i + 3}`,
+        az: i % 2 ? 'a' : 'b',
+        launchedAtMs: at('19:56'),
+        inServiceAtMs: at('20:00'),
+      })),
+      {
+        id: 'app-10',
+        az: 'a',
+        launchedAtMs: at('19:59'),
+        inServiceAtMs: at('20:03'),
+        terminatedAtMs: at('20:05'),
+      },
+    ],
+    faults: [],
+    reconnects: [],
+    latency: { all: { count: 1000, p50Ms: 12, p90Ms: 80, p95Ms: 150, p99Ms: 400, maxMs: 900, meanMs: 30 } },
+    counters: {
+      usersJoined: 25_000,
+      usersAdmitted: 25_000,
+      requests: 100_000,
+      errors: 120,
+      conflicts: 400,
+      seatsHeld: 9_000,
+      reservations: 4_000,
+      paymentsConfirmed: 4_000,
+      socketDisconnects: 0,
+    },
+    integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 4_000 },
+    peakSocketConnections: 25_000,
+    longestClientGapMs: 0,
+    ...over,
+  };
+}
+
+const scenario = (expectations: unknown[]) =>
+  parseScenario({
+    name: 't',
+    description: 't',
+    startAt: '19:30',
+    endAt: '21:00',
+    event: { seats: 1 },
+    users: 1,
+    arrivals: [{ at: '19:30', joined: 1 }],
+    expectations,
+  }).expectations;
+
+function verdicts(expectations: unknown[], record = recorded()) {
+  return scenario(expectations).map((e) => evaluate(e, record));
+}
+
+describe('expectations on a recorded run', () => {
+  it('alarm-state passes inside the window and fails outside it', () => {
+    const [inside, early] = verdicts([
+      { expect: 'alarm-state', alarm: 'scale-out', state: 'ALARM', within: { from: '19:55', to: '19:57' } },
+      { expect: 'alarm-state', alarm: 'aggressive', state: 'ALARM', within: { from: '19:50', to: '19:58' } },
+    ]);
+    expect(inside).toMatchObject({ passed: true, observed: 'ALARM at 19:55:30' });
+    expect(early).toMatchObject({ passed: false, observed: 'ALARM at 19:58:10' });
+  });
+
+  it('alarm-never fails when the alarm fires in the window or is already in that state', () => {
+    const [before, during, after] = verdicts([
+      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '19:30', to: '19:55' } },
+      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '19:30', to: '19:56' } },
+      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '20:00', to: '20:10' } },
+    ]);
+    expect(before?.passed).toBe(true);
+    expect(during).toMatchObject({ passed: false, observed: 'ALARM at 19:55:30' });
+    expect(after).toMatchObject({ passed: false, observed: 'already ALARM at 20:00:00' });
+  });
+
+  it('counts instances at a time and the peak', () => {
+    const [at2000, peak, tooMany] = verdicts([
+      { expect: 'instances', at: '20:00', min: 9 },
+      { expect: 'max-instances', max: 10 },
+      { expect: 'max-instances', max: 9 },
+    ]);
+    expect(at2000).toMatchObject({ passed: true, observed: '9' });
+    expect(peak).toMatchObject({ passed: true, observed: 'peak 10' });
+    expect(tooMany?.passed).toBe(false);
+  });
+
+  it('latency and error-rate compare with the merged figures', () => {
+    const [p95ok, p99bad, errors] = verdicts([
+      { expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 200 },
+      { expect: 'latency', endpoint: 'all', percentile: 99, belowMs: 200 },
+      { expect: 'error-rate', below: 0.001 },
+    ]);
+    expect(p95ok?.passed).toBe(true);
+    expect(p99bad).toMatchObject({ passed: false, observed: '400 ms over 1000 requests' });
+    expect(errors).toMatchObject({ passed: false, observed: '0.120 % (120 of 100000)' });
+  });
+
+  it('fails a latency expectation with no data rather than passing it', () => {
+    const [delivery] = verdicts([{ expect: 'socket-delivery', percentile: 95, belowMs: 100 }]);
+    expect(delivery).toMatchObject({ passed: false, observed: 'no deliveries recorded' });
+  });
+
+  it('admission rate uses only minutes with people waiting throughout', () => {
+    const [rate] = verdicts([{ expect: 'admission-rate', atLeastPerSecond: 50 }]);
+    expect(rate).toMatchObject({ passed: true, observed: '50.0/s over 2 min' });
+  });
+
+  it('integrity and reconnect expectations fail on a lost write, a double sale, a slow reconnect', () => {
+    const broken = recorded({
+      integrity: { seatsSoldTwice: 1, confirmedReservationsLost: 2, confirmedInDatabase: 3_998 },
+      reconnects: [
+        {
+          userId: 'u1',
+          disconnectedAtMs: at('20:15'),
+          reconnectedAtMs: at('20:15') + 5_000,
+          stateKept: true,
+        },
+        {
+          userId: 'u2',
+          disconnectedAtMs: at('20:15'),
+          reconnectedAtMs: at('20:16') + 1_000,
+          stateKept: false,
+        },
+      ],
+    });
+    const [sold, lost, back] = verdicts(
+      [
+        { expect: 'no-seat-sold-twice' },
+        { expect: 'no-confirmed-reservation-lost' },
+        { expect: 'reconnect', withinSeconds: 30 },
+      ],
+      broken,
+    );
+    expect(sold?.passed).toBe(false);
+    expect(lost).toMatchObject({ passed: false, observed: '2 lost; 3998 confirmed in the database' });
+    expect(back).toMatchObject({
+      passed: false,
+      observed: '1 late or never back, 1 lost state; slowest 61.0 s',
+    });
+    const [ok] = verdicts([{ expect: 'no-seat-sold-twice' }]);
+    expect(ok?.passed).toBe(true);
+  });
+});

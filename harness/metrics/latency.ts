@@ -1,0 +1,143 @@
+/**
+ * Latency metrics: HDR histograms, declared once, recorded in workers, shipped as compressed
+ * snapshots and merged in the runner. Percentiles always come from merged histograms, never from
+ * averaging percentiles.
+ */
+import * as hdr from 'hdr-histogram-js';
+
+/** Every HTTP route a virtual user calls, as the app declares it. A typo is a compile error. */
+export const ENDPOINTS = [
+  'POST /api/auth/login',
+  'GET /api/events/:eventId',
+  'GET /api/events/:eventId/seats',
+  'POST /api/events/:eventId/queue',
+  'GET /api/events/:eventId/queue/me',
+  'DELETE /api/events/:eventId/queue',
+  'POST /api/events/:eventId/seats/:seatId/hold',
+  'DELETE /api/events/:eventId/seats/:seatId/hold',
+  'POST /api/reservations',
+  'POST /api/reservations/:id/payments',
+  'GET /api/reservations/:id',
+] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+/** Socket.IO timings: connect handshake, and server emit → client receipt of each event. */
+export const SOCKET_METRICS = ['socket.connect', 'socket.delivery'] as const;
+export type SocketMetric = (typeof SOCKET_METRICS)[number];
+
+export type LatencyMetric = Endpoint | SocketMetric;
+
+/** Recorded in microseconds: 1 µs to 5 minutes at 3 significant digits. */
+const HISTOGRAM = {
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 300_000_000,
+  numberOfSignificantValueDigits: 3,
+} as const;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({ ...HISTOGRAM, bitBucketSize: 'packed', useWebAssembly: false });
+}
+
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+export function summarize(histogram: hdr.Histogram): LatencySummary {
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  return {
+    count: histogram.totalCount,
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p90Ms: ms(histogram.getValueAtPercentile(90)),
+    p95Ms: ms(histogram.getValueAtPercentile(95)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    maxMs: ms(histogram.maxValue),
+    meanMs: ms(histogram.mean),
+  };
+}
+
+/** A snapshot that crosses process boundaries: metric → compressed base64 histogram. */
+export type LatencySnapshot = Partial<Record<LatencyMetric, string>>;
+
+export class LatencyRecorder {
+  private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
+
+  record(metric: LatencyMetric, durationMs: number): void {
+    let h = this.histograms.get(metric);
+    if (!h) {
+      h = newHistogram();
+      this.histograms.set(metric, h);
+    }
+    h.recordValue(Math.min(HISTOGRAM.highestTrackableValue, Math.max(1, Math.round(durationMs * 1_000))));
+  }
+
+  /** Exports what was recorded since the last call and starts afresh (interval histograms). */
+  drain(): LatencySnapshot {
+    const out: LatencySnapshot = {};
+    for (const [metric, h] of this.histograms) {
+      if (h.totalCount > 0) out[metric] = hdr.encodeIntoCompressedBase64(h);
+      h.reset();
+    }
+    return out;
+  }
+}
+
+/** Merges snapshots from many workers and intervals. */
+export class LatencyAggregate {
+  private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
+
+  add(snapshot: LatencySnapshot): void {
+    for (const [metric, encoded] of Object.entries(snapshot) as [LatencyMetric, string][]) {
+      const decoded = hdr.decodeFromCompressedBase64(encoded, 'packed', false);
+      let h = this.histograms.get(metric);
+      if (!h) {
+        h = newHistogram();
+        this.histograms.set(metric, h);
+      }
+      h.add(decoded);
+      decoded.destroy();
+    }
+  }
+
+  addAggregate(other: LatencyAggregate): void {
+    for (const [metric, h] of other.histograms) {
+      let mine = this.histograms.get(metric);
+      if (!mine) {
+        mine = newHistogram();
+        this.histograms.set(metric, mine);
+      }
+      mine.add(h);
+    }
+  }
+
+  metrics(): LatencyMetric[] {
+    return [...this.histograms.keys()];
+  }
+
+  summary(metric: LatencyMetric): LatencySummary | undefined {
+    const h = this.histograms.get(metric);
+    return h && h.totalCount > 0 ? summarize(h) : undefined;
+  }
+
+  /** Every HTTP endpoint merged together. */
+  allEndpoints(): LatencySummary | undefined {
+    const merged = newHistogram();
+    for (const [metric, h] of this.histograms)
+      if ((ENDPOINTS as readonly string[]).includes(metric)) merged.add(h);
+    return merged.totalCount > 0 ? summarize(merged) : undefined;
+  }
+
+  summaries(): Partial<Record<LatencyMetric, LatencySummary>> {
+    const out: Partial<Record<LatencyMetric, LatencySummary>> = {};
+    for (const metric of this.histograms.keys()) {
+      const s = this.summary(metric);
+      if (s) out[metric] = s;
+    }
+    return out;
+  }
+}
