@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,13 +85,17 @@ describe('scenario schema', () => {
 
   it('loads user scenario files by path and names the file in errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiketi-scenario-'));
-    const good = join(dir, 'good.ts');
-    writeFileSync(good, `export default ${JSON.stringify(valid)};`);
-    expect((await loadScenario(good)).scenario.name).toBe('mine');
-    const bad = join(dir, 'bad.ts');
-    writeFileSync(bad, `export default ${JSON.stringify({ ...valid, users: 0 })};`);
-    await expect(loadScenario(bad)).rejects.toThrow(new RegExp(`${bad}: invalid scenario\\n  users`));
-    await expect(loadScenario('no-such-scenario')).rejects.toThrow(/built-in: .*peak-drop/);
+    try {
+      const good = join(dir, 'good.ts');
+      writeFileSync(good, `export default ${JSON.stringify(valid)};`);
+      expect((await loadScenario(good)).scenario.name).toBe('mine');
+      const bad = join(dir, 'bad.ts');
+      writeFileSync(bad, `export default ${JSON.stringify({ ...valid, users: 0 })};`);
+      await expect(loadScenario(bad)).rejects.toThrow(new RegExp(`${bad}: invalid scenario\\n  users`));
+      await expect(loadScenario('no-such-scenario')).rejects.toThrow(/built-in: .*peak-drop/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('every built-in scenario is valid', async () => {
