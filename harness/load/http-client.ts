@@ -1,0 +1,119 @@
+/**
+ * Virtual users' HTTP: real requests through the ALB over a shared undici pool (the ALB routes
+ * each request by its cookie, as AWS's does), each user with its own cookie jar and token.
+ * Every call is timed into the endpoint's histogram and classified.
+ */
+import { Pool } from 'undici';
+import type { Endpoint, LatencyRecorder } from '../metrics/latency.ts';
+import type { CookieJar } from './cookie-jar.ts';
+
+export interface HttpCounters {
+  requests: number;
+  /** 5xx and requests with no response. */
+  errors: number;
+  /** 409: contention the app reports by design (seat taken). */
+  conflicts: number;
+  /** Other 4xx: a virtual user did something the app refused; worth a look, not a server error. */
+  rejected: number;
+}
+
+export interface Caller {
+  token?: string;
+  jar: CookieJar;
+  /** Wall ms of the caller's last successful response, for the longest-gap figure. */
+  lastOkAtMs?: number;
+  /** A call failed since `lastOkAtMs`. */
+  failing?: boolean;
+}
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  /** Instance that answered (`X-Instance-Id`). */
+  instanceId?: string;
+}
+
+export class VirtualUserHttp {
+  private readonly pool: Pool;
+  readonly counters: HttpCounters = { requests: 0, errors: 0, conflicts: 0, rejected: 0 };
+  /** Longest wall ms any caller went between successful responses while its calls failed. */
+  longestGapMs = 0;
+
+  constructor(
+    baseUrl: string,
+    private readonly latency: LatencyRecorder,
+    options: { connections?: number; timeoutMs?: number } = {},
+  ) {
+    this.pool = new Pool(baseUrl, {
+      connections: options.connections ?? 64,
+      headersTimeout: options.timeoutMs ?? 30_000,
+      bodyTimeout: options.timeoutMs ?? 30_000,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async call<T = unknown>(
+    endpoint: Endpoint,
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    caller: Caller,
+    body?: unknown,
+  ): Promise<HttpResult<T> | undefined> {
+    const headers: Record<string, string> = {};
+    const cookie = caller.jar.header();
+    if (cookie) headers.cookie = cookie;
+    if (caller.token) headers.authorization = `Bearer ${caller.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const startedAt = performance.now();
+    this.counters.requests++;
+    try {
+      const res = await this.pool.request({
+        path,
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.body.text();
+      this.latency.record(endpoint, performance.now() - startedAt);
+      caller.jar.store(res.headers['set-cookie']);
+      if (res.statusCode >= 500) return this.failed(caller, { status: res.statusCode, body: parse<T>(text) });
+      this.succeeded(caller);
+      if (res.statusCode === 409) this.counters.conflicts++;
+      else if (res.statusCode >= 400) this.counters.rejected++;
+      const instance = res.headers['x-instance-id'];
+      return { status: res.statusCode, body: parse<T>(text), instanceId: typeof instance === 'string' ? instance : undefined };
+    } catch {
+      // No response at all (reset, refused, timeout): the user saw an error page.
+      this.latency.record(endpoint, performance.now() - startedAt);
+      this.failed(caller, undefined);
+      return undefined;
+    }
+  }
+
+  private succeeded(caller: Caller) {
+    const now = Date.now();
+    if (caller.failing && caller.lastOkAtMs !== undefined) this.longestGapMs = Math.max(this.longestGapMs, now - caller.lastOkAtMs);
+    caller.failing = false;
+    caller.lastOkAtMs = now;
+  }
+
+  private failed<T>(caller: Caller, result: HttpResult<T> | undefined): HttpResult<T> | undefined {
+    this.counters.errors++;
+    caller.failing = true;
+    if (caller.lastOkAtMs !== undefined) this.longestGapMs = Math.max(this.longestGapMs, Date.now() - caller.lastOkAtMs);
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+function parse<T>(text: string): T {
+  if (text.length === 0) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return text as T; // an ALB error page is HTML, not JSON
+  }
+}
