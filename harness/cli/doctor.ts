@@ -1,6 +1,7 @@
 /** `tiketi-sim doctor`: what this machine has for each backend, and what to install for the rest. */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { containerEngineAvailable } from '../backends/containers/containers-backend.ts';
 import { findPostgres, findRedis } from '../backends/local/binaries.ts';
 
 export interface DoctorCheck {
@@ -30,7 +31,7 @@ function onPath(binary: string): string | undefined {
   }
 }
 
-export function runDoctorChecks(): DoctorCheck[] {
+export async function runDoctorChecks(): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
   checks.push({
@@ -69,18 +70,25 @@ export function runDoctorChecks(): DoctorCheck[] {
     ['haproxy', 'apt-get install haproxy (reference for bench/alb.ts).'],
     ['wrk', 'apt-get install wrk (reference load generator for the benchmarks).'],
     ['chromium', 'apt-get install chromium (checks the HTML report renders).'],
-    ['docker', 'Install Docker to use --backend containers.'],
   ] as const) {
     const path = onPath(name);
     checks.push({ name, ok: path !== undefined, found: path, fix, required: false });
   }
+  const engine = await containerEngineAvailable();
+  checks.push({
+    name: 'container engine',
+    ok: engine.ok,
+    found: engine.ok ? 'answers (--backend containers can run)' : undefined,
+    fix: engine.ok ? undefined : `none answers (${engine.reason}); start Docker to use --backend containers.`,
+    required: false,
+  });
   return checks;
 }
 
 export function formatDoctor(checks: DoctorCheck[]): string {
   const lines = checks.map((c) => {
     const mark = c.ok ? 'ok     ' : c.required ? 'MISSING' : 'absent ';
-    return `${mark} ${c.name.padEnd(13)} ${c.ok ? (c.found ?? '') : (c.fix ?? '')}`;
+    return `${mark} ${c.name.padEnd(17)} ${c.ok ? (c.found ?? '') : (c.fix ?? '')}`;
   });
   const missing = checks.filter((c) => c.required && !c.ok);
   lines.push(
