@@ -1,0 +1,60 @@
+/** Messages between the load generator (runner process) and its worker processes. */
+import type { LatencySnapshot } from '../metrics/latency.ts';
+import type { Behaviour } from '../scenario/schema.ts';
+import type { HttpCounters } from './http-client.ts';
+
+export interface VirtualUserCredentials {
+  userId: string;
+  token: string;
+}
+
+export interface WorkerInit {
+  type: 'init';
+  workerIndex: number;
+  /** Where users send traffic: the ALB (or the edge). */
+  baseUrl: string;
+  eventId: string;
+  seatIds: string[];
+  behaviour: Behaviour;
+  timeScale: number;
+  seed: number;
+  httpConnections: number;
+}
+
+export type ToWorker =
+  | WorkerInit
+  /** These users arrive now (open model: sent on schedule, whatever came before). */
+  | { type: 'arrive'; users: VirtualUserCredentials[] }
+  | { type: 'time-scale'; timeScale: number }
+  /** Close every connection, send a final report, exit. */
+  | { type: 'stop' };
+
+export interface ReconnectObservation {
+  userId: string;
+  disconnectedAtWallMs: number;
+  reconnectedAtWallMs?: number;
+  stateKept?: boolean;
+}
+
+export interface WorkerReport {
+  type: 'report';
+  workerIndex: number;
+  final: boolean;
+  latency: LatencySnapshot;
+  http: HttpCounters;
+  longestGapWallMs: number;
+  /** Deltas since the previous report. */
+  joined: number;
+  admitted: number;
+  seatsHeld: number;
+  reservations: number;
+  /** Reservation ids whose payment the app confirmed (201) since the previous report. */
+  confirmedReservationIds: string[];
+  socketDisconnects: number;
+  /** Gauges. */
+  socketsConnected: number;
+  usersActive: number;
+  reconnects: ReconnectObservation[];
+}
+
+export type FromWorker = WorkerReport | { type: 'ready'; workerIndex: number } | { type: 'error'; message: string };
