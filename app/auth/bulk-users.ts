@@ -1,0 +1,56 @@
+/**
+ * Creating a rehearsal's users ahead of the drop: one KDF hash shared by all of them (25,000 KDF
+ * calls would take minutes), one INSERT for all rows, and tokens minted with the app's own signer
+ * and sessions opened in one pipeline.
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { keys } from '../core/keys.ts';
+import { hashPassword } from './passwords.ts';
+import type { TokenSigner } from './tokens.ts';
+
+export interface BulkUser {
+  userId: string;
+  email: string;
+  token: string;
+}
+
+export interface BulkUsersOptions {
+  count: number;
+  /** Emails are `<prefix><n>@rehearsal.tiketi.gg`. */
+  emailPrefix: string;
+  /** Password every user shares (they can log in normally too). */
+  password: string;
+  sessionTtlSeconds: number;
+}
+
+const BATCH = 5_000;
+
+export async function createUsersInBulk(
+  pool: pg.Pool,
+  redis: Redis,
+  signer: TokenSigner,
+  options: BulkUsersOptions,
+): Promise<BulkUser[]> {
+  if (!/^[a-z0-9._-]{1,40}$/i.test(options.emailPrefix))
+    throw new Error('emailPrefix must be 1–40 of [a-z0-9._-]');
+  const passwordHash = await hashPassword(options.password);
+  const users: BulkUser[] = [];
+  for (let from = 1; from <= options.count; from += BATCH) {
+    const to = Math.min(options.count, from + BATCH - 1);
+    const { rows } = await pool.query<{ id: string; email: string; name: string }>(
+      `INSERT INTO users (email, name, password_hash)
+       SELECT $1 || g || '@rehearsal.tiketi.gg', 'Rehearsal user ' || g, $2 FROM generate_series($3::int, $4::int) AS g
+       RETURNING id, email, name`,
+      [options.emailPrefix, passwordHash, from, to],
+    );
+    const pipeline = redis.pipeline();
+    for (const row of rows) {
+      const session = { userId: row.id, email: row.email, name: row.name };
+      pipeline.set(keys.session(row.id), JSON.stringify(session), 'EX', Math.ceil(options.sessionTtlSeconds));
+      users.push({ userId: row.id, email: row.email, token: signer.sign(row.id, options.sessionTtlSeconds) });
+    }
+    await pipeline.exec();
+  }
+  return users;
+}

@@ -1,0 +1,171 @@
+/**
+ * The app's configuration, read from the environment once, at start (`loadConfig`). Every
+ * problem is reported at once, naming the variable. Design defaults come from infra/topology.ts.
+ */
+import { z } from 'zod';
+import { designTopology } from '../infra/topology.ts';
+
+const hostPortList = z.string().transform((value, ctx) => {
+  const out: { host: string; port: number }[] = [];
+  for (const entry of value.split(',')) {
+    const match = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(entry);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port (e.g. 127.0.0.1:26379)` });
+      return z.NEVER;
+    }
+    out.push({ host: match[1]!, port: Number(match[2]) });
+  }
+  return out;
+});
+
+const positiveNumber = z.coerce.number().positive();
+
+const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(designTopology.loadBalancer.targetPort),
+    INSTANCE_ID: z.string().min(1).default('local'),
+    AZ: z.string().min(1).default('local'),
+    REDIS_URL: z.string().url().optional(),
+    REDIS_SENTINELS: hostPortList.optional(),
+    REDIS_MASTER_NAME: z.string().min(1).optional(),
+    /** JSON map of Sentinel-announced `host:port` to reachable `{host, port}` (containers). */
+    REDIS_NAT_MAP: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as Record<string, { host: string; port: number }>;
+        } catch {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be a JSON object of "host:port" to {"host","port"}',
+          });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+    DATABASE_READER_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters'),
+    ADMISSION_PER_SECOND: positiveNumber.default(designTopology.queue.admissionPerSecond),
+    SHOPPING_WINDOW_SECONDS: positiveNumber.default(designTopology.queue.shoppingWindowSeconds),
+    SEAT_HOLD_SECONDS: positiveNumber.default(designTopology.queue.seatHoldSeconds),
+    SESSION_TTL_SECONDS: positiveNumber.default(designTopology.queue.sessionTtlSeconds),
+    EVENT_CACHE_TTL_SECONDS: positiveNumber.default(designTopology.queue.eventCacheTtlSeconds),
+    /**
+     * Emulator only: the app's design timers (admission rate, shopping window, seat holds, pending
+     * reservations) run this many times faster, to match a simulated clock. A number, or
+     * `redis:<key>` to follow a value the emulator updates while it runs. @default 1
+     */
+    TIME_SCALE: z
+      .string()
+      .regex(/^(\d+(\.\d+)?|redis:[\w:.-]+)$/, 'must be a number or redis:<key>')
+      .default('1'),
+    /** How long the admission lease lives without renewal. @default 3000 */
+    ADMISSION_LEASE_MS: z.coerce.number().int().min(100).default(3_000),
+    /** Admission ticks, wall ms. @default 100 */
+    ADMISSION_TICK_MS: z.coerce.number().int().min(10).default(100),
+    /** How often queued users get their position, wall ms. @default 1000 */
+    QUEUE_UPDATE_MS: z.coerce.number().int().min(50).default(1_000),
+    /** SIGTERM drain deadline, wall ms. @default 25000 */
+    DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
+    /** Largest JSON body accepted. @default '16kb' */
+    MAX_BODY: z.string().default('16kb'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.REDIS_URL && !env.REDIS_SENTINELS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: 'set REDIS_URL, or REDIS_SENTINELS with REDIS_MASTER_NAME',
+      });
+    }
+    if (env.REDIS_SENTINELS && !env.REDIS_MASTER_NAME) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_MASTER_NAME'],
+        message: 'is required with REDIS_SENTINELS',
+      });
+    }
+  });
+
+export type RedisSettings =
+  | { kind: 'url'; url: string }
+  | {
+      kind: 'sentinel';
+      sentinels: { host: string; port: number }[];
+      masterName: string;
+      natMap?: Record<string, { host: string; port: number }>;
+    };
+
+export interface AppConfig {
+  port: number;
+  instanceId: string;
+  az: string;
+  redis: RedisSettings;
+  databaseUrl: string;
+  databaseReaderUrl: string | undefined;
+  tokenSecret: string;
+  admissionPerSecond: number;
+  shoppingWindowSeconds: number;
+  seatHoldSeconds: number;
+  sessionTtlSeconds: number;
+  eventCacheTtlSeconds: number;
+  timeScale: { kind: 'fixed'; value: number } | { kind: 'redis'; key: string };
+  admissionLeaseMs: number;
+  admissionTickMs: number;
+  queueUpdateMs: number;
+  drainTimeoutMs: number;
+  maxBody: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0] ?? 'environment')}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    instanceId: e.INSTANCE_ID,
+    az: e.AZ,
+    redis: e.REDIS_SENTINELS
+      ? {
+          kind: 'sentinel',
+          sentinels: e.REDIS_SENTINELS,
+          masterName: e.REDIS_MASTER_NAME!,
+          natMap: e.REDIS_NAT_MAP,
+        }
+      : { kind: 'url', url: e.REDIS_URL! },
+    databaseUrl: e.DATABASE_URL,
+    databaseReaderUrl: e.DATABASE_READER_URL,
+    tokenSecret: e.TOKEN_SECRET,
+    admissionPerSecond: e.ADMISSION_PER_SECOND,
+    shoppingWindowSeconds: e.SHOPPING_WINDOW_SECONDS,
+    seatHoldSeconds: e.SEAT_HOLD_SECONDS,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    eventCacheTtlSeconds: e.EVENT_CACHE_TTL_SECONDS,
+    timeScale: e.TIME_SCALE.startsWith('redis:')
+      ? { kind: 'redis', key: e.TIME_SCALE.slice('redis:'.length) }
+      : { kind: 'fixed', value: Number(e.TIME_SCALE) },
+    admissionLeaseMs: e.ADMISSION_LEASE_MS,
+    admissionTickMs: e.ADMISSION_TICK_MS,
+    queueUpdateMs: e.QUEUE_UPDATE_MS,
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    maxBody: e.MAX_BODY,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,284 @@
+/** The HTTP API (Express 5). Routes and payloads are a contract: the harness and outside checks use them. */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { authenticate, bearerToken, openSession, type Session } from '../auth/sessions.ts';
+import type { TokenSigner } from '../auth/tokens.ts';
+import { ApiError, conflict, forbidden, notFound } from '../core/errors.ts';
+import type { TimeScale } from '../core/time-scale.ts';
+import type { Database } from '../db/pool.ts';
+import type { WaitingQueue } from '../queue/queue.ts';
+import type { Realtime } from '../realtime/realtime.ts';
+import type { EventCatalog } from '../sales/events.ts';
+import type { SeatHolds } from '../sales/holds.ts';
+import { createReservation, getReservation, payReservation } from '../sales/reservations.ts';
+import { parse, schemas } from './validation.ts';
+
+export interface ApiDependencies {
+  instanceId: string;
+  az: string;
+  db: Database;
+  redis: Redis;
+  signer: TokenSigner;
+  queue: WaitingQueue;
+  holds: SeatHolds;
+  catalog: EventCatalog;
+  realtime: () => Realtime | undefined;
+  timeScale: TimeScale;
+  sessionTtlSeconds: number;
+  seatHoldSeconds: number;
+  maxBody: string;
+  log: Logger;
+  /** Health of dependencies and whether the instance is draining. */
+  health: () => Promise<{ healthy: boolean; body: object }>;
+  inFlight: { count: number };
+  isDraining: () => boolean;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+export function createApi(deps: ApiDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((_req, res, next) => {
+    res.setHeader('X-Instance-Id', deps.instanceId);
+    deps.inFlight.count++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      deps.inFlight.count--;
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    // While draining, keep-alive connections are closed after their current request.
+    if (deps.isDraining()) res.setHeader('Connection', 'close');
+    next();
+  });
+
+  app.get('/health', async (_req, res) => {
+    const { healthy, body } = await deps.health();
+    res.status(healthy ? 200 : 503).json(body);
+  });
+
+  app.use(
+    express.json({ limit: deps.maxBody, strict: true, type: ['application/json', 'application/*+json'] }),
+  );
+
+  const auth = async (req: Request): Promise<Session> =>
+    authenticate(bearerToken(req.header('authorization')), deps.signer, deps.redis);
+  const scaledMs = (seconds: number) => (seconds * 1_000) / deps.timeScale.current();
+
+  app.post('/api/auth/register', async (req, res) => {
+    const input = parse(schemas.register, req.body);
+    const passwordHash = await hashPassword(input.password);
+    let userId: string;
+    try {
+      const { rows } = await deps.db.writer.query<{ id: string }>(
+        'INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id',
+        [input.email, input.name, passwordHash],
+      );
+      userId = rows[0]!.id;
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION)
+        throw conflict('email_taken', 'an account with this email exists; log in instead');
+      throw err;
+    }
+    await openSession(deps.redis, { userId, email: input.email, name: input.name }, deps.sessionTtlSeconds);
+    res.status(201).json({ userId, token: deps.signer.sign(userId, deps.sessionTtlSeconds) });
+  });
+
+  app.post('/api/auth/login', async (req, res) => {
+    const input = parse(schemas.login, req.body);
+    const { rows } = await deps.db.writer.query<{ id: string; name: string; password_hash: string }>(
+      'SELECT id, name, password_hash FROM users WHERE email = $1',
+      [input.email],
+    );
+    const user = rows[0];
+    if (!user || !(await verifyPassword(input.password, user.password_hash))) {
+      throw new ApiError(401, 'invalid_credentials', 'email or password is wrong');
+    }
+    await openSession(
+      deps.redis,
+      { userId: user.id, email: input.email, name: user.name },
+      deps.sessionTtlSeconds,
+    );
+    res.json({ userId: user.id, token: deps.signer.sign(user.id, deps.sessionTtlSeconds) });
+  });
+
+  app.get('/api/events', async (_req, res) => {
+    res.json({ events: await deps.catalog.list() });
+  });
+
+  app.get('/api/events/:eventId', async (req, res) => {
+    const { eventId } = parse(schemas.eventParams, req.params, 'path');
+    const event = await deps.catalog.get(eventId);
+    if (!event) throw notFound(`event ${eventId}`);
+    res.json(event);
+  });
+
+  app.get('/api/events/:eventId/seats', async (req, res) => {
+    const { eventId } = parse(schemas.eventParams, req.params, 'path');
+    const seats = await deps.catalog.seatMap(eventId);
+    if (!seats) throw notFound(`event ${eventId}`);
+    const [holders, sold] = await Promise.all([
+      deps.holds.holders(
+        eventId,
+        seats.map((s) => s.seatId),
+      ),
+      deps.holds.sold(eventId),
+    ]);
+    res.json({
+      eventId,
+      seats: seats.map((s, i) => ({
+        ...s,
+        status: sold.has(s.seatId) ? 'sold' : holders[i] ? 'held' : 'available',
+      })),
+    });
+  });
+
+  const requireEvent = async (eventId: string) => {
+    if (!(await deps.catalog.get(eventId))) throw notFound(`event ${eventId}`);
+  };
+
+  app.post('/api/events/:eventId/queue', async (req, res) => {
+    const session = await auth(req);
+    const { eventId } = parse(schemas.eventParams, req.params, 'path');
+    await requireEvent(eventId);
+    const status = await deps.queue.join(eventId, session.userId);
+    if (status.state === 'admitted') {
+      res
+        .status(200)
+        .json({ state: 'admitted', queueSize: status.queueSize, admittedUntil: status.admittedUntil });
+      return;
+    }
+    res
+      .status(201)
+      .json({ position: (status as { position: number }).position, queueSize: status.queueSize });
+  });
+
+  app.get('/api/events/:eventId/queue/me', async (req, res) => {
+    const session = await auth(req);
+    const { eventId } = parse(schemas.eventParams, req.params, 'path');
+    await requireEvent(eventId);
+    res.json(await deps.queue.status(eventId, session.userId));
+  });
+
+  app.delete('/api/events/:eventId/queue', async (req, res) => {
+    const session = await auth(req);
+    const { eventId } = parse(schemas.eventParams, req.params, 'path');
+    await requireEvent(eventId);
+    if (!(await deps.queue.leave(eventId, session.userId)))
+      throw notFound(`you are not in the queue of event ${eventId}`);
+    res.json({ left: true });
+  });
+
+  app.post('/api/events/:eventId/seats/:seatId/hold', async (req, res) => {
+    const session = await auth(req);
+    const { eventId, seatId } = parse(schemas.seatParams, req.params, 'path');
+    const seats = await deps.catalog.seatMap(eventId);
+    if (!seats) throw notFound(`event ${eventId}`);
+    if (!seats.some((s) => s.seatId === seatId)) throw notFound(`seat ${seatId} in event ${eventId}`);
+    if (!(await deps.queue.isAdmitted(eventId, session.userId))) {
+      throw forbidden('only admitted users can hold seats: join the queue and wait for your turn');
+    }
+    const holdMs = scaledMs(deps.seatHoldSeconds);
+    const result = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
+    if (result === 'sold') throw conflict('seat_sold', `seat ${seatId} is sold`);
+    if (result === 'held') throw conflict('seat_held', `seat ${seatId} is held by someone else`);
+    deps.realtime()?.broadcastSeats('seat:held', eventId, [seatId]);
+    res.status(201).json({ eventId, seatId, heldUntil: Date.now() + holdMs });
+  });
+
+  app.delete('/api/events/:eventId/seats/:seatId/hold', async (req, res) => {
+    const session = await auth(req);
+    const { eventId, seatId } = parse(schemas.seatParams, req.params, 'path');
+    const result = await deps.holds.release(eventId, seatId, session.userId);
+    if (result === 'not_held') throw notFound(`seat ${seatId} is not held`);
+    if (result === 'not_yours')
+      throw forbidden(`seat ${seatId} is held by someone else; you can release only your own holds`);
+    deps.realtime()?.broadcastSeats('seat:released', eventId, [seatId]);
+    res.json({ eventId, seatId, released: true });
+  });
+
+  app.post('/api/reservations', async (req, res) => {
+    const session = await auth(req);
+    const input = parse(schemas.reservation, req.body);
+    await requireEvent(input.eventId);
+    const holders = await deps.holds.holders(input.eventId, input.seatIds);
+    const notHeld = input.seatIds.filter((_, i) => holders[i] !== session.userId);
+    if (notHeld.length > 0) {
+      throw new ApiError(
+        409,
+        'seat_not_held',
+        `hold these seats first (or your hold expired): ${notHeld.join(', ')}`,
+        'seatIds',
+      );
+    }
+    const reservation = await createReservation(deps.db.writer, {
+      userId: session.userId,
+      eventId: input.eventId,
+      seatIds: input.seatIds,
+      expiresAt: new Date(Date.now() + scaledMs(deps.seatHoldSeconds)),
+    });
+    res.status(201).json({
+      reservationId: reservation.reservationId,
+      status: reservation.status,
+      expiresAt: reservation.expiresAt,
+      amountKrw: reservation.amountKrw,
+    });
+  });
+
+  app.get('/api/reservations/:id', async (req, res) => {
+    const session = await auth(req);
+    const { id } = parse(schemas.reservationParams, req.params, 'path');
+    res.json(await getReservation(deps.db.writer, id, session.userId));
+  });
+
+  app.post('/api/reservations/:id/payments', async (req, res) => {
+    const session = await auth(req);
+    const { id } = parse(schemas.reservationParams, req.params, 'path');
+    const input = parse(schemas.payment, req.body);
+    const { payment, reservation } = await payReservation(deps.db.writer, {
+      reservationId: id,
+      userId: session.userId,
+      method: input.method,
+    });
+    // The sale is committed; what follows is bookkeeping that may be retried by the next holder.
+    await deps.holds.markSold(reservation.eventId, session.userId, reservation.seatIds);
+    await deps.queue.finishShopping(reservation.eventId, session.userId);
+    deps.realtime()?.broadcastSeats('ticket:sold', reservation.eventId, reservation.seatIds);
+    res.status(201).json({
+      ...payment,
+      reservation: {
+        reservationId: reservation.reservationId,
+        status: reservation.status,
+        seatIds: reservation.seatIds,
+      },
+    });
+  });
+
+  app.use((req, _res, next) =>
+    next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`)),
+  );
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const body = (status: number, code: string, message: string, field?: string) =>
+      res.status(status).json({ error: field ? { code, message, field } : { code, message } });
+    if (err instanceof ApiError) return body(err.status, err.code, err.message, err.field);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed')
+      return body(400, 'invalid_json', 'the request body is not valid JSON');
+    if (e.type === 'entity.too.large')
+      return body(413, 'payload_too_large', `the request body is larger than ${deps.maxBody}`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return body(e.status, 'bad_request', e.message ?? 'bad request');
+    deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
+    return body(503, 'unavailable', 'the service could not complete this request; retry shortly');
+  });
+
+  return app;
+}

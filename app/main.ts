@@ -1,0 +1,38 @@
+/**
+ * The instance's entry point (EC2's systemd unit and the emulator both run it). The environment
+ * is read here, once. SIGTERM drains; the process also ends when the harness that started it goes.
+ */
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { startTiketiServer } from './server.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+const log = pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
+const server = await startTiketiServer(config, { log });
+
+let stopping = false;
+const drainAndExit = (reason: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ reason }, 'stopping');
+  // The drain has a deadline of its own; this one guards against anything hanging after it.
+  setTimeout(() => process.exit(1), config.drainTimeoutMs + 5_000).unref();
+  server.drain().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error({ err }, 'drain failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => drainAndExit('SIGTERM'));
+process.on('SIGINT', () => drainAndExit('SIGINT'));
+// Started with an IPC channel by a parent process: end with it.
+process.on('disconnect', () => drainAndExit('parent gone'));

@@ -1,0 +1,109 @@
+/**
+ * The waiting queue (ARCHITECTURE.md): `queue:<eventId>` is a sorted set scored by join time,
+ * position is ZRANK + 1, admitted users live in `active:<eventId>` until their window ends.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
+
+export type QueueStatus =
+  | { state: 'queued'; position: number; queueSize: number }
+  | { state: 'admitted'; queueSize: number; admittedUntil: number }
+  | { state: 'none'; queueSize: number };
+
+// Joining keeps the first place: NX never moves an existing member. Admitted users stay admitted.
+const JOIN = `
+local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
+  return {'admitted', redis.call('ZCARD', KEYS[1]), expiry}
+end
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[3])
+return {'queued', redis.call('ZCARD', KEYS[1]), redis.call('ZRANK', KEYS[1], ARGV[1])}
+`;
+
+const STATUS = `
+local size = redis.call('ZCARD', KEYS[1])
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+if rank then return {'queued', size, rank} end
+local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if expiry and tonumber(expiry) > tonumber(ARGV[2]) then return {'admitted', size, expiry} end
+return {'none', size}
+`;
+
+/** Ranks of many users in one round trip: queue updates cost one call per tick, not one per user. */
+const RANKS = `
+local out = {redis.call('ZCARD', KEYS[1])}
+for i = 1, #ARGV do
+  local rank = redis.call('ZRANK', KEYS[1], ARGV[i])
+  out[i + 1] = rank and (rank + 1) or 0
+end
+return out
+`;
+
+function toStatus(reply: [string, number, string | number | undefined]): QueueStatus {
+  const [state, queueSize, extra] = reply;
+  if (state === 'queued') return { state, queueSize, position: Number(extra) + 1 };
+  if (state === 'admitted') return { state, queueSize, admittedUntil: Number(extra) };
+  return { state: 'none', queueSize };
+}
+
+export class WaitingQueue {
+  constructor(private readonly redis: Redis) {}
+
+  async join(eventId: string, userId: string, nowMs = Date.now()): Promise<QueueStatus> {
+    const reply = (await this.redis.eval(
+      JOIN,
+      3,
+      keys.queue(eventId),
+      keys.activeEvents,
+      keys.activeUntil(eventId),
+      userId,
+      nowMs,
+      eventId,
+    )) as [string, number, string | number];
+    return toStatus(reply);
+  }
+
+  async status(eventId: string, userId: string, nowMs = Date.now()): Promise<QueueStatus> {
+    const reply = (await this.redis.eval(
+      STATUS,
+      2,
+      keys.queue(eventId),
+      keys.activeUntil(eventId),
+      userId,
+      nowMs,
+    )) as [string, number, string | number | undefined];
+    return toStatus(reply);
+  }
+
+  /** Leaves the queue (and gives up an admission). Returns whether the user was in either. */
+  async leave(eventId: string, userId: string): Promise<boolean> {
+    const [[, queued], [, admitted]] = (await this.redis
+      .multi()
+      .zrem(keys.queue(eventId), userId)
+      .zrem(keys.activeUntil(eventId), userId)
+      .srem(keys.active(eventId), userId)
+      .exec()) as [[null, number], [null, number], [null, number]];
+    return queued + admitted > 0;
+  }
+
+  /** Positions (1-based, 0 = not queued) of many users, and the queue size. */
+  async positions(eventId: string, userIds: string[]): Promise<{ queueSize: number; positions: number[] }> {
+    const reply = (await this.redis.eval(RANKS, 1, keys.queue(eventId), ...userIds)) as number[];
+    return { queueSize: reply[0] ?? 0, positions: reply.slice(1) };
+  }
+
+  async isAdmitted(eventId: string, userId: string, nowMs = Date.now()): Promise<boolean> {
+    const until = await this.redis.zscore(keys.activeUntil(eventId), userId);
+    return until !== null && Number(until) > nowMs;
+  }
+
+  /** Ends a user's shopping (after payment): they leave the active set. */
+  async finishShopping(eventId: string, userId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .srem(keys.active(eventId), userId)
+      .zrem(keys.activeUntil(eventId), userId)
+      .exec();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * Socket.IO with the Redis adapter: every broadcast from any instance reaches every client on
+ * every instance. Each socket authenticates with its token, joins `user:<id>` and the rooms of the
+ * events it follows (`event:<id>`), and gets its current state at once — on first connect and on
+ * every reconnect, to whichever instance — so a reconnect loses neither place nor seats.
+ *
+ * Queue positions: each instance asks Redis for the ranks of its own queued users in one batched
+ * call per event per tick (not one round trip per user) and tells only those whose place moved.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Server, type Socket } from 'socket.io';
+import { authenticate, type Session } from '../auth/sessions.ts';
+import type { TokenSigner } from '../auth/tokens.ts';
+import { ApiError } from '../core/errors.ts';
+import type { AdmissionBatch } from '../queue/admission.ts';
+import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
+import type { SeatHolds } from '../sales/holds.ts';
+
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What a client learns on (re)connect and on `queue:subscribe`. */
+export interface SessionState {
+  eventId: string;
+  state: QueueStatus['state'];
+  position?: number;
+  queueSize: number;
+  admittedUntil?: number;
+  heldSeatIds: string[];
+  sentAt: number;
+}
+
+interface SocketData {
+  session: Session;
+}
+
+interface LocalUser {
+  sockets: Set<Socket>;
+  /** Last position told, per event, to skip unchanged updates. */
+  lastPosition: Map<string, number>;
+}
+
+export interface RealtimeOptions {
+  httpServer: HttpServer;
+  /** Publisher and subscriber connections for the adapter (the subscriber is dedicated). */
+  pubClient: Redis;
+  subClient: Redis;
+  redis: Redis;
+  signer: TokenSigner;
+  queue: WaitingQueue;
+  holds: SeatHolds;
+  log: Logger;
+  queueUpdateMs: number;
+}
+
+const ADMITTED_CHANNEL = 'tiketi:admitted';
+const EXPIRED_CHANNEL = 'tiketi:expired';
+/** Resend an unchanged position every this many ticks, so a missed update heals. */
+const HEARTBEAT_TICKS = 10;
+
+export class Realtime {
+  readonly io: Server;
+  private readonly users = new Map<string, LocalUser>();
+  /** Local followers per event. */
+  private readonly followers = new Map<string, Set<string>>();
+  private timer: NodeJS.Timeout | undefined;
+  private tickCount = 0;
+  private ticking = false;
+
+  constructor(private readonly options: RealtimeOptions) {
+    this.io = new Server(options.httpServer, {
+      adapter: createAdapter(options.pubClient, options.subClient),
+      serveClient: true,
+      pingInterval: 25_000,
+      pingTimeout: 20_000,
+      connectionStateRecovery: undefined,
+      cors: { origin: true, credentials: true },
+    });
+    this.io.use((socket, next) => {
+      const token =
+        typeof socket.handshake.auth?.token === 'string' ? socket.handshake.auth.token : undefined;
+      authenticate(token, options.signer, options.redis).then(
+        (session) => {
+          (socket.data as SocketData).session = session;
+          next();
+        },
+        (err: unknown) => {
+          const message = err instanceof ApiError ? err.message : 'authentication is unavailable; retry';
+          const refused = new Error(message) as Error & { data?: unknown };
+          refused.data = { code: err instanceof ApiError ? err.code : 'unavailable' };
+          next(refused);
+        },
+      );
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.io.on(ADMITTED_CHANNEL, (batch: AdmissionBatch & { sentAt: number }) => this.deliverAdmitted(batch));
+    this.io.on(EXPIRED_CHANNEL, (eventId: string, userIds: string[]) =>
+      this.deliverExpired(eventId, userIds),
+    );
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tickPositions(), this.options.queueUpdateMs);
+  }
+
+  get connectionCount(): number {
+    return this.io.engine.clientsCount;
+  }
+
+  private onConnection(socket: Socket): void {
+    const { session } = socket.data as SocketData;
+    const user = this.users.get(session.userId) ?? { sockets: new Set(), lastPosition: new Map() };
+    this.users.set(session.userId, user);
+    user.sockets.add(socket);
+    void socket.join(`user:${session.userId}`);
+    const follow = async (
+      eventId: unknown,
+    ): Promise<SessionState | { error: { code: string; message: string } }> => {
+      if (typeof eventId !== 'string' || !EVENT_ID_PATTERN.test(eventId)) {
+        return { error: { code: 'invalid_event_id', message: 'eventId must be 1–64 of [A-Za-z0-9_-]' } };
+      }
+      await socket.join(`event:${eventId}`);
+      const followers = this.followers.get(eventId) ?? new Set();
+      followers.add(session.userId);
+      this.followers.set(eventId, followers);
+      return this.sendState(socket, eventId);
+    };
+    socket.on(
+      'queue:subscribe',
+      (payload: { eventId?: unknown } | undefined, ack?: (reply: unknown) => void) => {
+        follow(payload?.eventId).then(
+          (reply) => ack?.(reply),
+          (err: unknown) => ack?.({ error: { code: 'unavailable', message: (err as Error).message } }),
+        );
+      },
+    );
+    socket.on('disconnect', () => {
+      user.sockets.delete(socket);
+      if (user.sockets.size === 0) {
+        this.users.delete(session.userId);
+        for (const followers of this.followers.values()) followers.delete(session.userId);
+      }
+    });
+    const eventId = socket.handshake.auth?.eventId;
+    if (eventId !== undefined) {
+      follow(eventId).then(
+        (reply) => {
+          if ('error' in reply) socket.emit('error:event', reply.error);
+        },
+        (err: unknown) =>
+          this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect'),
+      );
+    }
+  }
+
+  /** Tells a socket where its user stands in an event: queue place or admission, and held seats. */
+  private async sendState(socket: Socket, eventId: string): Promise<SessionState> {
+    const { userId } = (socket.data as SocketData).session;
+    const [status, heldSeatIds] = await Promise.all([
+      this.options.queue.status(eventId, userId),
+      this.options.holds.heldBy(eventId, userId),
+    ]);
+    const sentAt = Date.now();
+    const state: SessionState = {
+      eventId,
+      state: status.state,
+      queueSize: status.queueSize,
+      heldSeatIds,
+      sentAt,
+    };
+    if (status.state === 'queued') {
+      state.position = status.position;
+      this.users.get(userId)?.lastPosition.set(eventId, status.position);
+      socket.emit('queue:update', {
+        eventId,
+        position: status.position,
+        queueSize: status.queueSize,
+        sentAt,
+      });
+    } else if (status.state === 'admitted') {
+      state.admittedUntil = status.admittedUntil;
+      socket.emit('queue:admitted', { eventId, admittedUntil: status.admittedUntil, sentAt });
+    }
+    socket.emit('session:state', state);
+    return state;
+  }
+
+  private async tickPositions(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.tickCount++;
+    const heartbeat = this.tickCount % HEARTBEAT_TICKS === 0;
+    try {
+      for (const [eventId, followers] of this.followers) {
+        if (followers.size === 0) continue;
+        const userIds = [...followers];
+        for (let i = 0; i < userIds.length; i += 5_000) {
+          const chunk = userIds.slice(i, i + 5_000);
+          const { queueSize, positions } = await this.options.queue.positions(eventId, chunk);
+          const sentAt = Date.now();
+          chunk.forEach((userId, j) => {
+            const position = positions[j] ?? 0;
+            const user = this.users.get(userId);
+            if (!user || position === 0) return;
+            if (!heartbeat && user.lastPosition.get(eventId) === position) return;
+            user.lastPosition.set(eventId, position);
+            for (const socket of user.sockets)
+              socket.emit('queue:update', { eventId, position, queueSize, sentAt });
+          });
+        }
+      }
+    } catch (err) {
+      this.options.log.warn(
+        { err: (err as Error).message },
+        'queue position update failed; retrying next tick',
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Called by the admitter (one instance); every instance tells its own admitted users. */
+  notifyAdmitted(batch: AdmissionBatch): void {
+    const message = { ...batch, sentAt: Date.now() };
+    this.io.serverSideEmit(ADMITTED_CHANNEL, message);
+    this.deliverAdmitted(message);
+  }
+
+  notifyExpired(eventId: string, userIds: string[]): void {
+    this.io.serverSideEmit(EXPIRED_CHANNEL, eventId, userIds);
+    this.deliverExpired(eventId, userIds);
+  }
+
+  private deliverAdmitted(batch: AdmissionBatch & { sentAt: number }): void {
+    for (const userId of batch.userIds) {
+      const user = this.users.get(userId);
+      if (!user) continue;
+      user.lastPosition.delete(batch.eventId);
+      for (const socket of user.sockets) {
+        socket.emit('queue:admitted', {
+          eventId: batch.eventId,
+          admittedUntil: batch.admittedUntil,
+          sentAt: batch.sentAt,
+        });
+      }
+    }
+  }
+
+  private deliverExpired(eventId: string, userIds: string[]): void {
+    for (const userId of userIds) {
+      for (const socket of this.users.get(userId)?.sockets ?? [])
+        socket.emit('queue:expired', { eventId, sentAt: Date.now() });
+    }
+  }
+
+  broadcastSeats(
+    event: 'seat:held' | 'seat:released' | 'ticket:sold',
+    eventId: string,
+    seatIds: string[],
+  ): void {
+    this.io.to(`event:${eventId}`).emit(event, { eventId, seatIds, sentAt: Date.now() });
+  }
+
+  /**
+   * Draining: clients are told, then their connections are closed under them, so they reconnect
+   * (through the load balancer, to another instance) as after a network drop.
+   */
+  drain(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.io.local.emit('server:draining', { reconnect: true });
+    const engine = this.io.engine as unknown as { clients: Record<string, { close(): void }> };
+    for (const client of Object.values(engine.clients)) client.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+}

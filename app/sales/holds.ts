@@ -1,0 +1,95 @@
+/**
+ * Seat holds: `SET seat:<eventId>:<seatId>:locked <userId> NX EX <hold>` (design: 300 s). A held
+ * or sold seat refuses another holder; only the holder releases.
+ */
+import type { Redis } from 'ioredis';
+import { keys } from '../core/keys.ts';
+
+const HOLD = `
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 'sold' end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 'ok'
+end
+if holder then return 'held' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return 'ok'
+`;
+
+const RELEASE = `
+local holder = redis.call('GET', KEYS[1])
+if not holder then return 'not_held' end
+if holder ~= ARGV[1] then return 'not_yours' end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 'ok'
+`;
+
+export type HoldResult = 'ok' | 'held' | 'sold';
+export type ReleaseResult = 'ok' | 'not_held' | 'not_yours';
+
+export class SeatHolds {
+  constructor(private readonly redis: Redis) {}
+
+  async hold(eventId: string, seatId: string, userId: string, holdMs: number): Promise<HoldResult> {
+    return (await this.redis.eval(
+      HOLD,
+      3,
+      keys.seatLock(eventId, seatId),
+      keys.sold(eventId),
+      keys.userHolds(eventId, userId),
+      userId,
+      Math.max(1, Math.round(holdMs)),
+      seatId,
+    )) as HoldResult;
+  }
+
+  async release(eventId: string, seatId: string, userId: string): Promise<ReleaseResult> {
+    return (await this.redis.eval(
+      RELEASE,
+      2,
+      keys.seatLock(eventId, seatId),
+      keys.userHolds(eventId, userId),
+      userId,
+      seatId,
+    )) as ReleaseResult;
+  }
+
+  /** Seats the user holds now (the index is pruned of holds that expired). */
+  async heldBy(eventId: string, userId: string): Promise<string[]> {
+    const candidates = await this.redis.smembers(keys.userHolds(eventId, userId));
+    if (candidates.length === 0) return [];
+    const holders = await this.redis.mget(candidates.map((s) => keys.seatLock(eventId, s)));
+    const held = candidates.filter((_, i) => holders[i] === userId);
+    const stale = candidates.filter((_, i) => holders[i] !== userId);
+    if (stale.length > 0) await this.redis.srem(keys.userHolds(eventId, userId), ...stale);
+    return held;
+  }
+
+  /** Holders of many seats, in order (null = free). */
+  async holders(eventId: string, seatIds: string[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < seatIds.length; i += 1_000) {
+      const chunk = seatIds.slice(i, i + 1_000);
+      out.push(...(await this.redis.mget(chunk.map((s) => keys.seatLock(eventId, s)))));
+    }
+    return out;
+  }
+
+  async sold(eventId: string): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(keys.sold(eventId)));
+  }
+
+  /** After a sale: the seats are sold for good and their locks go. */
+  async markSold(eventId: string, userId: string, seatIds: string[]): Promise<void> {
+    await this.redis
+      .multi()
+      .sadd(keys.sold(eventId), ...seatIds)
+      .del(...seatIds.map((s) => keys.seatLock(eventId, s)))
+      .srem(keys.userHolds(eventId, userId), ...seatIds)
+      .exec();
+  }
+}

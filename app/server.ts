@@ -1,0 +1,182 @@
+/**
+ * One TIKETI instance: HTTP API, Socket.IO, the admitter (active only while it holds the lease).
+ * `startTiketiServer` returns a started server; `drain()` is what SIGTERM does.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Logger, pino } from 'pino';
+import { createTokenSigner } from './auth/tokens.ts';
+import type { AppConfig } from './config.ts';
+import { createRedis } from './core/redis.ts';
+import { createTimeScale } from './core/time-scale.ts';
+import { migrate } from './db/migrate.ts';
+import { createDatabase } from './db/pool.ts';
+import { createApi } from './http/api.ts';
+import { Admitter } from './queue/admission.ts';
+import { WaitingQueue } from './queue/queue.ts';
+import { Realtime } from './realtime/realtime.ts';
+import { EventCatalog } from './sales/events.ts';
+import { SeatHolds } from './sales/holds.ts';
+
+export interface StartedTiketiServer {
+  readonly url: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly admitter: Admitter;
+  readonly realtime: Realtime;
+  readonly draining: boolean;
+  /** SIGTERM's work: health 503, no new connections, in-flight requests finish, sockets move on. */
+  drain(deadlineMs?: number): Promise<void>;
+  /** Stops at once (tests). */
+  close(): Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 1_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+export async function startTiketiServer(
+  config: AppConfig,
+  options: { log?: Logger; migrate?: boolean } = {},
+): Promise<StartedTiketiServer> {
+  const log =
+    options.log ?? pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
+  const redis = createRedis(config.redis, log, 'commands');
+  const pubClient = createRedis(config.redis, log, 'adapter-pub');
+  const subClient = createRedis(config.redis, log, 'adapter-sub');
+  const db = createDatabase(config.databaseUrl, config.databaseReaderUrl, log);
+  if (options.migrate ?? true) await migrate(db.writer);
+
+  const signer = createTokenSigner(config.tokenSecret);
+  const timeScale = createTimeScale(config.timeScale, redis);
+  const queue = new WaitingQueue(redis);
+  const holds = new SeatHolds(redis);
+  const catalog = new EventCatalog(db.reader, redis, config.eventCacheTtlSeconds);
+  const inFlight = { count: 0 };
+  let draining = false;
+  let realtime: Realtime | undefined;
+
+  const health = async () => {
+    const [redisCheck, dbCheck] = await Promise.allSettled([
+      withTimeout(redis.ping(), CHECK_TIMEOUT_MS, 'redis'),
+      withTimeout(db.writer.query('SELECT 1'), CHECK_TIMEOUT_MS, 'database writer'),
+    ]);
+    const checks = {
+      redis: redisCheck.status === 'fulfilled' ? 'ok' : `failed: ${(redisCheck.reason as Error).message}`,
+      db: dbCheck.status === 'fulfilled' ? 'ok' : `failed: ${(dbCheck.reason as Error).message}`,
+    };
+    const healthy = !draining && checks.redis === 'ok' && checks.db === 'ok';
+    const status = draining ? 'draining' : healthy ? 'ok' : 'unhealthy';
+    return { healthy, body: { status, instanceId: config.instanceId, az: config.az, checks } };
+  };
+
+  const api = createApi({
+    instanceId: config.instanceId,
+    az: config.az,
+    db,
+    redis,
+    signer,
+    queue,
+    holds,
+    catalog,
+    realtime: () => realtime,
+    timeScale,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    seatHoldSeconds: config.seatHoldSeconds,
+    maxBody: config.maxBody,
+    log,
+    health,
+    inFlight,
+    isDraining: () => draining,
+  });
+  const httpServer: Server = createServer(api);
+  // Longer than the ALB's idle timeout, so the load balancer closes idle connections first.
+  httpServer.keepAliveTimeout = 65_000;
+  realtime = new Realtime({
+    httpServer,
+    pubClient,
+    subClient,
+    redis,
+    signer,
+    queue,
+    holds,
+    log,
+    queueUpdateMs: config.queueUpdateMs,
+  });
+  const admitter = new Admitter({
+    redis,
+    instanceId: config.instanceId,
+    log,
+    timeScale,
+    admissionPerSecond: config.admissionPerSecond,
+    shoppingWindowSeconds: config.shoppingWindowSeconds,
+    leaseMs: config.admissionLeaseMs,
+    tickMs: config.admissionTickMs,
+    onAdmitted: (batch) => realtime?.notifyAdmitted(batch),
+    onExpired: (eventId, userIds) => realtime?.notifyExpired(eventId, userIds),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, '0.0.0.0', () => resolve());
+  });
+  realtime.start();
+  admitter.start();
+  const port = (httpServer.address() as AddressInfo).port;
+  log.info({ port }, 'TIKETI instance serving');
+
+  const releaseResources = async () => {
+    await admitter.stop();
+    timeScale.stop();
+    await realtime?.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    for (const client of [redis, pubClient, subClient]) client.disconnect();
+  };
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    instanceId: config.instanceId,
+    admitter,
+    realtime,
+    get draining() {
+      return draining;
+    },
+    drain(deadlineMs = config.drainTimeoutMs) {
+      closed ??= (async () => {
+        draining = true;
+        log.info({ inFlight: inFlight.count }, 'draining');
+        await admitter.stop();
+        httpServer.close();
+        httpServer.closeIdleConnections();
+        realtime?.drain();
+        const deadline = Date.now() + deadlineMs;
+        while (inFlight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        if (inFlight.count > 0)
+          log.warn({ inFlight: inFlight.count }, 'drain deadline passed with requests in flight');
+        httpServer.closeAllConnections();
+        await releaseResources();
+        log.info('drained');
+      })();
+      return closed;
+    },
+    close() {
+      closed ??= (async () => {
+        draining = true;
+        httpServer.closeAllConnections();
+        await releaseResources();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      })();
+      return closed;
+    },
+  };
+}
