@@ -50,8 +50,8 @@ export async function startTiketiServer(
   const log =
     options.log ?? pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
   const redis = createRedis(config.redis, log, 'commands');
-  const pubClient = createRedis(config.redis, log, 'adapter-pub');
-  const subClient = createRedis(config.redis, log, 'adapter-sub');
+  const pubClient = createRedis(config.redis, log, 'adapter-pub', { enableAutoPipelining: false });
+  const subClient = createRedis(config.redis, log, 'adapter-sub', { enableAutoPipelining: false });
   const db = createDatabase(config.databaseUrl, config.databaseReaderUrl, log);
   if (options.migrate ?? true) await migrate(db.writer);
 
@@ -138,7 +138,8 @@ export async function startTiketiServer(
     timeScale.stop();
     await realtime?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
-    for (const client of [redis, pubClient, subClient]) client.disconnect();
+    // QUIT lets replies in flight (the adapter's unsubscribe among them) arrive before closing.
+    await Promise.allSettled([redis, pubClient, subClient].map((client) => client.quit()));
   };
 
   let closed: Promise<void> | undefined;
