@@ -69,6 +69,11 @@ const envSchema = z
     ADMISSION_TICK_MS: z.coerce.number().int().min(10).default(100),
     /** How often queued users get their position, wall ms. @default 1000 */
     QUEUE_UPDATE_MS: z.coerce.number().int().min(50).default(1_000),
+    /**
+     * On SIGTERM, /health answers 503 this long before the listener closes, so the load balancer
+     * sees the instance leave rather than finding its port shut. @default 2000
+     */
+    DRAIN_NOTICE_MS: z.coerce.number().int().min(0).default(2_000),
     /** SIGTERM drain deadline, wall ms. @default 25000 */
     DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
     /** Largest JSON body accepted. @default '16kb' */
@@ -119,6 +124,7 @@ export interface AppConfig {
   admissionTickMs: number;
   queueUpdateMs: number;
   drainTimeoutMs: number;
+  drainNoticeMs: number;
   maxBody: string;
   logLevel: string;
 }
@@ -165,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     admissionTickMs: e.ADMISSION_TICK_MS,
     queueUpdateMs: e.QUEUE_UPDATE_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+    drainNoticeMs: e.DRAIN_NOTICE_MS,
     maxBody: e.MAX_BODY,
     logLevel: e.LOG_LEVEL,
   };

@@ -157,6 +157,7 @@ export async function startTiketiServer(
         draining = true;
         log.info({ inFlight: inFlight.count }, 'draining');
         await admitter.stop();
+        await new Promise((r) => setTimeout(r, Math.min(config.drainNoticeMs, deadlineMs)));
         httpServer.close();
         httpServer.closeIdleConnections();
         realtime?.drain();

@@ -71,7 +71,7 @@ export class Admitter {
   private lastTickMs = 0;
   /** Fractional admissions carried between ticks, per event, so the rate holds at any tick size. */
   private readonly credit = new Map<string, number>();
-  private running = false;
+  private running: Promise<void> | undefined;
   /** Users this instance admitted while holding the lease. */
   admittedCount = 0;
 
@@ -89,6 +89,7 @@ export class Admitter {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.running;
     if (this.leaseHeld) {
       await this.options.redis
         .eval(RELEASE, 1, keys.admissionLease, this.options.instanceId)
@@ -98,9 +99,15 @@ export class Admitter {
   }
 
   /** One admission step; public so tests can drive it. */
-  async tick(): Promise<void> {
-    if (this.running) return; // a slow Redis must not stack ticks
-    this.running = true;
+  tick(): Promise<void> {
+    // A slow Redis must not stack ticks.
+    this.running ??= this.step().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async step(): Promise<void> {
     const { redis, instanceId, leaseMs } = this.options;
     try {
       const now = Date.now();
@@ -118,8 +125,6 @@ export class Admitter {
       await this.admitAll(now, elapsedMs);
     } catch (err) {
       this.options.log.warn({ err: (err as Error).message }, 'admission tick failed; retrying next tick');
-    } finally {
-      this.running = false;
     }
   }
 
@@ -139,7 +144,7 @@ export class Admitter {
       if ((await redis.exists(keys.salesOpen(eventId))) === 0) continue;
       const credit = (this.credit.get(eventId) ?? 0) + (admissionPerSecond * scale * elapsedMs) / 1_000;
       const count = Math.floor(credit);
-      const admittedUntil = now + (shoppingWindowSeconds * 1_000) / scale;
+      const admittedUntil = Math.round(now + (shoppingWindowSeconds * 1_000) / scale);
       const userIds = (await redis.eval(
         ADMIT,
         3,

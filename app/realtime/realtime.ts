@@ -67,7 +67,7 @@ export class Realtime {
   private readonly followers = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
   private tickCount = 0;
-  private ticking = false;
+  private ticking: Promise<void> | undefined;
 
   constructor(private readonly options: RealtimeOptions) {
     this.io = new Server(options.httpServer, {
@@ -187,9 +187,14 @@ export class Realtime {
     return state;
   }
 
-  private async tickPositions(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
+  private tickPositions(): Promise<void> {
+    this.ticking ??= this.updatePositions().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async updatePositions(): Promise<void> {
     this.tickCount++;
     const heartbeat = this.tickCount % HEARTBEAT_TICKS === 0;
     try {
@@ -216,8 +221,6 @@ export class Realtime {
         { err: (err as Error).message },
         'queue position update failed; retrying next tick',
       );
-    } finally {
-      this.ticking = false;
     }
   }
 
@@ -276,6 +279,7 @@ export class Realtime {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.ticking;
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 }

@@ -63,7 +63,7 @@ export class SeatHolds {
     const candidates = await this.redis.smembers(keys.userHolds(eventId, userId));
     if (candidates.length === 0) return [];
     const holders = await this.redis.mget(candidates.map((s) => keys.seatLock(eventId, s)));
-    const held = candidates.filter((_, i) => holders[i] === userId);
+    const held = candidates.filter((_, i) => holders[i] === userId).sort();
     const stale = candidates.filter((_, i) => holders[i] !== userId);
     if (stale.length > 0) await this.redis.srem(keys.userHolds(eventId, userId), ...stale);
     return held;

@@ -1,0 +1,134 @@
+import { request } from 'node:http';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUsersInBulk } from './auth/bulk-users.ts';
+import { createTokenSigner } from './auth/tokens.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { keys } from './core/keys.ts';
+import { createRedis } from './core/redis.ts';
+import { openSales, seedDemoEvent } from './sales/seed.ts';
+import {
+  type DataTier,
+  startDataTier,
+  startInstance,
+  TEST_SECRET,
+  testPool,
+} from './test-support/app-harness.ts';
+import { startAppProcess } from './test-support/app-process.ts';
+
+describe('operations', () => {
+  let tier: DataTier;
+  beforeAll(async () => {
+    tier = await startDataTier();
+  });
+  afterAll(async () => {
+    await tier?.stop();
+  });
+
+  it('names every bad or missing variable at start', () => {
+    expect(() => loadConfig({ PORT: 'abc', REDIS_SENTINELS: 'nohost', TOKEN_SECRET: 'short' })).toThrow(
+      ConfigError,
+    );
+    try {
+      loadConfig({ PORT: 'abc', REDIS_SENTINELS: 'nohost', TOKEN_SECRET: 'short' });
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/^PORT: /m);
+      expect(problems).toMatch(/^REDIS_SENTINELS: "nohost" is not host:port/m);
+      expect(problems).toMatch(/^DATABASE_URL: /m);
+      expect(problems).toMatch(/^TOKEN_SECRET: must be at least 16 characters/m);
+    }
+    expect(loadConfig(tier.env()).admissionPerSecond).toBe(50);
+  });
+
+  it('the admission lease moves to another instance when its holder is killed, and admission goes on at the rate', async () => {
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    const rate = 20;
+    const settings = {
+      ADMISSION_PER_SECOND: String(rate),
+      ADMISSION_LEASE_MS: '600',
+      ADMISSION_TICK_MS: '50',
+      SHOPPING_WINDOW_SECONDS: '600',
+    };
+    const holder = await startAppProcess({ ...tier.env(settings), INSTANCE_ID: 'holder' });
+    const standby = await startInstance(tier, { ...settings, INSTANCE_ID: 'standby' });
+    try {
+      await seedDemoEvent(db, redis, { eventId: 'lease', seats: 10 });
+      const users = await createUsersInBulk(db, redis, createTokenSigner(TEST_SECRET), {
+        count: 400,
+        emailPrefix: 'lease',
+        password: 'rehearsal-pass',
+        sessionTtlSeconds: 3_600,
+      });
+      const now = Date.now();
+      const pipeline = redis.pipeline();
+      for (const [i, u] of users.entries()) pipeline.zadd(keys.queue('lease'), now + i, u.userId);
+      pipeline.sadd(keys.activeEvents, 'lease');
+      await pipeline.exec();
+      expect(await redis.get(keys.admissionLease)).toBe('holder');
+      await openSales(db, redis, 'lease');
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await redis.scard(keys.active('lease'))).toBeGreaterThan(0);
+
+      await holder.process.kill();
+      const killedAt = Date.now();
+      while ((await redis.get(keys.admissionLease)) !== 'standby') {
+        if (Date.now() - killedAt > 10_000) throw new Error('the standby did not take the lease within 10 s');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(standby.admitter.holdsLease).toBe(true);
+      const before = await redis.scard(keys.active('lease'));
+      const startedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 2_000));
+      const admitted = (await redis.scard(keys.active('lease'))) - before;
+      const elapsedSeconds = (Date.now() - startedAt) / 1_000;
+      // The rate is a ceiling the token bucket never exceeds (one tick of slack for the edges)...
+      expect(admitted).toBeLessThanOrEqual(Math.ceil(rate * (elapsedSeconds + 0.2)));
+      // ...and the new holder keeps admitting (a loose floor: this machine may be busy).
+      expect(admitted).toBeGreaterThanOrEqual(Math.floor(rate * elapsedSeconds * 0.4));
+      // Nobody admitted twice or lost: queued + admitted = everyone.
+      expect((await redis.zcard(keys.queue('lease'))) + (await redis.scard(keys.active('lease')))).toBe(400);
+    } finally {
+      await holder.process.kill();
+      await standby.close();
+      redis.disconnect();
+      await db.end();
+    }
+  });
+
+  it('SIGTERM: health turns 503 first, an in-flight request completes, then the process exits', async () => {
+    const app = await startAppProcess({ ...tier.env({ DRAIN_NOTICE_MS: '1500' }), INSTANCE_ID: 'drainer' });
+    try {
+      // An in-flight request: the body arrives in two parts, the second after SIGTERM.
+      const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          `${app.url}/api/auth/login`,
+          { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '52' } },
+          (res) => {
+            let body = '';
+            res
+              .on('data', (c: Buffer) => (body += c))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.write('{"email":"nobody@example.com",');
+        setTimeout(() => req.end('"password":"whatever"}'), 700);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      app.process.stop('SIGTERM', 30_000).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      const health = await fetch(`${app.url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: 'draining', instanceId: 'drainer' });
+      const completed = await inFlight;
+      expect(completed.status).toBe(401);
+      expect(JSON.parse(completed.body).error.code).toBe('invalid_credentials');
+      const exit = await app.process.exited;
+      expect(exit).toEqual({ code: 0, signal: null });
+    } finally {
+      await app.process.kill();
+    }
+  });
+});

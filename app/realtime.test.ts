@@ -1,0 +1,167 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUsersInBulk } from './auth/bulk-users.ts';
+import { createTokenSigner } from './auth/tokens.ts';
+import { createRedis } from './core/redis.ts';
+import { openSales, seedDemoEvent } from './sales/seed.ts';
+import type { StartedTiketiServer } from './server.ts';
+import {
+  api,
+  connect,
+  type DataTier,
+  nextEvent,
+  startDataTier,
+  startInstance,
+  TEST_SECRET,
+  testPool,
+} from './test-support/app-harness.ts';
+
+describe('Socket.IO across instances', () => {
+  let tier: DataTier;
+  let a: StartedTiketiServer;
+  let b: StartedTiketiServer;
+  let users: { userId: string; token: string }[];
+  let seatIds: string[];
+
+  beforeAll(async () => {
+    tier = await startDataTier();
+    [a, b] = await Promise.all([
+      startInstance(tier, {
+        INSTANCE_ID: 'app-a',
+        ADMISSION_PER_SECOND: '1',
+        SHOPPING_WINDOW_SECONDS: '120',
+      }),
+      startInstance(tier, {
+        INSTANCE_ID: 'app-b',
+        ADMISSION_PER_SECOND: '1',
+        SHOPPING_WINDOW_SECONDS: '120',
+      }),
+    ]);
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    ({ seatIds } = await seedDemoEvent(db, redis, { eventId: 'live', seats: 50 }));
+    await seedDemoEvent(db, redis, { eventId: 'later', seats: 10 });
+    users = await createUsersInBulk(db, redis, createTokenSigner(TEST_SECRET), {
+      count: 6,
+      emailPrefix: 'rt',
+      password: 'rehearsal-pass',
+      sessionTtlSeconds: 3_600,
+    });
+    redis.disconnect();
+    await db.end();
+  });
+  afterAll(async () => {
+    await Promise.allSettled([a?.close(), b?.close()]);
+    await tier?.stop();
+  });
+
+  it('a broadcast on instance A reaches a client connected to instance B', async () => {
+    const onB = connect(b.url, { token: users[0]!.token, eventId: 'live' });
+    try {
+      await nextEvent(onB, 'session:state');
+      const seen = nextEvent<{ eventId: string; seatIds: string[] }>(onB, 'seat:released');
+      a.realtime.broadcastSeats('seat:released', 'live', ['VIP-1-1']);
+      expect(await seen).toMatchObject({ eventId: 'live', seatIds: ['VIP-1-1'] });
+    } finally {
+      onB.close();
+    }
+  });
+
+  it('refuses a socket without a valid token, saying why', async () => {
+    for (const [auth, reason] of [
+      [{}, /missing token/],
+      [{ token: 'not.a.token' }, /not a TIKETI access token/],
+      [
+        { token: createTokenSigner('another-secret-of-16+').sign(users[0]!.userId, 60) },
+        /signature is invalid/,
+      ],
+      [{ token: createTokenSigner(TEST_SECRET).sign(users[0]!.userId, 60, Date.now() - 120_000) }, /expired/],
+    ] as const) {
+      const socket = connect(a.url, auth);
+      try {
+        const error = await new Promise<Error>((resolve) => socket.once('connect_error', resolve));
+        expect(error.message).toMatch(reason);
+      } finally {
+        socket.close();
+      }
+    }
+  });
+
+  it('reconnecting to the other instance restores queue position, admitted state and holds', async () => {
+    const [first, second, third] = [users[1]!, users[2]!, users[3]!];
+    // Queue: first, second, third in that order.
+    for (const u of [first, second, third])
+      expect((await api(a.url, 'POST', '/api/events/later/queue', { token: u.token })).status).toBe(201);
+
+    const onA = connect(a.url, { token: third.token, eventId: 'later' });
+    const stateOnA = await nextEvent(onA, 'session:state');
+    expect(stateOnA).toMatchObject({ state: 'queued', position: 3, queueSize: 3 });
+    onA.close();
+    const onB = connect(b.url, { token: third.token, eventId: 'later' });
+    expect(await nextEvent(onB, 'session:state')).toMatchObject({
+      state: 'queued',
+      position: 3,
+      queueSize: 3,
+      heldSeatIds: [],
+    });
+    onB.close();
+
+    // Admitted with two seats held on A; after a reconnect to B both are restored at once.
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    try {
+      const shopper = users[4]!;
+      const socket = connect(a.url, { token: shopper.token, eventId: 'live' });
+      await nextEvent(socket, 'session:state');
+      const admitted = nextEvent(socket, 'queue:admitted');
+      await api(a.url, 'POST', '/api/events/live/queue', { token: shopper.token });
+      await openSales(db, redis, 'live');
+      const { admittedUntil } = await admitted;
+      for (const seat of seatIds.slice(0, 2)) {
+        expect(
+          (await api(a.url, 'POST', `/api/events/live/seats/${seat}/hold`, { token: shopper.token })).status,
+        ).toBe(201);
+      }
+      socket.close();
+      const again = connect(b.url, { token: shopper.token, eventId: 'live' });
+      const restored = nextEvent(again, 'session:state');
+      const admittedAgain = nextEvent(again, 'queue:admitted');
+      expect(await restored).toMatchObject({
+        state: 'admitted',
+        admittedUntil,
+        heldSeatIds: seatIds.slice(0, 2).sort(),
+      });
+      expect((await admittedAgain).admittedUntil).toBe(admittedUntil);
+      again.close();
+    } finally {
+      redis.disconnect();
+      await db.end();
+    }
+  });
+
+  it('sends queue:update with the new position as the queue moves, from the instance the client is on', async () => {
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    try {
+      await seedDemoEvent(db, redis, { eventId: 'moving', seats: 10 });
+      const [front, back] = [users[0]!, users[5]!];
+      await api(a.url, 'POST', '/api/events/moving/queue', { token: front.token });
+      await api(a.url, 'POST', '/api/events/moving/queue', { token: back.token });
+      const socket = connect(b.url, { token: back.token, eventId: 'moving' });
+      expect(await nextEvent(socket, 'queue:update')).toMatchObject({ position: 2, queueSize: 2 });
+      const moved = nextEvent<{ position: number; queueSize: number; sentAt: number }>(
+        socket,
+        'queue:update',
+        (u) => u.position === 1,
+      );
+      await api(a.url, 'DELETE', '/api/events/moving/queue', { token: front.token });
+      const update = await moved;
+      expect(update).toMatchObject({ position: 1, queueSize: 1 });
+      expect(update.sentAt).toBeLessThanOrEqual(Date.now());
+      socket.close();
+    } finally {
+      redis.disconnect();
+      await db.end();
+    }
+  });
+});
