@@ -55,15 +55,25 @@ describe('Socket.IO across instances', () => {
     await tier?.stop();
   });
 
-  it('a broadcast on instance A reaches a client connected to instance B', async () => {
-    const onB = connect(b.url, { token: users[0]!.token, eventId: 'live' });
+  it("a broadcast on instance A reaches a client connected to instance B (the event's shoppers)", async () => {
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
     try {
-      await nextEvent(onB, 'session:state');
+      await seedDemoEvent(db, redis, { eventId: 'cross', seats: 5, openSales: true });
+      const shopper = users[0]!;
+      const onB = connect(b.url, { token: shopper.token, eventId: 'cross' });
+      const admitted = nextEvent(onB, 'queue:admitted');
+      await api(a.url, 'POST', '/api/events/cross/queue', { token: shopper.token });
+      await admitted;
       const seen = nextEvent<{ eventId: string; seatIds: string[] }>(onB, 'seat:released');
-      a.realtime.broadcastSeats('seat:released', 'live', ['VIP-1-1']);
-      expect(await seen).toMatchObject({ eventId: 'live', seatIds: ['VIP-1-1'] });
-    } finally {
+      a.realtime.broadcastSeats('seat:released', 'cross', ['VIP-1-1']);
+      a.realtime.broadcastSeats('seat:released', 'cross', ['VIP-1-2']);
+      // Both changes of the burst arrive together, from the other instance, through Redis.
+      expect(await seen).toMatchObject({ eventId: 'cross', seatIds: ['VIP-1-1', 'VIP-1-2'] });
       onB.close();
+    } finally {
+      redis.disconnect();
+      await db.end();
     }
   });
 

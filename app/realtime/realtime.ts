@@ -6,6 +6,10 @@
  *
  * Queue positions: each instance asks Redis for the ranks of its own queued users in one batched
  * call per event per tick (not one round trip per user) and tells only those whose place moved.
+ *
+ * Seat changes go to `event:<id>`, the room of the event's shoppers: a socket joins it once its
+ * user is admitted. 25,000 queued users do not need every hold of a seat map they cannot touch
+ * yet; changes are batched for `SEAT_BATCH_MS` so a burst of holds is one message per shopper.
  */
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -56,6 +60,8 @@ export interface RealtimeOptions {
 }
 
 const ADMITTED_CHANNEL = 'tiketi:admitted';
+const SEAT_BATCH_MS = 200;
+type SeatEvent = 'seat:held' | 'seat:released' | 'ticket:sold';
 const EXPIRED_CHANNEL = 'tiketi:expired';
 /** Resend an unchanged position every this many ticks, so a missed update heals. */
 const HEARTBEAT_TICKS = 10;
@@ -67,6 +73,8 @@ export class Realtime {
   private readonly followers = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
   private tickCount = 0;
+  private readonly pendingSeats = new Map<string, { event: SeatEvent; eventId: string; seatIds: string[] }>();
+  private seatFlush: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
 
   constructor(private readonly options: RealtimeOptions) {
@@ -121,7 +129,6 @@ export class Realtime {
       if (typeof eventId !== 'string' || !EVENT_ID_PATTERN.test(eventId)) {
         return { error: { code: 'invalid_event_id', message: 'eventId must be 1–64 of [A-Za-z0-9_-]' } };
       }
-      await socket.join(`event:${eventId}`);
       const followers = this.followers.get(eventId) ?? new Set();
       followers.add(session.userId);
       this.followers.set(eventId, followers);
@@ -181,6 +188,7 @@ export class Realtime {
       });
     } else if (status.state === 'admitted') {
       state.admittedUntil = status.admittedUntil;
+      await socket.join(`event:${eventId}`);
       socket.emit('queue:admitted', { eventId, admittedUntil: status.admittedUntil, sentAt });
     }
     socket.emit('session:state', state);
@@ -242,6 +250,7 @@ export class Realtime {
       if (!user) continue;
       user.lastPosition.delete(batch.eventId);
       for (const socket of user.sockets) {
+        void socket.join(`event:${batch.eventId}`);
         socket.emit('queue:admitted', {
           eventId: batch.eventId,
           admittedUntil: batch.admittedUntil,
@@ -258,12 +267,22 @@ export class Realtime {
     }
   }
 
-  broadcastSeats(
-    event: 'seat:held' | 'seat:released' | 'ticket:sold',
-    eventId: string,
-    seatIds: string[],
-  ): void {
-    this.io.to(`event:${eventId}`).emit(event, { eventId, seatIds, sentAt: Date.now() });
+  /** Queues a seat change for the event's shoppers; sent with the others of the next 200 ms. */
+  broadcastSeats(event: SeatEvent, eventId: string, seatIds: string[]): void {
+    const key = `${event}|${eventId}`;
+    const pending = this.pendingSeats.get(key);
+    if (pending) pending.seatIds.push(...seatIds);
+    else this.pendingSeats.set(key, { event, eventId, seatIds: [...seatIds] });
+    this.seatFlush ??= setTimeout(() => this.flushSeats(), SEAT_BATCH_MS);
+  }
+
+  private flushSeats(): void {
+    this.seatFlush = undefined;
+    const sentAt = Date.now();
+    for (const { event, eventId, seatIds } of this.pendingSeats.values()) {
+      this.io.to(`event:${eventId}`).emit(event, { eventId, seatIds, sentAt });
+    }
+    this.pendingSeats.clear();
   }
 
   /**
@@ -272,6 +291,8 @@ export class Realtime {
    */
   drain(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.seatFlush) clearTimeout(this.seatFlush);
+    this.flushSeats();
     this.io.local.emit('server:draining', { reconnect: true });
     const engine = this.io.engine as unknown as { clients: Record<string, { close(): void }> };
     for (const client of Object.values(engine.clients)) client.close();
@@ -279,6 +300,7 @@ export class Realtime {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.seatFlush) clearTimeout(this.seatFlush);
     await this.ticking;
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
