@@ -81,7 +81,11 @@ export class VirtualUserHttp {
       if (res.statusCode === 409) this.counters.conflicts++;
       else if (res.statusCode >= 400) this.counters.rejected++;
       const instance = res.headers['x-instance-id'];
-      return { status: res.statusCode, body: parse<T>(text), instanceId: typeof instance === 'string' ? instance : undefined };
+      return {
+        status: res.statusCode,
+        body: parse<T>(text),
+        instanceId: typeof instance === 'string' ? instance : undefined,
+      };
     } catch {
       // No response at all (reset, refused, timeout): the user saw an error page.
       this.latency.record(endpoint, performance.now() - startedAt);
@@ -92,7 +96,8 @@ export class VirtualUserHttp {
 
   private succeeded(caller: Caller) {
     const now = Date.now();
-    if (caller.failing && caller.lastOkAtMs !== undefined) this.longestGapMs = Math.max(this.longestGapMs, now - caller.lastOkAtMs);
+    if (caller.failing && caller.lastOkAtMs !== undefined)
+      this.longestGapMs = Math.max(this.longestGapMs, now - caller.lastOkAtMs);
     caller.failing = false;
     caller.lastOkAtMs = now;
   }
@@ -100,7 +105,8 @@ export class VirtualUserHttp {
   private failed<T>(caller: Caller, result: HttpResult<T> | undefined): HttpResult<T> | undefined {
     this.counters.errors++;
     caller.failing = true;
-    if (caller.lastOkAtMs !== undefined) this.longestGapMs = Math.max(this.longestGapMs, Date.now() - caller.lastOkAtMs);
+    if (caller.lastOkAtMs !== undefined)
+      this.longestGapMs = Math.max(this.longestGapMs, Date.now() - caller.lastOkAtMs);
     return result;
   }
 

@@ -57,4 +57,7 @@ export interface WorkerReport {
   reconnects: ReconnectObservation[];
 }
 
-export type FromWorker = WorkerReport | { type: 'ready'; workerIndex: number } | { type: 'error'; message: string };
+export type FromWorker =
+  | WorkerReport
+  | { type: 'ready'; workerIndex: number }
+  | { type: 'error'; message: string };

@@ -1,0 +1,178 @@
+/**
+ * The load generator: worker processes running virtual users, fed on the open-model schedule
+ * and merged into one view (histograms merged, never averaged).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LatencyAggregate } from '../metrics/latency.ts';
+import type { Behaviour } from '../scenario/schema.ts';
+import type {
+  FromWorker,
+  ReconnectObservation,
+  ToWorker,
+  VirtualUserCredentials,
+  WorkerReport,
+} from './protocol.ts';
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
+/** Sockets per worker stay well under the 20,000 open files a process may hold. */
+export const USERS_PER_WORKER = 8_000;
+
+export interface LoadGeneratorOptions {
+  baseUrl: string;
+  eventId: string;
+  seatIds: string[];
+  behaviour: Behaviour;
+  timeScale: number;
+  users: number;
+  seed?: number;
+  /** @default enough for `users` at USERS_PER_WORKER each, at least 2 */
+  workers?: number;
+  httpConnectionsPerWorker?: number;
+  onError?: (message: string) => void;
+}
+
+export interface LoadTotals {
+  requests: number;
+  errors: number;
+  conflicts: number;
+  rejected: number;
+  joined: number;
+  admitted: number;
+  seatsHeld: number;
+  reservations: number;
+  confirmedReservationIds: string[];
+  socketDisconnects: number;
+  socketsConnected: number;
+  usersActive: number;
+  longestGapWallMs: number;
+  reconnects: ReconnectObservation[];
+}
+
+export class LoadGenerator {
+  private readonly workers: ChildProcess[] = [];
+  private readonly latest = new Map<number, WorkerReport>();
+  private readonly finals = new Map<number, WorkerReport>();
+  private next = 0;
+  /** Every histogram of the run. */
+  readonly total = new LatencyAggregate();
+  /** Histograms since the last `takeInterval()`. */
+  private interval = new LatencyAggregate();
+  private readonly sums = { joined: 0, admitted: 0, seatsHeld: 0, reservations: 0, socketDisconnects: 0 };
+  private readonly confirmed: string[] = [];
+  private readonly reconnects: ReconnectObservation[] = [];
+
+  private constructor(private readonly options: LoadGeneratorOptions) {}
+
+  static async start(options: LoadGeneratorOptions): Promise<LoadGenerator> {
+    const generator = new LoadGenerator(options);
+    const count = options.workers ?? Math.max(2, Math.ceil(options.users / USERS_PER_WORKER));
+    await Promise.all(Array.from({ length: count }, (_, i) => generator.startWorker(i)));
+    return generator;
+  }
+
+  private startWorker(index: number): Promise<void> {
+    const child = fork(WORKER_ENTRY, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.workers[index] = child;
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) =>
+        reject(new Error(`load worker ${index} exited (${code}) before it was ready`)),
+      );
+      child.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'error') this.options.onError?.(message.message);
+        else this.absorb(message);
+      });
+      const init: ToWorker = {
+        type: 'init',
+        workerIndex: index,
+        baseUrl: this.options.baseUrl,
+        eventId: this.options.eventId,
+        seatIds: this.options.seatIds,
+        behaviour: this.options.behaviour,
+        timeScale: this.options.timeScale,
+        seed: (this.options.seed ?? 1) * 1_000 + index,
+        httpConnections: this.options.httpConnectionsPerWorker ?? 64,
+      };
+      child.send(init);
+    });
+  }
+
+  private absorb(report: WorkerReport): void {
+    this.total.add(report.latency);
+    this.interval.add(report.latency);
+    this.sums.joined += report.joined;
+    this.sums.admitted += report.admitted;
+    this.sums.seatsHeld += report.seatsHeld;
+    this.sums.reservations += report.reservations;
+    this.sums.socketDisconnects += report.socketDisconnects;
+    this.confirmed.push(...report.confirmedReservationIds);
+    this.reconnects.push(...report.reconnects);
+    this.latest.set(report.workerIndex, report);
+    if (report.final) this.finals.set(report.workerIndex, report);
+  }
+
+  /** Users arrive now; spread over workers round robin. */
+  arrive(users: VirtualUserCredentials[]): void {
+    const batches = this.workers.map(() => [] as VirtualUserCredentials[]);
+    for (const user of users) batches[this.next++ % this.workers.length]!.push(user);
+    batches.forEach((batch, i) => {
+      if (batch.length > 0) this.workers[i]!.send({ type: 'arrive', users: batch } satisfies ToWorker);
+    });
+  }
+
+  setTimeScale(timeScale: number): void {
+    for (const w of this.workers) w.send({ type: 'time-scale', timeScale } satisfies ToWorker);
+  }
+
+  /** Latency of the interval since the last call. */
+  takeInterval(): LatencyAggregate {
+    const out = this.interval;
+    this.interval = new LatencyAggregate();
+    return out;
+  }
+
+  totals(): LoadTotals {
+    const reports = [...this.latest.values()];
+    const sum = (f: (r: WorkerReport) => number) => reports.reduce((s, r) => s + f(r), 0);
+    return {
+      requests: sum((r) => r.http.requests),
+      errors: sum((r) => r.http.errors),
+      conflicts: sum((r) => r.http.conflicts),
+      rejected: sum((r) => r.http.rejected),
+      ...this.sums,
+      confirmedReservationIds: [...this.confirmed],
+      socketsConnected: sum((r) => r.socketsConnected),
+      usersActive: sum((r) => r.usersActive),
+      longestGapWallMs: Math.max(0, ...reports.map((r) => r.longestGapWallMs)),
+      reconnects: [...this.reconnects],
+    };
+  }
+
+  /** Stops every user, collects the final reports, ends the workers. */
+  async stop(): Promise<LoadTotals> {
+    await Promise.all(
+      this.workers.map(
+        (w, i) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null) return resolve();
+            const timer = setTimeout(() => {
+              w.kill('SIGKILL');
+              resolve();
+            }, 10_000);
+            w.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (!this.finals.has(i)) w.send({ type: 'stop' } satisfies ToWorker);
+          }),
+      ),
+    );
+    return this.totals();
+  }
+}

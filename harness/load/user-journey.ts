@@ -1,0 +1,255 @@
+/**
+ * One virtual user, as a browser would act: join the queue over HTTP (getting its AWSALB cookie),
+ * hold a Socket.IO connection with that cookie, wait for admission, and — for the share that buys —
+ * hold seats, reserve and pay, with think times on the simulated clock. Reconnects are watched:
+ * after a drop the user must be back, with its place, admission and holds.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { LatencyRecorder } from '../metrics/latency.ts';
+import type { Behaviour } from '../scenario/schema.ts';
+import { CookieJar } from './cookie-jar.ts';
+import type { Caller, VirtualUserHttp } from './http-client.ts';
+import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
+
+export interface JourneyContext {
+  baseUrl: string;
+  eventId: string;
+  seatIds: string[];
+  behaviour: Behaviour;
+  http: VirtualUserHttp;
+  latency: LatencyRecorder;
+  /** Simulated seconds per wall second, now. */
+  timeScale: () => number;
+  random: () => number;
+  /** Tells the worker what happened, for its counters. */
+  events: JourneyEvents;
+  /** Aborted when the run stops. */
+  signal: AbortSignal;
+}
+
+export interface JourneyEvents {
+  joined(): void;
+  admitted(): void;
+  seatHeld(): void;
+  reserved(): void;
+  paymentConfirmed(reservationId: string): void;
+  socketConnected(): void;
+  socketDisconnected(): void;
+  reconnect(observation: ReconnectObservation): void;
+  /** Seats this worker learned are taken (409 or broadcasts), to pick better next time. */
+  seatsTaken(seatIds: string[]): void;
+  isTaken(seatId: string): boolean;
+}
+
+interface SessionState {
+  state: 'queued' | 'admitted' | 'none';
+  position?: number;
+  admittedUntil?: number;
+  heldSeatIds: string[];
+}
+
+function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
+  const wallMs = (simSeconds * 1_000) / ctx.timeScale();
+  return new Promise((resolve) => {
+    if (ctx.signal.aborted) return resolve();
+    const timer = setTimeout(resolve, wallMs);
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+function think(ctx: JourneyContext): Promise<void> {
+  const { minSeconds, maxSeconds } = ctx.behaviour.thinkTime;
+  return sleepSimulated(ctx, minSeconds + ctx.random() * (maxSeconds - minSeconds));
+}
+
+export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
+  const caller: Caller = { token: user.token, jar: new CookieJar() };
+  const path = `/api/events/${ctx.eventId}`;
+  const join = await ctx.http.call<{ position?: number; state?: string }>(
+    'POST /api/events/:eventId/queue',
+    'POST',
+    `${path}/queue`,
+    caller,
+  );
+  if (!join || join.status >= 400) return;
+  ctx.events.joined();
+
+  // What the user knows of itself, to check a reconnect restored it.
+  const known: { position?: number; admittedUntil?: number; held: Set<string> } = { held: new Set() };
+  let socket: Socket | undefined;
+  let resolveAdmitted!: () => void;
+  const admitted = new Promise<void>((resolve) => {
+    resolveAdmitted = resolve;
+  });
+  if (join.body.state === 'admitted') resolveAdmitted();
+  else known.position = join.body.position;
+
+  if (ctx.behaviour.socket) {
+    const cookie = caller.jar.header();
+    socket = io(ctx.baseUrl, {
+      auth: { token: user.token, eventId: ctx.eventId },
+      transports: ['websocket'],
+      extraHeaders: cookie ? { cookie } : {},
+      forceNew: true,
+      reconnection: true,
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 2_000,
+    });
+    let disconnectedAt: number | undefined;
+    let connectedOnce = false;
+    socket.io.on('reconnect_attempt', () => {
+      // The jar may have been re-stuck by the load balancer meanwhile.
+      const current = caller.jar.header();
+      if (socket) socket.io.opts.extraHeaders = current ? { cookie: current } : {};
+    });
+    socket.on('connect', () => ctx.events.socketConnected());
+    socket.on('disconnect', () => {
+      ctx.events.socketDisconnected();
+      if (!ctx.signal.aborted) disconnectedAt = Date.now();
+    });
+    socket.on('session:state', (state: SessionState) => {
+      if (connectedOnce && disconnectedAt !== undefined) {
+        ctx.events.reconnect({
+          userId: user.userId,
+          disconnectedAtWallMs: disconnectedAt,
+          reconnectedAtWallMs: Date.now(),
+          stateKept: stateKept(known, state),
+        });
+        disconnectedAt = undefined;
+      }
+      connectedOnce = true;
+    });
+    socket.on('queue:update', (u: { position: number; sentAt: number }) => {
+      ctx.latency.record('socket.delivery', Math.max(0, Date.now() - u.sentAt));
+      known.position = u.position;
+    });
+    socket.on('queue:admitted', (a: { admittedUntil: number; sentAt: number }) => {
+      ctx.latency.record('socket.delivery', Math.max(0, Date.now() - a.sentAt));
+      known.admittedUntil = a.admittedUntil;
+      known.position = undefined;
+      resolveAdmitted();
+    });
+    for (const event of ['seat:held', 'ticket:sold'] as const) {
+      socket.on(event, (s: { seatIds: string[]; sentAt: number }) => {
+        ctx.latency.record('socket.delivery', Math.max(0, Date.now() - s.sentAt));
+        ctx.events.seatsTaken(s.seatIds);
+      });
+    }
+    ctx.signal.addEventListener('abort', () => socket?.close(), { once: true });
+  } else {
+    void pollUntilAdmitted(ctx, caller, path, resolveAdmitted);
+  }
+
+  await Promise.race([
+    admitted,
+    new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r(), { once: true })),
+  ]);
+  if (ctx.signal.aborted) return;
+  ctx.events.admitted();
+
+  if (ctx.random() < ctx.behaviour.buyShare) await buy(ctx, caller, known.held);
+  if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
+}
+
+function stateKept(
+  known: { position?: number; admittedUntil?: number; held: Set<string> },
+  state: SessionState,
+): boolean {
+  // Admission may have come meanwhile; a place may only have improved.
+  if (known.admittedUntil !== undefined) {
+    if (state.state === 'admitted' && state.admittedUntil !== known.admittedUntil) return false;
+    if (state.state === 'queued') return false;
+  } else if (
+    known.position !== undefined &&
+    state.state === 'queued' &&
+    (state.position ?? Number.POSITIVE_INFINITY) > known.position
+  ) {
+    return false;
+  }
+  if (state.state === 'none' && known.admittedUntil === undefined && known.position !== undefined)
+    return false;
+  return [...known.held].every((s) => state.heldSeatIds.includes(s) || state.state === 'none');
+}
+
+async function pollUntilAdmitted(
+  ctx: JourneyContext,
+  caller: Caller,
+  path: string,
+  admitted: () => void,
+): Promise<void> {
+  const every = ctx.behaviour.pollQueueEverySeconds || 10;
+  while (!ctx.signal.aborted) {
+    const me = await ctx.http.call<{ state: string }>(
+      'GET /api/events/:eventId/queue/me',
+      'GET',
+      `${path}/queue/me`,
+      caller,
+    );
+    if (me?.body?.state === 'admitted') return admitted();
+    await sleepSimulated(ctx, every);
+  }
+}
+
+async function buy(ctx: JourneyContext, caller: Caller, held: Set<string>): Promise<void> {
+  const path = `/api/events/${ctx.eventId}`;
+  await think(ctx);
+  const wanted = ctx.behaviour.seatsPerOrder;
+  // A few tries per seat: after a 409 the user picks another, as on a real seat map.
+  for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.signal.aborted; attempt++) {
+    const seatId = pickSeat(ctx);
+    if (!seatId) break;
+    const res = await ctx.http.call(
+      'POST /api/events/:eventId/seats/:seatId/hold',
+      'POST',
+      `${path}/seats/${encodeURIComponent(seatId)}/hold`,
+      caller,
+    );
+    if (res?.status === 201) {
+      held.add(seatId);
+      ctx.events.seatHeld();
+    } else if (res?.status === 409) ctx.events.seatsTaken([seatId]);
+    else if (res && res.status === 403) return; // the window ended
+  }
+  if (held.size === 0 || ctx.signal.aborted) return;
+  await think(ctx);
+  const reservation = await ctx.http.call<{ reservationId: string }>(
+    'POST /api/reservations',
+    'POST',
+    '/api/reservations',
+    caller,
+    {
+      eventId: ctx.eventId,
+      seatIds: [...held],
+    },
+  );
+  if (reservation?.status !== 201) return;
+  ctx.events.reserved();
+  await think(ctx);
+  const id = reservation.body.reservationId;
+  const payment = await ctx.http.call(
+    'POST /api/reservations/:id/payments',
+    'POST',
+    `/api/reservations/${id}/payments`,
+    caller,
+    { method: 'card' },
+  );
+  if (payment?.status === 201) {
+    ctx.events.paymentConfirmed(id);
+    held.clear();
+  }
+}
+
+function pickSeat(ctx: JourneyContext): string | undefined {
+  for (let i = 0; i < 20; i++) {
+    const seat = ctx.seatIds[Math.floor(ctx.random() * ctx.seatIds.length)];
+    if (seat && !ctx.events.isTaken(seat)) return seat;
+  }
+  return ctx.seatIds.find((s) => !ctx.events.isTaken(s));
+}
