@@ -1,0 +1,306 @@
+/**
+ * The ALB stand-in's control side: the target group (registration, health checks with the
+ * design's interval and thresholds, draining with the deregistration delay) on the simulated
+ * clock, and a pool of proxy worker processes that share one listening socket.
+ *
+ * Differences from AWS, on purpose: with no healthy target the ALB answers 503 (AWS "fails open"
+ * and routes to all targets when every one is unhealthy); health-check timeouts are wall time
+ * (a busy machine must not fail checks because the clock runs fast).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Topology } from '../../infra/topology.ts';
+import type { Clock, Timer } from '../clock/clock.ts';
+import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
+
+export interface TargetDescription {
+  id: string;
+  az: string;
+  url: string;
+  state: TargetState;
+  reason?: string;
+  connections: number;
+}
+
+interface Target {
+  id: string;
+  az: string;
+  host: string;
+  port: number;
+  state: TargetState;
+  reason?: string;
+  okStreak: number;
+  failStreak: number;
+  timer?: Timer;
+  draining?: { done: () => void; timer: Timer };
+}
+
+export interface AlbOptions {
+  topology: Topology;
+  clock: Clock;
+  /** Proxy processes. @default 2 */
+  workers?: number;
+  port?: number;
+  /** Simulated→wall speed, for cookie expiry in workers. @default 1 */
+  timeScale?: () => number;
+  /** Wall ms a health check may take. @default 2000 */
+  healthCheckTimeoutMs?: number;
+  onHealthChange?: (target: TargetDescription, previous: TargetState) => void;
+}
+
+export class StartedAlb implements AsyncDisposable {
+  private readonly targets = new Map<string, Target>();
+  private readonly workers: ChildProcess[] = [];
+  private readonly connections = new Map<number, Record<string, number>>();
+  private readonly workerStats = new Map<
+    number,
+    { requests: number; errors502: number; errors503: number }
+  >();
+  private listener!: Server;
+  readonly cookieSecret = randomBytes(16).toString('hex');
+  port = 0;
+
+  constructor(private readonly options: AlbOptions) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.listener = createServer();
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once('error', reject);
+      this.listener.listen({ port: this.options.port ?? 0, host: '127.0.0.1', backlog: 4_096 }, () =>
+        resolve(),
+      );
+    });
+    this.port = (this.listener.address() as { port: number }).port;
+    const count = this.options.workers ?? 2;
+    await Promise.all(Array.from({ length: count }, (_, i) => this.startWorker(i)));
+    // The workers hold copies of the listening socket now; this process must not accept on it
+    // (a connection it accepted would wait forever), so its own copy goes.
+    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    return this;
+  }
+
+  private startWorker(index: number): Promise<void> {
+    const child = fork(WORKER_ENTRY, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.workers[index] = child;
+    return new Promise((resolve, reject) => {
+      child.once('exit', (code) =>
+        reject(new Error(`alb worker ${index} exited (${code}) before it was ready`)),
+      );
+      child.on('message', (message: FromAlbWorker) => {
+        if (message.type === 'ready') {
+          child.send({
+            type: 'targets',
+            targets: this.routable(),
+            anchor: this.anchor(),
+          } satisfies ToAlbWorker);
+          resolve();
+        } else {
+          this.connections.set(message.workerIndex, message.perTarget);
+          this.workerStats.set(message.workerIndex, {
+            requests: message.requests,
+            errors502: message.errors502,
+            errors503: message.errors503,
+          });
+          this.checkDrained();
+        }
+      });
+      const lb = this.options.topology.loadBalancer;
+      child.send(
+        {
+          type: 'init',
+          workerIndex: index,
+          stickinessSeconds: lb.stickiness.durationSeconds,
+          cookieSecret: this.cookieSecret,
+          idleTimeoutMs: lb.idleTimeoutSeconds * 1_000,
+          anchor: this.anchor(),
+        } satisfies ToAlbWorker,
+        this.listener,
+      );
+    });
+  }
+
+  private anchor(): ClockAnchor {
+    return {
+      simMs: this.options.clock.now(),
+      wallMs: Date.now(),
+      timeScale: this.options.timeScale?.() ?? 1,
+    };
+  }
+
+  private routable(): RoutableTarget[] {
+    return [...this.targets.values()].map((t) => ({ id: t.id, host: t.host, port: t.port, state: t.state }));
+  }
+
+  /** Tells every worker the current table (and clock speed). */
+  publish(): void {
+    const message: ToAlbWorker = { type: 'targets', targets: this.routable(), anchor: this.anchor() };
+    for (const w of this.workers) if (w.connected) w.send(message);
+  }
+
+  private setState(t: Target, state: TargetState, reason?: string): void {
+    const previous = t.state;
+    if (previous === state && t.reason === reason) return;
+    t.state = state;
+    t.reason = reason;
+    this.publish();
+    if (previous !== state) this.options.onHealthChange?.(this.describeTarget(t), previous);
+  }
+
+  registerTarget(target: { id: string; url: string; az: string }): void {
+    const u = new URL(target.url);
+    const t: Target = {
+      id: target.id,
+      az: target.az,
+      host: u.hostname,
+      port: Number(u.port),
+      state: 'initial',
+      reason: 'Elb.RegistrationInProgress',
+      okStreak: 0,
+      failStreak: 0,
+    };
+    this.targets.set(t.id, t);
+    this.publish();
+    const hc = this.options.topology.loadBalancer.healthCheck;
+    t.timer = this.options.clock.setInterval(() => void this.check(t), hc.intervalSeconds * 1_000);
+  }
+
+  private async check(t: Target): Promise<void> {
+    if (t.state === 'draining' || t.state === 'unused') return;
+    const hc = this.options.topology.loadBalancer.healthCheck;
+    let ok = false;
+    try {
+      const res = await fetch(`http://${t.host}:${t.port}${hc.path}`, {
+        signal: AbortSignal.timeout(this.options.healthCheckTimeoutMs ?? 2_000),
+      });
+      await res.body?.cancel();
+      ok = hc.successCodes.split(',').includes(String(res.status));
+    } catch {
+      ok = false; // refused, reset or timed out: a failed check
+    }
+    // The target may have been deregistered while the check was in flight.
+    if ((t.state as TargetState) === 'draining' || (t.state as TargetState) === 'unused') return;
+    if (ok) {
+      t.okStreak++;
+      t.failStreak = 0;
+      if (t.state !== 'healthy' && t.okStreak >= hc.healthyThresholdCount) this.setState(t, 'healthy');
+    } else {
+      t.failStreak++;
+      t.okStreak = 0;
+      if (t.state === 'healthy' && t.failStreak >= hc.unhealthyThresholdCount)
+        this.setState(t, 'unhealthy', 'Target.FailedHealthChecks');
+      if (t.state === 'initial' && t.failStreak >= hc.unhealthyThresholdCount)
+        this.setState(t, 'unhealthy', 'Target.FailedHealthChecks');
+    }
+  }
+
+  /** Draining: no new traffic; existing connections kept for the delay (or until none remain). */
+  deregisterTarget(id: string): Promise<void> {
+    const t = this.targets.get(id);
+    if (!t || t.state === 'unused') return Promise.resolve();
+    if (t.draining) return new Promise((resolve) => setImmediate(resolve));
+    t.timer?.cancel();
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        if (!t.draining) return;
+        t.draining.timer.cancel();
+        t.draining = undefined;
+        for (const w of this.workers)
+          if (w.connected) w.send({ type: 'close-target', id } satisfies ToAlbWorker);
+        this.targets.delete(id);
+        this.setState(t, 'unused');
+        resolve();
+      };
+      t.draining = {
+        done: finish,
+        timer: this.options.clock.setTimeout(
+          finish,
+          this.options.topology.loadBalancer.deregistrationDelaySeconds * 1_000,
+        ),
+      };
+      this.setState(t, 'draining', 'Target.DeregistrationInProgress');
+    });
+  }
+
+  private checkDrained(): void {
+    for (const t of this.targets.values())
+      if (t.draining && this.connectionsOf(t.id) === 0) t.draining.done();
+  }
+
+  private connectionsOf(id: string): number {
+    let n = 0;
+    for (const per of this.connections.values()) n += per[id] ?? 0;
+    return n;
+  }
+
+  private describeTarget(t: Target): TargetDescription {
+    return {
+      id: t.id,
+      az: t.az,
+      url: `http://${t.host}:${t.port}`,
+      state: t.state,
+      reason: t.reason,
+      connections: this.connectionsOf(t.id),
+    };
+  }
+
+  health(id: string): TargetState {
+    return this.targets.get(id)?.state ?? 'unused';
+  }
+
+  targetHealth(): TargetDescription[] {
+    return [...this.targets.values()].map((t) => this.describeTarget(t));
+  }
+
+  connectionsPerTarget(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.targets.keys()) out[t] = this.connectionsOf(t);
+    return out;
+  }
+
+  stats(): { requests: number; errors502: number; errors503: number } {
+    const out = { requests: 0, errors502: 0, errors503: 0 };
+    for (const s of this.workerStats.values()) {
+      out.requests += s.requests;
+      out.errors502 += s.errors502;
+      out.errors503 += s.errors503;
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.targets.values()) {
+      t.timer?.cancel();
+      t.draining?.timer.cancel();
+    }
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null || !w.connected) return resolve();
+            w.once('exit', () => resolve());
+            w.send({ type: 'stop' } satisfies ToAlbWorker);
+            setTimeout(() => w.kill('SIGKILL'), 5_000).unref();
+          }),
+      ),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+export function startAlb(options: AlbOptions): Promise<StartedAlb> {
+  return new StartedAlb(options).start();
+}

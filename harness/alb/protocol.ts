@@ -1,0 +1,43 @@
+/** Messages between the ALB's control process (target group, health checks) and its proxy workers. */
+
+export type TargetState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused';
+
+export interface RoutableTarget {
+  id: string;
+  host: string;
+  port: number;
+  state: TargetState;
+}
+
+/** Lets a worker compute simulated time for cookie expiry without asking the control process. */
+export interface ClockAnchor {
+  simMs: number;
+  wallMs: number;
+  timeScale: number;
+}
+
+export type ToAlbWorker =
+  | {
+      type: 'init';
+      workerIndex: number;
+      stickinessSeconds: number;
+      cookieSecret: string;
+      idleTimeoutMs: number;
+      anchor: ClockAnchor;
+    }
+  | { type: 'targets'; targets: RoutableTarget[]; anchor: ClockAnchor }
+  /** Close every connection to a target (end of draining, or a target that vanished). */
+  | { type: 'close-target'; id: string }
+  | { type: 'stop' };
+
+export type FromAlbWorker =
+  | { type: 'ready'; workerIndex: number }
+  /** Open client connections (requests in flight and WebSockets) per target. */
+  | {
+      type: 'connections';
+      workerIndex: number;
+      perTarget: Record<string, number>;
+      requests: number;
+      errors502: number;
+      errors503: number;
+    };
