@@ -1,8 +1,53 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
 import { Command } from 'commander';
+import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
+import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
+
+const BACKENDS = ['auto', 'local', 'containers', 'external'];
+
+function positiveNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!(n > 0)) throw new UsageError(`${name} must be a positive number (got ${value})`);
+    return n;
+  };
+}
+
+function backendChoice(value: string): BackendChoice {
+  if (!BACKENDS.includes(value))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got ${value})`);
+  return value as BackendChoice;
+}
+
+/** Ctrl-C and SIGTERM stop a long-running command cleanly; a second Ctrl-C forces the exit. */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\n[tiketi-sim] ${signal}: stopping…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+/** Environment and usage problems exit 2 with their message; anything else is a bug and throws. */
+async function exitOn2(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof BackendUnavailableError || err instanceof ScenarioError) {
+      console.error(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
 
 const program = new Command()
   .name('tiketi-sim')
@@ -37,6 +82,74 @@ program
       process.exitCode = 2;
     }
   });
+
+program
+  .command('up')
+  .description('start the emulated production topology and keep it running until Ctrl-C')
+  .option(
+    '--instances <n>',
+    'instances to start with (the group desired capacity)',
+    positiveNumber('--instances'),
+  )
+  .option(
+    '--time-scale <n>',
+    'simulated seconds per wall second',
+    positiveNumber('--time-scale'),
+    DEFAULT_TIME_SCALE,
+  )
+  .option(
+    '--backend <kind>',
+    `where Redis and PostgreSQL come from: ${BACKENDS.join(', ')}`,
+    backendChoice,
+    'auto',
+  )
+  .option('--json', 'once ready, print one JSON object with the endpoints on stdout')
+  .action((options: { instances?: number; timeScale: number; backend: BackendChoice; json?: boolean }) =>
+    exitOn2(() => up({ ...options, json: options.json ?? false }, stopSignal())),
+  );
+
+program
+  .command('status')
+  .description('ask a running topology (tiketi-sim up) for instances, targets, alarms and scaling activities')
+  .option(
+    '--control-url <url>',
+    'the control endpoint `up` printed (default: the one started from this folder)',
+  )
+  .option('--json', 'print the raw status as JSON')
+  .action((options: { controlUrl?: string; json?: boolean }) =>
+    exitOn2(async () => {
+      const controlUrl = options.controlUrl ?? readStateFile()?.controlUrl;
+      if (!controlUrl)
+        throw new UsageError(
+          'no running topology found from this folder: start one with `tiketi-sim up`, or pass --control-url',
+        );
+      let status: Record<string, any>;
+      try {
+        status = (await (await fetch(`${controlUrl}/status`)).json()) as Record<string, any>;
+      } catch (err) {
+        throw new UsageError(
+          `the topology at ${controlUrl} does not answer (${(err as Error).message}); is \`tiketi-sim up\` still running?`,
+        );
+      }
+      if (options.json) return void console.log(JSON.stringify(status, null, 2));
+      console.log(`simulated ${status.simulatedTime} at ${status.timeScale}×`);
+      const group = status.autoScalingGroup;
+      console.log(
+        `auto scaling: desired ${group.desiredCapacity} (min ${group.minSize}, max ${group.maxSize}), cooldown ${group.cooldownRemainingSeconds}s${group.activityInProgress ? `, in progress: ${group.activityInProgress}` : ''}`,
+      );
+      for (const i of group.instances)
+        console.log(
+          `  ${i.id.padEnd(8)} az-${i.az}  ${i.lifecycle.padEnd(11)} ${i.health.padEnd(9)} target ${i.target}`,
+        );
+      for (const a of status.alarms)
+        console.log(`alarm ${a.name.padEnd(36)} ${a.state.padEnd(17)} ${a.reason}`);
+      console.log(
+        `latest QueueSize ${status.latestMetrics.queueSize ?? '—'}, ActiveUsers ${status.latestMetrics.activeUsers ?? '—'}`,
+      );
+      for (const a of group.recentActivities.slice(-5))
+        console.log(`activity ${a.status.padEnd(11)} ${a.description}: ${a.cause}`);
+    }),
+  );
 
 // Usage errors exit 2, like every environment error of the CLI.
 program.exitOverride((err) => {

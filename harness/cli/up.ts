@@ -1,0 +1,124 @@
+/** `tiketi-sim up`: start the emulated topology, print its endpoints, run until Ctrl-C. */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createRedis } from '../../app/core/redis.ts';
+import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
+import { designTopology, mergeTopology } from '../../infra/topology.ts';
+import type { BackendChoice } from '../backends/backend.ts';
+import { selectBackend } from '../backends/select-backend.ts';
+import { ScaledClock } from '../clock/clock.ts';
+import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
+
+export interface UpOptions {
+  instances?: number;
+  timeScale: number;
+  backend: BackendChoice;
+  json: boolean;
+  /** Demo event created for the queue monitor to watch. @default 'demo' */
+  eventId?: string;
+}
+
+export const DEFAULT_TIME_SCALE = 30;
+
+export async function up(options: UpOptions, signal: AbortSignal): Promise<void> {
+  const asg = designTopology.autoScalingGroup;
+  if (
+    options.instances !== undefined &&
+    (options.instances < asg.minSize || options.instances > asg.maxSize)
+  ) {
+    throw new UsageError(
+      `--instances must be between the group's min ${asg.minSize} and max ${asg.maxSize} (got ${options.instances})`,
+    );
+  }
+  const topology =
+    options.instances === undefined
+      ? designTopology
+      : mergeTopology(designTopology, { autoScalingGroup: { desiredCapacity: options.instances } });
+  const backend = await selectBackend(options.backend);
+  const log = options.json
+    ? (line: string) => process.stderr.write(`${line}\n`)
+    : (line: string) => console.log(line);
+  const eventId = options.eventId ?? 'demo';
+  const clock = new ScaledClock({ timeScale: options.timeScale });
+  const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  say(`[tiketi-sim] starting the ${backend.kind} backend…`);
+  let started: StartedTopology | undefined;
+  try {
+    started = await startLocalTopology({ topology, clock, backend, eventId, log: () => {} });
+    const redis: Redis = createRedis(
+      started.backend.endpoints.redis.kind === 'url'
+        ? { kind: 'url', url: started.backend.endpoints.redis.url }
+        : {
+            kind: 'sentinel',
+            sentinels: started.backend.endpoints.redis.sentinels,
+            masterName: started.backend.endpoints.redis.masterName,
+          },
+      pino({ level: 'silent' }),
+      'cli',
+    );
+    await seedDemoEvent(started.db, redis, { eventId, seats: 5_000 });
+    await openSales(started.db, redis, eventId);
+    redis.disconnect();
+    const status = started.describe();
+    const summary = {
+      edgeUrl: status.endpoints.edgeUrl,
+      albUrl: status.endpoints.albUrl,
+      controlUrl: status.endpoints.controlUrl,
+      instances: [...started.instances.values()].map((i) => ({ id: i.id, az: i.az, url: i.url, pid: i.pid })),
+      redis: status.endpoints.redis,
+      postgres: status.endpoints.postgres,
+      eventId,
+      timeScale: clock.timeScale,
+      tokenSecret: started.tokenSecret,
+    };
+    if (options.json) console.log(JSON.stringify(summary));
+    else {
+      for (const c of status.backend)
+        say(`ready  [${c.name}] ${c.address ?? ''}${c.pid ? ` pid ${c.pid}` : ''}`);
+      for (const i of summary.instances) say(`ready  [${i.id} az-${i.az}] ${i.url} pid ${i.pid}`);
+      say(`ready  [alb] ${summary.albUrl}`);
+      say(`ready  [edge] ${summary.edgeUrl}`);
+      say(
+        `\nEdge (CloudFront):  ${summary.edgeUrl}\nALB:                ${summary.albUrl}\nControl:            ${summary.controlUrl}/status  (tiketi-sim status)`,
+      );
+      say(
+        `Demo event:         ${eventId} (5,000 seats, sales open)\nTime scale:         ${clock.timeScale}× (1 simulated minute = ${(60 / clock.timeScale).toFixed(1)} s)`,
+      );
+      say('\nCtrl-C stops everything.');
+    }
+    writeStateFile({ controlUrl: summary.controlUrl, pid: process.pid });
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    say('[tiketi-sim] stopping…');
+    removeStateFile();
+    await started?.stop();
+  }
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Where a running `up` says how to reach it, for `tiketi-sim status` in the same folder. */
+const STATE_FILE = '.tiketi-sim/up.json';
+
+function writeStateFile(state: { controlUrl: string; pid: number }): void {
+  mkdirSync('.tiketi-sim', { recursive: true });
+  writeFileSync(STATE_FILE, JSON.stringify(state));
+}
+
+function removeStateFile(): void {
+  rmSync(STATE_FILE, { force: true });
+}
+
+export function readStateFile(): { controlUrl: string; pid: number } | undefined {
+  try {
+    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as { controlUrl: string; pid: number };
+  } catch {
+    return undefined; // no topology is up from this folder
+  }
+}

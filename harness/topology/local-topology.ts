@@ -1,0 +1,265 @@
+/**
+ * `tiketi-sim up`: the production design on one machine. Real Redis (primary, replica, three
+ * Sentinels) and PostgreSQL (writer, synchronous replica); app instances as processes behind the
+ * ALB emulator; the Auto Scaling group driven by CloudWatch alarms fed by the real queue-monitor
+ * handler every simulated minute; the edge in front. One simulated clock runs the control plane.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { migrate } from '../../app/db/migrate.ts';
+import { createQueueMonitorHandler } from '../../app/lambda/queue-monitor.ts';
+import type { Topology } from '../../infra/topology.ts';
+import { type StartedAlb, startAlb } from '../alb/alb.ts';
+import type { Backend, BackendEndpoints, StartedBackend } from '../backends/backend.ts';
+import type { LogSink } from '../backends/local/process.ts';
+import type { ScaledClock } from '../clock/clock.ts';
+import { AutoScalingGroup } from '../control-plane/auto-scaling-group.ts';
+import { CloudWatch } from '../control-plane/cloudwatch.ts';
+import { Schedule } from '../control-plane/schedule.ts';
+import { type StartedEdge, startEdge } from '../edge/edge.ts';
+import { type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+
+/** Redis key through which app instances follow the simulated clock's speed. */
+export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
+
+export interface LocalTopologyOptions {
+  topology: Topology;
+  clock: ScaledClock;
+  backend: Backend;
+  /** The event whose queue the alarms watch. */
+  eventId: string;
+  log: LogSink;
+  /** ALB proxy processes. @default 2 */
+  albWorkers?: number;
+  /** Extra environment for app instances. */
+  appEnv?: Record<string, string>;
+}
+
+export interface StartedTopology extends AsyncDisposable {
+  readonly topology: Topology;
+  readonly clock: ScaledClock;
+  readonly backend: StartedBackend;
+  readonly alb: StartedAlb;
+  readonly edge: StartedEdge;
+  readonly cloudwatch: CloudWatch;
+  readonly asg: AutoScalingGroup;
+  readonly schedule: Schedule;
+  readonly instances: ReadonlyMap<string, StartedAppInstance>;
+  readonly controlUrl: string;
+  readonly tokenSecret: string;
+  /** Admin connections (migrations, seeding, the queue monitor, integrity checks). */
+  readonly db: pg.Pool;
+  readonly redis: Redis;
+  setTimeScale(timeScale: number): Promise<void>;
+  describe(): TopologyStatus;
+  stop(): Promise<void>;
+}
+
+export interface TopologyStatus {
+  simulatedTime: string;
+  timeScale: number;
+  endpoints: {
+    edgeUrl: string;
+    albUrl: string;
+    controlUrl: string;
+    redis: BackendEndpoints['redis'];
+    postgres: BackendEndpoints['postgres'];
+  };
+  autoScalingGroup: ReturnType<AutoScalingGroup['describe']>;
+  targets: ReturnType<StartedAlb['targetHealth']>;
+  alarms: ReturnType<CloudWatch['describe']>;
+  latestMetrics: { queueSize?: number; activeUsers?: number; atMs?: number };
+  backend: ReturnType<StartedBackend['components']>;
+}
+
+export function redisClientFor(endpoints: BackendEndpoints): Redis {
+  const r = endpoints.redis;
+  const client =
+    r.kind === 'sentinel'
+      ? new Redis({ sentinels: r.sentinels, name: r.masterName, natMap: r.natMap, maxRetriesPerRequest: 5 })
+      : new Redis(r.url, { maxRetriesPerRequest: 5 });
+  client.on('error', () => {}); // reconnects by itself; failovers are rehearsed on purpose
+  return client;
+}
+
+export async function startLocalTopology(options: LocalTopologyOptions): Promise<StartedTopology> {
+  const { topology, clock, log } = options;
+  const stack: (() => Promise<unknown> | unknown)[] = [];
+  const unwind = async () => {
+    for (const undo of stack.splice(0).reverse()) await Promise.resolve(undo()).catch(() => undefined);
+  };
+  try {
+    const scale = clock.timeScale;
+    // Sentinel runs on wall time: the design's detection time, compressed, with a floor so a busy
+    // machine does not fail over on a slow reply.
+    const backend = await options.backend.start({
+      log,
+      redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
+      redisFailoverTimeoutMs: Math.max(
+        3_000,
+        (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale,
+      ),
+    });
+    stack.push(() => backend.stop());
+    const db = new pg.Pool({ connectionString: backend.endpoints.postgres.writerUrl, max: 5 });
+    db.on('error', () => {});
+    db.on('connect', (c) => c.on('error', () => {}));
+    stack.push(() => db.end());
+    const redis = redisClientFor(backend.endpoints);
+    stack.push(() => redis.quit());
+    await migrate(db);
+    await redis.set(TIME_SCALE_KEY, String(scale));
+
+    const alb = await startAlb({
+      topology,
+      clock,
+      workers: options.albWorkers ?? 2,
+      timeScale: () => clock.timeScale,
+    });
+    stack.push(() => alb.stop());
+
+    const tokenSecret = randomBytes(24).toString('hex');
+    const instances = new Map<string, StartedAppInstance>();
+    stack.push(() => Promise.allSettled([...instances.values()].map((i) => i.kill())));
+    const asg: AutoScalingGroup = new AutoScalingGroup({
+      topology,
+      clock,
+      warmStart: true,
+      launcher: {
+        async launch({ id, az }) {
+          const instance = await startAppInstance({
+            id,
+            az,
+            endpoints: backend.endpoints,
+            tokenSecret,
+            log,
+            env: {
+              TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
+              LOG_LEVEL: 'warn',
+              DRAIN_NOTICE_MS: '500',
+              ...options.appEnv,
+            },
+          });
+          instances.set(id, instance);
+        },
+        async terminate(id) {
+          await instances.get(id)?.stop(10_000);
+        },
+      },
+      targets: {
+        register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
+        deregister: (id) => alb.deregisterTarget(id),
+        health: (id) => alb.health(id),
+      },
+    });
+    stack.push(() => asg.stop());
+    const cloudwatch = new CloudWatch({
+      topology,
+      clock,
+      eventId: options.eventId,
+      onScalingAction: (policy, alarm) =>
+        asg.executePolicy(policy, `a monitor alarm ${alarm.name} in state ALARM`),
+    });
+    stack.push(() => cloudwatch.stop());
+    const monitor = createQueueMonitorHandler({
+      redis,
+      sink: cloudwatch.metrics,
+      now: () => new Date(clock.now()),
+    });
+    const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, monitor);
+    stack.push(() => schedule.stop());
+    await asg.start();
+
+    const edge = await startEdge({ topology, clock, originUrl: alb.url });
+    stack.push(() => edge.stop());
+
+    let status: () => TopologyStatus = () => {
+      throw new Error('not ready');
+    };
+    const control: Server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/status') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status()));
+        return;
+      }
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'not_found', message: 'GET /status' } }));
+    });
+    await new Promise<void>((r) => control.listen(0, '127.0.0.1', () => r()));
+    stack.push(() => {
+      control.closeAllConnections();
+      return new Promise((r) => control.close(r));
+    });
+    const controlUrl = `http://127.0.0.1:${(control.address() as { port: number }).port}`;
+
+    cloudwatch.start();
+    schedule.start();
+
+    const describe = (): TopologyStatus => {
+      const { namespace, dimensionName, queueSizeMetric, activeUsersMetric } = topology.queueMonitor;
+      const last = (metricName: string) =>
+        cloudwatch.metrics
+          .statistics({
+            namespace,
+            metricName,
+            dimensions: [{ Name: dimensionName, Value: options.eventId }],
+            startMs: 0,
+            endMs: clock.now() + 1,
+            periodSeconds: 60,
+            statistic: 'Maximum',
+          })
+          .at(-1);
+      const q = last(queueSizeMetric);
+      return {
+        simulatedTime: new Date(clock.now()).toISOString(),
+        timeScale: clock.timeScale,
+        endpoints: {
+          edgeUrl: edge.url,
+          albUrl: alb.url,
+          controlUrl,
+          redis: backend.endpoints.redis,
+          postgres: backend.endpoints.postgres,
+        },
+        autoScalingGroup: asg.describe(),
+        targets: alb.targetHealth(),
+        alarms: cloudwatch.describe(),
+        latestMetrics: { queueSize: q?.value, activeUsers: last(activeUsersMetric)?.value, atMs: q?.startMs },
+        backend: backend.components(),
+      };
+    };
+    status = describe;
+    const stop = async () => {
+      clock.dispose();
+      await unwind();
+    };
+    return {
+      topology,
+      clock,
+      backend,
+      alb,
+      edge,
+      cloudwatch,
+      asg,
+      schedule,
+      instances,
+      controlUrl,
+      tokenSecret,
+      db,
+      redis,
+      async setTimeScale(timeScale) {
+        clock.setTimeScale(timeScale);
+        alb.publish();
+        await redis.set(TIME_SCALE_KEY, String(timeScale));
+      },
+      describe,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
