@@ -4,6 +4,7 @@ import { type BackendChoice, BackendUnavailableError } from '../backends/backend
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
+import { runCommand } from './run.ts';
 import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
 
 const BACKENDS = ['auto', 'local', 'containers', 'external'];
@@ -106,6 +107,63 @@ program
   .option('--json', 'once ready, print one JSON object with the endpoints on stdout')
   .action((options: { instances?: number; timeScale: number; backend: BackendChoice; json?: boolean }) =>
     exitOn2(() => up({ ...options, json: options.json ?? false }, stopSignal())),
+  );
+
+program
+  .command('run')
+  .description(
+    'run a rehearsal (a built-in scenario name or a path), write its report, exit 0 only if every expectation holds',
+  )
+  .argument('<scenario>', 'built-in name (tiketi-sim list) or path to a scenario file')
+  .option(
+    '--time-scale <n>',
+    "simulated seconds per wall second (default: the scenario's)",
+    positiveNumber('--time-scale'),
+  )
+  .option(
+    '--users <n>',
+    "virtual users in all (default: the scenario's); the arrival curve keeps its shape",
+    positiveNumber('--users'),
+  )
+  .option(
+    '--backend <kind>',
+    `where Redis and PostgreSQL come from: ${BACKENDS.join(', ')}`,
+    backendChoice,
+    'auto',
+  )
+  .option('--report-dir <dir>', 'where reports go', 'reports')
+  .option(
+    '--baseline <summary.json>',
+    "fail when a P95 regresses beyond --tolerance against this earlier run's summary",
+  )
+  .option(
+    '--tolerance <percent>',
+    'allowed P95 regression against the baseline',
+    positiveNumber('--tolerance'),
+    20,
+  )
+  .option('--json', 'print the result as one JSON object on stdout (progress goes to stderr)')
+  .action(
+    (
+      name: string,
+      options: {
+        timeScale?: number;
+        users?: number;
+        backend: BackendChoice;
+        reportDir: string;
+        baseline?: string;
+        tolerance: number;
+        json?: boolean;
+      },
+    ) =>
+      exitOn2(async () => {
+        const users = options.users === undefined ? undefined : Math.round(options.users);
+        process.exitCode = await runCommand(
+          name,
+          { ...options, users, json: options.json ?? false },
+          stopSignal(),
+        );
+      }),
   );
 
 program

@@ -73,23 +73,45 @@ export class ScaledClock implements Clock {
   private anchorWallMs: number;
   private anchorSimMs: number;
   private scale: number;
+  private paused = false;
   private readonly pending = new Set<ScaledTimer>();
 
-  constructor(options: { timeScale: number; startSimMs?: number; wallNow?: () => number }) {
+  constructor(options: { timeScale: number; startSimMs?: number; wallNow?: () => number; paused?: boolean }) {
     if (!(options.timeScale > 0)) throw new RangeError(`timeScale must be > 0 (got ${options.timeScale})`);
     this.wallNow = options.wallNow ?? Date.now;
     this.anchorWallMs = this.wallNow();
     this.anchorSimMs = options.startSimMs ?? this.anchorWallMs;
     this.scale = options.timeScale;
+    this.paused = options.paused ?? false;
   }
 
   private readonly wallNow: () => number;
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Stops simulated time (setup work that must not count); timers wait. */
+  pause(): void {
+    if (this.paused) return;
+    this.anchorSimMs = this.now();
+    this.paused = true;
+    for (const t of this.pending) if (t.handle) clearTimeout(t.handle);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.anchorWallMs = this.wallNow();
+    this.paused = false;
+    for (const t of this.pending) this.arm(t);
+  }
 
   get timeScale(): number {
     return this.scale;
   }
 
   now(): number {
+    if (this.paused) return this.anchorSimMs;
     return this.anchorSimMs + (this.wallNow() - this.anchorWallMs) * this.scale;
   }
 
@@ -99,7 +121,7 @@ export class ScaledClock implements Clock {
     this.anchorSimMs = this.now();
     this.anchorWallMs = this.wallNow();
     this.scale = timeScale;
-    for (const t of this.pending) this.arm(t);
+    if (!this.paused) for (const t of this.pending) this.arm(t);
   }
 
   setTimeout(fn: () => void, delayMs: number): Timer {
@@ -139,6 +161,7 @@ export class ScaledClock implements Clock {
 
   private arm(timer: ScaledTimer): void {
     if (timer.handle) clearTimeout(timer.handle);
+    if (this.paused) return;
     const wallDelayMs = Math.max(0, (timer.dueSimMs - this.now()) / this.scale);
     timer.handle = setTimeout(() => {
       if (timer.done) return;

@@ -3,6 +3,7 @@
  * interval histograms and counters every second. Several run side by side because one process may
  * hold at most 20,000 open files here.
  */
+import { setMaxListeners } from 'node:events';
 import { LatencyRecorder } from '../metrics/latency.ts';
 import { VirtualUserHttp } from './http-client.ts';
 import type { FromWorker, ReconnectObservation, ToWorker, WorkerInit, WorkerReport } from './protocol.ts';
@@ -18,6 +19,8 @@ function send(message: FromWorker): void {
 let init: WorkerInit | undefined;
 let ctx: JourneyContext | undefined;
 const abort = new AbortController();
+// Every journey of the worker listens for the stop: thousands of listeners by design.
+setMaxListeners(0, abort.signal);
 const latency = new LatencyRecorder();
 const journeys = new Set<Promise<void>>();
 const taken = new Set<string>();

@@ -1,0 +1,132 @@
+/** `tiketi-sim run <scenario>`: the rehearsal, its report, and the exit code CI gates on. */
+import { readFileSync } from 'node:fs';
+import type { BackendChoice } from '../backends/backend.ts';
+import { selectBackend } from '../backends/select-backend.ts';
+import type { Verdict } from '../expectations/evaluate.ts';
+import {
+  reportDirFor,
+  SUMMARY_SCHEMA_VERSION,
+  type Summary,
+  summarize,
+  writeReport,
+} from '../report/write-report.ts';
+import { type Progress, runScenario } from '../run/run-scenario.ts';
+import { loadScenario } from '../scenario/load.ts';
+import { UsageError } from './up.ts';
+
+export interface RunCommandOptions {
+  timeScale?: number;
+  users?: number;
+  backend: BackendChoice;
+  reportDir: string;
+  baseline?: string;
+  /** Allowed P95 regression against the baseline, percent. */
+  tolerance: number;
+  json: boolean;
+}
+
+/** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
+const NOISE_FLOOR_MS = 5;
+
+export function compareWithBaseline(
+  current: Summary,
+  baselinePath: string,
+  tolerancePercent: number,
+): Verdict[] {
+  let baseline: Summary;
+  try {
+    baseline = JSON.parse(readFileSync(baselinePath, 'utf8')) as Summary;
+  } catch (err) {
+    throw new UsageError(
+      `--baseline ${baselinePath}: cannot read it (${(err as Error).message}); pass the summary.json of an earlier run`,
+    );
+  }
+  if (baseline.schemaVersion !== SUMMARY_SCHEMA_VERSION) {
+    throw new UsageError(
+      `--baseline ${baselinePath}: summary schema version ${baseline.schemaVersion}, this tiketi-sim writes ${SUMMARY_SCHEMA_VERSION}; record a new baseline`,
+    );
+  }
+  const verdicts: Verdict[] = [];
+  for (const [metric, now] of Object.entries(current.latency)) {
+    const before = baseline.latency[metric as keyof Summary['latency']];
+    if (!now || !before) continue;
+    const limit = before.p95Ms * (1 + tolerancePercent / 100);
+    verdicts.push({
+      name: `P95 of ${metric === 'all' ? 'all API requests' : metric} within ${tolerancePercent} % of the baseline`,
+      passed: now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS,
+      expected: `<= ${limit.toFixed(1)} ms (baseline ${before.p95Ms} ms + ${tolerancePercent} %)`,
+      observed: `${now.p95Ms} ms`,
+    });
+  }
+  return verdicts;
+}
+
+function progressPrinter(json: boolean): (p: Progress) => void {
+  const tty = process.stdout.isTTY && !json;
+  const out = json ? process.stderr : process.stdout;
+  return (p) => {
+    const alarms = Object.entries(p.alarms)
+      .map(
+        ([name, state]) =>
+          `${name.replace('tiketi-queue-', '')}:${state === 'INSUFFICIENT_DATA' ? '-' : state}`,
+      )
+      .join(' ');
+    const line = `${p.simulated} ${p.phase.padEnd(24)} queue ${String(p.queueSize).padStart(6)}  instances ${p.instances.inService}+${p.instances.pending}  P95 ${p.apiP95Ms ?? '-'} ms  joined ${p.joined}/${p.users}  ${p.timeScale.toFixed(1)}×  ${alarms}`;
+    if (tty) out.write(`\r\x1b[2K${line}`);
+    else out.write(`${line}\n`);
+  };
+}
+
+export async function runCommand(
+  nameOrPath: string,
+  options: RunCommandOptions,
+  signal: AbortSignal,
+): Promise<number> {
+  const { file, scenario } = await loadScenario(nameOrPath);
+  const backend = await selectBackend(options.backend);
+  const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  say(
+    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users, ${scenario.startAt}–${scenario.endAt} at ${options.timeScale ?? scenario.timeScale}×, ${backend.kind} backend`,
+  );
+  const result = await runScenario({
+    scenario,
+    backend,
+    timeScale: options.timeScale,
+    users: options.users,
+    signal,
+    progress: progressPrinter(options.json),
+    log: say,
+  });
+  if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
+  const summary = summarize({
+    scenarioFile: file,
+    record: result.record,
+    verdicts: result.verdicts,
+    topology: result.topology,
+    aborted: result.aborted,
+  });
+  if (options.baseline) {
+    summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
+    summary.passed = !summary.aborted && summary.expectations.every((v) => v.passed);
+  }
+  const dir = reportDirFor(options.reportDir, scenario.name);
+  writeReport(dir, summary, result.topology);
+  if (options.json)
+    console.log(
+      JSON.stringify({
+        passed: summary.passed,
+        reportDir: dir,
+        expectations: summary.expectations,
+        timeScale: summary.timeScale,
+        wallSeconds: summary.wallSeconds,
+      }),
+    );
+  else {
+    for (const v of summary.expectations)
+      say(`${v.passed ? 'PASS' : 'FAIL'}  ${v.name}: expected ${v.expected}, observed ${v.observed}`);
+    say(
+      `\n${summary.passed ? 'PASSED' : summary.aborted ? 'ABORTED' : 'FAILED'} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+    );
+  }
+  return summary.passed ? 0 : 1;
+}

@@ -1,0 +1,308 @@
+/**
+ * A rehearsal: start the emulated topology, create the drop's users ahead of time, send them along
+ * the scenario's arrival curve (open model), sample the world every simulated minute, then check
+ * the expectations against what was recorded.
+ *
+ * The clock never runs ahead of the load: when arrivals pile up unsent or unanswered, the
+ * simulated clock slows down (and the app instances follow it through Redis); it speeds back up
+ * to the requested scale when the machine catches up. The report states the effective scale.
+ */
+import { pino } from 'pino';
+import { createUsersInBulk } from '../../app/auth/bulk-users.ts';
+import { createTokenSigner } from '../../app/auth/tokens.ts';
+import { keys } from '../../app/core/keys.ts';
+import { createRedis } from '../../app/core/redis.ts';
+import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
+import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
+import type { Backend } from '../backends/backend.ts';
+import { ScaledClock } from '../clock/clock.ts';
+import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
+import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
+import { LoadGenerator } from '../load/load-generator.ts';
+import type { AlarmStateName, RunRecord, Sample } from '../report/run-record.ts';
+import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
+import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
+
+export const EVENT_ID = 'drop';
+
+export interface RunOptions {
+  scenario: Scenario;
+  backend: Backend;
+  /** Overrides the scenario's time scale. */
+  timeScale?: number;
+  /** Overrides the scenario's user count (the curve keeps its shape). */
+  users?: number;
+  signal: AbortSignal;
+  /** Progress lines (or a live line on a terminal). */
+  progress: (p: Progress) => void;
+  log: (line: string) => void;
+}
+
+export interface Progress {
+  simulated: string;
+  phase: string;
+  queueSize: number;
+  instances: { pending: number; inService: number };
+  alarms: Record<string, AlarmStateName>;
+  apiP95Ms?: number;
+  timeScale: number;
+  joined: number;
+  users: number;
+}
+
+export interface RunResult {
+  record: RunRecord;
+  verdicts: Verdict[];
+  topology: Topology;
+  aborted: boolean;
+}
+
+function simEpoch(scenario: Scenario, time: string): number {
+  return Date.parse(`${scenario.date}T00:00:00Z`) + clockTimeToSeconds(time) * 1_000;
+}
+
+/** Lowest speed the clock slows to: a drop must still finish. */
+const MIN_TIME_SCALE = 1;
+const ARRIVAL_TICK_MS = 50;
+const PREWARM_MS = 3 * 60_000;
+
+export async function runScenario(options: RunOptions): Promise<RunResult> {
+  const { scenario } = options;
+  const requestedScale = options.timeScale ?? scenario.timeScale;
+  const users = options.users ?? scenario.users;
+  const topology = mergeTopology(designTopology, scenario.topology);
+  const startMs = simEpoch(scenario, scenario.startAt);
+  const endMs = simEpoch(scenario, scenario.endAt);
+  const salesOpenMs = simEpoch(scenario, scenario.event.salesOpenAt ?? scenario.startAt);
+  const dayStartMs = simEpoch(scenario, '00:00');
+
+  // Setup must not eat into the drop: the clock stays paused until users and workers are ready,
+  // then runs from a few minutes before the start so the warm instances pass their health checks.
+  const clock = new ScaledClock({
+    timeScale: requestedScale,
+    startSimMs: startMs - PREWARM_MS,
+    paused: true,
+  });
+  let world: StartedTopology | undefined;
+  let generator: LoadGenerator | undefined;
+  try {
+    world = await startLocalTopology({
+      topology,
+      clock,
+      backend: options.backend,
+      eventId: EVENT_ID,
+      log: () => {},
+      albWorkers: users > 12_000 ? 3 : 2,
+    });
+    // Setup happens outside simulated time: the drop starts once everything is ready.
+    const redisSettings =
+      world.backend.endpoints.redis.kind === 'url'
+        ? ({ kind: 'url', url: world.backend.endpoints.redis.url } as const)
+        : ({
+            kind: 'sentinel',
+            sentinels: world.backend.endpoints.redis.sentinels,
+            masterName: world.backend.endpoints.redis.masterName,
+          } as const);
+    const redis = createRedis(redisSettings, pino({ level: 'silent' }), 'runner');
+    const { seatIds } = await seedDemoEvent(world.db, redis, {
+      eventId: EVENT_ID,
+      seats: scenario.event.seats,
+    });
+    options.log(`[runner] creating ${users} users ahead of the drop…`);
+    const credentials = await createUsersInBulk(world.db, redis, createTokenSigner(world.tokenSecret), {
+      count: users,
+      emailPrefix: 'fan',
+      password: 'rehearsal-only-password',
+      sessionTtlSeconds: topology.queue.sessionTtlSeconds,
+    });
+    generator = await LoadGenerator.start({
+      baseUrl: world.alb.url,
+      eventId: EVENT_ID,
+      seatIds,
+      behaviour: scenario.behaviour,
+      timeScale: requestedScale,
+      users,
+      onError: (m) => options.log(`[load] ${m}`),
+    });
+    const offsets = arrivalOffsetsSeconds(rescaleArrivals(scenario.arrivals, users)).map(
+      (s) => dayStartMs + s * 1_000,
+    );
+
+    clock.resume();
+    world.alb.publish(); // workers compute cookie expiry from the clock's new anchor
+    while (clock.now() < startMs && !options.signal.aborted)
+      await new Promise((r) => setTimeout(r, ARRIVAL_TICK_MS));
+    const wallStart = Date.now();
+    let sent = 0;
+    let salesOpened = false;
+    let currentScale = requestedScale;
+    const samples: Sample[] = [];
+    let lastTotals = generator.totals();
+    let nextSampleMs = startMs + 60_000;
+
+    const sample = async (atMs: number) => {
+      const w = world!;
+      const g = generator!;
+      const totals = g.totals();
+      const interval = g.takeInterval();
+      const instances = w.asg.live();
+      const targets = w.alb.targetHealth();
+      const s: Sample = {
+        atMs,
+        queueSize: await redis.zcard(keys.queue(EVENT_ID)).catch(() => -1),
+        activeUsers: await redis.scard(keys.active(EVENT_ID)).catch(() => -1),
+        instances: {
+          pending: instances.filter((i) => i.lifecycle === 'Pending').length,
+          inService: instances.filter((i) => i.lifecycle === 'InService').length,
+          terminating: instances.filter((i) => i.lifecycle === 'Terminating').length,
+        },
+        targets: {
+          initial: targets.filter((t) => t.state === 'initial').length,
+          healthy: targets.filter((t) => t.state === 'healthy').length,
+          unhealthy: targets.filter((t) => t.state === 'unhealthy').length,
+          draining: targets.filter((t) => t.state === 'draining').length,
+        },
+        alarms: Object.fromEntries(w.cloudwatch.describe().map((a) => [a.name, a.state])),
+        connectionsPerInstance: w.alb.connectionsPerTarget(),
+        requests: totals.requests - lastTotals.requests,
+        errors: totals.errors - lastTotals.errors,
+        admitted: totals.admitted - lastTotals.admitted,
+        apiP95Ms: interval.allEndpoints()?.p95Ms,
+        apiP99Ms: interval.allEndpoints()?.p99Ms,
+        socketDeliveryP95Ms: interval.summary('socket.delivery')?.p95Ms,
+        socketsConnected: totals.socketsConnected,
+      };
+      lastTotals = totals;
+      samples.push(s);
+      options.progress({
+        simulated: new Date(atMs).toISOString().slice(11, 16),
+        phase: atMs < salesOpenMs ? 'filling the waiting room' : s.queueSize > 0 ? 'admitting' : 'draining',
+        queueSize: s.queueSize,
+        instances: { pending: s.instances.pending, inService: s.instances.inService },
+        alarms: s.alarms,
+        apiP95Ms: s.apiP95Ms,
+        timeScale: currentScale,
+        joined: totals.joined,
+        users,
+      });
+    };
+
+    while (clock.now() < endMs && !options.signal.aborted) {
+      const now = clock.now();
+      if (!salesOpened && now >= salesOpenMs) {
+        await openSales(world.db, redis, EVENT_ID);
+        salesOpened = true;
+      }
+      let due = sent;
+      while (due < offsets.length && offsets[due]! <= now) due++;
+      if (due > sent) {
+        generator.arrive(credentials.slice(sent, due).map((u) => ({ userId: u.userId, token: u.token })));
+        sent = due;
+      }
+      // Backpressure: joins not yet answered. Beyond ~2 s of arrivals, slow the clock.
+      const backlog = sent - generator.totals().joined;
+      const rate = (currentScale * users) / Math.max(60, (offsets.at(-1)! - offsets[0]!) / 1_000);
+      const limit = Math.max(300, rate * 2);
+      const target =
+        backlog > limit
+          ? Math.max(MIN_TIME_SCALE, currentScale * 0.7)
+          : backlog < limit / 4
+            ? Math.min(requestedScale, currentScale * 1.1)
+            : currentScale;
+      if (Math.abs(target - currentScale) / currentScale > 0.05) {
+        currentScale = target;
+        await world.setTimeScale(currentScale);
+        generator.setTimeScale(currentScale);
+      }
+      while (clock.now() >= nextSampleMs && nextSampleMs <= endMs) {
+        await sample(nextSampleMs);
+        nextSampleMs += 60_000;
+      }
+      await new Promise((r) => setTimeout(r, ARRIVAL_TICK_MS));
+    }
+    const wallSeconds = (Date.now() - wallStart) / 1_000;
+    const latency = generator.total;
+    const totals = await generator.stop();
+    generator = undefined;
+
+    // Integrity, from the database itself.
+    const doubles = await world.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT rs.seat_id FROM reservation_seats rs JOIN reservations r ON r.id = rs.reservation_id
+       WHERE r.status = 'confirmed' AND r.event_id = $1 GROUP BY rs.seat_id HAVING count(*) > 1) d`,
+      [EVENT_ID],
+    );
+    const confirmed = await world.db.query<{ id: string }>(
+      "SELECT id FROM reservations WHERE status = 'confirmed' AND event_id = $1",
+      [EVENT_ID],
+    );
+    const inDb = new Set(confirmed.rows.map((r) => r.id));
+    const lost = totals.confirmedReservationIds.filter((id) => !inDb.has(id)).length;
+
+    const record: RunRecord = {
+      scenario: scenario.name,
+      startMs,
+      endMs: Math.min(endMs, clock.now()),
+      timeScaleRequested: requestedScale,
+      timeScaleEffective:
+        Math.round(((Math.min(endMs, clock.now()) - startMs) / 1_000 / wallSeconds) * 10) / 10,
+      wallSeconds: Math.round(wallSeconds),
+      users,
+      samples,
+      alarmHistory: world.cloudwatch.history(),
+      scalingActivities: world.asg.activities.map((a) => ({
+        startMs: a.startMs,
+        endMs: a.endMs,
+        status: a.status,
+        description: a.description,
+        cause: a.cause,
+      })),
+      instances: [...world.asg.instances.values()].map((i) => ({
+        id: i.id,
+        az: i.az,
+        launchedAtMs: i.launchedAtMs,
+        inServiceAtMs: i.inServiceAtMs,
+        terminatedAtMs: i.terminatedAtMs,
+      })),
+      faults: [],
+      reconnects: totals.reconnects.map((r) => ({
+        userId: r.userId,
+        // Reconnect times are wall; the report speaks simulated time.
+        disconnectedAtMs: startMs + (r.disconnectedAtWallMs - wallStart) * currentScale,
+        reconnectedAtMs:
+          r.reconnectedAtWallMs === undefined
+            ? undefined
+            : startMs + (r.reconnectedAtWallMs - wallStart) * currentScale,
+        stateKept: r.stateKept,
+      })),
+      latency: { ...latency.summaries(), all: latency.allEndpoints() },
+      counters: {
+        usersJoined: totals.joined,
+        usersAdmitted: totals.admitted,
+        requests: totals.requests,
+        errors: totals.errors,
+        conflicts: totals.conflicts,
+        seatsHeld: totals.seatsHeld,
+        reservations: totals.reservations,
+        paymentsConfirmed: totals.confirmedReservationIds.length,
+        socketDisconnects: totals.socketDisconnects,
+      },
+      integrity: {
+        seatsSoldTwice: doubles.rows[0]?.n ?? 0,
+        confirmedReservationsLost: lost,
+        confirmedInDatabase: inDb.size,
+      },
+      peakSocketConnections: Math.max(0, ...samples.map((s) => s.socketsConnected)),
+      longestClientGapMs: totals.longestGapWallMs * currentScale,
+    };
+    redis.disconnect();
+    return {
+      record,
+      verdicts: evaluateAll(scenario.expectations, record),
+      topology,
+      aborted: options.signal.aborted,
+    };
+  } finally {
+    await generator?.stop().catch(() => undefined);
+    await world?.stop();
+  }
+}
