@@ -43,6 +43,8 @@ export interface InstanceRecord {
   health: 'Healthy' | 'Unhealthy';
   launchedAtMs: number;
   inServiceAtMs?: number;
+  /** Left service: deregistration (draining) began. */
+  terminatingAtMs?: number;
   terminatedAtMs?: number;
 }
 
@@ -246,6 +248,7 @@ export class AutoScalingGroup {
   ): Promise<void> {
     if (!victim) return;
     victim.lifecycle = 'Terminating';
+    victim.terminatingAtMs = this.now();
     if (!activity) {
       this.record(
         `Terminating EC2 instance: ${victim.id}`,

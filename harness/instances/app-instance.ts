@@ -69,6 +69,8 @@ export async function startAppInstance(options: AppInstanceOptions): Promise<Sta
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     log: options.log,
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    // The harness is gone: nothing is left to drain for, so the instance goes at once.
+    parentDeathSignal: 'SIGKILL',
     // Serving at all is "booted"; whether it is healthy is the load balancer's call.
     ready: async () => {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });

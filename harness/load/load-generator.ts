@@ -58,6 +58,8 @@ export class LoadGenerator {
   readonly total = new LatencyAggregate();
   /** Histograms since the last `takeInterval()`. */
   private interval = new LatencyAggregate();
+  /** Histograms since the last `takeFeedback()`: the runner's view of whether the machine keeps up. */
+  private feedback = new LatencyAggregate();
   private readonly sums = { joined: 0, admitted: 0, seatsHeld: 0, reservations: 0, socketDisconnects: 0 };
   private readonly confirmed: string[] = [];
   private readonly reconnects: ReconnectObservation[] = [];
@@ -106,6 +108,7 @@ export class LoadGenerator {
   private absorb(report: WorkerReport): void {
     this.total.add(report.latency);
     this.interval.add(report.latency);
+    this.feedback.add(report.latency);
     this.sums.joined += report.joined;
     this.sums.admitted += report.admitted;
     this.sums.seatsHeld += report.seatsHeld;
@@ -134,6 +137,12 @@ export class LoadGenerator {
   takeInterval(): LatencyAggregate {
     const out = this.interval;
     this.interval = new LatencyAggregate();
+    return out;
+  }
+
+  takeFeedback(): LatencyAggregate {
+    const out = this.feedback;
+    this.feedback = new LatencyAggregate();
     return out;
   }
 

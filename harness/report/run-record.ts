@@ -50,6 +50,8 @@ export interface InstanceRecord {
   az: string;
   launchedAtMs: number;
   inServiceAtMs?: number;
+  /** Left service (draining began). */
+  terminatingAtMs?: number;
   terminatedAtMs?: number;
 }
 

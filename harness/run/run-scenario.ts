@@ -65,6 +65,13 @@ function simEpoch(scenario: Scenario, time: string): number {
 const MIN_TIME_SCALE = 1;
 const ARRIVAL_TICK_MS = 50;
 const PREWARM_MS = 3 * 60_000;
+/** How often the runner checks whether the machine keeps up, wall ms. */
+const FEEDBACK_MS = 2_000;
+/**
+ * API P95 over the last check above which the load is not what the scenario asks for: the
+ * machine, not the design, would be measured. The clock slows until it falls under a third.
+ */
+const SATURATED_P95_MS = 400;
 
 export async function runScenario(options: RunOptions): Promise<RunResult> {
   const { scenario } = options;
@@ -139,6 +146,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const samples: Sample[] = [];
     let lastTotals = generator.totals();
     let nextSampleMs = startMs + 60_000;
+    let nextFeedbackWall = Date.now() + FEEDBACK_MS;
+    let saturated = false;
 
     const sample = async (atMs: number) => {
       const w = world!;
@@ -199,20 +208,27 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         generator.arrive(credentials.slice(sent, due).map((u) => ({ userId: u.userId, token: u.token })));
         sent = due;
       }
-      // Backpressure: joins not yet answered. Beyond ~2 s of arrivals, slow the clock.
-      const backlog = sent - generator.totals().joined;
-      const rate = (currentScale * users) / Math.max(60, (offsets.at(-1)! - offsets[0]!) / 1_000);
-      const limit = Math.max(300, rate * 2);
-      const target =
-        backlog > limit
-          ? Math.max(MIN_TIME_SCALE, currentScale * 0.7)
-          : backlog < limit / 4
-            ? Math.min(requestedScale, currentScale * 1.1)
-            : currentScale;
-      if (Math.abs(target - currentScale) / currentScale > 0.05) {
-        currentScale = target;
-        await world.setTimeScale(currentScale);
-        generator.setTimeScale(currentScale);
+      // Backpressure, checked every FEEDBACK_MS: joins not yet answered (beyond ~2 s of arrivals), or
+      // responses slowed by this machine's saturation. The clock slows rather than let the load
+      // diverge from the curve, and speeds back up to the requested scale once the machine keeps up.
+      if (Date.now() >= nextFeedbackWall) {
+        nextFeedbackWall = Date.now() + FEEDBACK_MS;
+        const p95 = generator.takeFeedback().allEndpoints()?.p95Ms ?? 0;
+        saturated = p95 > SATURATED_P95_MS ? true : p95 < SATURATED_P95_MS / 3 ? false : saturated;
+        const backlog = sent - generator.totals().joined;
+        const rate = (currentScale * users) / Math.max(60, (offsets.at(-1)! - offsets[0]!) / 1_000);
+        const limit = Math.max(300, rate * 2);
+        const target =
+          backlog > limit || saturated
+            ? Math.max(MIN_TIME_SCALE, currentScale * 0.7)
+            : backlog < limit / 4
+              ? Math.min(requestedScale, currentScale * 1.15)
+              : currentScale;
+        if (Math.abs(target - currentScale) / currentScale > 0.02) {
+          currentScale = target;
+          await world.setTimeScale(currentScale);
+          generator.setTimeScale(currentScale);
+        }
       }
       while (clock.now() >= nextSampleMs && nextSampleMs <= endMs) {
         await sample(nextSampleMs);

@@ -44,8 +44,17 @@ export async function loadScenario(
   let module: { default?: unknown };
   try {
     module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  } catch (err) {
-    throw new ScenarioError(file, [`could not be loaded: ${(err as Error).message}`]);
+  } catch (first) {
+    // A .ts file outside an ESM package (say /tmp/mine.ts) is not an ES module to Node's loader;
+    // tsx can still import it on its own terms.
+    try {
+      const { tsImport } = await import('tsx/esm/api');
+      module = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+      const inner = module.default as { default?: unknown } | undefined;
+      if (inner && typeof inner === 'object' && 'default' in inner) module = inner;
+    } catch {
+      throw new ScenarioError(file, [`could not be loaded: ${(first as Error).message}`]);
+    }
   }
   if (module.default === undefined) {
     throw new ScenarioError(file, ['has no default export; write `export default defineScenario({ ... })`']);

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { descendantsOf, isAlive } from './process-tree.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'tiketi-e2e-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs the CLI, watching every process it starts, and returns them with its exit. */
+async function cli(args: string[], timeoutMs: number) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const seen = new Set<number>();
+  const watch = setInterval(() => {
+    for (const pid of descendantsOf(child.pid!)) seen.add(pid);
+  }, 250);
+  const killer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(watch);
+  clearTimeout(killer);
+  return { code, stdout, stderr, descendants: [...seen] };
+}
+
+async function noneAlive(pids: number[]): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return pids.filter(isAlive);
+}
+
+describe('rehearsals end to end (real processes)', () => {
+  it('smoke: the whole path passes, writes its report and leaves no process behind', async () => {
+    const reports = join(work, 'smoke');
+    const run = await cli(['run', 'smoke', '--report-dir', reports, '--json'], 150_000);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string };
+    expect(result.passed).toBe(true);
+    for (const f of ['summary.json', 'junit.xml', 'index.html']) expect(existsSync(join(result.reportDir, f))).toBe(true);
+    const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ schemaVersion: 1, scenario: 'smoke', passed: true, users: 200 });
+    expect(summary.counters.usersJoined).toBe(200);
+    expect(summary.integrity.confirmedReservationsLost).toBe(0);
+    expect(readFileSync(join(result.reportDir, 'junit.xml'), 'utf8')).toContain('<testcase classname="tiketi-sim.smoke"');
+    // Redis ×2, Sentinels ×3, PostgreSQL ×2, ALB workers, app instances, load workers at least.
+    expect(run.descendants.length).toBeGreaterThan(10);
+    expect(await noneAlive(run.descendants)).toEqual([]);
+  }, 200_000);
+
+  it('a reduced peak: queue over 5,000 fires the scale-out alarm and two more instances serve traffic', async () => {
+    const file = join(work, 'reduced-peak.ts');
+    writeFileSync(
+      file,
+      `export default ${JSON.stringify({
+        name: 'reduced-peak',
+        description: 'CI-sized peak: 6,000 queued users',
+        startAt: '19:30',
+        endAt: '20:12',
+        timeScale: 30,
+        event: { seats: 1_000, salesOpenAt: '19:44' },
+        users: 6_000,
+        arrivals: [
+          { at: '19:30', joined: 0 },
+          { at: '19:38', joined: 2_000 },
+          { at: '19:43', joined: 5_600 },
+          // Late arrivals once the new instances are in service: the ALB spreads them there.
+          { at: '19:58', joined: 6_000 },
+        ],
+        behaviour: { buyShare: 0.1, seatsPerOrder: 1, thinkTime: { minSeconds: 5, maxSeconds: 20 }, stayConnectedAfterPurchase: true },
+        expectations: [
+          { expect: 'alarm-never', alarm: 'tiketi-queue-scale-out', state: 'ALARM', during: { from: '19:30', to: '19:39' } },
+          { expect: 'alarm-state', alarm: 'tiketi-queue-scale-out', state: 'ALARM', within: { from: '19:40', to: '19:46' } },
+          { expect: 'instances', at: '19:52', min: 4 },
+          // Scale-in after two 5-minute periods under 1,000, one instance per 600 s cooldown.
+          { expect: 'instances', at: '20:11', max: 3 },
+          { expect: 'max-instances', max: 10 },
+          { expect: 'no-seat-sold-twice' },
+          { expect: 'error-rate', below: 0.01 },
+        ],
+      })};`,
+    );
+    const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 420_000);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string; expectations: { name: string; passed: boolean; observed: string }[] };
+    expect(result.expectations.filter((e) => !e.passed)).toEqual([]);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
+    const launched = summary.scalingActivities.filter((a: { description: string }) => /Launching 2 new EC2 instances/.test(a.description));
+    expect(launched.length).toBeGreaterThanOrEqual(1);
+    // The new instances took traffic: connections were seen on more than the first two.
+    const busy = new Set(summary.series.flatMap((s: { connectionsPerInstance: Record<string, number> }) => Object.entries(s.connectionsPerInstance).filter(([, n]) => n > 0).map(([id]) => id)));
+    expect(busy.size).toBeGreaterThanOrEqual(3);
+    expect(await noneAlive(run.descendants)).toEqual([]);
+  }, 480_000);
+});
