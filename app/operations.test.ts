@@ -132,3 +132,31 @@ describe('operations', () => {
     }
   });
 });
+
+describe('the seed command', () => {
+  it('creates a demo event with its seats, and refuses a duplicate id with a clear message', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const tier = await startDataTier();
+    try {
+      const env = { ...process.env, ...tier.env(), TOKEN_SECRET: '' };
+      delete (env as Record<string, string | undefined>).TOKEN_SECRET;
+      const run = (args: string[]) =>
+        spawnSync(process.execPath, ['--import', 'tsx', 'app/seed.ts', ...args], { env, encoding: 'utf8' });
+      const first = run(['--event-id', 'seeded', '--seats', '120', '--open']);
+      expect(first.status, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout)).toEqual({ eventId: 'seeded', seats: 120, salesOpen: true });
+      const db = testPool(tier.postgres.url);
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM seats WHERE event_id = 'seeded'");
+      expect(rows[0].n).toBe(120);
+      await db.end();
+      const again = run(['--event-id', 'seeded']);
+      expect(again.status).toBe(2);
+      expect(again.stderr).toMatch(/exists already; pass another --event-id/);
+      const bad = run(['--seats', 'lots']);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--seats must be a whole number/);
+    } finally {
+      await tier.stop();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
+import type { TopologyStatus } from '../topology/local-topology.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
 import { runCommand } from './run.ts';
 import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
@@ -181,9 +182,9 @@ program
         throw new UsageError(
           'no running topology found from this folder: start one with `tiketi-sim up`, or pass --control-url',
         );
-      let status: Record<string, any>;
+      let status: TopologyStatus;
       try {
-        status = (await (await fetch(`${controlUrl}/status`)).json()) as Record<string, any>;
+        status = (await (await fetch(`${controlUrl}/status`)).json()) as TopologyStatus;
       } catch (err) {
         throw new UsageError(
           `the topology at ${controlUrl} does not answer (${(err as Error).message}); is \`tiketi-sim up\` still running?`,

@@ -45,7 +45,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   say(`[tiketi-sim] starting the ${backend.kind} backend…`);
   let started: StartedTopology | undefined;
   try {
-    started = await startLocalTopology({ topology, clock, backend, eventId, log: () => {} });
+    started = await startLocalTopology({ topology, clock, backend, eventId, log });
     const redis: Redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }

@@ -12,7 +12,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs the CLI, watching every process it starts, and returns them with its exit. */
 async function cli(args: string[], timeoutMs: number) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -39,14 +42,20 @@ describe('rehearsals end to end (real processes)', () => {
     const reports = join(work, 'smoke');
     const run = await cli(['run', 'smoke', '--report-dir', reports, '--json'], 150_000);
     expect(run.code, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string };
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+      passed: boolean;
+      reportDir: string;
+    };
     expect(result.passed).toBe(true);
-    for (const f of ['summary.json', 'junit.xml', 'index.html']) expect(existsSync(join(result.reportDir, f))).toBe(true);
+    for (const f of ['summary.json', 'junit.xml', 'index.html'])
+      expect(existsSync(join(result.reportDir, f))).toBe(true);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ schemaVersion: 1, scenario: 'smoke', passed: true, users: 200 });
     expect(summary.counters.usersJoined).toBe(200);
     expect(summary.integrity.confirmedReservationsLost).toBe(0);
-    expect(readFileSync(join(result.reportDir, 'junit.xml'), 'utf8')).toContain('<testcase classname="tiketi-sim.smoke"');
+    expect(readFileSync(join(result.reportDir, 'junit.xml'), 'utf8')).toContain(
+      '<testcase classname="tiketi-sim.smoke"',
+    );
     // Redis ×2, Sentinels ×3, PostgreSQL ×2, ALB workers, app instances, load workers at least.
     expect(run.descendants.length).toBeGreaterThan(10);
     expect(await noneAlive(run.descendants)).toEqual([]);
@@ -71,10 +80,25 @@ describe('rehearsals end to end (real processes)', () => {
           // Late arrivals once the new instances are in service: the ALB spreads them there.
           { at: '19:58', joined: 6_000 },
         ],
-        behaviour: { buyShare: 0.1, seatsPerOrder: 1, thinkTime: { minSeconds: 5, maxSeconds: 20 }, stayConnectedAfterPurchase: true },
+        behaviour: {
+          buyShare: 0.1,
+          seatsPerOrder: 1,
+          thinkTime: { minSeconds: 5, maxSeconds: 20 },
+          stayConnectedAfterPurchase: true,
+        },
         expectations: [
-          { expect: 'alarm-never', alarm: 'tiketi-queue-scale-out', state: 'ALARM', during: { from: '19:30', to: '19:39' } },
-          { expect: 'alarm-state', alarm: 'tiketi-queue-scale-out', state: 'ALARM', within: { from: '19:40', to: '19:46' } },
+          {
+            expect: 'alarm-never',
+            alarm: 'tiketi-queue-scale-out',
+            state: 'ALARM',
+            during: { from: '19:30', to: '19:39' },
+          },
+          {
+            expect: 'alarm-state',
+            alarm: 'tiketi-queue-scale-out',
+            state: 'ALARM',
+            within: { from: '19:40', to: '19:46' },
+          },
           { expect: 'instances', at: '19:52', min: 4 },
           // Scale-in after two 5-minute periods under 1,000, one instance per 600 s cooldown.
           { expect: 'instances', at: '20:11', max: 3 },
@@ -85,14 +109,26 @@ describe('rehearsals end to end (real processes)', () => {
       })};`,
     );
     const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 420_000);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string; expectations: { name: string; passed: boolean; observed: string }[] };
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+      passed: boolean;
+      reportDir: string;
+      expectations: { name: string; passed: boolean; observed: string }[];
+    };
     expect(result.expectations.filter((e) => !e.passed)).toEqual([]);
     expect(run.code).toBe(0);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
-    const launched = summary.scalingActivities.filter((a: { description: string }) => /Launching 2 new EC2 instances/.test(a.description));
+    const launched = summary.scalingActivities.filter((a: { description: string }) =>
+      /Launching 2 new EC2 instances/.test(a.description),
+    );
     expect(launched.length).toBeGreaterThanOrEqual(1);
     // The new instances took traffic: connections were seen on more than the first two.
-    const busy = new Set(summary.series.flatMap((s: { connectionsPerInstance: Record<string, number> }) => Object.entries(s.connectionsPerInstance).filter(([, n]) => n > 0).map(([id]) => id)));
+    const busy = new Set(
+      summary.series.flatMap((s: { connectionsPerInstance: Record<string, number> }) =>
+        Object.entries(s.connectionsPerInstance)
+          .filter(([, n]) => n > 0)
+          .map(([id]) => id),
+      ),
+    );
     expect(busy.size).toBeGreaterThanOrEqual(3);
     expect(await noneAlive(run.descendants)).toEqual([]);
   }, 480_000);
