@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { designTopology } from '../infra/topology.ts';
 import { startAlb } from '../harness/alb/alb.ts';
 import { freePort } from '../harness/backends/local/ports.ts';
 import { ManualClock } from '../harness/clock/clock.ts';
+import { designTopology } from '../infra/topology.ts';
 
 const { values } = parseArgs({
   strict: false,
@@ -52,13 +52,20 @@ process.on('exit', cleanup);
 /** A backend: a small node:http server in its own process that also accepts WebSocket upgrades. */
 async function backend(): Promise<number> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const http = require('node:http');
     const s = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }); res.end('ok'); });
     s.on('upgrade', (req, socket) => { socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'); socket.on('error', () => {}); });
     s.maxConnections = 30000;
     s.listen(${port}, '127.0.0.1', () => process.send && process.send('up'));
-  `], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  `,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
   children.push(child);
   await new Promise((r) => child.once('message', r));
   return port;
@@ -67,8 +74,13 @@ async function backend(): Promise<number> {
 function wrk(url: string): { rps: number; p99Ms: number } {
   const dir = mkdtempSync(join(tmpdir(), 'alb-bench-'));
   const script = join(dir, 'report.lua');
-  writeFileSync(script, 'done = function(s, l, r) io.write(string.format("JSON {\\"rps\\":%f,\\"p99\\":%f}\\n", s.requests / (s.duration / 1e6), l:percentile(99) / 1000)) end\n');
-  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '-s', script, url], { encoding: 'utf8' });
+  writeFileSync(
+    script,
+    'done = function(s, l, r) io.write(string.format("JSON {\\"rps\\":%f,\\"p99\\":%f}\\n", s.requests / (s.duration / 1e6), l:percentile(99) / 1000)) end\n',
+  );
+  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '-s', script, url], {
+    encoding: 'utf8',
+  });
   rmSync(dir, { recursive: true, force: true });
   const parsed = JSON.parse(/JSON (.*)/.exec(out)![1]!) as { rps: number; p99: number };
   return { rps: Math.round(parsed.rps), p99Ms: Math.round(parsed.p99 * 100) / 100 };
@@ -91,7 +103,9 @@ if (process.argv[2] === '--hold') {
   const one = () =>
     new Promise<void>((resolve) => {
       const s = connect({ port, host: '127.0.0.1' }, () => {
-        s.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        s.write(
+          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
       });
       s.once('data', (d) => {
         if (String(d).startsWith('HTTP/1.1 101')) open++;
@@ -104,7 +118,8 @@ if (process.argv[2] === '--hold') {
       });
       sockets.push(s);
     });
-  for (let i = 0; i < count; i += 200) await Promise.all(Array.from({ length: Math.min(200, count - i) }, one));
+  for (let i = 0; i < count; i += 200)
+    await Promise.all(Array.from({ length: Math.min(200, count - i) }, one));
   process.send?.({ open, failed });
   setInterval(() => {}, 60_000);
 } else {
@@ -112,13 +127,20 @@ if (process.argv[2] === '--hold') {
   // HAProxy: the reference, configured as the ALB behaves here.
   const haproxyPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'haproxy-'));
-  writeFileSync(join(dir, 'haproxy.cfg'), `global\n  maxconn 9000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  option http-keep-alive\nfrontend fe\n  bind 127.0.0.1:${haproxyPort}\n  default_backend be\nbackend be\n  balance roundrobin\n  cookie AWSALB insert indirect nocache\n  server a 127.0.0.1:${a} cookie a\n  server b 127.0.0.1:${b} cookie b\n`);
+  writeFileSync(
+    join(dir, 'haproxy.cfg'),
+    `global\n  maxconn 9000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  option http-keep-alive\nfrontend fe\n  bind 127.0.0.1:${haproxyPort}\n  default_backend be\nbackend be\n  balance roundrobin\n  cookie AWSALB insert indirect nocache\n  server a 127.0.0.1:${a} cookie a\n  server b 127.0.0.1:${b} cookie b\n`,
+  );
   const haproxy = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg')], { stdio: 'inherit' });
   children.push(haproxy);
   await new Promise((r) => setTimeout(r, 500));
 
   const clock = new ManualClock(0);
-  const alb = await startAlb({ topology: designTopology, clock, workers: Number(values['alb-workers'] as string) });
+  const alb = await startAlb({
+    topology: designTopology,
+    clock,
+    workers: Number(values['alb-workers'] as string),
+  });
   alb.registerTarget({ id: 'a', url: `http://127.0.0.1:${a}`, az: 'a' });
   alb.registerTarget({ id: 'b', url: `http://127.0.0.1:${b}`, az: 'b' });
   for (let i = 0; i < designTopology.loadBalancer.healthCheck.healthyThresholdCount; i++) {
@@ -156,9 +178,15 @@ if (process.argv[2] === '--hold') {
     const holders = Math.ceil(websockets / perClient);
     const results = await Promise.all(
       Array.from({ length: holders }, (_, i) => {
-        const child = fork(SELF, ['--hold', String(wsAlb.port), String(Math.min(perClient, websockets - i * perClient))], { execArgv: ['--import', 'tsx'] });
+        const child = fork(
+          SELF,
+          ['--hold', String(wsAlb.port), String(Math.min(perClient, websockets - i * perClient))],
+          { execArgv: ['--import', 'tsx'] },
+        );
         children.push(child);
-        return new Promise<{ open: number; failed: number }>((r) => child.once('message', r as (m: unknown) => void));
+        return new Promise<{ open: number; failed: number }>((r) =>
+          child.once('message', r as (m: unknown) => void),
+        );
       }),
     );
     await new Promise((r) => setTimeout(r, 2_000));
