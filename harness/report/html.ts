@@ -108,7 +108,7 @@ function alarmBands(summary: Summary, x0: number, x1: number): string {
         `<rect x="${x(c.atMs).toFixed(1)}" y="${r * rowH + 4}" width="${Math.max(1, x(end) - x(c.atMs)).toFixed(1)}" height="${rowH - 4}" fill="${fill}"><title>${esc(`${name}: ${c.to} at ${hhmm(c.atMs)} — ${c.reason}`)}</title></rect>`,
       );
     });
-    return `${parts.join('')}<text x="${PAD.left - 6}" y="${r * rowH + 17}" text-anchor="end">${esc(name.replace('tiketi-queue-', ''))}</text>`;
+    return `${parts.join('')}<text x="${PAD.left - 6}" y="${r * rowH + 17}" text-anchor="end">${esc(name.replace('tiketi-queue-', '').replace('scale-out-aggressive', 'aggressive'))}</text>`;
   });
   return `<svg data-chart="alarm-states" viewBox="0 0 ${W} ${names.length * rowH + 8}" width="100%" role="img" aria-label="alarm states">${rows.join('')}</svg>
 <div class="legend"><span class="key"><i style="background:#fca5a5"></i>ALARM</span><span class="key"><i style="background:#bbf7d0"></i>OK</span><span class="key"><i style="background:#e5e7eb"></i>INSUFFICIENT_DATA</span></div>`;
