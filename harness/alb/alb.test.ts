@@ -5,6 +5,7 @@ import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import { ManualClock } from '../clock/clock.ts';
+import { isAlive } from '../run/process-tree.ts';
 import { type StartedAlb, startAlb } from './alb.ts';
 
 const INTERVAL_MS = designTopology.loadBalancer.healthCheck.intervalSeconds * 1_000;
@@ -242,16 +243,8 @@ describe('ALB emulator', () => {
     const pids = JSON.parse(
       await new Promise<string>((r) => control.stdout.once('data', (d: Buffer) => r(String(d)))),
     ) as number[];
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(isAlive)).toBe(true);
     control.kill('SIGKILL');
-    await eventually(() => !pids.some(alive), 10_000);
+    await eventually(() => !pids.some(isAlive), 10_000);
   });
 });

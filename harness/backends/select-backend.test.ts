@@ -1,18 +1,10 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '../run/process-tree.ts';
 import type { StartedBackend } from './backend.ts';
 import { containerEngineAvailable, containersBackend } from './containers/containers-backend.ts';
 import { selectBackend } from './select-backend.ts';
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function exercise(backend: StartedBackend) {
   const { redis, postgres } = backend.endpoints;
@@ -59,7 +51,7 @@ describe('backend selection', () => {
     } finally {
       await started.stop();
     }
-    expect(pids.filter(isRunning)).toEqual([]);
+    expect(pids.filter(isAlive)).toEqual([]);
   });
 
   it('external names every missing URL and how to pass it', async () => {

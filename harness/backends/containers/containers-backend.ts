@@ -18,6 +18,7 @@ import {
 import { type Backend, BackendUnavailableError, type HostPort, type StartedBackend } from '../backend.ts';
 import { DEFAULT_MASTER_NAME } from '../local/redis-sentinel-group.ts';
 import { startTcpEndpoint } from '../local/tcp-endpoint.ts';
+import { waitUntil } from '../local/wait-until.ts';
 
 const REDIS_IMAGE = 'redis:7.2-alpine';
 const POSTGRES_IMAGE = 'postgres:15-alpine';
@@ -40,15 +41,6 @@ async function sql(url: string, text: string): Promise<pg.QueryResultRow[]> {
     return (await client.query(text)).rows;
   } finally {
     await client.end();
-  }
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new BackendUnavailableError(`containers: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -156,11 +148,16 @@ export const containersBackend: Backend = {
       if (options.synchronousReplication ?? true) {
         await sql(writerUrl, "ALTER SYSTEM SET synchronous_standby_names = 'replica'");
         await sql(writerUrl, 'SELECT pg_reload_conf()');
-        await waitFor('the replica to become synchronous', async () =>
-          (await sql(writerUrl, 'SELECT sync_state FROM pg_stat_replication')).some(
-            (r) => r.sync_state === 'sync',
-          ),
-        );
+        await waitUntil(
+          'the replica to become synchronous',
+          async () =>
+            (await sql(writerUrl, 'SELECT sync_state FROM pg_stat_replication')).some(
+              (r) => r.sync_state === 'sync',
+            ),
+          { timeoutMs: 60_000, intervalMs: 250 },
+        ).catch((err: Error) => {
+          throw new BackendUnavailableError(`containers: ${err.message}`, { cause: err });
+        });
       }
       // Endpoints that stay put while servers change, like Aurora's cluster endpoints.
       const writerEndpoint = await startTcpEndpoint({

@@ -22,6 +22,7 @@ import {
 import type { LogSink } from './process.ts';
 import { makeRunDir } from './run-dir.ts';
 import { startTcpEndpoint, type TcpEndpoint } from './tcp-endpoint.ts';
+import { waitUntil } from './wait-until.ts';
 
 const execFileAsync = promisify(execFile);
 const REPLICA_APPLICATION_NAME = 'replica';
@@ -60,14 +61,6 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
     return (await client.query<T>(sql)).rows;
   } finally {
     await client.end();
-  }
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -143,7 +136,7 @@ export async function startPostgresCluster(
   let readerEndpoint: TcpEndpoint | undefined;
   try {
     replica = await startReplicaOf(writer, { name: `${prefix}-replica az-${azReplica}`, log: options.log });
-    await waitFor('the replica to stream from the writer', async () => {
+    await waitUntil('the replica to stream from the writer', async () => {
       const rows = await query<{ state: string }>(
         writer.urlFor('postgres'),
         'SELECT state FROM pg_stat_replication',
@@ -156,7 +149,7 @@ export async function startPostgresCluster(
         `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
       );
       await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      await waitFor('the replica to become synchronous', async () => {
+      await waitUntil('the replica to become synchronous', async () => {
         const rows = await query<{ sync_state: string }>(
           writer.urlFor('postgres'),
           'SELECT sync_state FROM pg_stat_replication',

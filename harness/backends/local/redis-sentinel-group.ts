@@ -10,6 +10,7 @@ import { freePort } from './ports.ts';
 import { type LogSink, type ManagedProcess, startProcess } from './process.ts';
 import { redisCommand, type StartedRedis, startRedisServer } from './redis-server.ts';
 import { makeRunDir, type RunDir } from './run-dir.ts';
+import { waitUntil } from './wait-until.ts';
 
 export const DEFAULT_MASTER_NAME = 'tiketi';
 
@@ -66,19 +67,6 @@ async function sentinelQuery(port: number, ...args: string[]): Promise<unknown> 
     return await client.call('SENTINEL', ...args);
   } finally {
     client.disconnect();
-  }
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -144,7 +132,7 @@ export async function startRedisSentinelGroup(
       log: options.log,
     });
     started.push(replica);
-    await waitFor('the replica to sync with the primary', async () =>
+    await waitUntil('the replica to sync with the primary', async () =>
       (await redisCommand(replica.port, 'INFO replication', '127.0.0.1', 2_000, true)).includes(
         'master_link_status:up',
       ),
@@ -169,7 +157,7 @@ export async function startRedisSentinelGroup(
       });
     }
     // A failover needs every Sentinel to know the replica and a quorum of its peers.
-    await waitFor('the Sentinels to discover the replica and each other', async () => {
+    await waitUntil('the Sentinels to discover the replica and each other', async () => {
       for (const s of sentinels) {
         const replicas = (await sentinelQuery(s.port, 'REPLICAS', masterName)) as unknown[];
         const peers = (await sentinelQuery(s.port, 'SENTINELS', masterName)) as unknown[];

@@ -1,17 +1,9 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '../../run/process-tree.ts';
 import { startPostgresServer } from './postgres-server.ts';
 import { redisCommand, startRedisServer } from './redis-server.ts';
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('local backend servers', () => {
   it('starts redis-server on a free port, answers, and leaves nothing behind', async () => {
@@ -20,7 +12,7 @@ describe('local backend servers', () => {
     expect(await redisCommand(redis.port, 'PING')).toBe('+PONG');
     expect(await redisCommand(redis.port, 'SET k v')).toBe('+OK');
     await redis.stop();
-    expect(isRunning(redis.pid)).toBe(false);
+    expect(isAlive(redis.pid)).toBe(false);
     await expect(redisCommand(redis.port, 'PING')).rejects.toThrow();
   });
 
@@ -40,7 +32,7 @@ describe('local backend servers', () => {
     await other.query('CREATE TABLE t (id int)');
     await other.end();
     await server.stop();
-    expect(isRunning(server.pid)).toBe(false);
+    expect(isAlive(server.pid)).toBe(false);
     expect(existsSync(server.dataDir)).toBe(false);
   });
 
@@ -70,13 +62,13 @@ describe('when the harness dies', () => {
       harness.stdout.once('data', (d: Buffer) => resolve(String(d))),
     );
     const pids = JSON.parse(line) as { redis: number; pg: number };
-    expect(isRunning(pids.redis) && isRunning(pids.pg)).toBe(true);
+    expect(isAlive(pids.redis) && isAlive(pids.pg)).toBe(true);
     harness.kill('SIGKILL');
     const deadline = Date.now() + 15_000;
-    while ((isRunning(pids.redis) || isRunning(pids.pg)) && Date.now() < deadline) {
+    while ((isAlive(pids.redis) || isAlive(pids.pg)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(isRunning(pids.redis)).toBe(false);
-    expect(isRunning(pids.pg)).toBe(false);
+    expect(isAlive(pids.redis)).toBe(false);
+    expect(isAlive(pids.pg)).toBe(false);
   });
 });
