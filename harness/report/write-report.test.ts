@@ -1,0 +1,204 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { designTopology } from '../../infra/topology.ts';
+import type { Verdict } from '../expectations/evaluate.ts';
+import type { RunRecord } from './run-record.ts';
+import { renderJunit, reportDirFor, summarize, writeReport } from './write-report.ts';
+
+const T = (hhmm: string) => Date.parse(`2026-11-24T${hhmm}:00Z`);
+const root = mkdtempSync(join(tmpdir(), 'tiketi-report-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function record(): RunRecord {
+  const samples = Array.from({ length: 30 }, (_, i) => ({
+    atMs: T('19:31') + i * 60_000,
+    queueSize: i < 20 ? i * 1_000 : 0,
+    activeUsers: i < 20 ? 0 : 3_000,
+    instances: { pending: i >= 24 && i < 28 ? 2 : 0, inService: i >= 28 ? 4 : 2, terminating: 0 },
+    targets: { initial: 0, healthy: 2, unhealthy: 0, draining: 0 },
+    alarms: { 'tiketi-queue-scale-out': i >= 23 ? ('ALARM' as const) : ('OK' as const) },
+    connectionsPerInstance: { 'app-1': 100 + i, 'app-2': 90 + i },
+    requests: 100,
+    errors: 0,
+    admitted: i >= 20 ? 3_000 : 0,
+    apiP95Ms: 40 + i,
+    apiP99Ms: 80 + i,
+    socketDeliveryP95Ms: 20,
+    socketsConnected: 200,
+  }));
+  return {
+    scenario: 'report-test',
+    startMs: T('19:30'),
+    endMs: T('20:00'),
+    timeScaleRequested: 30,
+    timeScaleEffective: 27.5,
+    wallSeconds: 66,
+    users: 20_000,
+    samples,
+    alarmHistory: [
+      {
+        alarm: 'tiketi-queue-scale-out',
+        atMs: T('19:31'),
+        from: 'INSUFFICIENT_DATA',
+        to: 'OK',
+        reason: 'Threshold Crossed',
+      },
+      {
+        alarm: 'tiketi-queue-scale-out',
+        atMs: T('19:54'),
+        from: 'OK',
+        to: 'ALARM',
+        reason: 'Threshold Crossed <&">',
+      },
+    ],
+    scalingActivities: [
+      {
+        startMs: T('19:54'),
+        endMs: T('19:58'),
+        status: 'Successful',
+        description: 'Launching 2 new EC2 instances',
+        cause: 'alarm',
+      },
+    ],
+    instances: [
+      { id: 'app-1', az: 'a', launchedAtMs: T('19:27') },
+      { id: 'app-2', az: 'b', launchedAtMs: T('19:27') },
+      { id: 'app-3', az: 'a', launchedAtMs: T('19:54'), inServiceAtMs: T('19:58') },
+    ],
+    faults: [],
+    reconnects: [
+      { userId: 'u', disconnectedAtMs: T('19:40'), reconnectedAtMs: T('19:40') + 3_000, stateKept: true },
+    ],
+    latency: { all: { count: 3_000, p50Ms: 10, p90Ms: 30, p95Ms: 45, p99Ms: 90, maxMs: 300, meanMs: 15 } },
+    counters: {
+      usersJoined: 20_000,
+      usersAdmitted: 20_000,
+      requests: 3_000,
+      errors: 0,
+      conflicts: 10,
+      seatsHeld: 5,
+      reservations: 5,
+      paymentsConfirmed: 5,
+      socketDisconnects: 1,
+    },
+    integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 5 },
+    peakSocketConnections: 200,
+    longestClientGapMs: 0,
+  };
+}
+
+const verdicts: Verdict[] = [
+  { name: 'ok one', passed: true, expected: 'x', observed: 'x' },
+  { name: 'bad <one> & "quoted"', passed: false, expected: '< 200 ms', observed: '250 ms & more' },
+];
+
+describe('the report', () => {
+  const summary = summarize({
+    scenarioFile: 'scenarios/report-test.ts',
+    record: record(),
+    verdicts,
+    topology: designTopology,
+    aborted: false,
+  });
+
+  it('summarizes with a schema version, costs the instance-hours at the design price', () => {
+    expect(summary).toMatchObject({
+      schemaVersion: 1,
+      passed: false,
+      timeScale: { requested: 30, effective: 27.5 },
+    });
+    // Two instances for the whole 30 minutes and one for the last 6: 1.1 instance-hours.
+    expect(summary.instanceHours).toBe(1.1);
+    expect(summary.instanceCostKrw).toBe(
+      Math.round((1.1 / 730) * designTopology.monthlyCostKrw.ec2PerInstance),
+    );
+    expect(summary.reconnects).toMatchObject({ count: 1, maxSeconds: 3 });
+  });
+
+  it('junit has one test case per expectation, a failure for the failing one, all escaped', () => {
+    const xml = renderJunit(summary);
+    expect(xml.match(/<testcase /g)).toHaveLength(2);
+    expect(xml).toContain('tests="2" failures="1"');
+    expect(xml).toContain('name="bad &lt;one&gt; &amp; &quot;quoted&quot;"');
+    expect(xml).toContain('<failure message="expected &lt; 200 ms, observed 250 ms &amp; more"/>');
+  });
+
+  it('writes the folder whole or not at all', () => {
+    const broken = reportDirFor(root, 'broken', new Date('2026-11-24T23:00:00Z'));
+    expect(() =>
+      writeReport(broken, summary, designTopology, {
+        afterFirstFile: () => {
+          throw new Error('Ctrl-C');
+        },
+      }),
+    ).toThrow('Ctrl-C');
+    expect(existsSync(broken)).toBe(false);
+    expect(existsSync(`${broken}.partial`)).toBe(false);
+    const dir = reportDirFor(root, 'report-test', new Date('2026-11-24T23:00:00Z'));
+    expect(dir.endsWith('report-test-20261124-230000')).toBe(true);
+    writeReport(dir, summary, designTopology);
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).scenario).toBe('report-test');
+  });
+
+  const browser = '/usr/bin/chromium';
+  it.skipIf(!existsSync(browser))(
+    `renders offline in headless Chromium with every chart drawn${existsSync(browser) ? '' : ' — skipped: /usr/bin/chromium is missing (apt-get install chromium)'}`,
+    async () => {
+      const dir = reportDirFor(root, 'browser', new Date());
+      writeReport(dir, summary, designTopology);
+      const instance = await chromium.launch({
+        executablePath: browser,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      try {
+        const page = await instance.newPage();
+        const problems: string[] = [];
+        const network: string[] = [];
+        page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+        page.on('pageerror', (e) => problems.push(e.message));
+        await page.route('**/*', (route) => {
+          if (route.request().url().startsWith('file://')) return route.continue();
+          network.push(route.request().url());
+          return route.abort();
+        });
+        await page.goto(`file://${join(dir, 'index.html')}`);
+        const charts = await page.$$eval('[data-chart]', (els) =>
+          els.map((el) => ({
+            name: el.getAttribute('data-chart'),
+            marks: el.querySelectorAll('path, rect').length,
+            width: el.getBoundingClientRect().width,
+          })),
+        );
+        expect(problems).toEqual([]);
+        expect(network).toEqual([]);
+        expect(charts.map((c) => c.name)).toEqual([
+          'queue-instances',
+          'alarm-states',
+          'latency',
+          'connections',
+          'reconnect-times',
+        ]);
+        for (const c of charts) {
+          expect(c.marks, c.name ?? '').toBeGreaterThan(1);
+          expect(c.width).toBeGreaterThan(100);
+        }
+        expect(await page.textContent('h1')).toContain('FAILED');
+      } finally {
+        await instance.close();
+      }
+    },
+    60_000,
+  );
+});
