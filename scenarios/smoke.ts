@@ -14,10 +14,10 @@ export default defineScenario({
     { at: '19:30', joined: 0 },
     { at: '19:32', joined: 200 },
   ],
-  behaviour: { socket: true, buyShare: 0.5, seatsPerOrder: 2, thinkTime: { minSeconds: 1, maxSeconds: 5 } },
+  behaviour: { socket: true, buyShare: 0.5, seatsPerOrder: 2, thinkTime: { minSeconds: 10, maxSeconds: 60 } },
   expectations: [
     { expect: 'instances', at: '19:44', min: 2, max: 2 },
-    { expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 1_000 },
+    { expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 2_000 },
     { expect: 'error-rate', below: 0.01 },
     { expect: 'no-seat-sold-twice' },
     { expect: 'no-confirmed-reservation-lost' },

@@ -52,6 +52,7 @@ export function compareWithBaseline(
     if (!now || !before) continue;
     const limit = before.p95Ms * (1 + tolerancePercent / 100);
     verdicts.push({
+      kind: 'baseline',
       name: `P95 of ${metric === 'all' ? 'all API requests' : metric} within ${tolerancePercent} % of the baseline`,
       passed: now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS,
       expected: `<= ${limit.toFixed(1)} ms (baseline ${before.p95Ms} ms + ${tolerancePercent} %)`,

@@ -82,6 +82,7 @@ function recorded(over: Partial<RunRecord> = {}): RunRecord {
     integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 4_000 },
     peakSocketConnections: 25_000,
     longestClientGapMs: 0,
+    loadGenerator: { workers: 2, maxEventLoopDelayMs: 12 },
     ...over,
   };
 }

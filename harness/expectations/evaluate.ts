@@ -4,6 +4,8 @@ import type { RunRecord } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Expectation } from '../scenario/schema.ts';
 
 export interface Verdict {
+  /** The expectation's kind (`latency`, `error-rate`, …): lets a reader pick the verdicts it gates on. */
+  kind: Expectation['expect'] | 'baseline';
   /** Short stable name, also the JUnit test case name. */
   name: string;
   passed: boolean;
@@ -42,7 +44,7 @@ function instancesAt(record: RunRecord, atMs: number, lifecycle: 'InService' | '
   }).length;
 }
 
-export function evaluate(expectation: Expectation, record: RunRecord): Verdict {
+export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verdict, 'kind'> {
   switch (expectation.expect) {
     case 'alarm-state': {
       const from = atOf(record, expectation.within.from);
@@ -217,5 +219,5 @@ export function evaluate(expectation: Expectation, record: RunRecord): Verdict {
 }
 
 export function evaluateAll(expectations: Expectation[], record: RunRecord): Verdict[] {
-  return expectations.map((e) => evaluate(e, record));
+  return expectations.map((e) => ({ kind: e.expect, ...evaluate(e, record) }));
 }

@@ -47,6 +47,8 @@ export interface LoadTotals {
   usersActive: number;
   longestGapWallMs: number;
   reconnects: ReconnectObservation[];
+  /** Longest event-loop stall of any worker (wall ms). */
+  maxWorkerEventLoopDelayMs: number;
 }
 
 export class LoadGenerator {
@@ -120,6 +122,10 @@ export class LoadGenerator {
     if (report.final) this.finals.set(report.workerIndex, report);
   }
 
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
   /** Users arrive now; spread over workers round robin. */
   arrive(users: VirtualUserCredentials[]): void {
     const batches = this.workers.map(() => [] as VirtualUserCredentials[]);
@@ -160,6 +166,7 @@ export class LoadGenerator {
       usersActive: sum((r) => r.usersActive),
       longestGapWallMs: Math.max(0, ...reports.map((r) => r.longestGapWallMs)),
       reconnects: [...this.reconnects],
+      maxWorkerEventLoopDelayMs: Math.max(0, ...reports.map((r) => r.maxEventLoopDelayMs)),
     };
   }
 

@@ -55,6 +55,8 @@ export interface WorkerReport {
   socketsConnected: number;
   usersActive: number;
   reconnects: ReconnectObservation[];
+  /** Longest event-loop stall of the worker so far (ms): above ~100 ms, latencies include the client's own delay. */
+  maxEventLoopDelayMs: number;
 }
 
 export type FromWorker =

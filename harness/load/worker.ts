@@ -4,6 +4,7 @@
  * hold at most 20,000 open files here.
  */
 import { setMaxListeners } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyRecorder } from '../metrics/latency.ts';
 import { VirtualUserHttp } from './http-client.ts';
 import type { FromWorker, ReconnectObservation, ToWorker, WorkerInit, WorkerReport } from './protocol.ts';
@@ -30,6 +31,9 @@ let reconnects: ReconnectObservation[] = [];
 let socketsConnected = 0;
 let timeScale = 1;
 let reportTimer: NodeJS.Timeout | undefined;
+// A saturated worker delays its own requests and receipts: measured, so the report can say so.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function report(final: boolean): WorkerReport {
   const http = ctx!.http;
@@ -45,6 +49,7 @@ function report(final: boolean): WorkerReport {
     socketsConnected,
     usersActive: journeys.size,
     reconnects,
+    maxEventLoopDelayMs: loopDelay.max / 1e6,
   };
   delta.joined = delta.admitted = delta.seatsHeld = delta.reservations = delta.socketDisconnects = 0;
   confirmed = [];

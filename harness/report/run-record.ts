@@ -116,4 +116,6 @@ export interface RunRecord {
   peakSocketConnections: number;
   /** Longest stretch, simulated ms, in which some client's requests all failed. */
   longestClientGapMs: number;
+  /** How hard the load generator itself worked: its stalls are part of every measured latency. */
+  loadGenerator: { workers: number; maxEventLoopDelayMs: number };
 }

@@ -87,12 +87,19 @@ function record(): RunRecord {
     integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 5 },
     peakSocketConnections: 200,
     longestClientGapMs: 0,
+    loadGenerator: { workers: 2, maxEventLoopDelayMs: 12 },
   };
 }
 
 const verdicts: Verdict[] = [
-  { name: 'ok one', passed: true, expected: 'x', observed: 'x' },
-  { name: 'bad <one> & "quoted"', passed: false, expected: '< 200 ms', observed: '250 ms & more' },
+  { kind: 'no-seat-sold-twice', name: 'ok one', passed: true, expected: 'x', observed: 'x' },
+  {
+    kind: 'latency',
+    name: 'bad <one> & "quoted"',
+    passed: false,
+    expected: '< 200 ms',
+    observed: '250 ms & more',
+  },
 ];
 
 describe('the report', () => {

@@ -23,6 +23,7 @@ export interface Summary {
   wallSeconds: number;
   users: number;
   peakSocketConnections: number;
+  loadGenerator: RunRecord['loadGenerator'];
   latency: RunRecord['latency'];
   counters: RunRecord['counters'];
   integrity: RunRecord['integrity'];
@@ -83,6 +84,7 @@ export function summarize(input: {
     wallSeconds: record.wallSeconds,
     users: record.users,
     peakSocketConnections: record.peakSocketConnections,
+    loadGenerator: record.loadGenerator,
     latency: record.latency,
     counters: record.counters,
     integrity: record.integrity,

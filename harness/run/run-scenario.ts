@@ -238,6 +238,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     }
     const wallSeconds = (Date.now() - wallStart) / 1_000;
     const latency = generator.total;
+    const workers = generator.workerCount;
     const totals = await generator.stop();
     generator = undefined;
 
@@ -309,6 +310,10 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       },
       peakSocketConnections: Math.max(0, ...samples.map((s) => s.socketsConnected)),
       longestClientGapMs: totals.longestGapWallMs * currentScale,
+      loadGenerator: {
+        workers,
+        maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs),
+      },
     };
     redis.disconnect();
     return {
