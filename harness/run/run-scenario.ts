@@ -17,6 +17,7 @@ import { designTopology, mergeTopology, type Topology } from '../../infra/topolo
 import type { Backend } from '../backends/backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
 import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
+import { checkIntegrity } from '../faults/integrity.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
 import type { AlarmStateName, RunRecord, Sample } from '../report/run-record.ts';
@@ -242,18 +243,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const totals = await generator.stop();
     generator = undefined;
 
-    // Integrity, from the database itself.
-    const doubles = await world.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM (SELECT rs.seat_id FROM reservation_seats rs JOIN reservations r ON r.id = rs.reservation_id
-       WHERE r.status = 'confirmed' AND r.event_id = $1 GROUP BY rs.seat_id HAVING count(*) > 1) d`,
-      [EVENT_ID],
-    );
-    const confirmed = await world.db.query<{ id: string }>(
-      "SELECT id FROM reservations WHERE status = 'confirmed' AND event_id = $1",
-      [EVENT_ID],
-    );
-    const inDb = new Set(confirmed.rows.map((r) => r.id));
-    const lost = totals.confirmedReservationIds.filter((id) => !inDb.has(id)).length;
+    // Integrity, from the database itself, against what clients were told.
+    const integrity = await checkIntegrity(world.db, EVENT_ID, totals.confirmedReservationIds);
 
     const record: RunRecord = {
       scenario: scenario.name,
@@ -304,9 +295,9 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         socketDisconnects: totals.socketDisconnects,
       },
       integrity: {
-        seatsSoldTwice: doubles.rows[0]?.n ?? 0,
-        confirmedReservationsLost: lost,
-        confirmedInDatabase: inDb.size,
+        seatsSoldTwice: integrity.seatsSoldTwice,
+        confirmedReservationsLost: integrity.confirmedReservationsLost,
+        confirmedInDatabase: integrity.confirmedInDatabase,
       },
       peakSocketConnections: Math.max(0, ...samples.map((s) => s.socketsConnected)),
       longestClientGapMs: totals.longestGapWallMs * currentScale,

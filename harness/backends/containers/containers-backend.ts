@@ -15,9 +15,9 @@ import {
   type StartedTestContainer,
   Wait,
 } from 'testcontainers';
+import { startProxyHost } from '../../faults/proxy/proxy-host.ts';
 import { type Backend, BackendUnavailableError, type HostPort, type StartedBackend } from '../backend.ts';
 import { DEFAULT_MASTER_NAME } from '../local/redis-sentinel-group.ts';
-import { startTcpEndpoint } from '../local/tcp-endpoint.ts';
 import { waitUntil } from '../local/wait-until.ts';
 
 const REDIS_IMAGE = 'redis:7.2-alpine';
@@ -160,15 +160,18 @@ export const containersBackend: Backend = {
         });
       }
       // Endpoints that stay put while servers change, like Aurora's cluster endpoints.
-      const writerEndpoint = await startTcpEndpoint({
-        target: { host: writer.getHost(), port: writer.getPort() },
+      const proxies = await startProxyHost();
+      const writerEndpoint = await proxies.route('aurora-writer', {
+        host: writer.getHost(),
+        port: writer.getPort(),
       });
-      const readerEndpoint = await startTcpEndpoint({
-        target: { host: replicaDb.getHost(), port: replicaDb.getMappedPort(5432) },
+      const readerEndpoint = await proxies.route('aurora-reader', {
+        host: replicaDb.getHost(),
+        port: replicaDb.getMappedPort(5432),
       });
       const urlOf = (port: number) => `postgres://${DB.user}:${DB.password}@127.0.0.1:${port}/${DB.database}`;
       const stopAll = async () => {
-        await Promise.allSettled([writerEndpoint.close(), readerEndpoint.close()]);
+        await proxies.stop();
         await stop();
       };
       const backend: StartedBackend = {

@@ -54,7 +54,7 @@ describe('postgres cluster (Aurora stand-in)', () => {
     client.on('error', (err) => errors.push(err));
     await client.connect();
     await client.query('SELECT 1');
-    expect(cluster.writerEndpoint.connectionCount).toBe(1);
+    expect(await cluster.writerEndpoint.connectionCount()).toBe(1);
     await cluster.writer.process.kill();
     await cluster.promoteReplica();
     await expect(client.query('SELECT 1')).rejects.toThrow();

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { type ProxyHost, type ProxyRoute, startProxyHost } from '../../faults/proxy/proxy-host.ts';
 import { requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
 import {
@@ -21,7 +22,6 @@ import {
 } from './postgres-server.ts';
 import type { LogSink } from './process.ts';
 import { makeRunDir } from './run-dir.ts';
-import { startTcpEndpoint, type TcpEndpoint } from './tcp-endpoint.ts';
 import { waitUntil } from './wait-until.ts';
 
 const execFileAsync = promisify(execFile);
@@ -35,6 +35,8 @@ export interface PostgresClusterOptions {
   /** AZ labels of the writer and the replica, carried in their names. @default ['a', 'b'] */
   azs?: [string, string];
   log?: LogSink;
+  /** Fault proxy that carries the endpoints and the replication stream. @default one of its own */
+  proxies?: ProxyHost;
 }
 
 export interface StartedPostgresCluster extends AsyncDisposable {
@@ -42,8 +44,10 @@ export interface StartedPostgresCluster extends AsyncDisposable {
   readonly writer: StartedPostgres;
   /** The streaming replica, until it is promoted. */
   readonly replica: StartedPostgres | undefined;
-  readonly writerEndpoint: TcpEndpoint;
-  readonly readerEndpoint: TcpEndpoint;
+  readonly writerEndpoint: ProxyRoute;
+  readonly readerEndpoint: ProxyRoute;
+  /** The replica's stream from the writer: partition it to make the replica fall behind. */
+  readonly replicationPath: ProxyRoute;
   readonly writerUrl: string;
   readonly readerUrl: string;
   readonly synchronous: boolean;
@@ -66,7 +70,7 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 
 async function startReplicaOf(
   primary: StartedPostgres,
-  options: { name: string; log?: LogSink; durable?: boolean },
+  options: { name: string; log?: LogSink; durable?: boolean; streamFrom: { port: number } },
 ): Promise<StartedPostgres> {
   const binaries = requirePostgres();
   const identity = runAsIdentity();
@@ -96,7 +100,7 @@ async function startReplicaOf(
     // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
     writeFileSync(
       `${dataDir}/postgresql.auto.conf`,
-      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${primary.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
+      `primary_conninfo = 'host=127.0.0.1 port=${options.streamFrom.port} user=${primary.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
     );
     const proc = await launchPostgres({
       name: options.name,
@@ -132,10 +136,18 @@ export async function startPostgresCluster(
   const synchronous = options.synchronous ?? true;
   let writer = await startPostgresServer({ name: `${prefix}-writer az-${azWriter}`, log: options.log });
   let replica: StartedPostgres | undefined;
-  let writerEndpoint: TcpEndpoint | undefined;
-  let readerEndpoint: TcpEndpoint | undefined;
+  let ownProxies: ProxyHost | undefined;
+  let writerEndpoint: ProxyRoute | undefined;
+  let readerEndpoint: ProxyRoute | undefined;
+  let replicationPath: ProxyRoute | undefined;
   try {
-    replica = await startReplicaOf(writer, { name: `${prefix}-replica az-${azReplica}`, log: options.log });
+    const proxies = options.proxies ?? (ownProxies = await startProxyHost());
+    replicationPath = await proxies.route(`${prefix}-replication`, { host: writer.host, port: writer.port });
+    replica = await startReplicaOf(writer, {
+      name: `${prefix}-replica az-${azReplica}`,
+      log: options.log,
+      streamFrom: replicationPath,
+    });
     await waitUntil('the replica to stream from the writer', async () => {
       const rows = await query<{ state: string }>(
         writer.urlFor('postgres'),
@@ -157,25 +169,20 @@ export async function startPostgresCluster(
         return rows.some((r) => r.sync_state === 'sync');
       });
     }
-    writerEndpoint = await startTcpEndpoint({ target: { host: writer.host, port: writer.port } });
-    readerEndpoint = await startTcpEndpoint({ target: { host: replica.host, port: replica.port } });
+    writerEndpoint = await proxies.route(`${prefix}-writer`, { host: writer.host, port: writer.port });
+    readerEndpoint = await proxies.route(`${prefix}-reader`, { host: replica.host, port: replica.port });
   } catch (err) {
-    await Promise.allSettled([
-      writerEndpoint?.close(),
-      readerEndpoint?.close(),
-      replica?.stop(),
-      writer.stop(),
-    ]);
+    await Promise.allSettled([replica?.stop(), writer.stop(), ownProxies?.stop()]);
     throw err;
   }
   const endpoints = { writer: writerEndpoint, reader: readerEndpoint };
-  const urlOf = (endpoint: TcpEndpoint) =>
+  const urlOf = (endpoint: ProxyRoute) =>
     `postgres://${writer.user}@127.0.0.1:${endpoint.port}/${writer.database}`;
   const stopped: StartedPostgres[] = [];
 
   const stop = async () => {
-    await Promise.allSettled([endpoints.writer.close(), endpoints.reader.close()]);
     await Promise.allSettled([writer.stop(), replica?.stop(), ...stopped.map((s) => s.stop())]);
+    await ownProxies?.stop();
   };
   return {
     get writer() {
@@ -186,6 +193,7 @@ export async function startPostgresCluster(
     },
     writerEndpoint: endpoints.writer,
     readerEndpoint: endpoints.reader,
+    replicationPath,
     writerUrl: urlOf(endpoints.writer),
     readerUrl: urlOf(endpoints.reader),
     synchronous,
@@ -200,8 +208,8 @@ export async function startPostgresCluster(
       // A synchronous writer with no standby would block every commit: the new writer stands alone.
       await query(writer.urlFor('postgres'), "ALTER SYSTEM SET synchronous_standby_names = ''");
       await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      endpoints.writer.switchTo({ host: writer.host, port: writer.port });
-      endpoints.reader.switchTo({ host: writer.host, port: writer.port });
+      await endpoints.writer.switchTo({ host: writer.host, port: writer.port });
+      await endpoints.reader.switchTo({ host: writer.host, port: writer.port });
     },
     async replicationState() {
       const rows = await query<{ application_name: string; state: string; sync_state: string }>(

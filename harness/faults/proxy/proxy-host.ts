@@ -1,0 +1,106 @@
+/**
+ * The harness's handle on its fault-proxy process (proxy-process.ts): named TCP routes whose
+ * target can switch and whose traffic can be delayed or partitioned.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ProxyReply, ProxyRequest, ProxyTarget, RouteStats, Toxics } from './protocol.ts';
+
+const ENTRY = fileURLToPath(new URL('./proxy-process.ts', import.meta.url));
+
+export type { ProxyTarget, Toxics } from './protocol.ts';
+
+/** One route: a stable address in front of a server that may change or misbehave. */
+export interface ProxyRoute {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly target: ProxyTarget | undefined;
+  /** New connections go to `target`; open ones are closed. `undefined` refuses connections. */
+  switchTo(target: ProxyTarget | undefined): Promise<void>;
+  /** Replaces the route's toxics; `{}` restores a clean path, releasing whatever was held. */
+  setToxics(toxics: Toxics): Promise<void>;
+  connectionCount(): Promise<number>;
+}
+
+export interface ProxyHost extends AsyncDisposable {
+  readonly pid: number;
+  route(name: string, target: ProxyTarget | undefined): Promise<ProxyRoute>;
+  routes(): ReadonlyMap<string, ProxyRoute>;
+  stats(): Promise<Record<string, RouteStats>>;
+  stop(): Promise<void>;
+}
+
+export async function startProxyHost(): Promise<ProxyHost> {
+  const child: ChildProcess = fork(ENTRY, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, (reply: ProxyReply) => void>();
+  let nextId = 1;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fault proxy exited (${code}) before it was ready`)));
+    child.on('message', (reply: ProxyReply) => {
+      if (reply.id === 0) return resolve();
+      pending.get(reply.id)?.(reply);
+      pending.delete(reply.id);
+    });
+  });
+  void exited.then(() => {
+    for (const [id, settle] of pending) settle({ id, ok: false, error: 'the fault proxy exited' });
+    pending.clear();
+  });
+
+  const call = (request: ProxyRequest): Promise<ProxyReply & { ok: true }> =>
+    new Promise((resolve, reject) => {
+      if (!child.connected) return reject(new Error('the fault proxy is not running'));
+      const id = nextId++;
+      pending.set(id, (reply) => (reply.ok ? resolve(reply) : reject(new Error(reply.error))));
+      child.send({ ...request, id });
+    });
+
+  const routes = new Map<string, ProxyRoute>();
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return {
+    pid: child.pid!,
+    async route(name, initial) {
+      const { port } = await call({ type: 'add', name, target: initial });
+      let target = initial;
+      const route: ProxyRoute = {
+        name,
+        host: '127.0.0.1',
+        port: port!,
+        get target() {
+          return target;
+        },
+        async switchTo(next) {
+          target = next;
+          await call({ type: 'switch', name, target: next });
+        },
+        async setToxics(toxics) {
+          await call({ type: 'toxics', name, toxics });
+        },
+        async connectionCount() {
+          return (await call({ type: 'stats' })).stats?.[name]?.connections ?? 0;
+        },
+      };
+      routes.set(name, route);
+      return route;
+    },
+    routes: () => routes,
+    async stats() {
+      return (await call({ type: 'stats' })).stats ?? {};
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
