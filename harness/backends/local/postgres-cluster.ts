@@ -141,7 +141,8 @@ export async function startPostgresCluster(
   let readerEndpoint: ProxyRoute | undefined;
   let replicationPath: ProxyRoute | undefined;
   try {
-    const proxies = options.proxies ?? (ownProxies = await startProxyHost());
+    if (!options.proxies) ownProxies = await startProxyHost();
+    const proxies = (options.proxies ?? ownProxies)!;
     replicationPath = await proxies.route(`${prefix}-replication`, { host: writer.host, port: writer.port });
     replica = await startReplicaOf(writer, {
       name: `${prefix}-replica az-${azReplica}`,
