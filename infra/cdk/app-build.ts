@@ -43,7 +43,10 @@ export function resolveAppBuild(scope: Construct, artifact: AppArtifact | undefi
       },
     };
   }
-  const asset = new s3Assets.Asset(scope, 'AppSource', { path: REPOSITORY_ROOT, exclude: APP_BUILD_EXCLUDES });
+  const asset = new s3Assets.Asset(scope, 'AppSource', {
+    path: REPOSITORY_ROOT,
+    exclude: APP_BUILD_EXCLUDES,
+  });
   return {
     bucketName: asset.s3BucketName,
     objectKey: asset.s3ObjectKey,

@@ -28,7 +28,12 @@ export interface RedisCluster {
 
 export function createRedisCluster(
   scope: Construct,
-  options: { topology: Topology; vpc: ec2.IVpc; subnets: ec2.SubnetSelection; securityGroup: ec2.ISecurityGroup },
+  options: {
+    topology: Topology;
+    vpc: ec2.IVpc;
+    subnets: ec2.SubnetSelection;
+    securityGroup: ec2.ISecurityGroup;
+  },
 ): RedisCluster {
   const redis = options.topology.redis;
   const subnetGroup = new elasticache.CfnSubnetGroup(scope, 'RedisSubnetGroup', {
@@ -64,10 +69,18 @@ export function createRedisCluster(
   };
 }
 
-/** The default parameter group with `cluster-enabled yes` for the engine's major version. */
+/**
+ * The default parameter group with `cluster-enabled yes` for the engine version. ElastiCache
+ * names them by family: redis5.0, redis6.x, redis7.
+ */
 export function clusterModeParameterGroup(engineVersion: string): string {
-  const major = engineVersion.split('.')[0];
-  return `default.redis${major}.cluster.on`;
+  const [major = '', minor = '0'] = engineVersion.split('.');
+  const majorNumber = Number(major);
+  if (!Number.isInteger(majorNumber) || majorNumber <= 0) {
+    throw new Error(`topology.redis.engineVersion "${engineVersion}" has no major version`);
+  }
+  const family = majorNumber < 6 ? `${major}.${minor}` : majorNumber === 6 ? '6.x' : major;
+  return `default.redis${family}.cluster.on`;
 }
 
 /** '15.3' → the engine version CDK needs, with its major version '15'. */
@@ -84,7 +97,12 @@ function databaseInstanceType(instanceClass: string): ec2.InstanceType {
 
 export function createDatabaseCluster(
   scope: Construct,
-  options: { topology: Topology; vpc: ec2.IVpc; subnets: ec2.SubnetSelection; securityGroup: ec2.ISecurityGroup },
+  options: {
+    topology: Topology;
+    vpc: ec2.IVpc;
+    subnets: ec2.SubnetSelection;
+    securityGroup: ec2.ISecurityGroup;
+  },
 ): rds.DatabaseCluster {
   const db = options.topology.database;
   const instanceType = databaseInstanceType(db.instanceClass);

@@ -45,7 +45,10 @@ export function createBuckets(
       },
     ],
   });
-  const uploads = new s3.Bucket(scope, 'UploadsBucket', { ...privateEncrypted, bucketName: edge.uploadsBucket });
+  const uploads = new s3.Bucket(scope, 'UploadsBucket', {
+    ...privateEncrypted,
+    bucketName: edge.uploadsBucket,
+  });
   return { frontend, uploads };
 }
 
@@ -113,7 +116,9 @@ export function createDns(
   scope: Construct,
   options: { topology: Topology; distribution?: cloudfront.IDistribution },
 ): Dns {
-  const zone = new route53.PublicHostedZone(scope, 'HostedZone', { zoneName: options.topology.edge.domainName });
+  const zone = new route53.PublicHostedZone(scope, 'HostedZone', {
+    zoneName: options.topology.edge.domainName,
+  });
   const siteRecord = options.distribution
     ? new route53.ARecord(scope, 'SiteAliasRecord', {
         zone,

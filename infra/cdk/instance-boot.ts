@@ -20,6 +20,8 @@ const ENV_FILE = '/etc/tiketi/instance.env';
 const SERVICE = 'tiketi';
 // Above the app's own SIGTERM drain deadline (25 s + a 5 s guard), so systemd never cuts it short.
 const STOP_TIMEOUT_SECONDS = 60;
+// Only needs to outlive the two metadata reads below.
+const IMDS_TOKEN_TTL_SECONDS = 60;
 
 export function instanceUserData(settings: InstanceBootSettings): ec2.UserData {
   const userData = ec2.UserData.forLinux();
@@ -54,7 +56,7 @@ function writeInstanceEnvironment(settings: InstanceBootSettings): string[] {
   const { redis, database } = settings;
   const redisScheme = redis.tls ? 'rediss' : 'redis';
   return [
-    `IMDS_TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
+    `IMDS_TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: ${IMDS_TOKEN_TTL_SECONDS}')`,
     `imds() { curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "http://169.254.169.254/latest/meta-data/$1"; }`,
     `mkdir -p $(dirname ${ENV_FILE})`,
     `cat > ${ENV_FILE} <<EOF`,

@@ -34,8 +34,12 @@ export interface QueueMonitor {
 export function lambdaRuntimeNamed(name: string): lambda.Runtime {
   const runtime = lambda.Runtime.ALL.find((r) => r.name === name);
   if (!runtime || runtime.family !== lambda.RuntimeFamily.NODEJS) {
-    const known = lambda.Runtime.ALL.filter((r) => r.family === lambda.RuntimeFamily.NODEJS).map((r) => r.name);
-    throw new Error(`topology.queueMonitor.runtime "${name}" is not a Node.js Lambda runtime (${known.join(', ')})`);
+    const known = lambda.Runtime.ALL.filter((r) => r.family === lambda.RuntimeFamily.NODEJS).map(
+      (r) => r.name,
+    );
+    throw new Error(
+      `topology.queueMonitor.runtime "${name}" is not a Node.js Lambda runtime (${known.join(', ')})`,
+    );
   }
   return runtime;
 }

@@ -1,0 +1,962 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { designTopology, mergeTopology, type Topology } from '../topology.ts';
+import { clusterModeParameterGroup } from './data.ts';
+import { natGatewayCount } from './network.ts';
+import { lambdaRuntimeNamed } from './queue-monitor.ts';
+import { REPOSITORY_ROOT } from './repository.ts';
+import { TiketiStack, type TiketiStackProps } from './tiketi-stack.ts';
+
+const run = promisify(execFile);
+const SYNTH_TIMEOUT_MS = 120_000;
+const CLI_TIMEOUT_MS = 180_000;
+const LOCAL_REDIS = { host: 'redis.test.internal', port: 16_379 };
+
+// The CLI synthesizes with cdk.json's feature flags; these tests use the very same ones.
+const cdkJson = JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'cdk.json'), 'utf8')) as {
+  app: string;
+  context: Record<string, unknown>;
+};
+
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** An app with cdk.json's context, writing to a temp folder removed after the tests. */
+function newApp(extraContext: Record<string, unknown> = {}): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'tiketi-cdk-test-'));
+  outdirs.push(outdir);
+  return new App({ outdir, context: { ...cdkJson.context, ...extraContext } });
+}
+
+// Skips esbuild where only the template matters.
+const WITHOUT_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+function synthesize(
+  target: TiketiStackProps['target'],
+  topology: Topology = designTopology,
+  extra: Partial<TiketiStackProps> = {},
+): { stack: TiketiStack; template: Template } {
+  const app = newApp();
+  const stack = new TiketiStack(app, 'TiketiTest', {
+    topology,
+    target,
+    ...(target === 'localstack' ? { localRedis: LOCAL_REDIS } : {}),
+    ...extra,
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+function resourcesOfType(template: Template, type: string): [string, Resource][] {
+  return Object.entries(template.findResources(type) as Record<string, Resource>);
+}
+
+function onlyResource(template: Template, type: string): [string, Resource] {
+  const found = resourcesOfType(template, type);
+  expect(found, type).toHaveLength(1);
+  return found[0]!;
+}
+
+/** `{ "Fn::GetAtt": [id, "GroupId"] }` or `{ Ref: id }` → id. */
+function referencedId(value: unknown): string {
+  const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+  const id = v.Ref ?? v['Fn::GetAtt']?.[0];
+  if (!id) throw new Error(`not a reference: ${JSON.stringify(value)}`);
+  return id;
+}
+
+function subnetIdByCidr(template: Template): Map<string, string> {
+  return new Map(
+    resourcesOfType(template, 'AWS::EC2::Subnet').map(([id, r]) => [r.Properties.CidrBlock as string, id]),
+  );
+}
+
+interface IngressRule {
+  protocol: string;
+  fromPort: number;
+  toPort: number;
+  source: string;
+}
+
+/** Every ingress rule of a security group, inline or as a separate resource, in one shape. */
+function ingressRulesOf(template: Template, groupId: string): IngressRule[] {
+  const normalise = (rule: Record<string, unknown>): IngressRule => ({
+    protocol: rule.IpProtocol as string,
+    fromPort: rule.FromPort as number,
+    toPort: rule.ToPort as number,
+    source: rule.SourceSecurityGroupId
+      ? `sg:${referencedId(rule.SourceSecurityGroupId)}`
+      : `cidr:${rule.CidrIp as string}`,
+  });
+  const group = template.toJSON().Resources[groupId] as Resource;
+  const inline = ((group.Properties.SecurityGroupIngress as Record<string, unknown>[] | undefined) ?? []).map(
+    normalise,
+  );
+  const separate = resourcesOfType(template, 'AWS::EC2::SecurityGroupIngress')
+    .filter(([, r]) => referencedId(r.Properties.GroupId) === groupId)
+    .map(([, r]) => normalise(r.Properties));
+  return [...inline, ...separate].sort((a, b) => a.fromPort - b.fromPort || a.source.localeCompare(b.source));
+}
+
+/** User data is `Fn::Base64` of an `Fn::Join`; tokens are rendered as their JSON. */
+function userDataScript(template: Template): string {
+  const [, launchTemplate] = onlyResource(template, 'AWS::EC2::LaunchTemplate');
+  const data = launchTemplate.Properties.LaunchTemplateData as { UserData: { 'Fn::Base64': unknown } };
+  const joined = data.UserData['Fn::Base64'] as { 'Fn::Join': [string, unknown[]] };
+  return joined['Fn::Join'][1]
+    .map((part) => (typeof part === 'string' ? part : JSON.stringify(part)))
+    .join('');
+}
+
+describe('TiketiStack, target aws (the whole design)', () => {
+  let stack: TiketiStack;
+  let template: Template;
+  let subnets: Map<string, string>;
+  /** Logical ids of the security groups, found through the resources that use them. */
+  let groups: { alb: string; instances: string; database: string; redis: string; lambda: string };
+
+  beforeAll(() => {
+    ({ stack, template } = synthesize('aws'));
+    subnets = subnetIdByCidr(template);
+    const [, alb] = onlyResource(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    const [, launchTemplate] = onlyResource(template, 'AWS::EC2::LaunchTemplate');
+    const [, cluster] = onlyResource(template, 'AWS::RDS::DBCluster');
+    const [, redis] = onlyResource(template, 'AWS::ElastiCache::ReplicationGroup');
+    const [, fn] = onlyResource(template, 'AWS::Lambda::Function');
+    const single = (ids: unknown) => {
+      expect(ids).toHaveLength(1);
+      return referencedId((ids as unknown[])[0]);
+    };
+    groups = {
+      alb: single(alb.Properties.SecurityGroups),
+      instances: single(
+        (launchTemplate.Properties.LaunchTemplateData as Record<string, unknown>).SecurityGroupIds,
+      ),
+      database: single(cluster.Properties.VpcSecurityGroupIds),
+      redis: single(redis.Properties.SecurityGroupIds),
+      lambda: single((fn.Properties.VpcConfig as Record<string, unknown>).SecurityGroupIds),
+    };
+  }, SYNTH_TIMEOUT_MS);
+
+  describe('network', () => {
+    it('builds the VPC on 10.0.0.0/16', () => {
+      template.resourceCountIs('AWS::EC2::VPC', 1);
+      template.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: '10.0.0.0/16' });
+    });
+
+    it('has the six subnets of the design, each in its AZ, with the exact CIDRs', () => {
+      template.resourceCountIs('AWS::EC2::Subnet', 6);
+      const expected = [
+        ['10.0.1.0/24', 'ap-northeast-2a', true],
+        ['10.0.2.0/24', 'ap-northeast-2b', true],
+        ['10.0.11.0/24', 'ap-northeast-2a', false],
+        ['10.0.12.0/24', 'ap-northeast-2b', false],
+        ['10.0.21.0/24', 'ap-northeast-2a', false],
+        ['10.0.22.0/24', 'ap-northeast-2b', false],
+      ] as const;
+      for (const [cidr, zone, isPublic] of expected) {
+        template.hasResourceProperties('AWS::EC2::Subnet', {
+          CidrBlock: cidr,
+          AvailabilityZone: zone,
+          MapPublicIpOnLaunch: isPublic,
+        });
+      }
+    });
+
+    it('has an internet gateway attached to the VPC', () => {
+      const [igw] = onlyResource(template, 'AWS::EC2::InternetGateway');
+      template.hasResourceProperties('AWS::EC2::VPCGatewayAttachment', { InternetGatewayId: { Ref: igw } });
+    });
+
+    it('has one NAT gateway (with its Elastic IP) in each AZ, in the public subnets', () => {
+      template.resourceCountIs('AWS::EC2::NatGateway', 2);
+      template.resourceCountIs('AWS::EC2::EIP', 2);
+      const natSubnets = resourcesOfType(template, 'AWS::EC2::NatGateway')
+        .map(([, r]) => referencedId(r.Properties.SubnetId))
+        .sort();
+      expect(natSubnets).toEqual([subnets.get('10.0.1.0/24'), subnets.get('10.0.2.0/24')].sort());
+    });
+
+    it('routes the private subnets out through a NAT gateway and leaves the database subnets without one', () => {
+      const defaultRoutes = resourcesOfType(template, 'AWS::EC2::Route').filter(
+        ([, r]) => r.Properties.DestinationCidrBlock === '0.0.0.0/0',
+      );
+      expect(defaultRoutes.filter(([, r]) => r.Properties.NatGatewayId)).toHaveLength(2);
+      expect(defaultRoutes.filter(([, r]) => r.Properties.GatewayId)).toHaveLength(2);
+      expect(defaultRoutes).toHaveLength(4);
+      const databaseRouteTables = resourcesOfType(template, 'AWS::EC2::SubnetRouteTableAssociation')
+        .filter(([, r]) =>
+          [subnets.get('10.0.21.0/24'), subnets.get('10.0.22.0/24')].includes(
+            referencedId(r.Properties.SubnetId),
+          ),
+        )
+        .map(([, r]) => referencedId(r.Properties.RouteTableId));
+      expect(databaseRouteTables).toHaveLength(2);
+      for (const [, route] of defaultRoutes) {
+        expect(databaseRouteTables).not.toContain(referencedId(route.Properties.RouteTableId));
+      }
+    });
+
+    it('has a gateway endpoint for S3', () => {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('\\.s3$')])],
+        }),
+      });
+    });
+  });
+
+  describe('security groups', () => {
+    it('opens the ALB to the internet on 80 and 443 only', () => {
+      expect(ingressRulesOf(template, groups.alb)).toEqual([
+        { protocol: 'tcp', fromPort: 80, toPort: 80, source: 'cidr:0.0.0.0/0' },
+        { protocol: 'tcp', fromPort: 443, toPort: 443, source: 'cidr:0.0.0.0/0' },
+      ]);
+    });
+
+    it('lets only the ALB reach the instances, on port 3001', () => {
+      expect(ingressRulesOf(template, groups.instances)).toEqual([
+        { protocol: 'tcp', fromPort: 3001, toPort: 3001, source: `sg:${groups.alb}` },
+      ]);
+    });
+
+    it('lets only the instances reach Aurora, on port 5432', () => {
+      expect(ingressRulesOf(template, groups.database)).toEqual([
+        { protocol: 'tcp', fromPort: 5432, toPort: 5432, source: `sg:${groups.instances}` },
+      ]);
+    });
+
+    it('lets only the instances and the queue monitor reach Redis, on port 6379', () => {
+      expect(ingressRulesOf(template, groups.redis)).toEqual(
+        [
+          { protocol: 'tcp', fromPort: 6379, toPort: 6379, source: `sg:${groups.instances}` },
+          { protocol: 'tcp', fromPort: 6379, toPort: 6379, source: `sg:${groups.lambda}` },
+        ].sort((a, b) => a.source.localeCompare(b.source)),
+      );
+    });
+
+    it('gives the Lambda its own group that nothing may connect to', () => {
+      expect(new Set(Object.values(groups)).size).toBe(5);
+      expect(ingressRulesOf(template, groups.lambda)).toEqual([]);
+    });
+  });
+
+  describe('load balancer', () => {
+    it('is internet-facing in the public subnets with an HTTP listener forwarding to the target group', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+        Name: 'tiketi-alb',
+        Scheme: 'internet-facing',
+        Type: 'application',
+        Subnets: Match.arrayEquals([
+          { Ref: subnets.get('10.0.1.0/24') },
+          { Ref: subnets.get('10.0.2.0/24') },
+        ]),
+      });
+      const [targetGroup] = onlyResource(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: targetGroup } }],
+      });
+    });
+
+    it('has the target group of the design: port, health check, stickiness, draining', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        Port: 3001,
+        Protocol: 'HTTP',
+        TargetType: 'instance',
+        HealthCheckPath: '/health',
+        HealthCheckPort: '3001',
+        HealthCheckProtocol: 'HTTP',
+        HealthCheckIntervalSeconds: 30,
+        HealthCheckTimeoutSeconds: 5,
+        HealthyThresholdCount: 3,
+        UnhealthyThresholdCount: 2,
+        Matcher: { HttpCode: '200' },
+      });
+      const [, targetGroup] = onlyResource(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      const attributes = Object.fromEntries(
+        (targetGroup.Properties.TargetGroupAttributes as { Key: string; Value: string }[]).map((a) => [
+          a.Key,
+          a.Value,
+        ]),
+      );
+      expect(attributes).toMatchObject({
+        'stickiness.enabled': 'true',
+        'stickiness.type': 'lb_cookie',
+        'stickiness.lb_cookie.duration_seconds': '86400',
+        'deregistration_delay.timeout_seconds': '300',
+      });
+    });
+  });
+
+  describe('instances', () => {
+    it('launches t3.medium Amazon Linux 2023 from an SSM parameter, IMDSv2 only', () => {
+      const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+      const [amiParameter] =
+        Object.entries(parameters).find(([, p]) => p.Default?.includes('al2023-ami')) ?? [];
+      expect(amiParameter).toBeDefined();
+      template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+        LaunchTemplateData: Match.objectLike({
+          InstanceType: 't3.medium',
+          ImageId: { Ref: amiParameter },
+          MetadataOptions: { HttpTokens: 'required' },
+        }),
+      });
+    });
+
+    it('boots Node 20, fetches the build and runs the app with its environment', () => {
+      const script = userDataScript(template);
+      expect(script).toContain('dnf install -y nodejs20');
+      expect(script).toMatch(/aws s3 cp .*s3:\/\/.*\.zip/);
+      expect(script).toContain('npm-20 ci --omit=dev');
+      expect(script).toContain('PORT=3001\n');
+      expect(script).toContain('INSTANCE_ID=$(imds instance-id)');
+      expect(script).toContain('AZ=$(imds placement/availability-zone)');
+      expect(script).toContain('REDIS_URL=rediss://{"Fn::GetAtt":["Redis","ConfigurationEndPoint.Address"]}');
+      const [cluster] = onlyResource(template, 'AWS::RDS::DBCluster');
+      expect(script).toContain(`DB_WRITER_HOST={"Fn::GetAtt":["${cluster}","Endpoint.Address"]}`);
+      expect(script).toContain(`DB_READER_HOST={"Fn::GetAtt":["${cluster}","ReadEndpoint.Address"]}`);
+      expect(script).toMatch(/APP_SECRET_ARN=\{"Ref":"AppSecret\w+"\}/);
+      expect(script).toContain('exec /usr/bin/node-20 --import tsx app/main.ts');
+      expect(script).toContain('systemctl enable --now tiketi');
+    });
+
+    it('lets instances read the build and both secrets', () => {
+      const policies = resourcesOfType(template, 'AWS::IAM::Policy').map(([, r]) =>
+        JSON.stringify(r.Properties),
+      );
+      const instancePolicy = policies.find((p) => p.includes('InstanceRole'));
+      expect(instancePolicy).toBeDefined();
+      expect(instancePolicy).toContain('secretsmanager:GetSecretValue');
+      expect(instancePolicy).toContain('s3:GetObject');
+      expect(instancePolicy).toMatch(/AppSecret/);
+      expect(instancePolicy).toMatch(/DatabaseSecretAttachment/);
+    });
+
+    it('has the Auto Scaling group of the design in the private subnets, behind the target group', () => {
+      const [targetGroup] = onlyResource(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        AutoScalingGroupName: 'tiketi-backend-asg',
+        MinSize: '2',
+        MaxSize: '10',
+        DesiredCapacity: '2',
+        HealthCheckType: 'ELB',
+        HealthCheckGracePeriod: 300,
+        TargetGroupARNs: [{ Ref: targetGroup }],
+        VPCZoneIdentifier: Match.arrayEquals([
+          { Ref: subnets.get('10.0.11.0/24') },
+          { Ref: subnets.get('10.0.12.0/24') },
+        ]),
+      });
+    });
+
+    it('has the three simple scaling policies: +2/180 s, +5/300 s, -1/600 s', () => {
+      const [group] = onlyResource(template, 'AWS::AutoScaling::AutoScalingGroup');
+      const policies = resourcesOfType(template, 'AWS::AutoScaling::ScalingPolicy').map(
+        ([, r]) => r.Properties,
+      );
+      expect(policies).toHaveLength(3);
+      for (const policy of policies) {
+        expect(policy).toMatchObject({
+          PolicyType: 'SimpleScaling',
+          AdjustmentType: 'ChangeInCapacity',
+          AutoScalingGroupName: { Ref: group },
+        });
+      }
+      expect(policies.map((p) => [p.ScalingAdjustment, p.Cooldown])).toEqual(
+        expect.arrayContaining([
+          [2, '180'],
+          [5, '300'],
+          [-1, '600'],
+        ]),
+      );
+    });
+  });
+
+  describe('alarms', () => {
+    const policyWith = (adjustment: number) => {
+      const found = resourcesOfType(template, 'AWS::AutoScaling::ScalingPolicy').filter(
+        ([, r]) => r.Properties.ScalingAdjustment === adjustment,
+      );
+      expect(found).toHaveLength(1);
+      return found[0]![0];
+    };
+    const designAlarms = [
+      {
+        name: 'tiketi-queue-scale-out',
+        threshold: 5_000,
+        comparison: 'GreaterThanThreshold',
+        period: 60,
+        evaluations: 1,
+        adjustment: 2,
+      },
+      {
+        name: 'tiketi-queue-scale-out-aggressive',
+        threshold: 20_000,
+        comparison: 'GreaterThanThreshold',
+        period: 60,
+        evaluations: 1,
+        adjustment: 5,
+      },
+      {
+        name: 'tiketi-queue-scale-in',
+        threshold: 1_000,
+        comparison: 'LessThanThreshold',
+        period: 300,
+        evaluations: 2,
+        adjustment: -1,
+      },
+    ];
+
+    it('has exactly the three alarms of the design', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+      expect(stack.alarms).toHaveLength(3);
+    });
+
+    for (const alarm of designAlarms) {
+      it(`${alarm.name}: QueueSize ${alarm.comparison} ${alarm.threshold} over ${alarm.evaluations} × ${alarm.period} s invokes its policy`, () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: alarm.name,
+          Namespace: 'Tiketi/Queue',
+          MetricName: 'QueueSize',
+          Dimensions: [{ Name: 'EventId', Value: 'default' }],
+          Statistic: 'Average',
+          Period: alarm.period,
+          EvaluationPeriods: alarm.evaluations,
+          DatapointsToAlarm: alarm.evaluations,
+          Threshold: alarm.threshold,
+          ComparisonOperator: alarm.comparison,
+          AlarmActions: [{ 'Fn::GetAtt': [policyWith(alarm.adjustment), 'Arn'] }],
+        });
+      });
+    }
+
+    it(
+      'watches the event id it is given',
+      () => {
+        const { template: watching } = synthesize('aws', designTopology, { watchedEventId: 'concert-42' });
+        const alarms = resourcesOfType(watching, 'AWS::CloudWatch::Alarm');
+        expect(alarms.map(([, r]) => r.Properties.Dimensions)).toEqual(
+          Array(3).fill([{ Name: 'EventId', Value: 'concert-42' }]),
+        );
+      },
+      SYNTH_TIMEOUT_MS,
+    );
+  });
+
+  describe('data', () => {
+    it('has Redis 7 in cluster mode: 2 shards × 1 replica, Multi-AZ, failover, encrypted, in the private subnets', () => {
+      template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+        Engine: 'redis',
+        EngineVersion: '7.0',
+        CacheNodeType: 'cache.t4g.micro',
+        ClusterMode: 'enabled',
+        CacheParameterGroupName: 'default.redis7.cluster.on',
+        NumNodeGroups: 2,
+        ReplicasPerNodeGroup: 1,
+        MultiAZEnabled: true,
+        AutomaticFailoverEnabled: true,
+        TransitEncryptionEnabled: true,
+        AtRestEncryptionEnabled: true,
+        SnapshotRetentionLimit: 5,
+        Port: 6379,
+      });
+      template.hasResourceProperties('AWS::ElastiCache::SubnetGroup', {
+        SubnetIds: Match.arrayEquals([
+          { Ref: subnets.get('10.0.11.0/24') },
+          { Ref: subnets.get('10.0.12.0/24') },
+        ]),
+      });
+    });
+
+    it('has Aurora PostgreSQL 15.3, a writer and a reader, encrypted, protected, backed up, in the DB subnets', () => {
+      template.hasResourceProperties('AWS::RDS::DBCluster', {
+        Engine: 'aurora-postgresql',
+        EngineVersion: '15.3',
+        Port: 5432,
+        StorageEncrypted: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 7,
+        PreferredBackupWindow: '03:00-04:00',
+        PreferredMaintenanceWindow: 'sun:04:00-sun:05:00',
+      });
+      const instances = resourcesOfType(template, 'AWS::RDS::DBInstance');
+      expect(instances).toHaveLength(2);
+      for (const [, instance] of instances) {
+        expect(instance.Properties).toMatchObject({
+          Engine: 'aurora-postgresql',
+          DBInstanceClass: 'db.t4g.medium',
+        });
+      }
+      template.hasResourceProperties('AWS::RDS::DBSubnetGroup', {
+        SubnetIds: Match.arrayEquals([
+          { Ref: subnets.get('10.0.21.0/24') },
+          { Ref: subnets.get('10.0.22.0/24') },
+        ]),
+      });
+    });
+
+    it('keeps the database credentials in a generated Secrets Manager secret', () => {
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        GenerateSecretString: Match.objectLike({ SecretStringTemplate: '{"username":"tiketi"}' }),
+      });
+      template.hasResourceProperties('AWS::RDS::DBCluster', {
+        MasterUserPassword: Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('resolve:secretsmanager')])],
+        }),
+      });
+    });
+  });
+
+  describe('queue monitor', () => {
+    it('runs app/lambda on a current Node runtime (not nodejs18.x) with 256 MB and 60 s, in the private subnets', () => {
+      const [, fn] = onlyResource(template, 'AWS::Lambda::Function');
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Runtime).not.toBe('nodejs18.x');
+      expect(fn.Properties).toMatchObject({
+        FunctionName: 'tiketi-queue-monitor',
+        Handler: 'index.handler',
+        MemorySize: 256,
+        Timeout: 60,
+        VpcConfig: {
+          SubnetIds: [{ Ref: subnets.get('10.0.11.0/24') }, { Ref: subnets.get('10.0.12.0/24') }],
+        },
+        Environment: {
+          Variables: {
+            REDIS_HOST: { 'Fn::GetAtt': ['Redis', 'ConfigurationEndPoint.Address'] },
+            REDIS_PORT: { 'Fn::GetAtt': ['Redis', 'ConfigurationEndPoint.Port'] },
+            REDIS_TLS: 'true',
+            METRIC_NAMESPACE: 'Tiketi/Queue',
+            QUEUE_SIZE_METRIC: 'QueueSize',
+          },
+        },
+      });
+    });
+
+    it('bundled the handler with esbuild into the function asset', () => {
+      const [, fn] = onlyResource(template, 'AWS::Lambda::Function');
+      const key = (fn.Properties.Code as { S3Key: string }).S3Key;
+      const assetDir = join(
+        (stack.node.root as App).outdir,
+        `asset.${key.replace(/\.zip$/, '')}`,
+        'index.js',
+      );
+      const code = readFileSync(assetDir, 'utf8');
+      expect(code).toContain('active-events');
+      expect(code).toContain('Tiketi/Queue');
+    });
+
+    it('may put metrics only into its namespace', () => {
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: 'cloudwatch:PutMetricData',
+              Effect: 'Allow',
+              Resource: '*',
+              Condition: { StringEquals: { 'cloudwatch:namespace': 'Tiketi/Queue' } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('is run by EventBridge at rate(1 minute)', () => {
+      const [fn] = onlyResource(template, 'AWS::Lambda::Function');
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fn, 'Arn'] } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+      });
+    });
+  });
+
+  describe('edge', () => {
+    it('has the frontend and uploads buckets, private and encrypted', () => {
+      for (const name of ['tiketi-frontend-bucket', 'tiketi-uploads-bucket']) {
+        template.hasResourceProperties('AWS::S3::Bucket', {
+          BucketName: name,
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+            ],
+          },
+        });
+      }
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        BucketName: 'tiketi-frontend-bucket',
+        VersioningConfiguration: { Status: 'Enabled' },
+        CorsConfiguration: {
+          CorsRules: [{ AllowedMethods: ['GET', 'HEAD'], AllowedOrigins: ['https://tiketi.gg'] }],
+        },
+      });
+    });
+
+    it('serves the frontend bucket through CloudFront with origin access control, compressed, 86400 s TTL', () => {
+      const [, distribution] = onlyResource(template, 'AWS::CloudFront::Distribution');
+      const config = distribution.Properties.DistributionConfig as {
+        Origins: { Id: string; DomainName: unknown; OriginAccessControlId?: unknown }[];
+        DefaultCacheBehavior: { TargetOriginId: string; CachePolicyId: unknown; Compress: boolean };
+      };
+      const [frontendBucket] = resourcesOfType(template, 'AWS::S3::Bucket').find(
+        ([, r]) => r.Properties.BucketName === 'tiketi-frontend-bucket',
+      )!;
+      const s3Origin = config.Origins.find((o) => config.DefaultCacheBehavior.TargetOriginId === o.Id)!;
+      expect(s3Origin.DomainName).toEqual({ 'Fn::GetAtt': [frontendBucket, 'RegionalDomainName'] });
+      expect(s3Origin.OriginAccessControlId).toBeDefined();
+      expect(config.DefaultCacheBehavior).toMatchObject({
+        Compress: true,
+        ViewerProtocolPolicy: 'redirect-to-https',
+      });
+      const [cachePolicy, policy] = onlyResource(template, 'AWS::CloudFront::CachePolicy');
+      expect(config.DefaultCacheBehavior.CachePolicyId).toEqual({ Ref: cachePolicy });
+      expect(policy.Properties.CachePolicyConfig).toMatchObject({ DefaultTTL: 86_400 });
+    });
+
+    it('sends /api/* (and Socket.IO) to the ALB, uncached, with every viewer header, cookie and query string', () => {
+      const [loadBalancer] = onlyResource(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      const [, distribution] = onlyResource(template, 'AWS::CloudFront::Distribution');
+      const config = distribution.Properties.DistributionConfig as {
+        Origins: { Id: string; DomainName: unknown }[];
+        CacheBehaviors: Record<string, unknown>[];
+      };
+      const albOrigin = config.Origins.find(
+        (o) => JSON.stringify(o.DomainName) === JSON.stringify({ 'Fn::GetAtt': [loadBalancer, 'DNSName'] }),
+      );
+      expect(albOrigin).toBeDefined();
+      expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual(['/api/*', '/socket.io/*']);
+      for (const behavior of config.CacheBehaviors) {
+        expect(behavior).toMatchObject({
+          TargetOriginId: albOrigin!.Id,
+          CachePolicyId: cloudfront.CachePolicy.CACHING_DISABLED.cachePolicyId,
+          OriginRequestPolicyId: cloudfront.OriginRequestPolicy.ALL_VIEWER.originRequestPolicyId,
+          ViewerProtocolPolicy: 'https-only',
+        });
+        expect(behavior.AllowedMethods).toEqual(
+          expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']),
+        );
+      }
+    });
+
+    it('creates the tiketi.gg zone with an A alias to the distribution', () => {
+      const [zone] = onlyResource(template, 'AWS::Route53::HostedZone');
+      template.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'tiketi.gg.' });
+      const [distribution] = onlyResource(template, 'AWS::CloudFront::Distribution');
+      template.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'tiketi.gg.',
+        Type: 'A',
+        HostedZoneId: { Ref: zone },
+        AliasTarget: Match.objectLike({ DNSName: { 'Fn::GetAtt': [distribution, 'DomainName'] } }),
+      });
+    });
+
+    it(
+      'puts the domain on the distribution only with a certificate',
+      () => {
+        const [, without] = onlyResource(template, 'AWS::CloudFront::Distribution');
+        expect((without.Properties.DistributionConfig as Record<string, unknown>).Aliases).toBeUndefined();
+        const certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
+        const { template: withCertificate } = synthesize('aws', designTopology, {
+          distributionCertificateArn: certificateArn,
+        });
+        withCertificate.hasResourceProperties('AWS::CloudFront::Distribution', {
+          DistributionConfig: Match.objectLike({
+            Aliases: ['tiketi.gg'],
+            ViewerCertificate: Match.objectLike({ AcmCertificateArn: certificateArn }),
+          }),
+        });
+      },
+      SYNTH_TIMEOUT_MS,
+    );
+  });
+
+  it('has the generated token-signing secret', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('TOKEN_SECRET'),
+      GenerateSecretString: Match.objectLike({ ExcludePunctuation: true }),
+    });
+  });
+
+  it('outputs what a harness needs to find the deployed stack', () => {
+    const outputs = Object.keys(template.toJSON().Outputs as Record<string, unknown>);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'AlbDnsName',
+        'DistributionDomainName',
+        'TargetGroupArn',
+        'AutoScalingGroupName',
+        'AlarmNames',
+        'RedisConfigurationEndpoint',
+        'DatabaseWriterEndpoint',
+        'DatabaseReaderEndpoint',
+        'QueueMonitorFunctionName',
+        'AppSecretArn',
+      ]),
+    );
+    expect(outputs).not.toContain('AlarmTopicArn');
+  });
+
+  it('pins the availability zones and the region, so synth needs no lookup', () => {
+    expect(stack.availabilityZones).toEqual(['ap-northeast-2a', 'ap-northeast-2b']);
+    expect(stack.region).toBe('ap-northeast-2');
+  });
+});
+
+describe('TiketiStack, target localstack (what LocalStack Community hosts)', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    ({ template } = synthesize('localstack'));
+  }, SYNTH_TIMEOUT_MS);
+
+  it.each([
+    'AWS::ElasticLoadBalancingV2::LoadBalancer',
+    'AWS::ElasticLoadBalancingV2::TargetGroup',
+    'AWS::ElasticLoadBalancingV2::Listener',
+    'AWS::AutoScaling::AutoScalingGroup',
+    'AWS::AutoScaling::ScalingPolicy',
+    'AWS::EC2::LaunchTemplate',
+    'AWS::ElastiCache::ReplicationGroup',
+    'AWS::ElastiCache::SubnetGroup',
+    'AWS::RDS::DBCluster',
+    'AWS::RDS::DBInstance',
+    'AWS::CloudFront::Distribution',
+    'AWS::EC2::EIP',
+    'AWS::EC2::NatGateway',
+  ])('has no %s', (type) => {
+    template.resourceCountIs(type, 0);
+  });
+
+  it('keeps the public and private subnets with the same CIDRs, private ones isolated', () => {
+    template.resourceCountIs('AWS::EC2::Subnet', 4);
+    for (const cidr of ['10.0.1.0/24', '10.0.2.0/24', '10.0.11.0/24', '10.0.12.0/24']) {
+      template.hasResourceProperties('AWS::EC2::Subnet', { CidrBlock: cidr });
+    }
+    const routes = resourcesOfType(template, 'AWS::EC2::Route');
+    expect(routes).toHaveLength(2);
+    for (const [, route] of routes) expect(route.Properties.GatewayId).toBeDefined();
+  });
+
+  it('has the same three alarms, notifying the alarm topic', () => {
+    const [topic] = onlyResource(template, 'AWS::SNS::Topic');
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm');
+    expect(
+      alarms.map(([, r]) => [r.Properties.AlarmName, r.Properties.Threshold, r.Properties.Period]),
+    ).toEqual([
+      ['tiketi-queue-scale-out', 5_000, 60],
+      ['tiketi-queue-scale-out-aggressive', 20_000, 60],
+      ['tiketi-queue-scale-in', 1_000, 300],
+    ]);
+    for (const [, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(alarm.Properties).toMatchObject({ Namespace: 'Tiketi/Queue', MetricName: 'QueueSize' });
+    }
+  });
+
+  it('delivers alarm notifications raw to an SQS queue', () => {
+    const [topic] = onlyResource(template, 'AWS::SNS::Topic');
+    const [queue] = onlyResource(template, 'AWS::SQS::Queue');
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      RawMessageDelivery: true,
+      TopicArn: { Ref: topic },
+      Endpoint: { 'Fn::GetAtt': [queue, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' } }),
+        ]),
+      }),
+    });
+  });
+
+  it('points the queue monitor at the Redis it is given, without TLS, on the same schedule', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Environment: {
+        Variables: Match.objectLike({
+          REDIS_HOST: 'redis.test.internal',
+          REDIS_PORT: '16379',
+          REDIS_TLS: 'false',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  });
+
+  it('keeps the buckets, the hosted zone (without a record) and the secret', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    template.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'tiketi.gg.' });
+    template.resourceCountIs('AWS::Route53::RecordSet', 0);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+  });
+
+  it('outputs the alarm topic and queue', () => {
+    const outputs = Object.keys(template.toJSON().Outputs as Record<string, unknown>);
+    expect(outputs).toEqual(expect.arrayContaining(['AlarmTopicArn', 'AlarmQueueUrl', 'AlarmNames']));
+    expect(outputs).not.toContain('AlbDnsName');
+  });
+
+  it('refuses to build without a Redis for the queue monitor', () => {
+    const app = newApp(WITHOUT_BUNDLING);
+    expect(() => new TiketiStack(app, 'NoRedis', { topology: designTopology, target: 'localstack' })).toThrow(
+      /localRedis/,
+    );
+  });
+});
+
+describe('one source of truth: the stack follows the topology', () => {
+  it('changes the synthesized resources when the topology changes', () => {
+    const changed = mergeTopology(designTopology, {
+      network: { vpcCidr: '10.9.0.0/16', privateSubnetCidrs: ['10.9.111.0/24', '10.9.112.0/24'] },
+      loadBalancer: { targetPort: 4001, healthCheck: { port: 4001, intervalSeconds: 15, path: '/ready' } },
+      autoScalingGroup: { maxSize: 12, healthCheckGracePeriodSeconds: 120 },
+      scalingPolicies: designTopology.scalingPolicies.map((p) =>
+        p.name === 'tiketi-scale-out' ? { ...p, scalingAdjustment: 3, cooldownSeconds: 90 } : p,
+      ),
+      alarms: designTopology.alarms.map((a) =>
+        a.name === 'tiketi-queue-scale-out' ? { ...a, threshold: 7_000, evaluationPeriods: 2 } : a,
+      ),
+      queueMonitor: { memoryMb: 512, scheduleExpression: 'rate(2 minutes)' },
+      redis: { shards: 3, port: 6380 },
+      database: { port: 5433, backupRetentionDays: 14 },
+      edge: { staticDefaultTtlSeconds: 3_600, frontendBucket: 'tiketi-frontend-rehearsal' },
+    });
+    const app = newApp(WITHOUT_BUNDLING);
+    const template = Template.fromStack(
+      new TiketiStack(app, 'Changed', { topology: changed, target: 'aws' }),
+    );
+
+    template.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: '10.9.0.0/16' });
+    template.hasResourceProperties('AWS::EC2::Subnet', { CidrBlock: '10.9.111.0/24' });
+    template.hasResourceProperties('AWS::EC2::Subnet', { CidrBlock: '10.9.112.0/24' });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 4001,
+      HealthCheckPort: '4001',
+      HealthCheckPath: '/ready',
+      HealthCheckIntervalSeconds: 15,
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 4001, ToPort: 4001 });
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MaxSize: '12',
+      HealthCheckGracePeriod: 120,
+    });
+    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      ScalingAdjustment: 3,
+      Cooldown: '90',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'tiketi-queue-scale-out',
+      Threshold: 7_000,
+      EvaluationPeriods: 2,
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512 });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumNodeGroups: 3, Port: 6380 });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 6380 });
+    template.hasResourceProperties('AWS::RDS::DBCluster', { Port: 5433, BackupRetentionPeriod: 14 });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 5433 });
+    template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
+      CachePolicyConfig: Match.objectLike({ DefaultTTL: 3_600 }),
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'tiketi-frontend-rehearsal' });
+
+    const everything = JSON.stringify(template.toJSON());
+    for (const designOnly of [
+      '"Threshold":5000',
+      '10.0.11.0/24',
+      '"Port":3001',
+      '"Port":6379',
+      '"Port":5432',
+    ]) {
+      expect(everything).not.toContain(designOnly);
+    }
+  });
+});
+
+describe('guards on topology values', () => {
+  it('accepts only Node.js Lambda runtimes CDK knows', () => {
+    expect(lambdaRuntimeNamed('nodejs22.x').name).toBe('nodejs22.x');
+    expect(() => lambdaRuntimeNamed('nodejs99.x')).toThrow(/not a Node.js Lambda runtime/);
+    expect(() => lambdaRuntimeNamed('python3.12')).toThrow(/not a Node.js Lambda runtime/);
+  });
+
+  it('allows at most one NAT gateway per AZ', () => {
+    expect(natGatewayCount(designTopology)).toBe(2);
+    const twoPerAz = mergeTopology(designTopology, { network: { natGatewaysPerAz: 2 } });
+    expect(() => natGatewayCount(twoPerAz)).toThrow(/at most one per AZ/);
+  });
+
+  it('picks the cluster-mode parameter group of the Redis major version', () => {
+    expect(clusterModeParameterGroup('7.0')).toBe('default.redis7.cluster.on');
+    expect(clusterModeParameterGroup('7.1')).toBe('default.redis7.cluster.on');
+    expect(clusterModeParameterGroup('6.2')).toBe('default.redis6.x.cluster.on');
+    expect(clusterModeParameterGroup('5.0.6')).toBe('default.redis5.0.cluster.on');
+  });
+});
+
+describe('the CDK CLI synthesizes offline, without AWS credentials', () => {
+  const withoutAwsCredentials = (home: string): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_')) env[key] = value;
+    return {
+      ...env,
+      // Point the SDK's credential files somewhere empty and keep it off the instance metadata service.
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+      AWS_CONFIG_FILE: join(home, 'config'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      CDK_DISABLE_VERSION_CHECK: '1',
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+    };
+  };
+
+  it.each([
+    ['aws', 'Tiketi'],
+    ['localstack', 'TiketiLocal'],
+  ])(
+    'cdk synth -c target=%s writes %s.template.json',
+    async (target, stackName) => {
+      const outdir = mkdtempSync(join(tmpdir(), `tiketi-cdk-cli-${target}-`));
+      outdirs.push(outdir);
+      const result = await run(
+        'npx',
+        ['cdk', 'synth', '--quiet', '--no-notices', '-c', `target=${target}`, '-o', outdir],
+        { cwd: REPOSITORY_ROOT, env: withoutAwsCredentials(outdir), timeout: CLI_TIMEOUT_MS },
+      );
+      expect(result.stderr).not.toMatch(/Unable to resolve AWS account/);
+      const templatePath = join(outdir, `${stackName}.template.json`);
+      expect(existsSync(templatePath)).toBe(true);
+      const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+        Resources: Record<string, { Type: string }>;
+      };
+      const types = Object.values(template.Resources).map((r) => r.Type);
+      expect(types).toContain('AWS::CloudWatch::Alarm');
+      expect(types.includes('AWS::ElasticLoadBalancingV2::LoadBalancer')).toBe(target === 'aws');
+    },
+    CLI_TIMEOUT_MS,
+  );
+});
