@@ -3,6 +3,7 @@
  * `external`); whatever it is, the topology gets the same endpoints: Redis through Sentinels (or a
  * plain URL) and PostgreSQL writer and reader URLs.
  */
+import type { ProxyRoute } from '../faults/proxy/proxy-host.ts';
 import type { LogSink } from './local/process.ts';
 
 export type BackendKind = 'local' | 'containers' | 'external';
@@ -38,9 +39,33 @@ export interface BackendComponent {
   address?: string;
 }
 
+/** What failover rehearsals can do to a backend whose processes this machine owns. */
+export interface BackendFaults {
+  /** SIGKILLs the node the Sentinels call primary; they promote the replica. */
+  killRedisPrimary(): Promise<{ name: string; az: string }>;
+  /** `host:port` of the primary as the Sentinels report it now. */
+  redisPrimaryAddress(): Promise<string>;
+  redisPrimaryAz(): Promise<string | undefined>;
+  /** SIGKILLs the database writer. */
+  killDbWriter(): Promise<{ name: string; az: string }>;
+  dbWriterAz(): string;
+  /** The writer endpoint refuses connections: Aurora between detection and the endpoint switch. */
+  takeDbWriterEndpointDown(): Promise<void>;
+  /** Promotes the replica; `switchEndpoints: false` leaves the endpoints for `switchDbEndpoints`. */
+  promoteDbReplica(options?: { switchEndpoints?: boolean }): Promise<void>;
+  switchDbEndpoints(): Promise<void>;
+  /** The fault-proxy routes the app's traffic takes, for latency and partitions. */
+  paths: { 'app-redis': ProxyRoute[]; 'app-db': ProxyRoute[] };
+}
+
 export interface StartedBackend extends AsyncDisposable {
   readonly kind: BackendKind;
+  /** What app instances connect to (through the fault proxy, where there is one). */
   readonly endpoints: BackendEndpoints;
+  /** What the harness's own checks connect to: never delayed or partitioned. @default endpoints */
+  readonly adminEndpoints?: BackendEndpoints;
+  /** Present where failures can be injected (the local backend). */
+  readonly faults?: BackendFaults;
   components(): BackendComponent[];
   stop(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { type BackendChoice, BackendUnavailableError } from '../backends/backend
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
+import { chaos, chaosFault } from './chaos.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
 import { runCommand } from './run.ts';
 import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
@@ -14,6 +15,14 @@ function positiveNumber(name: string) {
   return (value: string) => {
     const n = Number(value);
     if (!(n > 0)) throw new UsageError(`${name} must be a positive number (got ${value})`);
+    return n;
+  };
+}
+
+function nonNegativeNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!(n >= 0)) throw new UsageError(`${name} must be a number, 0 or more (got ${value})`);
     return n;
   };
 }
@@ -208,6 +217,63 @@ program
       for (const a of group.recentActivities.slice(-5))
         console.log(`activity ${a.status.padEnd(11)} ${a.description}: ${a.cause}`);
     }),
+  );
+
+program
+  .command('chaos')
+  .description(
+    'inject a failure into the running topology (tiketi-sim up) and follow what the system does about it',
+  )
+  .argument(
+    '<fault>',
+    'kill-instance [id] | terminate-instance [id] | kill-az <a|b> | redis-failover | db-failover | latency | partition',
+  )
+  .argument('[target]', 'instance id (default: a random InService one), AZ label, or path')
+  .option('--path <path>', 'for latency and partition: client-alb, app-redis or app-db')
+  .option('--ms <n>', 'for latency: added delay per chunk, ms', positiveNumber('--ms'))
+  .option('--jitter <n>', 'for latency: ± this many ms', nonNegativeNumber('--jitter'))
+  .option(
+    '--duration <seconds>',
+    'for latency and partition: simulated seconds until reverted',
+    positiveNumber('--duration'),
+  )
+  .option(
+    '--follow <seconds>',
+    'wall seconds to follow the timeline (0: just inject)',
+    nonNegativeNumber('--follow'),
+    60,
+  )
+  .option(
+    '--control-url <url>',
+    'the control endpoint `up` printed (default: the one started from this folder)',
+  )
+  .option('--json', 'print the fault record as JSON')
+  .action(
+    (
+      fault: string,
+      target: string | undefined,
+      options: {
+        path?: string;
+        ms?: number;
+        jitter?: number;
+        duration?: number;
+        follow: number;
+        controlUrl?: string;
+        json?: boolean;
+      },
+    ) =>
+      exitOn2(async () => {
+        const chaosOptions = {
+          controlUrl: options.controlUrl,
+          path: options.path,
+          latencyMs: options.ms === undefined ? undefined : Math.round(options.ms),
+          jitterMs: options.jitter === undefined ? undefined : Math.round(options.jitter),
+          durationSeconds: options.duration,
+          followSeconds: options.follow,
+          json: options.json ?? false,
+        };
+        process.exitCode = await chaos(chaosFault(fault, target, chaosOptions), chaosOptions, stopSignal());
+      }),
   );
 
 // Usage errors exit 2, like every environment error of the CLI.

@@ -45,7 +45,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   say(`[tiketi-sim] starting the ${backend.kind} backend…`);
   let started: StartedTopology | undefined;
   try {
-    started = await startLocalTopology({ topology, clock, backend, eventId, log });
+    started = await startLocalTopology({ topology, clock, backend, eventId, log, clientPath: true });
     const redis: Redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }
@@ -64,6 +64,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     const summary = {
       edgeUrl: status.endpoints.edgeUrl,
       albUrl: status.endpoints.albUrl,
+      clientUrl: status.endpoints.clientUrl,
       controlUrl: status.endpoints.controlUrl,
       instances: [...started.instances.values()].map((i) => ({ id: i.id, az: i.az, url: i.url, pid: i.pid })),
       redis: status.endpoints.redis,
@@ -80,7 +81,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       say(`ready  [alb] ${summary.albUrl}`);
       say(`ready  [edge] ${summary.edgeUrl}`);
       say(
-        `\nEdge (CloudFront):  ${summary.edgeUrl}\nALB:                ${summary.albUrl}\nControl:            ${summary.controlUrl}/status  (tiketi-sim status)`,
+        `\nEdge (CloudFront):  ${summary.edgeUrl}\nALB:                ${summary.albUrl}\nALB via fault path: ${summary.clientUrl}  (tiketi-sim chaos latency|partition --path client-alb)\nControl:            ${summary.controlUrl}/status  (tiketi-sim status, tiketi-sim chaos)`,
       );
       say(
         `Demo event:         ${eventId} (5,000 seats, sales open)\nTime scale:         ${clock.timeScale}× (1 simulated minute = ${(60 / clock.timeScale).toFixed(1)} s)`,

@@ -138,4 +138,19 @@ describe('Auto Scaling group (simple scaling)', () => {
     expect(launched.at(-1)).toMatch(/^app-5@/);
     expect(asg.activities.some((a) => /ELB system health check failure of app-3/.test(a.cause))).toBe(true);
   });
+
+  it('after an AZ is lost, replaces its instances in the AZ that is left', async () => {
+    const clock = new ManualClock(T0);
+    const { asg, health, launched } = await started(clock);
+    await clock.advanceAsync(400_000); // past the grace period of the warm instances
+    asg.setZoneImpaired('a', true);
+    health.set('app-1', 'unhealthy'); // app-1 was in AZ a
+    await clock.advanceAsync(60_000 + DRAIN_MS + 20_000);
+    expect(launched.at(-1)).toBe('app-3@b');
+    asg.setZoneImpaired('a', false);
+    asg.executePolicy('tiketi-scale-out', 'alarm');
+    await clock.advanceAsync(BOOT_MS);
+    // Back to balancing: both new instances go to the AZ with fewer.
+    expect(launched.slice(-2)).toEqual(['app-4@a', 'app-5@a']);
+  });
 });

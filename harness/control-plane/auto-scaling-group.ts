@@ -188,8 +188,18 @@ export class AutoScalingGroup {
     return activity;
   }
 
+  /** AZs where launches fail (an AZ outage): the group launches in the others, as AWS's does. */
+  private readonly impairedZones = new Set<string>();
+
+  setZoneImpaired(az: string, impaired: boolean): void {
+    if (impaired) this.impairedZones.add(az);
+    else this.impairedZones.delete(az);
+  }
+
   private chooseLaunchAz(): string {
-    const counts = this.options.topology.availabilityZones.map((z) => ({
+    const zones = this.options.topology.availabilityZones.filter((z) => !this.impairedZones.has(z.label));
+    const usable = zones.length > 0 ? zones : this.options.topology.availabilityZones;
+    const counts = usable.map((z) => ({
       az: z.label,
       n: this.live().filter((i) => i.az === z.label && i.lifecycle !== 'Terminating').length,
     }));

@@ -61,6 +61,8 @@ export interface FaultRecord {
   atMs: number;
   /** Named moments of the failure: detection, promotion, recovery… */
   timeline: { label: string; atMs: number }[];
+  /** Every step and observation of the timeline is in. */
+  complete?: boolean;
 }
 
 export interface ReconnectRecord {

@@ -17,11 +17,17 @@ import { designTopology, mergeTopology, type Topology } from '../../infra/topolo
 import type { Backend } from '../backends/backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
 import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
+import type { InjectedFault } from '../faults/inject.ts';
 import { checkIntegrity } from '../faults/integrity.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
 import type { AlarmStateName, RunRecord, Sample } from '../report/run-record.ts';
-import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
+import {
+  CLIENT_PATH_MAX_USERS,
+  clockTimeToSeconds,
+  type Scenario,
+  ScenarioError,
+} from '../scenario/schema.ts';
 import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
 
 export const EVENT_ID = 'drop';
@@ -74,6 +80,15 @@ const FEEDBACK_MS = 2_000;
  */
 const SATURATED_P95_MS = 400;
 
+/** A fault that could not run still shows in the report, with the reason. */
+function failedFault(fault: string, atMs: number, reason: string): InjectedFault {
+  return {
+    record: { fault, detail: `not injected: ${reason}`, atMs, timeline: [] },
+    settled: Promise.resolve(),
+    stop: async () => {},
+  };
+}
+
 export async function runScenario(options: RunOptions): Promise<RunResult> {
   const { scenario } = options;
   const requestedScale = options.timeScale ?? scenario.timeScale;
@@ -94,6 +109,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   let world: StartedTopology | undefined;
   let generator: LoadGenerator | undefined;
   try {
+    const clientPath = scenario.faults.some((f) => 'path' in f && f.path === 'client-alb');
+    if (clientPath && users > CLIENT_PATH_MAX_USERS)
+      throw new ScenarioError(scenario.name, [
+        `--users ${users}: client-alb faults allow at most ${CLIENT_PATH_MAX_USERS} users; pass fewer`,
+      ]);
     world = await startLocalTopology({
       topology,
       clock,
@@ -101,6 +121,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       eventId: EVENT_ID,
       log: () => {},
       albWorkers: users > 12_000 ? 3 : 2,
+      clientPath,
     });
     // Setup happens outside simulated time: the drop starts once everything is ready.
     const redisSettings =
@@ -124,7 +145,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       sessionTtlSeconds: topology.queue.sessionTtlSeconds,
     });
     generator = await LoadGenerator.start({
-      baseUrl: world.alb.url,
+      baseUrl: world.clientUrl,
       eventId: EVENT_ID,
       seatIds,
       behaviour: scenario.behaviour,
@@ -149,6 +170,12 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     let nextSampleMs = startMs + 60_000;
     let nextFeedbackWall = Date.now() + FEEDBACK_MS;
     let saturated = false;
+    const faultsDue = [...scenario.faults].sort(
+      (a, b) => clockTimeToSeconds(a.at) - clockTimeToSeconds(b.at),
+    );
+    const injected: InjectedFault[] = [];
+    /** Until a fault's timeline is complete, slow responses are the rehearsal, not saturation. */
+    let faultsInProgress = 0;
 
     const sample = async (atMs: number) => {
       const w = world!;
@@ -203,6 +230,21 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         await openSales(world.db, redis, EVENT_ID);
         salesOpened = true;
       }
+      while (faultsDue.length > 0 && simEpoch(scenario, faultsDue[0]!.at) <= now) {
+        const fault = faultsDue.shift()!;
+        try {
+          const f = await world.injectFault(fault);
+          injected.push(f);
+          faultsInProgress++;
+          void f.settled.then(() => faultsInProgress--);
+          options.log(
+            `[fault] ${new Date(now).toISOString().slice(11, 19)} ${fault.fault}: ${f.record.detail}`,
+          );
+        } catch (err) {
+          options.log(`[fault] ${fault.fault} at ${fault.at} could not run: ${(err as Error).message}`);
+          injected.push(failedFault(fault.fault, now, (err as Error).message));
+        }
+      }
       let due = sent;
       while (due < offsets.length && offsets[due]! <= now) due++;
       if (due > sent) {
@@ -215,7 +257,14 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       if (Date.now() >= nextFeedbackWall) {
         nextFeedbackWall = Date.now() + FEEDBACK_MS;
         const p95 = generator.takeFeedback().allEndpoints()?.p95Ms ?? 0;
-        saturated = p95 > SATURATED_P95_MS ? true : p95 < SATURATED_P95_MS / 3 ? false : saturated;
+        saturated =
+          faultsInProgress > 0
+            ? false
+            : p95 > SATURATED_P95_MS
+              ? true
+              : p95 < SATURATED_P95_MS / 3
+                ? false
+                : saturated;
         const backlog = sent - generator.totals().joined;
         const rate = (currentScale * users) / Math.max(60, (offsets.at(-1)! - offsets[0]!) / 1_000);
         const limit = Math.max(300, rate * 2);
@@ -238,6 +287,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       await new Promise((r) => setTimeout(r, ARRIVAL_TICK_MS));
     }
     const wallSeconds = (Date.now() - wallStart) / 1_000;
+    await Promise.all(injected.map((f) => f.stop()));
     const latency = generator.total;
     const workers = generator.workerCount;
     const totals = await generator.stop();
@@ -271,7 +321,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         inServiceAtMs: i.inServiceAtMs,
         terminatedAtMs: i.terminatedAtMs,
       })),
-      faults: [],
+      faults: injected.map((f) => structuredClone(f.record)),
       reconnects: totals.reconnects.map((r) => ({
         userId: r.userId,
         // Reconnect times are wall; the report speaks simulated time.

@@ -49,44 +49,68 @@ export const behaviourSchema = z
 const az = z.string().regex(/^[a-z]$/, 'must be an AZ label such as a or b');
 const path = z.enum(['client-alb', 'app-redis', 'app-db']);
 
-export const faultSchema = z.discriminatedUnion('fault', [
-  z
-    .object({
-      at: clockTimeSchema,
-      fault: z.literal('kill-instance'),
-      instance: z.string().default('random'),
-    })
-    .strict(),
-  z
-    .object({
-      at: clockTimeSchema,
-      fault: z.literal('terminate-instance'),
-      instance: z.string().default('random'),
-    })
-    .strict(),
-  z.object({ at: clockTimeSchema, fault: z.literal('kill-az'), az }).strict(),
-  z.object({ at: clockTimeSchema, fault: z.literal('redis-failover') }).strict(),
-  z.object({ at: clockTimeSchema, fault: z.literal('db-failover') }).strict(),
-  z
-    .object({
-      at: clockTimeSchema,
-      fault: z.literal('latency'),
-      path,
-      latencyMs: z.number().int().positive(),
-      jitterMs: z.number().int().nonnegative().default(0),
-      /** Simulated seconds until it is reverted. */
-      durationSeconds: z.number().positive(),
-    })
-    .strict(),
-  z
-    .object({
-      at: clockTimeSchema,
-      fault: z.literal('partition'),
-      path,
-      durationSeconds: z.number().positive(),
-    })
-    .strict(),
+const killInstanceFault = z
+  .object({
+    fault: z.literal('kill-instance'),
+    /** An instance id (`app-3`) or `random` among those InService. @default 'random' */
+    instance: z.string().default('random'),
+  })
+  .strict();
+const terminateInstanceFault = z
+  .object({
+    fault: z.literal('terminate-instance'),
+    /** @default 'random' */
+    instance: z.string().default('random'),
+  })
+  .strict();
+const killAzFault = z.object({ fault: z.literal('kill-az'), az }).strict();
+const redisFailoverFault = z.object({ fault: z.literal('redis-failover') }).strict();
+const dbFailoverFault = z.object({ fault: z.literal('db-failover') }).strict();
+const latencyFault = z
+  .object({
+    fault: z.literal('latency'),
+    path,
+    latencyMs: z.number().int().positive(),
+    /** @default 0 */
+    jitterMs: z.number().int().nonnegative().default(0),
+    /** Simulated seconds until it is reverted. */
+    durationSeconds: z.number().positive(),
+  })
+  .strict();
+const partitionFault = z
+  .object({
+    fault: z.literal('partition'),
+    path,
+    /** Simulated seconds until it is reverted. */
+    durationSeconds: z.number().positive(),
+  })
+  .strict();
+
+/** A failure to inject, without its time: what `tiketi-sim chaos` sends to a running topology. */
+export const faultActionSchema = z.discriminatedUnion('fault', [
+  killInstanceFault,
+  terminateInstanceFault,
+  killAzFault,
+  redisFailoverFault,
+  dbFailoverFault,
+  latencyFault,
+  partitionFault,
 ]);
+
+const at = { at: clockTimeSchema };
+/** A scenario step: a fault at a simulated time, e.g. `{ at: '20:15', fault: 'kill-az', az: 'a' }`. */
+export const faultSchema = z.discriminatedUnion('fault', [
+  killInstanceFault.extend(at),
+  terminateInstanceFault.extend(at),
+  killAzFault.extend(at),
+  redisFailoverFault.extend(at),
+  dbFailoverFault.extend(at),
+  latencyFault.extend(at),
+  partitionFault.extend(at),
+]);
+
+/** One proxy process holds two files per client connection, under the 20,000-file limit. */
+export const CLIENT_PATH_MAX_USERS = 8_000;
 
 const percentile = z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]);
 
@@ -238,7 +262,16 @@ export const scenarioSchema = z
       });
     }
     if (s.event.salesOpenAt) inRun(s.event.salesOpenAt, ['event', 'salesOpenAt']);
-    for (const [i, f] of s.faults.entries()) inRun(f.at, ['faults', i, 'at']);
+    for (const [i, f] of s.faults.entries()) {
+      inRun(f.at, ['faults', i, 'at']);
+      if ('path' in f && f.path === 'client-alb' && s.users > CLIENT_PATH_MAX_USERS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'path'],
+          message: `client-alb faults send every client connection through one proxy process (at most ${CLIENT_PATH_MAX_USERS} users, this scenario has ${s.users}); lower users or fault app-redis / app-db`,
+        });
+      }
+    }
     s.expectations.forEach((e, i) => {
       if (e.expect === 'alarm-state') {
         inRun(e.within.from, ['expectations', i, 'within', 'from']);
@@ -250,6 +283,7 @@ export const scenarioSchema = z
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
+export type FaultAction = z.output<typeof faultActionSchema>;
 export type Fault = z.output<typeof faultSchema>;
 export type Expectation = z.output<typeof expectationSchema>;
 export type Behaviour = z.output<typeof behaviourSchema>;

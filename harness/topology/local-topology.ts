@@ -20,7 +20,11 @@ import { AutoScalingGroup } from '../control-plane/auto-scaling-group.ts';
 import { CloudWatch } from '../control-plane/cloudwatch.ts';
 import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
+import { FaultError, type InjectedFault, injectFault } from '../faults/inject.ts';
+import { type ProxyRoute, startProxyHost } from '../faults/proxy/proxy-host.ts';
 import { type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+import type { FaultRecord } from '../report/run-record.ts';
+import { type FaultAction, faultActionSchema } from '../scenario/schema.ts';
 
 /** Redis key through which app instances follow the simulated clock's speed. */
 export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
@@ -36,6 +40,12 @@ export interface LocalTopologyOptions {
   albWorkers?: number;
   /** Extra environment for app instances. */
   appEnv?: Record<string, string>;
+  /**
+   * Put a fault-proxy route in front of the ALB (`clientUrl`) so the client → ALB path can be
+   * delayed or cut. Each proxied connection costs the proxy two files: keep it for runs whose
+   * clients stay well under 10,000 connections. @default false
+   */
+  clientPath?: boolean;
 }
 
 export interface StartedTopology extends AsyncDisposable {
@@ -49,11 +59,16 @@ export interface StartedTopology extends AsyncDisposable {
   readonly schedule: Schedule;
   readonly instances: ReadonlyMap<string, StartedAppInstance>;
   readonly controlUrl: string;
+  /** Where clients send traffic: the client route when there is one, else the ALB. */
+  readonly clientUrl: string;
   readonly tokenSecret: string;
   /** Admin connections (migrations, seeding, the queue monitor, integrity checks). */
   readonly db: pg.Pool;
   readonly redis: Redis;
   setTimeScale(timeScale: number): Promise<void>;
+  /** Injects a failure now; its record fills in as the system reacts. */
+  injectFault(fault: FaultAction): Promise<InjectedFault>;
+  faultRecords(): FaultRecord[];
   describe(): TopologyStatus;
   stop(): Promise<void>;
 }
@@ -64,6 +79,7 @@ export interface TopologyStatus {
   endpoints: {
     edgeUrl: string;
     albUrl: string;
+    clientUrl: string;
     controlUrl: string;
     redis: BackendEndpoints['redis'];
     postgres: BackendEndpoints['postgres'];
@@ -73,6 +89,7 @@ export interface TopologyStatus {
   alarms: ReturnType<CloudWatch['describe']>;
   latestMetrics: { queueSize?: number; activeUsers?: number; atMs?: number };
   backend: ReturnType<StartedBackend['components']>;
+  faults: FaultRecord[];
 }
 
 export function redisClientFor(endpoints: BackendEndpoints): Redis {
@@ -104,11 +121,13 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       ),
     });
     stack.push(() => backend.stop());
-    const db = new pg.Pool({ connectionString: backend.endpoints.postgres.writerUrl, max: 5 });
+    // The harness's own connections skip the fault proxy: a rehearsed partition must not blind it.
+    const admin = backend.adminEndpoints ?? backend.endpoints;
+    const db = new pg.Pool({ connectionString: admin.postgres.writerUrl, max: 5 });
     db.on('error', () => {});
     db.on('connect', (c) => c.on('error', () => {}));
     stack.push(() => db.end());
-    const redis = redisClientFor(backend.endpoints);
+    const redis = redisClientFor(admin);
     stack.push(() => redis.quit());
     await migrate(db);
     await redis.set(TIME_SCALE_KEY, String(scale));
@@ -176,17 +195,65 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const edge = await startEdge({ topology, clock, originUrl: alb.url });
     stack.push(() => edge.stop());
 
+    let clientPath: ProxyRoute | undefined;
+    if (options.clientPath) {
+      const proxies = await startProxyHost();
+      stack.push(() => proxies.stop());
+      clientPath = await proxies.route('client-alb', { host: '127.0.0.1', port: alb.port });
+    }
+    const clientUrl = clientPath ? `http://127.0.0.1:${clientPath.port}` : alb.url;
+    const injected: InjectedFault[] = [];
+    stack.push(() => Promise.allSettled(injected.map((f) => f.stop())));
+    const inject = async (fault: FaultAction) => {
+      const f = await injectFault({ topology, clock, asg, alb, instances, backend, clientPath }, fault);
+      injected.push(f);
+      return f;
+    };
+
     let status: () => TopologyStatus = () => {
       throw new Error('not ready');
     };
     const control: Server = createServer((req, res) => {
-      if (req.method === 'GET' && req.url === '/status') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status()));
+      const reply = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.method === 'GET' && req.url === '/status') return reply(200, status());
+      if (req.method === 'GET' && req.url === '/faults')
+        return reply(
+          200,
+          injected.map((f) => f.record),
+        );
+      if (req.method === 'POST' && req.url === '/faults') {
+        let raw = '';
+        req.on('data', (d: Buffer) => (raw += d));
+        req.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(raw);
+          } catch {
+            return reply(400, { error: { code: 'invalid_json', message: 'the body is not JSON' } });
+          }
+          const parsed = faultActionSchema.safeParse(body);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0]!;
+            return reply(400, {
+              error: {
+                code: 'invalid_fault',
+                message: issue.message,
+                field: issue.path.join('.') || 'fault',
+              },
+            });
+          }
+          inject(parsed.data).then(
+            (f) => reply(201, f.record),
+            (err: Error) =>
+              err instanceof FaultError
+                ? reply(409, { error: { code: 'fault_not_possible', message: err.message } })
+                : reply(500, { error: { code: 'fault_failed', message: err.message } }),
+          );
+        });
         return;
       }
-      res
-        .writeHead(404, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: { code: 'not_found', message: 'GET /status' } }));
+      reply(404, { error: { code: 'not_found', message: 'GET /status, GET /faults, POST /faults' } });
     });
     await new Promise<void>((r) => control.listen(0, '127.0.0.1', () => r()));
     stack.push(() => {
@@ -219,6 +286,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
         endpoints: {
           edgeUrl: edge.url,
           albUrl: alb.url,
+          clientUrl,
           controlUrl,
           redis: backend.endpoints.redis,
           postgres: backend.endpoints.postgres,
@@ -228,6 +296,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
         alarms: cloudwatch.describe(),
         latestMetrics: { queueSize: q?.value, activeUsers: last(activeUsersMetric)?.value, atMs: q?.startMs },
         backend: backend.components(),
+        faults: injected.map((f) => f.record),
       };
     };
     status = describe;
@@ -246,6 +315,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       schedule,
       instances,
       controlUrl,
+      clientUrl,
       tokenSecret,
       db,
       redis,
@@ -254,6 +324,8 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
         alb.publish();
         await redis.set(TIME_SCALE_KEY, String(timeScale));
       },
+      injectFault: inject,
+      faultRecords: () => injected.map((f) => f.record),
       describe,
       stop,
       [Symbol.asyncDispose]: stop,

@@ -1,39 +1,88 @@
 /** The `local` backend: real redis-server and PostgreSQL processes started on this machine. */
-import type { Backend, BackendComponent, StartedBackend } from '../backend.ts';
+import { startProxyHost } from '../../faults/proxy/proxy-host.ts';
+import type { Backend, BackendComponent, BackendFaults, StartedBackend } from '../backend.ts';
 import { startPostgresCluster } from './postgres-cluster.ts';
 import { startRedisSentinelGroup } from './redis-sentinel-group.ts';
 
 export const localBackend: Backend = {
   kind: 'local',
   async start(options) {
+    // One fault-proxy process carries the app's paths to Redis and the database.
+    const proxies = await startProxyHost();
     const [redis, postgres] = await Promise.allSettled([
       startRedisSentinelGroup({
         downAfterMs: options.redisDownAfterMs,
         failoverTimeoutMs: options.redisFailoverTimeoutMs,
         log: options.log,
+        proxies,
       }),
-      startPostgresCluster({ synchronous: options.synchronousReplication ?? true, log: options.log }),
+      startPostgresCluster({
+        synchronous: options.synchronousReplication ?? true,
+        log: options.log,
+        proxies,
+      }),
     ]);
     if (redis.status === 'rejected' || postgres.status === 'rejected') {
       await Promise.allSettled([
         redis.status === 'fulfilled' && redis.value.stop(),
         postgres.status === 'fulfilled' && postgres.value.stop(),
       ]);
+      await proxies.stop();
       throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason;
     }
     const group = redis.value;
     const cluster = postgres.value;
     const stop = async () => {
       await Promise.allSettled([group.stop(), cluster.stop()]);
+      await proxies.stop();
+    };
+    const faults: BackendFaults = {
+      async killRedisPrimary() {
+        const node = await group.primaryNode();
+        if (!node) throw new Error('the Sentinels name no primary this backend started');
+        await node.server.process.kill();
+        return { name: node.server.name, az: node.az };
+      },
+      async redisPrimaryAddress() {
+        const { host, port } = await group.currentPrimary();
+        return `${host}:${port}`;
+      },
+      async redisPrimaryAz() {
+        return (await group.primaryNode())?.az;
+      },
+      async killDbWriter() {
+        const writer = cluster.writer;
+        const az = cluster.writerAz;
+        await writer.process.kill();
+        return { name: writer.name, az };
+      },
+      dbWriterAz: () => cluster.writerAz,
+      takeDbWriterEndpointDown: () => cluster.takeWriterEndpointsDown(),
+      promoteDbReplica: (o) => cluster.promoteReplica(o),
+      switchDbEndpoints: () => cluster.switchEndpointsToWriter(),
+      paths: {
+        'app-redis': group.nodes.flatMap((n) => (n.route ? [n.route] : [])),
+        'app-db': [cluster.writerEndpoint, cluster.readerEndpoint],
+      },
     };
     const started: StartedBackend & { redisGroup: typeof group; postgresCluster: typeof cluster } = {
       kind: 'local',
       redisGroup: group,
       postgresCluster: cluster,
       endpoints: {
-        redis: { kind: 'sentinel', sentinels: group.sentinelAddresses, masterName: group.masterName },
+        redis: {
+          kind: 'sentinel',
+          sentinels: group.sentinelAddresses,
+          masterName: group.masterName,
+          natMap: group.natMap,
+        },
         postgres: { writerUrl: cluster.writerUrl, readerUrl: cluster.readerUrl },
       },
+      adminEndpoints: {
+        redis: { kind: 'sentinel', sentinels: group.sentinelAddresses, masterName: group.masterName },
+        postgres: { writerUrl: cluster.adminWriterUrl, readerUrl: cluster.adminWriterUrl },
+      },
+      faults,
       components(): BackendComponent[] {
         const [primary, replica] = group.nodes;
         const list: BackendComponent[] = [
@@ -61,6 +110,7 @@ export const localBackend: Backend = {
           {
             name: cluster.writer.name,
             role: 'db-writer',
+            az: cluster.writerAz,
             pid: cluster.writer.pid,
             address: `127.0.0.1:${cluster.writer.port}`,
           },

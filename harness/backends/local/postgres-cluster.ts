@@ -48,11 +48,22 @@ export interface StartedPostgresCluster extends AsyncDisposable {
   readonly readerEndpoint: ProxyRoute;
   /** The replica's stream from the writer: partition it to make the replica fall behind. */
   readonly replicationPath: ProxyRoute;
+  /** A writer endpoint for the harness's own checks: follows promotion, never gets toxics. */
+  readonly adminWriterUrl: string;
+  /** AZ label of the current writer. */
+  readonly writerAz: string;
   readonly writerUrl: string;
   readonly readerUrl: string;
   readonly synchronous: boolean;
-  /** Promotes the replica to writer and points both endpoints at it. */
-  promoteReplica(): Promise<void>;
+  /**
+   * Promotes the replica to writer and points the endpoints at it — unless `switchEndpoints` is
+   * false, for a failover whose endpoint switch comes later (`switchEndpointsToWriter`).
+   */
+  promoteReplica(options?: { switchEndpoints?: boolean }): Promise<void>;
+  /** Points every endpoint at the current writer. */
+  switchEndpointsToWriter(): Promise<void>;
+  /** The writer endpoints refuse connections, as Aurora's do between detection and the switch. */
+  takeWriterEndpointsDown(): Promise<void>;
   /** Replication state as the writer sees it. */
   replicationState(): Promise<{ applicationName: string; state: string; syncState: string }[]>;
   stop(): Promise<void>;
@@ -140,6 +151,7 @@ export async function startPostgresCluster(
   let writerEndpoint: ProxyRoute | undefined;
   let readerEndpoint: ProxyRoute | undefined;
   let replicationPath: ProxyRoute | undefined;
+  let adminEndpoint: ProxyRoute | undefined;
   try {
     if (!options.proxies) ownProxies = await startProxyHost();
     const proxies = (options.proxies ?? ownProxies)!;
@@ -172,11 +184,21 @@ export async function startPostgresCluster(
     }
     writerEndpoint = await proxies.route(`${prefix}-writer`, { host: writer.host, port: writer.port });
     readerEndpoint = await proxies.route(`${prefix}-reader`, { host: replica.host, port: replica.port });
+    adminEndpoint = await proxies.route(`${prefix}-admin-writer`, { host: writer.host, port: writer.port });
   } catch (err) {
     await Promise.allSettled([replica?.stop(), writer.stop(), ownProxies?.stop()]);
     throw err;
   }
-  const endpoints = { writer: writerEndpoint, reader: readerEndpoint };
+  const endpoints = { writer: writerEndpoint, reader: readerEndpoint, admin: adminEndpoint };
+  let writerAz = azWriter;
+  const switchEndpointsToWriter = async () => {
+    const target = { host: writer.host, port: writer.port };
+    await Promise.all([
+      endpoints.writer.switchTo(target),
+      endpoints.reader.switchTo(target),
+      endpoints.admin.switchTo(target),
+    ]);
+  };
   const urlOf = (endpoint: ProxyRoute) =>
     `postgres://${writer.user}@127.0.0.1:${endpoint.port}/${writer.database}`;
   const stopped: StartedPostgres[] = [];
@@ -195,22 +217,31 @@ export async function startPostgresCluster(
     writerEndpoint: endpoints.writer,
     readerEndpoint: endpoints.reader,
     replicationPath,
+    adminWriterUrl: urlOf(endpoints.admin),
+    get writerAz() {
+      return writerAz;
+    },
     writerUrl: urlOf(endpoints.writer),
     readerUrl: urlOf(endpoints.reader),
     synchronous,
-    async promoteReplica() {
+    async promoteReplica(options = {}) {
       if (!replica) throw new Error('there is no replica left to promote');
       const promoted = replica;
       await query(promoted.urlFor('postgres'), 'SELECT pg_promote(true, 60)');
       // The old writer's process (dead or alive) is stopped at the end of the run.
       stopped.push(writer);
       writer = promoted;
+      writerAz = azReplica;
       replica = undefined;
       // A synchronous writer with no standby would block every commit: the new writer stands alone.
       await query(writer.urlFor('postgres'), "ALTER SYSTEM SET synchronous_standby_names = ''");
       await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      await endpoints.writer.switchTo({ host: writer.host, port: writer.port });
-      await endpoints.reader.switchTo({ host: writer.host, port: writer.port });
+      if (options.switchEndpoints ?? true) await switchEndpointsToWriter();
+      else await endpoints.admin.switchTo({ host: writer.host, port: writer.port });
+    },
+    switchEndpointsToWriter,
+    async takeWriterEndpointsDown() {
+      await endpoints.writer.switchTo(undefined);
     },
     async replicationState() {
       const rows = await query<{ application_name: string; state: string; sync_state: string }>(

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import type { ProxyHost, ProxyRoute } from '../../faults/proxy/proxy-host.ts';
 import { requireRedis } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { type LogSink, type ManagedProcess, startProcess } from './process.ts';
@@ -26,6 +27,12 @@ export interface RedisSentinelGroupOptions {
   /** AZ label of each of the three Sentinels. @default ['a', 'b', 'a'] */
   sentinelAzs?: [string, string, string];
   log?: LogSink;
+  /**
+   * Put each Redis node behind a route of this fault proxy; clients reach the nodes through it
+   * (ioredis `natMap` rewrites the addresses Sentinel announces), so the app→Redis path can be
+   * delayed or partitioned. Sentinels talk to the nodes directly, as ElastiCache's control plane.
+   */
+  proxies?: ProxyHost;
 }
 
 export interface StartedSentinel {
@@ -38,6 +45,8 @@ export interface StartedSentinel {
 export interface RedisNode {
   readonly server: StartedRedis;
   readonly az: string;
+  /** The node's fault-proxy route, when the group has a proxy. */
+  readonly route?: ProxyRoute;
 }
 
 export interface StartedRedisSentinelGroup extends AsyncDisposable {
@@ -46,8 +55,12 @@ export interface StartedRedisSentinelGroup extends AsyncDisposable {
   readonly sentinels: readonly StartedSentinel[];
   /** `host:port` of every Sentinel, as the app's REDIS_SENTINELS expects. */
   readonly sentinelAddresses: { host: string; port: number }[];
+  /** Announced address → route address, for clients (`natMap`); empty without a proxy. */
+  readonly natMap: Record<string, { host: string; port: number }>;
   /** The primary as the Sentinels see it now. */
   currentPrimary(): Promise<{ host: string; port: number }>;
+  /** The node the Sentinels call primary now. */
+  primaryNode(): Promise<RedisNode | undefined>;
   /** A Sentinel-aware client (caller closes it). */
   client(): Redis;
   stop(): Promise<void>;
@@ -166,24 +179,35 @@ export async function startRedisSentinelGroup(
       return true;
     });
     const sentinelAddresses = sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    const routeFor = (server: StartedRedis) =>
+      options.proxies?.route(server.name.replace(/\s+/g, '-'), { host: server.host, port: server.port });
+    const nodes: RedisNode[] = [
+      { server: primary, az: azPrimary, route: await routeFor(primary) },
+      { server: replica, az: azReplica, route: await routeFor(replica) },
+    ];
+    const natMap = Object.fromEntries(
+      nodes.flatMap((n) =>
+        n.route ? [[`${n.server.host}:${n.server.port}`, { host: n.route.host, port: n.route.port }]] : [],
+      ),
+    );
+    const currentPrimary = async () => {
+      for (const s of sentinels) {
+        if (!s.process.running) continue;
+        const addr = (await sentinelQuery(s.port, 'GET-MASTER-ADDR-BY-NAME', masterName)) as [string, string];
+        return { host: addr[0], port: Number(addr[1]) };
+      }
+      throw new Error('no Sentinel is running');
+    };
     return {
       masterName,
-      nodes: [
-        { server: primary, az: azPrimary },
-        { server: replica, az: azReplica },
-      ],
+      nodes,
       sentinels,
       sentinelAddresses,
-      async currentPrimary() {
-        for (const s of sentinels) {
-          if (!s.process.running) continue;
-          const addr = (await sentinelQuery(s.port, 'GET-MASTER-ADDR-BY-NAME', masterName)) as [
-            string,
-            string,
-          ];
-          return { host: addr[0], port: Number(addr[1]) };
-        }
-        throw new Error('no Sentinel is running');
+      natMap,
+      currentPrimary,
+      async primaryNode() {
+        const { port } = await currentPrimary();
+        return nodes.find((n) => n.server.port === port);
       },
       client: () => {
         const client = new Redis({ sentinels: sentinelAddresses, name: masterName });
