@@ -49,14 +49,21 @@ export async function startTiketiServer(
 ): Promise<StartedTiketiServer> {
   const log =
     options.log ?? pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
-  const redis = createRedis(config.redis, log, 'commands');
-  const pubClient = createRedis(config.redis, log, 'adapter-pub', { enableAutoPipelining: false });
-  const subClient = createRedis(config.redis, log, 'adapter-sub', { enableAutoPipelining: false });
+  // The clock's speed is read from Redis itself, so the clients start at 1× and follow it.
+  let speed = () => 1;
+  const redis = createRedis(config.redis, log, 'commands', {}, () => speed());
+  const pubClient = createRedis(config.redis, log, 'adapter-pub', { enableAutoPipelining: false }, () =>
+    speed(),
+  );
+  const subClient = createRedis(config.redis, log, 'adapter-sub', { enableAutoPipelining: false }, () =>
+    speed(),
+  );
   const db = createDatabase(config.databaseUrl, config.databaseReaderUrl, log);
   if (options.migrate ?? true) await migrate(db.writer);
 
   const signer = createTokenSigner(config.tokenSecret);
   const timeScale = createTimeScale(config.timeScale, redis);
+  speed = timeScale.current;
   const queue = new WaitingQueue(redis);
   const holds = new SeatHolds(redis);
   const catalog = new EventCatalog(db.reader, redis, config.eventCacheTtlSeconds);

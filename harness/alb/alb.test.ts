@@ -132,7 +132,31 @@ describe('ALB emulator', () => {
     expect(moved.headers.getSetCookie().some((c) => c.startsWith('AWSALB='))).toBe(true);
   });
 
-  it('adds forwarding headers and answers 503 like ALB when no target is healthy', async () => {
+  it('fails open like ALB: with every target unhealthy it routes to all of them', async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = [await target('a'), await target('b')];
+    const lb = await healthyAlb(clock, [a, b]);
+    a.healthy = false;
+    b.healthy = false;
+    await passIntervals(clock, 2);
+    await eventually(() => lb.health('a') === 'unhealthy' && lb.health('b') === 'unhealthy');
+    await new Promise((r) => setTimeout(r, 50));
+    const served = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${lb.url}/x`);
+      expect(res.status).toBe(200);
+      served.add(await res.text());
+    }
+    expect(served).toEqual(new Set(['a', 'b']));
+    // One healthy again: traffic goes only there.
+    a.healthy = true;
+    await passIntervals(clock, 3);
+    await eventually(() => lb.health('a') === 'healthy');
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 6; i++) expect(await (await fetch(`${lb.url}/x`)).text()).toBe('a');
+  });
+
+  it('adds forwarding headers and answers 503 like ALB when no target is registered', async () => {
     const clock = new ManualClock(0);
     const lb = await alb(clock);
     const res = await fetch(`${lb.url}/api/events`);

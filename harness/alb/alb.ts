@@ -3,9 +3,9 @@
  * design's interval and thresholds, draining with the deregistration delay) on the simulated
  * clock, and a pool of proxy worker processes that share one listening socket.
  *
- * Differences from AWS, on purpose: with no healthy target the ALB answers 503 (AWS "fails open"
- * and routes to all targets when every one is unhealthy); health-check timeouts are wall time
- * (a busy machine must not fail checks because the clock runs fast).
+ * Like AWS, it fails open: when every registered target is unhealthy it routes to all of them;
+ * with no registered target at all it answers 503. Difference from AWS, on purpose: health-check
+ * timeouts are wall time (a busy machine must not fail checks because the clock runs fast).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -70,6 +70,8 @@ function applyTargets(targets: RoutableTarget[]): void {
     }
   }
   healthy = [...runtimes.values()].filter((r) => r.target.state === 'healthy');
+  // AWS fails open: when every registered target is unhealthy, it routes to all of them.
+  if (healthy.length === 0) healthy = [...runtimes.values()].filter((r) => r.target.state === 'unhealthy');
 }
 
 function closeTarget(id: string): void {
@@ -81,13 +83,16 @@ function closeTarget(id: string): void {
   rt.agent = new Agent({ keepAlive: true, maxSockets: 512 });
 }
 
-/** The sticky target if it can take new traffic, else the next healthy one (and a new cookie). */
+/**
+ * The sticky target if it can take new traffic, else the next healthy one (and a new cookie).
+ * "Healthy" means routable: the healthy targets, or every unhealthy one when none is healthy.
+ */
 function route(cookieHeader: string | undefined): { rt: TargetRuntime; setCookie: boolean } | undefined {
   const sticky = stickyCookieOf(cookieHeader);
   if (sticky && settings) {
     const id = decodeStickyCookie(settings.cookieSecret, sticky, simNow());
     const rt = id ? runtimes.get(id) : undefined;
-    if (rt && rt.target.state === 'healthy') return { rt, setCookie: false };
+    if (rt && healthy.includes(rt)) return { rt, setCookie: false };
   }
   if (healthy.length === 0) return undefined;
   const rt = healthy[rr++ % healthy.length]!;

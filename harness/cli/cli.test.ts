@@ -28,9 +28,53 @@ describe('tiketi-sim CLI', () => {
     ]);
   });
 
+  it('lists the failover rehearsals', () => {
+    const { stdout } = cli('list');
+    for (const name of ['instance-failure', 'az-failure', 'redis-failover', 'db-failover'])
+      expect(stdout).toMatch(new RegExp(`^${name}\\s+\\S`, 'm'));
+  });
+
+  it('--set names a wrong key or value of the design and exits 2 before starting anything', () => {
+    const key = cli('run', 'smoke', '--set', 'autoScalingGroup.healthCheckTyp=EC2');
+    expect(key.code).toBe(2);
+    expect(key.stderr).toContain('topology.autoScalingGroup: Unrecognized key: "healthCheckTyp"');
+    const value = cli('run', 'smoke', '--set', 'autoScalingGroup.healthCheckType=EC3');
+    expect(value.code).toBe(2);
+    expect(value.stderr).toMatch(/autoScalingGroup\.healthCheckType: Invalid option: expected one of "EC2"\|"ELB"/);
+  });
+
+  it('chaos names the missing argument, and says when no topology is up', () => {
+    const az = cli('chaos', 'kill-az');
+    expect(az.code).toBe(2);
+    expect(az.stderr).toMatch(/chaos kill-az: az: .*\(give <a\|b>\)/);
+    const latency = cli('chaos', 'latency', '--path', 'app-db');
+    expect(latency.code).toBe(2);
+    expect(latency.stderr).toMatch(/latencyMs: .*--ms <n>/);
+    const down = cli('chaos', 'db-failover', '--control-url', 'http://127.0.0.1:9');
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/does not answer .*is `tiketi-sim up` still running/);
+  });
+
   it('exits 2 with help on a usage error', () => {
     const { code, stderr } = cli('nope');
     expect(code).toBe(2);
     expect(stderr).toMatch(/unknown command 'nope'/);
+  });
+});
+
+describe('--set overrides', () => {
+  it('builds nested overrides, with JSON values where they parse', async () => {
+    const { topologyOverrides } = await import('./run.ts');
+    expect(
+      topologyOverrides([
+        'autoScalingGroup.healthCheckType=EC2',
+        'autoScalingGroup.maxSize=12',
+        'loadBalancer.healthCheck.intervalSeconds=10',
+      ]),
+    ).toEqual({
+      autoScalingGroup: { healthCheckType: 'EC2', maxSize: 12 },
+      loadBalancer: { healthCheck: { intervalSeconds: 10 } },
+    });
+    expect(topologyOverrides([])).toBeUndefined();
   });
 });

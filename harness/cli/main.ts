@@ -60,6 +60,16 @@ async function exitOn2(work: () => Promise<void>): Promise<void> {
   }
 }
 
+// A rehearsal injects failures on purpose: a client library's stray rejection during a Redis or
+// database failover (ioredis flushing its queue, pg losing a connection) must not end the run
+// and lose its report. It is shown, and the run goes on; real errors still surface where awaited.
+process.on('unhandledRejection', (reason) => {
+  const err = reason as Error;
+  process.stderr.write(
+    `[tiketi-sim] warning: an unawaited operation failed: ${err?.name ?? 'Error'}: ${err?.message ?? String(reason)}\n`,
+  );
+});
+
 const program = new Command()
   .name('tiketi-sim')
   .description('Rehearse a TIKETI ticket drop on an emulated production topology.')
@@ -152,11 +162,18 @@ program
     positiveNumber('--tolerance'),
     20,
   )
+  .option(
+    '--set <key=value>',
+    'what-if on the design for this run, e.g. autoScalingGroup.healthCheckType=EC2 (repeatable)',
+    (value: string, all: string[]) => [...all, value],
+    [] as string[],
+  )
   .option('--json', 'print the result as one JSON object on stdout (progress goes to stderr)')
   .action(
     (
       name: string,
       options: {
+        set: string[];
         timeScale?: number;
         users?: number;
         backend: BackendChoice;

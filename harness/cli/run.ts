@@ -1,5 +1,6 @@
 /** `tiketi-sim run <scenario>`: the rehearsal, its report, and the exit code CI gates on. */
 import { readFileSync } from 'node:fs';
+import { designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
@@ -12,6 +13,7 @@ import {
 } from '../report/write-report.ts';
 import { type Progress, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
+import type { Scenario } from '../scenario/schema.ts';
 import { UsageError } from './up.ts';
 
 export interface RunCommandOptions {
@@ -23,6 +25,8 @@ export interface RunCommandOptions {
   /** Allowed P95 regression against the baseline, percent. */
   tolerance: number;
   json: boolean;
+  /** What-if overrides of the design, `key.path=value`. */
+  set?: string[];
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -78,12 +82,65 @@ function progressPrinter(json: boolean): (p: Progress) => void {
   };
 }
 
+/**
+ * `--set autoScalingGroup.healthCheckType=EC2`: a what-if on the design for this run only. Values
+ * are JSON where they parse (numbers, booleans, arrays), strings otherwise; the merged topology
+ * is validated by the design's strict schema, so a wrong key or value is named.
+ */
+export function topologyOverrides(assignments: string[]): Record<string, unknown> | undefined {
+  if (assignments.length === 0) return undefined;
+  const root: Record<string, unknown> = {};
+  for (const assignment of assignments) {
+    const eq = assignment.indexOf('=');
+    const path = eq > 0 ? assignment.slice(0, eq).split('.') : [];
+    if (path.length === 0 || path.some((k) => k === ''))
+      throw new UsageError(
+        `--set ${assignment}: expected <key.path>=<value>, e.g. --set autoScalingGroup.healthCheckType=EC2`,
+      );
+    const raw = assignment.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a bare word is a string
+    }
+    let node = root;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      node = (typeof next === 'object' && next !== null ? next : (node[key] = {})) as Record<string, unknown>;
+    }
+    node[path.at(-1)!] = value;
+  }
+  return root;
+}
+
+function withOverrides(scenario: Scenario, assignments: string[]): Scenario {
+  const overrides = topologyOverrides(assignments);
+  if (!overrides) return scenario;
+  const merge = (a: unknown, b: unknown): unknown => {
+    if (Array.isArray(b) || typeof b !== 'object' || b === null || typeof a !== 'object' || a === null)
+      return b;
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+    return out;
+  };
+  const topology = merge(scenario.topology ?? {}, overrides) as Scenario['topology'];
+  try {
+    mergeTopology(designTopology, topology);
+  } catch (err) {
+    throw new UsageError(`--set: ${(err as Error).message.replace('invalid topology:\n', '').trim()}`);
+  }
+  return { ...scenario, topology };
+}
+
 export async function runCommand(
   nameOrPath: string,
   options: RunCommandOptions,
   signal: AbortSignal,
 ): Promise<number> {
-  const { file, scenario } = await loadScenario(nameOrPath);
+  const loaded = await loadScenario(nameOrPath);
+  const { file } = loaded;
+  const scenario = withOverrides(loaded.scenario, options.set ?? []);
   const backend = await selectBackend(options.backend);
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
   say(

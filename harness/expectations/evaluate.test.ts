@@ -191,4 +191,18 @@ describe('expectations on a recorded run', () => {
     const [ok] = verdicts([{ expect: 'no-seat-sold-twice' }]);
     expect(ok?.passed).toBe(true);
   });
+
+  it('a user still away at the end is late only once the limit has passed before the end', () => {
+    const end = recorded({}).endMs;
+    const away = (disconnectedAtMs: number) =>
+      verdicts(
+        [{ expect: 'reconnect', withinSeconds: 30 }],
+        recorded({ reconnects: [{ userId: 'u', disconnectedAtMs }] }),
+      )[0];
+    expect(away(end - 10_000)?.passed).toBe(true);
+    expect(away(end - 31_000)).toMatchObject({
+      passed: false,
+      observed: expect.stringMatching(/slowest never/),
+    });
+  });
 });

@@ -190,8 +190,11 @@ export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verd
       };
     case 'reconnect': {
       const limitMs = expectation.withinSeconds * 1_000;
-      const late = record.reconnects.filter(
-        (r) => r.reconnectedAtMs === undefined || r.reconnectedAtMs - r.disconnectedAtMs > limitMs,
+      // Still away at the end counts only once the limit has passed: the run may just have ended.
+      const late = record.reconnects.filter((r) =>
+        r.reconnectedAtMs === undefined
+          ? record.endMs - r.disconnectedAtMs > limitMs
+          : r.reconnectedAtMs - r.disconnectedAtMs > limitMs,
       );
       const lostState = expectation.keepsState ? record.reconnects.filter((r) => r.stateKept === false) : [];
       const slowest = Math.max(

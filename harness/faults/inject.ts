@@ -55,6 +55,7 @@ const OBSERVE_FOR_MS = 30 * 60_000;
 /** Labels of a timeline with the moment each first came true. */
 class Timeline {
   private readonly observers: { label: string; check: () => boolean | Promise<boolean> }[] = [];
+  private readonly watchers: { label: string; check: () => boolean }[] = [];
   private timer: Timer | undefined;
   private busy = false;
   private readonly startedAt: number;
@@ -82,6 +83,11 @@ class Timeline {
     this.timer ??= this.clock.setInterval(() => void this.poll(), OBSERVE_EVERY_MS);
   }
 
+  /** Marks `label` if `check` ever holds while the timeline is open; never keeps it open. */
+  watch(label: string, check: () => boolean): void {
+    this.watchers.push({ label, check });
+  }
+
   /** A step that happens later on the simulated clock (a promotion, a revert). */
   at(delayMs: number, label: string, step: () => Promise<void>): void {
     this.pending++;
@@ -102,6 +108,12 @@ class Timeline {
     if (this.busy) return;
     this.busy = true;
     try {
+      for (const w of [...this.watchers]) {
+        if (w.check()) {
+          this.mark(w.label);
+          this.watchers.splice(this.watchers.indexOf(w), 1);
+        }
+      }
       for (const o of [...this.observers]) {
         const ok = await Promise.resolve(o.check()).catch(() => false);
         if (ok) {
@@ -245,15 +257,35 @@ function pathRoutes(world: FaultWorld, path: 'client-alb' | 'app-redis' | 'app-d
   return faultsOf(world, path === 'app-redis' ? 'latency' : 'partition').paths[path];
 }
 
+/**
+ * Knock-on effects worth seeing on any failure's timeline: the ALB with no healthy target left
+ * (it then fails open), and the Auto Scaling group replacing instances the failure did not touch
+ * because their health checks failed meanwhile (a deep /health during a data-tier failover).
+ */
+function watchKnockOn(world: FaultWorld, timeline: Timeline, spared: Set<string>) {
+  timeline.watch('ALB: no healthy target left (failing open)', () =>
+    world.alb.targetHealth().every((t) => t.state !== 'healthy'),
+  );
+  for (const id of spared) {
+    timeline.watch(
+      `ASG replaced ${id} after failed health checks`,
+      () => world.asg.instances.get(id)?.health === 'Unhealthy',
+    );
+  }
+}
+
 export async function injectFault(world: FaultWorld, fault: FaultAction): Promise<InjectedFault> {
   const record: FaultRecord = { fault: fault.fault, detail: '', atMs: world.clock.now(), timeline: [] };
   const timeline = new Timeline(world.clock, record);
   const reverts: (() => Promise<void>)[] = [];
   const known = new Set(world.asg.live().map((i) => i.id));
+  const spared = new Set(known);
+  const hit = (id: string) => spared.delete(id);
 
   switch (fault.fault) {
     case 'kill-instance': {
       const victim = pickInstance(world, fault.instance);
+      hit(victim.id);
       record.detail = `${victim.id} (AZ ${victim.az})`;
       await victim.kill();
       timeline.mark(`${victim.id} killed (SIGKILL)`);
@@ -263,6 +295,7 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
     }
     case 'terminate-instance': {
       const victim = pickInstance(world, fault.instance);
+      hit(victim.id);
       record.detail = `${victim.id} (AZ ${victim.az})`;
       timeline.mark(`terminate ${victim.id} requested`);
       void world.asg.terminateInstance(victim.id, 'a user request (tiketi-sim chaos)');
@@ -286,6 +319,7 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
         throw new FaultError(`no AZ ${fault.az}: the topology has ${zones.join(', ')}`);
       world.asg.setZoneImpaired(fault.az, true);
       reverts.push(async () => world.asg.setZoneImpaired(fault.az, false));
+      for (const v of victims) hit(v.id);
       await Promise.all(victims.map((v) => v.kill()));
       const parts = [`${victims.length} instance(s): ${victims.map((v) => v.id).join(', ') || 'none'}`];
       timeline.mark(`AZ ${fault.az} lost: ${parts[0]} killed`);
@@ -334,6 +368,7 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
       break;
     }
   }
+  watchKnockOn(world, timeline, spared);
   return {
     record,
     settled: timeline.done,

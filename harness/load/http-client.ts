@@ -20,10 +20,13 @@ export interface HttpCounters {
 export interface Caller {
   token?: string;
   jar: CookieJar;
-  /** Wall ms of the caller's last successful response, for the longest-gap figure. */
-  lastOkAtMs?: number;
-  /** A call failed since `lastOkAtMs`. */
-  failing?: boolean;
+  /** Wall ms of the first failed call since the last success. */
+  failingSinceMs?: number;
+}
+
+export interface WallSpan {
+  fromWallMs: number;
+  toWallMs: number;
 }
 
 export interface HttpResult<T = unknown> {
@@ -36,8 +39,8 @@ export interface HttpResult<T = unknown> {
 export class VirtualUserHttp {
   private readonly pool: Pool;
   readonly counters: HttpCounters = { requests: 0, errors: 0, conflicts: 0, rejected: 0 };
-  /** Longest wall ms any caller went between successful responses while its calls failed. */
-  longestGapMs = 0;
+  /** The longest stretch (wall) in which some caller's calls kept failing: first failure to recovery. */
+  longestGap: WallSpan | undefined;
 
   constructor(
     baseUrl: string,
@@ -96,18 +99,23 @@ export class VirtualUserHttp {
 
   private succeeded(caller: Caller) {
     const now = Date.now();
-    if (caller.failing && caller.lastOkAtMs !== undefined)
-      this.longestGapMs = Math.max(this.longestGapMs, now - caller.lastOkAtMs);
-    caller.failing = false;
-    caller.lastOkAtMs = now;
+    if (caller.failingSinceMs !== undefined) this.noteGap(caller.failingSinceMs, now);
+    caller.failingSinceMs = undefined;
   }
 
   private failed<T>(caller: Caller, result: HttpResult<T> | undefined): HttpResult<T> | undefined {
     this.counters.errors++;
-    caller.failing = true;
-    if (caller.lastOkAtMs !== undefined)
-      this.longestGapMs = Math.max(this.longestGapMs, Date.now() - caller.lastOkAtMs);
+    // The stretch runs from the first failure to the next success (or this failure, so far).
+    const now = Date.now();
+    caller.failingSinceMs ??= now;
+    this.noteGap(caller.failingSinceMs, now);
     return result;
+  }
+
+  private noteGap(fromWallMs: number, toWallMs: number) {
+    const longest = this.longestGap;
+    if (!longest || toWallMs - fromWallMs > longest.toWallMs - longest.fromWallMs)
+      this.longestGap = { fromWallMs, toWallMs };
   }
 
   close(): Promise<void> {

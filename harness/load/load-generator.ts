@@ -6,6 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LatencyAggregate } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
+import type { WallSpan } from './http-client.ts';
 import type {
   FromWorker,
   ReconnectObservation,
@@ -45,7 +46,7 @@ export interface LoadTotals {
   socketDisconnects: number;
   socketsConnected: number;
   usersActive: number;
-  longestGapWallMs: number;
+  longestGap: WallSpan | undefined;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of any worker (wall ms). */
   maxWorkerEventLoopDelayMs: number;
@@ -164,7 +165,12 @@ export class LoadGenerator {
       confirmedReservationIds: [...this.confirmed],
       socketsConnected: sum((r) => r.socketsConnected),
       usersActive: sum((r) => r.usersActive),
-      longestGapWallMs: Math.max(0, ...reports.map((r) => r.longestGapWallMs)),
+      longestGap: reports
+        .map((r) => r.longestGap)
+        .reduce<WallSpan | undefined>(
+          (a, b) => (!b || (a && a.toWallMs - a.fromWallMs >= b.toWallMs - b.fromWallMs) ? a : b),
+          undefined,
+        ),
       reconnects: [...this.reconnects],
       maxWorkerEventLoopDelayMs: Math.max(0, ...reports.map((r) => r.maxEventLoopDelayMs)),
     };

@@ -1,7 +1,7 @@
 /** Messages between the load generator (runner process) and its worker processes. */
 import type { LatencySnapshot } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
-import type { HttpCounters } from './http-client.ts';
+import type { HttpCounters, WallSpan } from './http-client.ts';
 
 export interface VirtualUserCredentials {
   userId: string;
@@ -42,7 +42,8 @@ export interface WorkerReport {
   final: boolean;
   latency: LatencySnapshot;
   http: HttpCounters;
-  longestGapWallMs: number;
+  /** The longest stretch a user's calls failed between successes. */
+  longestGap: WallSpan | undefined;
   /** Deltas since the previous report. */
   joined: number;
   admitted: number;

@@ -82,7 +82,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   ctx.events.joined();
 
   // What the user knows of itself, to check a reconnect restored it.
-  const known: { position?: number; admittedUntil?: number; held: Set<string> } = { held: new Set() };
+  const known: KnownState = { held: new Map() };
   let socket: Socket | undefined;
   let resolveAdmitted!: () => void;
   const admitted = new Promise<void>((resolve) => {
@@ -99,8 +99,9 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       extraHeaders: cookie ? { cookie } : {},
       forceNew: true,
       reconnection: true,
-      reconnectionDelay: 250,
-      reconnectionDelayMax: 2_000,
+      // A browser's backoff (socket.io's 1–5 s) runs on simulated time like everything else.
+      reconnectionDelay: Math.max(20, 1_000 / ctx.timeScale()),
+      reconnectionDelayMax: Math.max(100, 5_000 / ctx.timeScale()),
     });
     let disconnectedAt: number | undefined;
     let connectedOnce = false;
@@ -110,9 +111,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       if (socket) socket.io.opts.extraHeaders = current ? { cookie: current } : {};
     });
     socket.on('connect', () => ctx.events.socketConnected());
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       ctx.events.socketDisconnected();
-      if (!ctx.signal.aborted) disconnectedAt = Date.now();
+      // Closing it ourselves is leaving, not a drop the user must come back from.
+      if (!ctx.signal.aborted && reason !== 'io client disconnect') disconnectedAt = Date.now();
     });
     socket.on('session:state', (state: SessionState) => {
       if (connectedOnce && disconnectedAt !== undefined) {
@@ -142,7 +144,16 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
         ctx.events.seatsTaken(s.seatIds);
       });
     }
-    ctx.signal.addEventListener('abort', () => socket?.close(), { once: true });
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        // Still away when the run ends: reported as not back (the expectation decides if that is late).
+        if (disconnectedAt !== undefined && connectedOnce)
+          ctx.events.reconnect({ userId: user.userId, disconnectedAtWallMs: disconnectedAt });
+        socket?.close();
+      },
+      { once: true },
+    );
   } else {
     void pollUntilAdmitted(ctx, caller, path, resolveAdmitted);
   }
@@ -158,10 +169,15 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
 }
 
-function stateKept(
-  known: { position?: number; admittedUntil?: number; held: Set<string> },
-  state: SessionState,
-): boolean {
+/** What the user knows of itself, to check a reconnect restored it. */
+interface KnownState {
+  position?: number;
+  admittedUntil?: number;
+  /** Seats it holds, with when each hold ends (wall ms, as the app answered). */
+  held: Map<string, number>;
+}
+
+function stateKept(known: KnownState, state: SessionState): boolean {
   // Admission may have come meanwhile; a place may only have improved.
   if (known.admittedUntil !== undefined) {
     if (state.state === 'admitted' && state.admittedUntil !== known.admittedUntil) return false;
@@ -175,7 +191,11 @@ function stateKept(
   }
   if (state.state === 'none' && known.admittedUntil === undefined && known.position !== undefined)
     return false;
-  return [...known.held].every((s) => state.heldSeatIds.includes(s) || state.state === 'none');
+  // A hold that ran out meanwhile is gone by design, not lost.
+  const now = Date.now();
+  return [...known.held].every(
+    ([seat, until]) => until <= now || state.heldSeatIds.includes(seat) || state.state === 'none',
+  );
 }
 
 async function pollUntilAdmitted(
@@ -197,7 +217,7 @@ async function pollUntilAdmitted(
   }
 }
 
-async function buy(ctx: JourneyContext, caller: Caller, held: Set<string>): Promise<void> {
+async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number>): Promise<void> {
   const path = `/api/events/${ctx.eventId}`;
   await think(ctx);
   const wanted = ctx.behaviour.seatsPerOrder;
@@ -205,14 +225,14 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Set<string>): Prom
   for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.signal.aborted; attempt++) {
     const seatId = pickSeat(ctx);
     if (!seatId) break;
-    const res = await ctx.http.call(
+    const res = await ctx.http.call<{ heldUntil?: number }>(
       'POST /api/events/:eventId/seats/:seatId/hold',
       'POST',
       `${path}/seats/${encodeURIComponent(seatId)}/hold`,
       caller,
     );
     if (res?.status === 201) {
-      held.add(seatId);
+      held.set(seatId, res.body?.heldUntil ?? Number.POSITIVE_INFINITY);
       ctx.events.seatHeld();
     } else if (res?.status === 409) ctx.events.seatsTaken([seatId]);
     else if (res && res.status === 403) return; // the window ended
@@ -226,7 +246,7 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Set<string>): Prom
     caller,
     {
       eventId: ctx.eventId,
-      seatIds: [...held],
+      seatIds: [...held.keys()],
     },
   );
   if (reservation?.status !== 201) return;

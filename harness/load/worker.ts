@@ -43,7 +43,7 @@ function report(final: boolean): WorkerReport {
     final,
     latency: latency.drain(),
     http: { ...http.counters },
-    longestGapWallMs: http.longestGapMs,
+    longestGap: http.longestGap,
     ...delta,
     confirmedReservationIds: confirmed,
     socketsConnected,

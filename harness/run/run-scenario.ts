@@ -162,6 +162,13 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     while (clock.now() < startMs && !options.signal.aborted)
       await new Promise((r) => setTimeout(r, ARRIVAL_TICK_MS));
     const wallStart = Date.now();
+    // Wall moments map to simulated ones through every speed the clock ran at.
+    const anchors = [{ wallMs: wallStart, simMs: clock.now(), scale: clock.timeScale }];
+    const toSim = (wallMs: number) => {
+      let a = anchors[0]!;
+      for (const x of anchors) if (x.wallMs <= wallMs) a = x;
+      return a.simMs + (wallMs - a.wallMs) * a.scale;
+    };
     let sent = 0;
     let salesOpened = false;
     let currentScale = requestedScale;
@@ -277,6 +284,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         if (Math.abs(target - currentScale) / currentScale > 0.02) {
           currentScale = target;
           await world.setTimeScale(currentScale);
+          anchors.push({ wallMs: Date.now(), simMs: clock.now(), scale: currentScale });
           generator.setTimeScale(currentScale);
         }
       }
@@ -325,11 +333,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       reconnects: totals.reconnects.map((r) => ({
         userId: r.userId,
         // Reconnect times are wall; the report speaks simulated time.
-        disconnectedAtMs: startMs + (r.disconnectedAtWallMs - wallStart) * currentScale,
-        reconnectedAtMs:
-          r.reconnectedAtWallMs === undefined
-            ? undefined
-            : startMs + (r.reconnectedAtWallMs - wallStart) * currentScale,
+        disconnectedAtMs: toSim(r.disconnectedAtWallMs),
+        reconnectedAtMs: r.reconnectedAtWallMs === undefined ? undefined : toSim(r.reconnectedAtWallMs),
         stateKept: r.stateKept,
       })),
       latency: { ...latency.summaries(), all: latency.allEndpoints() },
@@ -350,7 +355,9 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         confirmedInDatabase: integrity.confirmedInDatabase,
       },
       peakSocketConnections: Math.max(0, ...samples.map((s) => s.socketsConnected)),
-      longestClientGapMs: totals.longestGapWallMs * currentScale,
+      longestClientGapMs: totals.longestGap
+        ? toSim(totals.longestGap.toWallMs) - toSim(totals.longestGap.fromWallMs)
+        : 0,
       loadGenerator: {
         workers,
         maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs),

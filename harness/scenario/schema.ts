@@ -177,7 +177,7 @@ export const expectationSchema = z.discriminatedUnion('expect', [
   z
     .object({
       expect: z.literal('max-request-gap'),
-      /** Longest stretch a client saw no successful response, simulated seconds. */
+      /** Longest stretch a client's requests kept failing (first failure to the next success), simulated seconds. */
       belowSeconds: z.number().positive(),
     })
     .strict(),
