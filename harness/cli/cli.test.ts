@@ -40,7 +40,9 @@ describe('tiketi-sim CLI', () => {
     expect(key.stderr).toContain('topology.autoScalingGroup: Unrecognized key: "healthCheckTyp"');
     const value = cli('run', 'smoke', '--set', 'autoScalingGroup.healthCheckType=EC3');
     expect(value.code).toBe(2);
-    expect(value.stderr).toMatch(/autoScalingGroup\.healthCheckType: Invalid option: expected one of "EC2"\|"ELB"/);
+    expect(value.stderr).toMatch(
+      /autoScalingGroup\.healthCheckType: Invalid option: expected one of "EC2"\|"ELB"/,
+    );
   });
 
   it('chaos names the missing argument, and says when no topology is up', () => {

@@ -114,6 +114,24 @@ function alarmBands(summary: Summary, x0: number, x1: number): string {
 <div class="legend"><span class="key"><i style="background:#fca5a5"></i>ALARM</span><span class="key"><i style="background:#bbf7d0"></i>OK</span><span class="key"><i style="background:#e5e7eb"></i>INSUFFICIENT_DATA</span></div>`;
 }
 
+/** One failure on its own axis: seconds after the fault, each step a marker with its label. */
+function faultTimeline(fault: Summary['faults'][number], index: number): string {
+  const steps = fault.timeline;
+  const span = Math.max(1, ...steps.map((e) => (e.atMs - fault.atMs) / 1_000));
+  const rowH = 22;
+  const height = PAD.top + steps.length * rowH + 28;
+  const x = (ms: number) => PAD.left + ((ms - fault.atMs) / 1_000 / span) * (W - PAD.left - PAD.right - 180);
+  const marks = steps.map((e, i) => {
+    const cx = x(e.atMs).toFixed(1);
+    const cy = PAD.top + i * rowH + 10;
+    const seconds = Math.round((e.atMs - fault.atMs) / 1_000);
+    const bad = /not within|failed|no healthy|replaced .* after failed/.test(e.label);
+    return `<line x1="${cx}" y1="${PAD.top}" x2="${cx}" y2="${cy}" stroke="#cbd5e1" stroke-dasharray="2 2"/><circle cx="${cx}" cy="${cy}" r="5" fill="${bad ? '#dc2626' : '#2563eb'}"><title>${esc(`+${seconds} s ${e.label}`)}</title></circle><text x="${(Number(cx) + 9).toFixed(1)}" y="${cy + 4}">+${seconds} s ${esc(e.label)}</text>`;
+  });
+  const axisY = height - 20;
+  return `<svg data-chart="fault-timeline" data-fault="${index}" viewBox="0 0 ${W} ${height}" width="100%" role="img" aria-label="${esc(`${fault.fault} timeline`)}"><line x1="${PAD.left}" y1="${axisY}" x2="${W - PAD.right - 180}" y2="${axisY}" stroke="#64748b"/><text x="${PAD.left}" y="${axisY + 14}">${hhmm(fault.atMs)} ${esc(fault.fault)}</text><text x="${W - PAD.right - 180}" y="${axisY + 14}" text-anchor="end">+${Math.round(span)} s</text>${marks.join('')}</svg>`;
+}
+
 function histogram(values: number[]): string {
   if (values.length === 0) return '<p>No client was disconnected.</p>';
   const max = Math.max(...values);
@@ -261,7 +279,7 @@ ${lineChart(
 <table><tr><th>time</th><th>design queue</th><th>design instances</th><th>design action</th><th>observed queue</th><th>observed instances</th><th>Δ</th></tr>${timelineRows.join('')}</table>
 <p>Where AWS's semantics make the design's table impossible (for example −1 instance per 600 s cannot take 9 instances to 2 between 20:35 and 21:00), the emulator stays faithful to AWS and this table shows the difference.</p>
 <h2>Faults</h2>
-${faults.length ? `<table><tr><th>at</th><th>fault</th><th>detail</th><th>timeline</th></tr>${faults.join('')}</table>` : '<p>No faults were injected.</p>'}
+${faults.length ? `<table><tr><th>at</th><th>fault</th><th>detail</th><th>timeline</th></tr>${faults.join('')}</table>${summary.faults.map((f, i) => `<h3>${esc(f.fault)}: ${esc(f.detail)}</h3>${faultTimeline(f, i)}`).join('')}` : '<p>No faults were injected.</p>'}
 <h3>Client reconnect times (simulated seconds)</h3>
 ${histogram(summary.reconnects.timesSeconds)}
 <h2>Cost</h2>

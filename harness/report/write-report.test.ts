@@ -68,7 +68,20 @@ function record(): RunRecord {
       { id: 'app-2', az: 'b', launchedAtMs: T('19:27') },
       { id: 'app-3', az: 'a', launchedAtMs: T('19:54'), inServiceAtMs: T('19:58') },
     ],
-    faults: [],
+    faults: [
+      {
+        fault: 'db-failover',
+        detail: 'aurora-writer az-a',
+        atMs: T('19:40'),
+        timeline: [
+          { label: 'database writer killed', atMs: T('19:40') },
+          { label: 'failure detected', atMs: T('19:40') + 5_000 },
+          { label: 'replica promoted to writer', atMs: T('19:40') + 30_000 },
+          { label: 'writer endpoint switched', atMs: T('19:40') + 35_000 },
+        ],
+        complete: true,
+      },
+    ],
     reconnects: [
       { userId: 'u', disconnectedAtMs: T('19:40'), reconnectedAtMs: T('19:40') + 3_000, stateKept: true },
     ],
@@ -184,7 +197,7 @@ describe('the report', () => {
         const charts = await page.$$eval('[data-chart]', (els) =>
           els.map((el) => ({
             name: el.getAttribute('data-chart'),
-            marks: el.querySelectorAll('path, rect').length,
+            marks: el.querySelectorAll('path, rect, circle').length,
             width: el.getBoundingClientRect().width,
           })),
         );
@@ -195,6 +208,7 @@ describe('the report', () => {
           'alarm-states',
           'latency',
           'connections',
+          'fault-timeline',
           'reconnect-times',
         ]);
         for (const c of charts) {

@@ -139,4 +139,47 @@ describe('rehearsals end to end (real processes)', () => {
     expect(busy.size).toBeGreaterThanOrEqual(3);
     expect(await noneAlive(run.descendants)).toEqual([]);
   }, 480_000);
+
+  it('az-failure: AZ a dies under load; the timeline, zero loss and reconnects are reported; nothing outlives the run', async () => {
+    const run = await cli(
+      ['run', 'az-failure', '--users', '300', '--report-dir', join(work, 'az'), '--json'],
+      400_000,
+    );
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+      passed: boolean;
+      reportDir: string;
+      expectations: { kind: string; name: string; passed: boolean; observed: string }[];
+    };
+    expect(run.code, run.stderr).toBe(result.passed ? 0 : 1);
+    const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
+    const [fault] = summary.faults as {
+      fault: string;
+      detail: string;
+      atMs: number;
+      timeline: { label: string; atMs: number }[];
+    }[];
+    expect(fault?.fault).toBe('kill-az');
+    expect(fault?.detail).toMatch(
+      /^AZ a: .*Redis primary redis-primary az-a; database writer aurora-writer az-a/,
+    );
+    const labels = fault!.timeline.map((e) => e.label);
+    for (const step of [
+      /Sentinel promoted/,
+      /failure detected/,
+      /replica promoted/,
+      /writer endpoint switched/,
+    ])
+      expect(
+        labels.some((l) => step.test(l)),
+        `${step} in ${labels.join(' | ')}`,
+      ).toBe(true);
+    // What the design promises whatever else happened: no sale lost, none sold twice.
+    expect(summary.integrity).toMatchObject({ seatsSoldTwice: 0, confirmedReservationsLost: 0 });
+    expect(summary.counters.paymentsConfirmed).toBeGreaterThan(0);
+    // Users on the dead AZ were disconnected; their reconnects are measured.
+    expect(summary.reconnects.count).toBeGreaterThan(0);
+    const html = readFileSync(join(result.reportDir, 'index.html'), 'utf8');
+    expect(html).toContain('data-chart="fault-timeline"');
+    expect(await noneAlive(run.descendants)).toEqual([]);
+  }, 460_000);
 });
