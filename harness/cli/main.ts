@@ -233,6 +233,12 @@ program
       );
       for (const a of group.recentActivities.slice(-5))
         console.log(`activity ${a.status.padEnd(11)} ${a.description}: ${a.cause}`);
+      for (const f of status.faults ?? []) {
+        const last = f.timeline.at(-1);
+        console.log(
+          `fault ${f.fault} (${f.detail}) ${f.complete ? 'complete' : 'in progress'}${last ? `, last: ${last.label}` : ''}`,
+        );
+      }
     }),
   );
 
