@@ -78,6 +78,8 @@ function recorded(over: Partial<RunRecord> = {}): RunRecord {
       reservations: 4_000,
       paymentsConfirmed: 4_000,
       socketDisconnects: 0,
+      sameInstance: 990,
+      instanceSwitches: 10,
     },
     integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 4_000 },
     peakSocketConnections: 25_000,
@@ -204,5 +206,17 @@ describe('expectations on a recorded run', () => {
       passed: false,
       observed: expect.stringMatching(/slowest never/),
     });
+  });
+
+  it('sticky: the share of consecutive responses from the same instance', () => {
+    const [held] = verdicts([{ expect: 'sticky', atLeast: 0.99 }]);
+    expect(held).toMatchObject({ passed: true, observed: '99.00 % (10 switches in 1000)' });
+    const [broken] = verdicts([{ expect: 'sticky', atLeast: 0.995 }]);
+    expect(broken?.passed).toBe(false);
+    const [none] = verdicts(
+      [{ expect: 'sticky', atLeast: 0.5 }],
+      recorded({ counters: { ...recorded({}).counters, sameInstance: 0, instanceSwitches: 0 } }),
+    );
+    expect(none).toMatchObject({ passed: false, observed: 'no user made two requests' });
   });
 });

@@ -159,6 +159,20 @@ export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verd
           requests === 0 ? 'no requests recorded' : `${(rate * 100).toFixed(3)} % (${errors} of ${requests})`,
       };
     }
+    case 'sticky': {
+      const { sameInstance, instanceSwitches } = record.counters;
+      const pairs = sameInstance + instanceSwitches;
+      const share = pairs === 0 ? 0 : sameInstance / pairs;
+      return {
+        name: `users stay on their instance (>= ${(expectation.atLeast * 100).toFixed(1)} % of consecutive responses)`,
+        passed: pairs > 0 && share >= expectation.atLeast,
+        expected: `>= ${(expectation.atLeast * 100).toFixed(1)} %`,
+        observed:
+          pairs === 0
+            ? 'no user made two requests'
+            : `${(share * 100).toFixed(2)} % (${instanceSwitches} switches in ${pairs})`,
+      };
+    }
     case 'admission-rate': {
       // Minutes with people waiting from start to end, so supply never limited admission.
       const busy = record.samples.filter(

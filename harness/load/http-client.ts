@@ -15,11 +15,17 @@ export interface HttpCounters {
   conflicts: number;
   /** Other 4xx: a virtual user did something the app refused; worth a look, not a server error. */
   rejected: number;
+  /** Responses from the same instance as the caller's previous response (AWSALB stickiness). */
+  sameInstance: number;
+  /** Responses from another instance than the caller's previous one. */
+  instanceSwitches: number;
 }
 
 export interface Caller {
   token?: string;
   jar: CookieJar;
+  /** Instance that answered the caller last (`X-Instance-Id`). */
+  lastInstance?: string;
   /** Wall ms of the first failed call since the last success. */
   failingSinceMs?: number;
 }
@@ -38,7 +44,14 @@ export interface HttpResult<T = unknown> {
 
 export class VirtualUserHttp {
   private readonly pool: Pool;
-  readonly counters: HttpCounters = { requests: 0, errors: 0, conflicts: 0, rejected: 0 };
+  readonly counters: HttpCounters = {
+    requests: 0,
+    errors: 0,
+    conflicts: 0,
+    rejected: 0,
+    sameInstance: 0,
+    instanceSwitches: 0,
+  };
   /** The longest stretch (wall) in which some caller's calls kept failing: first failure to recovery. */
   longestGap: WallSpan | undefined;
 
@@ -84,6 +97,13 @@ export class VirtualUserHttp {
       if (res.statusCode === 409) this.counters.conflicts++;
       else if (res.statusCode >= 400) this.counters.rejected++;
       const instance = res.headers['x-instance-id'];
+      if (typeof instance === 'string') {
+        if (caller.lastInstance !== undefined) {
+          if (caller.lastInstance === instance) this.counters.sameInstance++;
+          else this.counters.instanceSwitches++;
+        }
+        caller.lastInstance = instance;
+      }
       return {
         status: res.statusCode,
         body: parse<T>(text),

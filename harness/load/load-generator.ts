@@ -37,6 +37,8 @@ export interface LoadTotals {
   requests: number;
   errors: number;
   conflicts: number;
+  sameInstance: number;
+  instanceSwitches: number;
   rejected: number;
   joined: number;
   admitted: number;
@@ -160,6 +162,8 @@ export class LoadGenerator {
       requests: sum((r) => r.http.requests),
       errors: sum((r) => r.http.errors),
       conflicts: sum((r) => r.http.conflicts),
+      sameInstance: sum((r) => r.http.sameInstance),
+      instanceSwitches: sum((r) => r.http.instanceSwitches),
       rejected: sum((r) => r.http.rejected),
       ...this.sums,
       confirmedReservationIds: [...this.confirmed],

@@ -154,9 +154,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       },
       { once: true },
     );
-  } else {
-    void pollUntilAdmitted(ctx, caller, path, resolveAdmitted);
   }
+  // Without a socket, polling is how a user learns of admission; with one, only if asked for.
+  if (!ctx.behaviour.socket || ctx.behaviour.pollQueueEverySeconds > 0)
+    void pollUntilAdmitted(ctx, caller, path, admitted, resolveAdmitted);
 
   await Promise.race([
     admitted,
@@ -202,10 +203,15 @@ async function pollUntilAdmitted(
   ctx: JourneyContext,
   caller: Caller,
   path: string,
+  done: Promise<void>,
   admitted: () => void,
 ): Promise<void> {
   const every = ctx.behaviour.pollQueueEverySeconds || 10;
-  while (!ctx.signal.aborted) {
+  let over = false;
+  void done.then(() => {
+    over = true;
+  });
+  while (!ctx.signal.aborted && !over) {
     const me = await ctx.http.call<{ state: string }>(
       'GET /api/events/:eventId/queue/me',
       'GET',

@@ -81,6 +81,9 @@ export interface Counters {
   errors: number;
   /** 4xx the app uses for contention (seat taken: 409): expected outcomes, not errors. */
   conflicts: number;
+  /** Consecutive responses to one user from the same instance, and from another one. */
+  sameInstance: number;
+  instanceSwitches: number;
   seatsHeld: number;
   reservations: number;
   /** Payments the app confirmed to a client (201). */

@@ -96,6 +96,8 @@ function record(): RunRecord {
       reservations: 5,
       paymentsConfirmed: 5,
       socketDisconnects: 1,
+      sameInstance: 990,
+      instanceSwitches: 10,
     },
     integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 5 },
     peakSocketConnections: 200,

@@ -344,6 +344,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         requests: totals.requests,
         errors: totals.errors,
         conflicts: totals.conflicts,
+        sameInstance: totals.sameInstance,
+        instanceSwitches: totals.instanceSwitches,
         seatsHeld: totals.seatsHeld,
         reservations: totals.reservations,
         paymentsConfirmed: totals.confirmedReservationIds.length,

@@ -158,6 +158,13 @@ export const expectationSchema = z.discriminatedUnion('expect', [
   z.object({ expect: z.literal('error-rate'), below: z.number().min(0).max(1) }).strict(),
   z
     .object({
+      expect: z.literal('sticky'),
+      /** Share of a user's consecutive responses that came from the same instance (0–1). */
+      atLeast: z.number().min(0).max(1),
+    })
+    .strict(),
+  z
+    .object({
       expect: z.literal('admission-rate'),
       /** Admitted users per simulated second while the queue is not empty. */
       atLeastPerSecond: z.number().positive(),
