@@ -106,8 +106,8 @@ export function topologyOverrides(assignments: string[]): Record<string, unknown
     }
     let node = root;
     for (const key of path.slice(0, -1)) {
-      const next = node[key];
-      node = (typeof next === 'object' && next !== null ? next : (node[key] = {})) as Record<string, unknown>;
+      if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+      node = node[key] as Record<string, unknown>;
     }
     node[path.at(-1)!] = value;
   }
