@@ -2,6 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
+// Never deploy for real from a test: this one runs only where no LocalStack answers.
+const localstackAnswers = await fetch('http://127.0.0.1:4566/_localstack/health', {
+  signal: AbortSignal.timeout(1_000),
+}).then(
+  () => true,
+  () => false,
+);
+
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
 
 function cli(...args: string[]) {
@@ -57,10 +65,24 @@ describe('tiketi-sim CLI', () => {
     expect(down.stderr).toMatch(/does not answer .*is `tiketi-sim up` still running/);
   });
 
+  it.skipIf(localstackAnswers)('deploy says exactly what is missing when LocalStack does not answer', () => {
+    const { code, stderr } = cli('deploy', '--target', 'localstack');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /no LocalStack answers at http:\/\/127\.0\.0\.1:4566.*docker compose -f docker-compose\.localstack\.yml up -d/s,
+    );
+  });
+
   it('exits 2 with help on a usage error', () => {
     const { code, stderr } = cli('nope');
     expect(code).toBe(2);
     expect(stderr).toMatch(/unknown command 'nope'/);
+    const bad = cli('run', 'smoke', '--users', '-5');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--users must be a positive number \(got -5\)/);
+    const target = cli('deploy', '--target', 'gcp');
+    expect(target.code).toBe(2);
+    expect(target.stderr).toMatch(/--target must be aws or localstack \(got gcp\)/);
   });
 });
 

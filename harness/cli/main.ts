@@ -1,9 +1,16 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
+import {
+  CdkCommandError,
+  type DeployTarget,
+  DeployUnavailableError,
+  deployStack,
+  destroyStack,
+} from '../worlds/cdk-cli.ts';
 import { chaos, chaosFault } from './chaos.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
 import { runCommand } from './run.ts';
@@ -14,7 +21,7 @@ const BACKENDS = ['auto', 'local', 'containers', 'external'];
 function positiveNumber(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!(n > 0)) throw new UsageError(`${name} must be a positive number (got ${value})`);
+    if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number (got ${value})`);
     return n;
   };
 }
@@ -22,14 +29,14 @@ function positiveNumber(name: string) {
 function nonNegativeNumber(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!(n >= 0)) throw new UsageError(`${name} must be a number, 0 or more (got ${value})`);
+    if (!(n >= 0)) throw new InvalidArgumentError(`${name} must be a number, 0 or more (got ${value})`);
     return n;
   };
 }
 
 function backendChoice(value: string): BackendChoice {
   if (!BACKENDS.includes(value))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got ${value})`);
+    throw new InvalidArgumentError(`--backend must be one of ${BACKENDS.join(', ')} (got ${value})`);
   return value as BackendChoice;
 }
 
@@ -51,7 +58,13 @@ async function exitOn2(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
-    if (err instanceof UsageError || err instanceof BackendUnavailableError || err instanceof ScenarioError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof BackendUnavailableError ||
+      err instanceof ScenarioError ||
+      err instanceof DeployUnavailableError ||
+      err instanceof CdkCommandError
+    ) {
       console.error(err.message);
       process.exitCode = 2;
       return;
@@ -299,9 +312,45 @@ program
       }),
   );
 
+function deployTarget(value: string): DeployTarget {
+  if (value !== 'aws' && value !== 'localstack')
+    throw new InvalidArgumentError(`--target must be aws or localstack (got ${value})`);
+  return value;
+}
+
+program
+  .command('deploy')
+  .description('deploy the CDK stack of the design (infra/cdk) to AWS or to LocalStack at 127.0.0.1:4566')
+  .requiredOption('--target <aws|localstack>', 'where to deploy', deployTarget)
+  .option('--stack <name>', 'stack name (default Tiketi on aws, TiketiLocal on localstack)')
+  .option('--outputs <file>', 'where the stack outputs go', '.tiketi-sim/stack-outputs.json')
+  .action((options: { target: DeployTarget; stack?: string; outputs: string }) =>
+    exitOn2(async () => {
+      const { stackName } = await deployStack({
+        target: options.target,
+        stackName: options.stack,
+        outputsFile: options.outputs,
+      });
+      console.log(`deployed ${stackName}; outputs in ${options.outputs}`);
+    }),
+  );
+
+program
+  .command('destroy')
+  .description('destroy a stack deployed with tiketi-sim deploy')
+  .requiredOption('--target <aws|localstack>', 'where it was deployed', deployTarget)
+  .option('--stack <name>', 'stack name (default Tiketi on aws, TiketiLocal on localstack)')
+  .action((options: { target: DeployTarget; stack?: string }) =>
+    exitOn2(async () => {
+      await destroyStack({ target: options.target, stackName: options.stack });
+      console.log('destroyed');
+    }),
+  );
+
 // Usage errors exit 2, like every environment error of the CLI.
-program.exitOverride((err) => {
-  process.exit(err.exitCode === 0 ? 0 : 2);
-});
+// Subcommands copy settings only when created, so each gets the override too.
+const exitTwoOnUsage = (err: { exitCode: number }) => process.exit(err.exitCode === 0 ? 0 : 2);
+program.exitOverride(exitTwoOnUsage);
+for (const command of program.commands) command.exitOverride(exitTwoOnUsage);
 
 await program.parseAsync(process.argv);
