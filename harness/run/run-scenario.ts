@@ -234,8 +234,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     while (clock.now() < endMs && !options.signal.aborted) {
       const now = clock.now();
       if (!salesOpened && now >= salesOpenMs) {
-        await openSales(world.db, redis, EVENT_ID);
-        salesOpened = true;
+        // A fault may have the data tier down right now: try again on the next tick.
+        salesOpened = await openSales(world.db, redis, EVENT_ID).then(
+          () => true,
+          () => false,
+        );
       }
       while (faultsDue.length > 0 && simEpoch(scenario, faultsDue[0]!.at) <= now) {
         const fault = faultsDue.shift()!;

@@ -300,6 +300,22 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       };
     };
     status = describe;
+    // Instances read the clock's speed from Redis. During a rehearsed Redis failover the write may
+    // fail: the harness keeps going and retries until the new primary takes it.
+    let wanted = scale;
+    let retry: NodeJS.Timeout | undefined;
+    const publishTimeScale = async (timeScale: number): Promise<void> => {
+      wanted = timeScale;
+      try {
+        await redis.set(TIME_SCALE_KEY, String(timeScale));
+      } catch {
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          void publishTimeScale(wanted);
+        }, 1_000);
+      }
+    };
+    stack.push(() => clearTimeout(retry));
     const stop = async () => {
       clock.dispose();
       await unwind();
@@ -322,7 +338,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       async setTimeScale(timeScale) {
         clock.setTimeScale(timeScale);
         alb.publish();
-        await redis.set(TIME_SCALE_KEY, String(timeScale));
+        await publishTimeScale(timeScale);
       },
       injectFault: inject,
       faultRecords: () => injected.map((f) => f.record),
