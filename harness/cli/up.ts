@@ -45,7 +45,15 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   say(`[tiketi-sim] starting the ${backend.kind} backend…`);
   let started: StartedTopology | undefined;
   try {
-    started = await startLocalTopology({ topology, clock, backend, eventId, log, clientPath: true });
+    started = await startLocalTopology({
+      topology,
+      clock,
+      backend,
+      eventId,
+      log,
+      clientPath: true,
+      redisPath: true,
+    });
     const redis: Redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }

@@ -23,6 +23,7 @@ async function startWorld(): Promise<StartedTopology> {
     eventId: 'drop',
     log: () => {},
     clientPath: true,
+    redisPath: true,
   });
   return world;
 }

@@ -254,7 +254,12 @@ function pathRoutes(world: FaultWorld, path: 'client-alb' | 'app-redis' | 'app-d
       );
     return [world.clientPath];
   }
-  return faultsOf(world, path === 'app-redis' ? 'latency' : 'partition').paths[path];
+  const routes = faultsOf(world, path === 'app-redis' ? 'latency' : 'partition').paths[path];
+  if (routes.length === 0)
+    throw new FaultError(
+      `${path} faults need the app's traffic on that path to go through the fault proxy; this topology was started without it (scenarios with such a fault get it, \`tiketi-sim up\` has it)`,
+    );
+  return routes;
 }
 
 /**

@@ -122,6 +122,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       log: () => {},
       albWorkers: users > 12_000 ? 3 : 2,
       clientPath,
+      redisPath: scenario.faults.some((f) => 'path' in f && f.path === 'app-redis'),
     });
     // Setup happens outside simulated time: the drop starts once everything is ready.
     const redisSettings =

@@ -46,6 +46,8 @@ export interface LocalTopologyOptions {
    * clients stay well under 10,000 connections. @default false
    */
   clientPath?: boolean;
+  /** Route app → Redis through the fault proxy (for `app-redis` faults). @default false */
+  redisPath?: boolean;
 }
 
 export interface StartedTopology extends AsyncDisposable {
@@ -115,6 +117,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const backend = await options.backend.start({
       log,
       redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
+      redisFaultPath: options.redisPath ?? false,
       redisFailoverTimeoutMs: Math.max(
         3_000,
         (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale,

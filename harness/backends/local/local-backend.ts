@@ -14,7 +14,7 @@ export const localBackend: Backend = {
         downAfterMs: options.redisDownAfterMs,
         failoverTimeoutMs: options.redisFailoverTimeoutMs,
         log: options.log,
-        proxies,
+        proxies: options.redisFaultPath ? proxies : undefined,
       }),
       startPostgresCluster({
         synchronous: options.synchronousReplication ?? true,
