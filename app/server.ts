@@ -31,7 +31,8 @@ export interface StartedTiketiServer {
   close(): Promise<void>;
 }
 
-const CHECK_TIMEOUT_MS = 1_000;
+/** Each dependency check of /health; well inside the load balancer's 5 s health-check timeout. */
+const CHECK_TIMEOUT_MS = 2_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

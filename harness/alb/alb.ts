@@ -47,7 +47,7 @@ export interface AlbOptions {
   port?: number;
   /** Simulated→wall speed, for cookie expiry in workers. @default 1 */
   timeScale?: () => number;
-  /** Wall ms a health check may take. @default 2000 */
+  /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */
   healthCheckTimeoutMs?: number;
   onHealthChange?: (target: TargetDescription, previous: TargetState) => void;
 }
@@ -181,7 +181,10 @@ export class StartedAlb implements AsyncDisposable {
     let ok = false;
     try {
       const res = await fetch(`http://${t.host}:${t.port}${hc.path}`, {
-        signal: AbortSignal.timeout(this.options.healthCheckTimeoutMs ?? 2_000),
+        signal: AbortSignal.timeout(
+          this.options.healthCheckTimeoutMs ??
+            this.options.topology.loadBalancer.healthCheck.timeoutSeconds * 1_000,
+        ),
       });
       await res.body?.cancel();
       ok = hc.successCodes.split(',').includes(String(res.status));
