@@ -99,9 +99,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       extraHeaders: cookie ? { cookie } : {},
       forceNew: true,
       reconnection: true,
-      // A browser's backoff (socket.io's 1–5 s) runs on simulated time like everything else.
-      reconnectionDelay: Math.max(20, 1_000 / ctx.timeScale()),
-      reconnectionDelayMax: Math.max(100, 5_000 / ctx.timeScale()),
+      // A browser's backoff (socket.io's 1–5 s) on simulated time, with a wall floor: thousands of
+      // clients retrying every few ms would load this machine far beyond what the design sees.
+      reconnectionDelay: Math.max(250, 1_000 / ctx.timeScale()),
+      reconnectionDelayMax: Math.max(2_000, 5_000 / ctx.timeScale()),
     });
     let disconnectedAt: number | undefined;
     let connectedOnce = false;
