@@ -69,6 +69,23 @@ async function pay(pool: pg.Pool, orders: Order[]): Promise<string[]> {
   return results.flatMap((r, i) => (r.status === 'fulfilled' ? [orders[i]!.reservationId] : []));
 }
 
+/** The failover's end: the replica promoted, then the zero-loss check against the new writer. */
+async function promoteAndCheck(
+  cluster: Awaited<ReturnType<typeof startPostgresCluster>>,
+  pool: pg.Pool,
+  confirmedToClients: string[],
+) {
+  await cluster.promoteReplica();
+  await pool.end();
+  const check = new pg.Client({ connectionString: cluster.writerUrl });
+  await check.connect();
+  try {
+    return await checkIntegrity(check, EVENT, confirmedToClients);
+  } finally {
+    await check.end();
+  }
+}
+
 async function replicaCaughtUp(cluster: Awaited<ReturnType<typeof startPostgresCluster>>) {
   const writer = new pg.Client({ connectionString: cluster.writer.urlFor('postgres') });
   await writer.connect();
@@ -105,12 +122,7 @@ describe('zero confirmed reservations lost across a writer failover', () => {
       expect(during).toHaveLength(8); // asynchronous: the writer confirms without the replica
 
       await cluster.writer.process.kill();
-      await cluster.promoteReplica();
-      await pool.end();
-      const check = new pg.Client({ connectionString: cluster.writerUrl });
-      await check.connect();
-      const report = await checkIntegrity(check, EVENT, [...before, ...during]);
-      await check.end();
+      const report = await promoteAndCheck(cluster, pool, [...before, ...during]);
       expect(report.confirmedReservationsLost).toBe(8);
       expect(new Set(report.lostSample)).toEqual(new Set(during));
       expect(report.confirmedInDatabase).toBe(4);
@@ -132,12 +144,7 @@ describe('zero confirmed reservations lost across a writer failover', () => {
       const during = await inFlight;
       expect(during).toEqual([]);
 
-      await cluster.promoteReplica();
-      await pool.end();
-      const check = new pg.Client({ connectionString: cluster.writerUrl });
-      await check.connect();
-      const report = await checkIntegrity(check, EVENT, [...before, ...during]);
-      await check.end();
+      const report = await promoteAndCheck(cluster, pool, [...before, ...during]);
       expect(before).toHaveLength(4);
       expect(report.confirmedReservationsLost).toBe(0);
       expect(report.confirmedInDatabase).toBeGreaterThanOrEqual(4);
