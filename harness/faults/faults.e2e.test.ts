@@ -54,7 +54,8 @@ async function settle(
       setTimeout(() => reject(new Error(`timeline incomplete: ${JSON.stringify(f.record)}`)), wallMs),
     ),
   ]);
-  const failed = f.record.timeline.filter((e) => /not within|failed/.test(e.label));
+  // A step that threw, or an observation that never came (knock-on notes are information).
+  const failed = f.record.timeline.filter((e) => /not within 30 min| failed: /.test(e.label));
   expect(failed, JSON.stringify(f.record.timeline)).toEqual([]);
   expect(f.record.complete).toBe(true);
   return f.record;
@@ -109,12 +110,18 @@ describe('faults against real processes', () => {
     const slowRecord = await settle(slow);
     expect(at(slowRecord, /reverted/) - slowRecord.atMs).toBeGreaterThanOrEqual(120_000);
 
-    const cut = await w.injectFault({ fault: 'partition', path: 'app-redis', durationSeconds: 120 });
+    // 600 s at 60× is 10 s of wall time: longer than the app's 2 s dependency-check timeout.
+    const cut = await w.injectFault({ fault: 'partition', path: 'app-redis', durationSeconds: 600 });
     // Redis unreachable: the instance says so rather than hanging (its check has a timeout).
     expect(await get(`${target.url}/health`)).toBe(503);
     const cutRecord = await settle(cut);
     expect(at(cutRecord, /every instance reaches/)).toBeGreaterThan(at(cutRecord, /reverted/) - 1);
-    expect(await get(`${target.url}/health`)).toBe(200);
+    // The instance itself may have been replaced meanwhile (10 minutes of failed checks); the
+    // service behind the ALB answers again once a replacement passes its checks.
+    const deadline = Date.now() + 60_000;
+    while ((await get(`${w.clientUrl}/health`)) !== 200 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 250));
+    expect(await get(`${w.clientUrl}/health`)).toBe(200);
 
     // A fault that cannot be: a clear error naming what exists.
     await expect(w.injectFault({ fault: 'kill-instance', instance: 'app-99' })).rejects.toThrow(FaultError);
@@ -140,16 +147,23 @@ describe('faults against real processes', () => {
     expect(at(db, /every instance reaches/)).toBeGreaterThanOrEqual(at(db, /writer endpoint switched/));
 
     // The promoted writer takes writes through the same endpoint the instances always used.
-    const res = await fetch(`${w.clientUrl}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        email: 'after-failover@tiketi.gg',
-        password: 'long-enough-pass',
-        name: 'After',
-      }),
-    });
-    expect(res.status).toBe(201);
+    // A client retries a request that met a connection the switch closed; the next one goes through.
+    let status = 0;
+    for (let attempt = 0; attempt < 10 && status !== 201; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
+      const res = await fetch(`${w.clientUrl}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          email: 'after-failover@tiketi.gg',
+          password: 'long-enough-pass',
+          name: 'After',
+        }),
+      });
+      status = res.status;
+      await res.body?.cancel();
+    }
+    expect(status).toBe(201);
     const { rows } = await w.db.query<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
     expect(rows[0]?.recovery).toBe(false);
   }, 240_000);
