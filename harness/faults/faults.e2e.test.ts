@@ -108,6 +108,19 @@ describe('faults against real processes', () => {
     // The health check's `SELECT 1` crossed the delayed path both ways.
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(300);
     const slowRecord = await settle(slow);
+
+    // The client's own path, in front of the ALB.
+    const lag = await w.injectFault({
+      fault: 'latency',
+      path: 'client-alb',
+      latencyMs: 200,
+      jitterMs: 0,
+      durationSeconds: 120,
+    });
+    const sentAt = performance.now();
+    expect(await get(`${w.clientUrl}/health`)).toBe(200);
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(200);
+    await settle(lag);
     expect(at(slowRecord, /reverted/) - slowRecord.atMs).toBeGreaterThanOrEqual(120_000);
 
     // 600 s at 60× is 10 s of wall time: longer than the app's 2 s dependency-check timeout.
