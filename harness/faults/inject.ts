@@ -246,7 +246,11 @@ async function dbFailover(world: FaultWorld, timeline: Timeline, why: string): P
   return killed.name;
 }
 
-function pathRoutes(world: FaultWorld, path: 'client-alb' | 'app-redis' | 'app-db'): ProxyRoute[] {
+function pathRoutes(
+  world: FaultWorld,
+  fault: 'latency' | 'partition',
+  path: 'client-alb' | 'app-redis' | 'app-db',
+): ProxyRoute[] {
   if (path === 'client-alb') {
     if (!world.clientPath)
       throw new FaultError(
@@ -254,7 +258,7 @@ function pathRoutes(world: FaultWorld, path: 'client-alb' | 'app-redis' | 'app-d
       );
     return [world.clientPath];
   }
-  const routes = faultsOf(world, path === 'app-redis' ? 'latency' : 'partition').paths[path];
+  const routes = faultsOf(world, fault).paths[path];
   if (routes.length === 0)
     throw new FaultError(
       `${path} faults need the app's traffic on that path to go through the fault proxy; this topology was started without it (scenarios with such a fault get it, \`tiketi-sim up\` has it)`,
@@ -350,7 +354,7 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
       break;
     case 'latency':
     case 'partition': {
-      const routes = pathRoutes(world, fault.path);
+      const routes = pathRoutes(world, fault.fault, fault.path);
       const toxics =
         fault.fault === 'latency'
           ? { latency: { latencyMs: fault.latencyMs, jitterMs: fault.jitterMs } }
