@@ -67,8 +67,14 @@ const envSchema = z
     ADMISSION_LEASE_MS: z.coerce.number().int().min(100).default(3_000),
     /** Admission ticks, wall ms. @default 100 */
     ADMISSION_TICK_MS: z.coerce.number().int().min(10).default(100),
-    /** How often queued users get their position, wall ms. @default 1000 */
+    /** How often queued users get their position, wall ms: also the floor for the next. @default 1000 */
     QUEUE_UPDATE_MS: z.coerce.number().int().min(50).default(1_000),
+    /**
+     * How often queued users get their position in the app's (simulated) time, never more often
+     * than QUEUE_UPDATE_MS of wall time. In production both are 1 s. The emulator raises it so
+     * that pushes follow its clock: when the clock slows down, so do they. @default 1000
+     */
+    QUEUE_UPDATE_SIMULATED_MS: z.coerce.number().int().min(50).default(1_000),
     /**
      * On SIGTERM, /health answers 503 this long before the listener closes, so the load balancer
      * sees the instance leave rather than finding its port shut. @default 2000
@@ -123,6 +129,7 @@ export interface AppConfig {
   admissionLeaseMs: number;
   admissionTickMs: number;
   queueUpdateMs: number;
+  queueUpdateSimulatedMs: number;
   drainTimeoutMs: number;
   drainNoticeMs: number;
   maxBody: string;
@@ -170,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     admissionLeaseMs: e.ADMISSION_LEASE_MS,
     admissionTickMs: e.ADMISSION_TICK_MS,
     queueUpdateMs: e.QUEUE_UPDATE_MS,
+    queueUpdateSimulatedMs: e.QUEUE_UPDATE_SIMULATED_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     drainNoticeMs: e.DRAIN_NOTICE_MS,
     maxBody: e.MAX_BODY,

@@ -118,6 +118,8 @@ export async function startTiketiServer(
     holds,
     log,
     queueUpdateMs: config.queueUpdateMs,
+    queueUpdateSimulatedMs: config.queueUpdateSimulatedMs,
+    timeScale,
   });
   const admitter = new Admitter({
     redis,

@@ -5,7 +5,9 @@
  * every reconnect, to whichever instance — so a reconnect loses neither place nor seats.
  *
  * Queue positions: each instance asks Redis for the ranks of its own queued users in one batched
- * call per event per tick (not one round trip per user) and tells only those whose place moved.
+ * call per event per update (not one round trip per user) and tells only those whose place moved.
+ * Updates come every `queueUpdateSimulatedMs` of the app's time, at most every `queueUpdateMs` of
+ * wall time: in production both are 1 s; on a slowed emulator clock the pushes slow down with it.
  *
  * Seat changes go to `event:<id>`, the room of the event's shoppers: a socket joins it once its
  * user is admitted. 25,000 queued users do not need every hold of a seat map they cannot touch
@@ -19,6 +21,7 @@ import { Server, type Socket } from 'socket.io';
 import { authenticate, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
 import { ApiError } from '../core/errors.ts';
+import type { TimeScale } from '../core/time-scale.ts';
 import type { AdmissionBatch } from '../queue/admission.ts';
 import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
@@ -56,15 +59,44 @@ export interface RealtimeOptions {
   queue: WaitingQueue;
   holds: SeatHolds;
   log: Logger;
+  /** Wall ms between update checks: the shortest gap between two position updates. */
   queueUpdateMs: number;
+  /** App-time ms between position updates. */
+  queueUpdateSimulatedMs: number;
+  timeScale: TimeScale;
 }
 
 const ADMITTED_CHANNEL = 'tiketi:admitted';
 const SEAT_BATCH_MS = 200;
 type SeatEvent = 'seat:held' | 'seat:released' | 'ticket:sold';
 const EXPIRED_CHANNEL = 'tiketi:expired';
-/** Resend an unchanged position every this many ticks, so a missed update heals. */
-const HEARTBEAT_TICKS = 10;
+/** Resend an unchanged position every this many updates, so a missed update heals. */
+const HEARTBEAT_UPDATES = 10;
+/** Queued users whose ranks are asked for, and who are told, in one go. */
+const POSITION_CHUNK = 1_000;
+
+/**
+ * When the next position update is due: every `appMs` of app time, checked every `tickMs` of wall
+ * time at the speed of the moment. Due at the tick nearest the target, so timer jitter cannot
+ * skip a whole tick; the first tick is always due.
+ */
+export class UpdateCadence {
+  private sinceMs = Number.POSITIVE_INFINITY;
+  private lastWallMs: number | undefined;
+
+  constructor(
+    private readonly tickMs: number,
+    private readonly appMs: number,
+  ) {}
+
+  due(nowWallMs: number, timeScale: number): boolean {
+    if (this.lastWallMs !== undefined) this.sinceMs += (nowWallMs - this.lastWallMs) * timeScale;
+    this.lastWallMs = nowWallMs;
+    if (this.sinceMs + (this.tickMs * timeScale) / 2 < this.appMs) return false;
+    this.sinceMs = 0;
+    return true;
+  }
+}
 
 export class Realtime {
   readonly io: Server;
@@ -72,12 +104,14 @@ export class Realtime {
   /** Local followers per event. */
   private readonly followers = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
-  private tickCount = 0;
+  private updateCount = 0;
+  private readonly cadence: UpdateCadence;
   private readonly pendingSeats = new Map<string, { event: SeatEvent; eventId: string; seatIds: string[] }>();
   private seatFlush: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
 
   constructor(private readonly options: RealtimeOptions) {
+    this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
     this.io = new Server(options.httpServer, {
       adapter: createAdapter(options.pubClient, options.subClient),
       serveClient: true,
@@ -195,22 +229,26 @@ export class Realtime {
     return state;
   }
 
-  private tickPositions(): Promise<void> {
-    this.ticking ??= this.updatePositions().finally(() => {
+  private tickPositions(): Promise<void> | undefined {
+    if (this.ticking || !this.cadence.due(Date.now(), this.options.timeScale.current())) return this.ticking;
+    this.ticking = this.updatePositions().finally(() => {
       this.ticking = undefined;
     });
     return this.ticking;
   }
 
   private async updatePositions(): Promise<void> {
-    this.tickCount++;
-    const heartbeat = this.tickCount % HEARTBEAT_TICKS === 0;
+    this.updateCount++;
+    const heartbeat = this.updateCount % HEARTBEAT_UPDATES === 0;
     try {
       for (const [eventId, followers] of this.followers) {
         if (followers.size === 0) continue;
         const userIds = [...followers];
-        for (let i = 0; i < userIds.length; i += 5_000) {
-          const chunk = userIds.slice(i, i + 5_000);
+        for (let i = 0; i < userIds.length; i += POSITION_CHUNK) {
+          // Between chunks, requests and other sockets get their turn, and each chunk is stamped
+          // when it is sent: one 12,000-socket loop would hold both for a tenth of a second.
+          if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+          const chunk = userIds.slice(i, i + POSITION_CHUNK);
           const { queueSize, positions } = await this.options.queue.positions(eventId, chunk);
           const sentAt = Date.now();
           chunk.forEach((userId, j) => {

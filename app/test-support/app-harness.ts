@@ -32,6 +32,7 @@ export async function startDataTier(): Promise<DataTier> {
     TOKEN_SECRET: TEST_SECRET,
     LOG_LEVEL: 'silent',
     QUEUE_UPDATE_MS: '100',
+    QUEUE_UPDATE_SIMULATED_MS: '100',
     ADMISSION_TICK_MS: '50',
     ADMISSION_LEASE_MS: '1000',
     ...overrides,

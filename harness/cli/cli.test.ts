@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 // Never deploy for real from a test: this one runs only where no LocalStack answers.
 const localstackAnswers = await fetch('http://127.0.0.1:4566/_localstack/health', {
@@ -13,9 +16,20 @@ const localstackAnswers = await fetch('http://127.0.0.1:4566/_localstack/health'
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return cliWith(process.env, ...args);
+}
+
+function cliWith(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** The environment of a machine with no AWS credentials: no AWS_* variable, a home without ~/.aws. */
+const emptyHome = mkdtempSync(join(tmpdir(), 'tiketi-cli-home-'));
+afterAll(() => rmSync(emptyHome, { recursive: true, force: true }));
+const noAwsEnv = Object.fromEntries(
+  Object.entries({ ...process.env, HOME: emptyHome }).filter(([key]) => !key.startsWith('AWS_')),
+);
 
 describe('tiketi-sim CLI', () => {
   it('lists the built-in scenarios, one line each', () => {
@@ -71,6 +85,61 @@ describe('tiketi-sim CLI', () => {
     expect(stderr).toMatch(
       /no LocalStack answers at http:\/\/127\.0\.0\.1:4566.*docker compose -f docker-compose\.localstack\.yml up -d/s,
     );
+  });
+
+  it('run --world aws names the missing --stack flag and exits 2', () => {
+    const { code, stdout, stderr } = cli('run', 'smoke', '--world', 'aws');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^--world aws needs --stack <name>: the CloudFormation stack to rehearse against/m,
+    );
+    expect(stdout).not.toContain('[tiketi-sim] smoke');
+  });
+
+  it('run --world aws without credentials says what is missing and how to fix it, exit 2', () => {
+    const { code, stderr } = cliWith(noAwsEnv, 'run', 'smoke', '--world', 'aws', '--stack', 'Tiketi');
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `--world aws: no AWS credentials found: AWS_ACCESS_KEY_ID and AWS_PROFILE are unset and there is no ${join(emptyHome, '.aws', 'credentials')} or ${join(emptyHome, '.aws', 'config')}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile`,
+    );
+    const profile = cliWith(
+      { ...noAwsEnv, AWS_PROFILE: 'tiketi-prod' },
+      'run',
+      'smoke',
+      '--world',
+      'aws',
+      '--stack',
+      'Tiketi',
+    );
+    expect(profile.code).toBe(2);
+    expect(profile.stderr).toMatch(
+      /--world aws: AWS_PROFILE=tiketi-prod names a profile with no credentials/,
+    );
+  });
+
+  it.skipIf(localstackAnswers)(
+    'run --world localstack with no LocalStack answering: exit 2, names the endpoint and the fix',
+    () => {
+      const { code, stderr } = cli('run', 'smoke', '--world', 'localstack');
+      expect(code).toBe(2);
+      expect(stderr).toMatch(
+        /^--world localstack: no LocalStack answers at http:\/\/127\.0\.0\.1:4566\/_localstack\/health \(\w+\)\. Start it with `docker compose -f docker-compose\.localstack\.yml up -d`/m,
+      );
+    },
+  );
+
+  it('run: world flags that cannot work together are named before anything starts', () => {
+    const world = cli('run', 'smoke', '--world', 'gcp');
+    expect(world.code).toBe(2);
+    expect(world.stderr).toMatch(/--world must be one of local, localstack, aws \(got gcp\)/);
+    const stack = cli('run', 'smoke', '--stack', 'Tiketi');
+    expect(stack.code).toBe(2);
+    expect(stack.stderr).toMatch(
+      /--stack Tiketi names a deployed stack: use it with --world aws or --world localstack/,
+    );
+    const scale = cli('run', 'smoke', '--world', 'aws', '--stack', 'Tiketi', '--time-scale', '30');
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toMatch(/--time-scale 30: the aws world runs on the wall clock \(1×\)/);
   });
 
   it('exits 2 with help on a usage error', () => {

@@ -11,6 +11,7 @@ import {
   deployStack,
   destroyStack,
 } from '../worlds/cdk-cli.ts';
+import { WORLD_NAMES, type WorldName, WorldSetupError } from '../worlds/world.ts';
 import { chaos, chaosFault } from './chaos.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
 import { runCommand } from './run.ts';
@@ -32,6 +33,12 @@ function nonNegativeNumber(name: string) {
     if (!(n >= 0)) throw new InvalidArgumentError(`${name} must be a number, 0 or more (got ${value})`);
     return n;
   };
+}
+
+function worldChoice(value: string): WorldName {
+  if (!(WORLD_NAMES as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`--world must be one of ${WORLD_NAMES.join(', ')} (got ${value})`);
+  return value as WorldName;
 }
 
 function backendChoice(value: string): BackendChoice {
@@ -63,7 +70,8 @@ async function exitOn2(work: () => Promise<void>): Promise<void> {
       err instanceof BackendUnavailableError ||
       err instanceof ScenarioError ||
       err instanceof DeployUnavailableError ||
-      err instanceof CdkCommandError
+      err instanceof CdkCommandError ||
+      err instanceof WorldSetupError
     ) {
       console.error(err.message);
       process.exitCode = 2;
@@ -149,8 +157,18 @@ program
   )
   .argument('<scenario>', 'built-in name (tiketi-sim list) or path to a scenario file')
   .option(
+    '--world <name>',
+    `where it runs: ${WORLD_NAMES.join(', ')} (emulator; emulator with LocalStack's alarms; a deployed stack)`,
+    worldChoice,
+    'local',
+  )
+  .option(
+    '--stack <name>',
+    'the deployed CloudFormation stack (required with --world aws; TiketiLocal by default with --world localstack)',
+  )
+  .option(
     '--time-scale <n>',
-    "simulated seconds per wall second (default: the scenario's)",
+    "simulated seconds per wall second (default: the scenario's; the aws and localstack worlds run at 1×)",
     positiveNumber('--time-scale'),
   )
   .option(
@@ -160,7 +178,7 @@ program
   )
   .option(
     '--backend <kind>',
-    `where Redis and PostgreSQL come from: ${BACKENDS.join(', ')}`,
+    `where Redis and PostgreSQL come from (local and localstack worlds): ${BACKENDS.join(', ')}`,
     backendChoice,
     'auto',
   )
@@ -187,6 +205,8 @@ program
       name: string,
       options: {
         set: string[];
+        world: WorldName;
+        stack?: string;
         timeScale?: number;
         users?: number;
         backend: BackendChoice;

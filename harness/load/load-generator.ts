@@ -41,6 +41,8 @@ export interface LoadTotals {
   instanceSwitches: number;
   rejected: number;
   joined: number;
+  /** Users whose arrival is over (see WorkerReport.settled): what the pacer compares with arrivals sent. */
+  settled: number;
   admitted: number;
   seatsHeld: number;
   reservations: number;
@@ -65,7 +67,14 @@ export class LoadGenerator {
   private interval = new LatencyAggregate();
   /** Histograms since the last `takeFeedback()`: the runner's view of whether the machine keeps up. */
   private feedback = new LatencyAggregate();
-  private readonly sums = { joined: 0, admitted: 0, seatsHeld: 0, reservations: 0, socketDisconnects: 0 };
+  private readonly sums = {
+    joined: 0,
+    settled: 0,
+    admitted: 0,
+    seatsHeld: 0,
+    reservations: 0,
+    socketDisconnects: 0,
+  };
   private readonly confirmed: string[] = [];
   private readonly reconnects: ReconnectObservation[] = [];
 
@@ -115,6 +124,7 @@ export class LoadGenerator {
     this.interval.add(report.latency);
     this.feedback.add(report.latency);
     this.sums.joined += report.joined;
+    this.sums.settled += report.settled;
     this.sums.admitted += report.admitted;
     this.sums.seatsHeld += report.seatsHeld;
     this.sums.reservations += report.reservations;

@@ -46,6 +46,8 @@ export interface WorkerReport {
   longestGap: WallSpan | undefined;
   /** Deltas since the previous report. */
   joined: number;
+  /** Users whose arrival is over: join answered (or failed) and, with a socket, first connected (or refused). */
+  settled: number;
   admitted: number;
   seatsHeld: number;
   reservations: number;

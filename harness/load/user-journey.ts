@@ -10,6 +10,7 @@ import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
 import type { Caller, VirtualUserHttp } from './http-client.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
+import type { Stopper } from './stopper.ts';
 
 export interface JourneyContext {
   baseUrl: string;
@@ -23,12 +24,14 @@ export interface JourneyContext {
   random: () => number;
   /** Tells the worker what happened, for its counters. */
   events: JourneyEvents;
-  /** Aborted when the run stops. */
-  signal: AbortSignal;
+  /** Stopped when the run stops. */
+  stop: Stopper;
 }
 
 export interface JourneyEvents {
   joined(): void;
+  /** Once per user: the join is answered (or failed) and, with a socket, it connected or was refused. */
+  settled(): void;
   admitted(): void;
   seatHeld(): void;
   reserved(): void;
@@ -51,16 +54,15 @@ interface SessionState {
 function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
   const wallMs = (simSeconds * 1_000) / ctx.timeScale();
   return new Promise((resolve) => {
-    if (ctx.signal.aborted) return resolve();
-    const timer = setTimeout(resolve, wallMs);
-    ctx.signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    if (ctx.stop.stopped) return resolve();
+    const off = ctx.stop.onStop(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      off();
+      resolve();
+    }, wallMs);
   });
 }
 
@@ -78,8 +80,18 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     `${path}/queue`,
     caller,
   );
-  if (!join || join.status >= 400) return;
+  if (!join || join.status >= 400) {
+    ctx.events.settled();
+    return;
+  }
   ctx.events.joined();
+  let settled = false;
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    ctx.events.settled();
+  };
+  if (!ctx.behaviour.socket) settle();
 
   // What the user knows of itself, to check a reconnect restored it.
   const known: KnownState = { held: new Map() };
@@ -111,11 +123,17 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       const current = caller.jar.header();
       if (socket) socket.io.opts.extraHeaders = current ? { cookie: current } : {};
     });
-    socket.on('connect', () => ctx.events.socketConnected());
+    const connectStartedAt = performance.now();
+    socket.on('connect', () => {
+      if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt);
+      settle();
+      ctx.events.socketConnected();
+    });
+    socket.on('connect_error', settle);
     socket.on('disconnect', (reason) => {
       ctx.events.socketDisconnected();
       // Closing it ourselves is leaving, not a drop the user must come back from.
-      if (!ctx.signal.aborted && reason !== 'io client disconnect') disconnectedAt = Date.now();
+      if (!ctx.stop.stopped && reason !== 'io client disconnect') disconnectedAt = Date.now();
     });
     socket.on('session:state', (state: SessionState) => {
       if (connectedOnce && disconnectedAt !== undefined) {
@@ -145,26 +163,26 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
         ctx.events.seatsTaken(s.seatIds);
       });
     }
-    ctx.signal.addEventListener(
-      'abort',
-      () => {
-        // Still away when the run ends: reported as not back (the expectation decides if that is late).
-        if (disconnectedAt !== undefined && connectedOnce)
-          ctx.events.reconnect({ userId: user.userId, disconnectedAtWallMs: disconnectedAt });
-        socket?.close();
-      },
-      { once: true },
-    );
+    ctx.stop.onStop(() => {
+      // Still away when the run ends: reported as not back (the expectation decides if that is late).
+      if (disconnectedAt !== undefined && connectedOnce)
+        ctx.events.reconnect({ userId: user.userId, disconnectedAtWallMs: disconnectedAt });
+      socket?.close();
+    });
   }
   // Without a socket, polling is how a user learns of admission; with one, only if asked for.
   if (!ctx.behaviour.socket || ctx.behaviour.pollQueueEverySeconds > 0)
     void pollUntilAdmitted(ctx, caller, path, admitted, resolveAdmitted);
 
+  let offStop: () => void = () => undefined;
   await Promise.race([
     admitted,
-    new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r(), { once: true })),
+    new Promise<void>((r) => {
+      offStop = ctx.stop.onStop(r);
+    }),
   ]);
-  if (ctx.signal.aborted) return;
+  offStop();
+  if (ctx.stop.stopped) return;
   ctx.events.admitted();
 
   if (ctx.random() < ctx.behaviour.buyShare) await buy(ctx, caller, known.held);
@@ -212,7 +230,7 @@ async function pollUntilAdmitted(
   void done.then(() => {
     over = true;
   });
-  while (!ctx.signal.aborted && !over) {
+  while (!ctx.stop.stopped && !over) {
     const me = await ctx.http.call<{ state: string }>(
       'GET /api/events/:eventId/queue/me',
       'GET',
@@ -229,7 +247,7 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number
   await think(ctx);
   const wanted = ctx.behaviour.seatsPerOrder;
   // A few tries per seat: after a 409 the user picks another, as on a real seat map.
-  for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.signal.aborted; attempt++) {
+  for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.stop.stopped; attempt++) {
     const seatId = pickSeat(ctx);
     if (!seatId) break;
     const res = await ctx.http.call<{ heldUntil?: number }>(
@@ -244,7 +262,7 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number
     } else if (res?.status === 409) ctx.events.seatsTaken([seatId]);
     else if (res && res.status === 403) return; // the window ended
   }
-  if (held.size === 0 || ctx.signal.aborted) return;
+  if (held.size === 0 || ctx.stop.stopped) return;
   await think(ctx);
   const reservation = await ctx.http.call<{ reservationId: string }>(
     'POST /api/reservations',

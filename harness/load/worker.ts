@@ -3,12 +3,12 @@
  * interval histograms and counters every second. Several run side by side because one process may
  * hold at most 20,000 open files here.
  */
-import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyRecorder } from '../metrics/latency.ts';
 import { VirtualUserHttp } from './http-client.ts';
 import type { FromWorker, ReconnectObservation, ToWorker, WorkerInit, WorkerReport } from './protocol.ts';
 import { seededRandom } from './random.ts';
+import { Stopper } from './stopper.ts';
 import { type JourneyContext, runJourney } from './user-journey.ts';
 
 const REPORT_MS = 1_000;
@@ -19,13 +19,11 @@ function send(message: FromWorker): void {
 
 let init: WorkerInit | undefined;
 let ctx: JourneyContext | undefined;
-const abort = new AbortController();
-// Every journey of the worker listens for the stop: thousands of listeners by design.
-setMaxListeners(0, abort.signal);
+const stopper = new Stopper();
 const latency = new LatencyRecorder();
 const journeys = new Set<Promise<void>>();
 const taken = new Set<string>();
-const delta = { joined: 0, admitted: 0, seatsHeld: 0, reservations: 0, socketDisconnects: 0 };
+const delta = { joined: 0, settled: 0, admitted: 0, seatsHeld: 0, reservations: 0, socketDisconnects: 0 };
 let confirmed: string[] = [];
 let reconnects: ReconnectObservation[] = [];
 let socketsConnected = 0;
@@ -51,7 +49,13 @@ function report(final: boolean): WorkerReport {
     reconnects,
     maxEventLoopDelayMs: loopDelay.max / 1e6,
   };
-  delta.joined = delta.admitted = delta.seatsHeld = delta.reservations = delta.socketDisconnects = 0;
+  delta.joined =
+    delta.settled =
+    delta.admitted =
+    delta.seatsHeld =
+    delta.reservations =
+    delta.socketDisconnects =
+      0;
   confirmed = [];
   reconnects = [];
   return message;
@@ -59,7 +63,7 @@ function report(final: boolean): WorkerReport {
 
 async function stop(): Promise<void> {
   if (reportTimer) clearInterval(reportTimer);
-  abort.abort();
+  stopper.stop();
   await Promise.race([Promise.allSettled(journeys), new Promise((r) => setTimeout(r, 5_000))]);
   if (ctx) send(report(true));
   await ctx?.http.close().catch(() => undefined);
@@ -81,9 +85,10 @@ process.on('message', (message: ToWorker) => {
         latency,
         timeScale: () => timeScale,
         random: seededRandom(message.seed),
-        signal: abort.signal,
+        stop: stopper,
         events: {
           joined: () => delta.joined++,
+          settled: () => delta.settled++,
           admitted: () => delta.admitted++,
           seatHeld: () => delta.seatsHeld++,
           reserved: () => delta.reservations++,

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../app/db/migrate.ts';
-import { createQueueMonitorHandler } from '../../app/lambda/queue-monitor.ts';
+import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/queue-monitor.ts';
 import type { Topology } from '../../infra/topology.ts';
 import { type StartedAlb, startAlb } from '../alb/alb.ts';
 import type { Backend, BackendEndpoints, StartedBackend } from '../backends/backend.ts';
@@ -28,6 +28,13 @@ import { type FaultAction, faultActionSchema } from '../scenario/schema.ts';
 
 /** Redis key through which app instances follow the simulated clock's speed. */
 export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
+/**
+ * Queue positions reach queued users every 20 simulated seconds here (a browser-refreshed waiting
+ * room's rhythm: Cloudflare's default refresh is 20 s), at most once per wall second, instead of
+ * production's every second: 25,000 pushes per wall second would take this machine's two cores
+ * whatever the clock's speed, and the clock could never slow the load down.
+ */
+const QUEUE_UPDATE_SIMULATED_MS = 20_000;
 
 export interface LocalTopologyOptions {
   topology: Topology;
@@ -48,6 +55,13 @@ export interface LocalTopologyOptions {
   clientPath?: boolean;
   /** Route app → Redis through the fault proxy (for `app-redis` faults). @default false */
   redisPath?: boolean;
+  /**
+   * Where the queue monitor publishes, with its timestamps. @default the emulated CloudWatch, on
+   * the simulated clock, whose alarms drive the group. When given (the hybrid world: LocalStack's
+   * CloudWatch, wall-clock timestamps), the emulated alarms are not started: they would see no data
+   * and take no action; whoever owns the sink's alarms drives `asg.executePolicy`.
+   */
+  queueMetrics?: { sink: MetricsSink; now: () => Date };
 }
 
 export interface StartedTopology extends AsyncDisposable {
@@ -160,6 +174,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
             log,
             env: {
               TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
+              QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
               LOG_LEVEL: 'warn',
               DRAIN_NOTICE_MS: '500',
               ...options.appEnv,
@@ -188,8 +203,8 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     stack.push(() => cloudwatch.stop());
     const monitor = createQueueMonitorHandler({
       redis,
-      sink: cloudwatch.metrics,
-      now: () => new Date(clock.now()),
+      sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
+      now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
     });
     const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, monitor);
     stack.push(() => schedule.stop());
@@ -265,7 +280,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     });
     const controlUrl = `http://127.0.0.1:${(control.address() as { port: number }).port}`;
 
-    cloudwatch.start();
+    if (!options.queueMetrics) cloudwatch.start();
     schedule.start();
 
     const describe = (): TopologyStatus => {

@@ -562,6 +562,19 @@ export function readStackOutputs(file: string, options: { stackName?: string } =
   if (typeof raw !== 'object' || raw === null) {
     throw new StackOutputsError(`${file} has no stack ${stackName} (it has ${names.join(', ') || 'none'})`);
   }
+  return parseStackOutputs(raw as Record<string, unknown>, stackName, file);
+}
+
+/**
+ * One stack's outputs (`{ "<output>": "<value>" }`, from an outputs file or DescribeStacks) as typed
+ * outputs; the target is the one they belong to (LocalStack stacks have `AlarmTopicArn`). `source`
+ * names where they came from in the error.
+ */
+export function parseStackOutputs(
+  raw: Record<string, unknown>,
+  stackName: string,
+  source: string,
+): StackOutputs {
   const target: DeployTarget = 'AlarmTopicArn' in raw || 'AlarmQueueUrl' in raw ? 'localstack' : 'aws';
   const schema = target === 'aws' ? awsStackOutputsSchema : localStackStackOutputsSchema;
   const result = schema.safeParse(raw);
@@ -571,7 +584,7 @@ export function readStackOutputs(file: string, options: { stackName?: string } =
       return key && !(key in raw) ? `missing output ${key}` : `output ${key}: ${issue.message}`;
     });
     throw new StackOutputsError(
-      `${file}, stack ${stackName} (${target}): ${problems.join('; ')}. Deploy the current stack again (tiketi-sim deploy --target ${target}).`,
+      `${source}, stack ${stackName} (${target}): ${problems.join('; ')}. Deploy the current stack again (tiketi-sim deploy --target ${target}).`,
     );
   }
   return { target, stackName, outputs: result.data } as StackOutputs;

@@ -18,6 +18,7 @@ import type {
   DescribeAlarmHistoryOutput,
   DescribeAlarmsOutput,
   GetMetricDataOutput,
+  MetricAlarm,
   MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import {
@@ -116,6 +117,92 @@ export function alarmStatesFrom(output: DescribeAlarmsOutput): Record<string, Al
     if (alarm.AlarmName && state) states[alarm.AlarmName] = state;
   }
   return states;
+}
+
+/**
+ * The event the stack's alarms watch: the `EventId` dimension (`dimensionName`) of its alarms, in
+ * the order of `alarmNames`. The stack is deployed with one (`-c watchedEventId=…`, default
+ * `default`); undefined when no alarm carries the dimension.
+ */
+export function watchedEventIdFrom(
+  output: DescribeAlarmsOutput,
+  dimensionName: string,
+  alarmNames: readonly string[] = [],
+): string | undefined {
+  const alarms = [...(output.MetricAlarms ?? [])].sort(
+    (a, b) => rank(alarmNames, a.AlarmName) - rank(alarmNames, b.AlarmName),
+  );
+  for (const alarm of alarms) {
+    const value = alarm.Dimensions?.find((d) => d.Name === dimensionName)?.Value;
+    if (value) return value;
+  }
+  return undefined;
+}
+
+function rank(names: readonly string[], name: string | undefined): number {
+  const i = name === undefined ? -1 : names.indexOf(name);
+  return i === -1 ? names.length : i;
+}
+
+/** DescribeAlarms for these metric alarms, paged through. */
+export async function describeMetricAlarms(
+  cloudWatch: SdkClient,
+  alarmNames: readonly string[],
+): Promise<MetricAlarm[]> {
+  const alarms: MetricAlarm[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await call<DescribeAlarmsOutput>(
+      cloudWatch,
+      new DescribeAlarmsCommand({
+        AlarmNames: [...alarmNames],
+        AlarmTypes: ['MetricAlarm'],
+        ...(NextToken ? { NextToken } : {}),
+      }),
+    );
+    alarms.push(...(page.MetricAlarms ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return alarms;
+}
+
+/** Current state of each of these alarms. */
+export async function describeAlarmStates(
+  cloudWatch: SdkClient,
+  alarmNames: readonly string[],
+): Promise<Record<string, AlarmStateName>> {
+  return alarmStatesFrom({ MetricAlarms: await describeMetricAlarms(cloudWatch, alarmNames) });
+}
+
+/** State changes of these alarms between two wall times, oldest first (each alarm paged through). */
+export async function describeAlarmTransitions(
+  cloudWatch: SdkClient,
+  alarmNames: readonly string[],
+  sinceMs: number,
+  untilMs: number,
+): Promise<AlarmTransition[]> {
+  const transitions: AlarmTransition[] = [];
+  // One alarm at a time: the account may hold other alarms, and AlarmName filters server-side.
+  for (const AlarmName of alarmNames) {
+    let NextToken: string | undefined;
+    do {
+      const page = await call<DescribeAlarmHistoryOutput>(
+        cloudWatch,
+        new DescribeAlarmHistoryCommand({
+          AlarmName,
+          HistoryItemType: 'StateUpdate',
+          StartDate: new Date(sinceMs),
+          EndDate: new Date(untilMs),
+          ScanBy: 'TimestampAscending',
+          MaxRecords: 100,
+          ...(NextToken ? { NextToken } : {}),
+        }),
+      );
+      transitions.push(...alarmTransitionsFrom(page));
+      NextToken = page.NextToken;
+    } while (NextToken);
+  }
+  return transitions.sort((a, b) => a.atMs - b.atMs || a.alarm.localeCompare(b.alarm));
 }
 
 /** Query ids `queueMetricQueries` gives the two series. */
@@ -542,47 +629,17 @@ export class AwsObserver {
     return queueMetricFrom({ MetricDataResults: results });
   }
 
-  private async alarmStates(): Promise<Record<string, AlarmStateName>> {
-    const states: Record<string, AlarmStateName> = {};
-    let NextToken: string | undefined;
-    do {
-      const page = await call<DescribeAlarmsOutput>(
-        this.options.clients.cloudWatch,
-        new DescribeAlarmsCommand({
-          AlarmNames: this.options.outputs.AlarmNames,
-          AlarmTypes: ['MetricAlarm'],
-          ...(NextToken ? { NextToken } : {}),
-        }),
-      );
-      Object.assign(states, alarmStatesFrom(page));
-      NextToken = page.NextToken;
-    } while (NextToken);
-    return states;
+  private alarmStates(): Promise<Record<string, AlarmStateName>> {
+    return describeAlarmStates(this.options.clients.cloudWatch, this.options.outputs.AlarmNames);
   }
 
-  private async alarmHistory(sinceMs: number, untilMs: number): Promise<AlarmTransition[]> {
-    const transitions: AlarmTransition[] = [];
-    // One alarm at a time: the account may hold other alarms, and AlarmName filters server-side.
-    for (const AlarmName of this.options.outputs.AlarmNames) {
-      let NextToken: string | undefined;
-      do {
-        const page = await call<DescribeAlarmHistoryOutput>(
-          this.options.clients.cloudWatch,
-          new DescribeAlarmHistoryCommand({
-            AlarmName,
-            HistoryItemType: 'StateUpdate',
-            StartDate: new Date(sinceMs),
-            EndDate: new Date(untilMs),
-            ScanBy: 'TimestampAscending',
-            MaxRecords: 100,
-            ...(NextToken ? { NextToken } : {}),
-          }),
-        );
-        transitions.push(...alarmTransitionsFrom(page));
-        NextToken = page.NextToken;
-      } while (NextToken);
-    }
-    return transitions.sort((a, b) => a.atMs - b.atMs || a.alarm.localeCompare(b.alarm));
+  private alarmHistory(sinceMs: number, untilMs: number): Promise<AlarmTransition[]> {
+    return describeAlarmTransitions(
+      this.options.clients.cloudWatch,
+      this.options.outputs.AlarmNames,
+      sinceMs,
+      untilMs,
+    );
   }
 
   private async scalingActivities(sinceMs: number): Promise<ScalingActivityRecord[]> {

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ClockPacer, type PacerInput } from './pacer.ts';
+
+const MINUTE = 60_000;
+
+/** `count` arrivals spread evenly over [fromMs, toMs). */
+function spread(fromMs: number, toMs: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => fromMs + ((toMs - fromMs) * i) / count);
+}
+
+function input(over: Partial<PacerInput>): PacerInput {
+  return { wallMs: 0, simMs: 0, sent: 0, settled: 0, p95Ms: 20, faultsInProgress: false, ...over };
+}
+
+describe('ClockPacer', () => {
+  it('runs at the requested speed when the curve ahead is within what the machine answers', () => {
+    // 60 users per simulated minute: 30 per wall second at 30×, against 150 answered.
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 10 * MINUTE, 600),
+      initialJoinsPerSecond: 150,
+    });
+    expect(pacer.next(input({}))).toMatchObject({ scale: 30, limitedBy: 'requested' });
+  });
+
+  it('slows before a burst, not after: the next 5 wall seconds of the curve set the speed', () => {
+    // Quiet until 3 minutes (simulated), then 6,000 users in one minute: 100 per simulated second.
+    const arrivals = [...spread(0, 3 * MINUTE, 180), ...spread(3 * MINUTE, 4 * MINUTE, 6_000)];
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: arrivals,
+      initialJoinsPerSecond: 150,
+    });
+    // The burst is 180 simulated seconds away: beyond 5 wall seconds at 30× (150 s).
+    expect(pacer.next(input({ simMs: 0 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
+    // 10 s away: at any speed above ~2× it would be inside the next 5 wall seconds.
+    const nearing = pacer.next(input({ wallMs: 1_000, simMs: 170_000, sent: 100, settled: 100 }));
+    expect(nearing.limitedBy).toBe('arrivals');
+    expect(nearing.scale).toBeLessThan(3);
+    // In it: 0.8 × 150 joins/s ÷ 100 per simulated second. (50 still waiting: no room to spare,
+    // so no probing of a higher capacity.)
+    const during = pacer.next(input({ wallMs: 2_000, simMs: 181_000, sent: 200, settled: 150 }));
+    expect(during.scale).toBeCloseTo(1.2, 1);
+  });
+
+  it('learns a lower capacity from a standing backlog and slows further', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000), // 1,000 per simulated minute
+      initialJoinsPerSecond: 400,
+    });
+    const first = pacer.next(input({ wallMs: 0, sent: 0, settled: 0 }));
+    // 0.8 × 400 / 16.7 per simulated second ≈ 19×.
+    expect(first.scale).toBeCloseTo(19.2, 0);
+    // A second later 900 users are waiting: only 100 were answered.
+    const second = pacer.next(input({ wallMs: 1_000, simMs: 19_000, sent: 1_000, settled: 100 }));
+    expect(second.joinsPerSecond).toBe(280); // 0.6 × 400 + 0.4 × 100
+    expect(second.scale).toBeLessThan(first.scale);
+  });
+
+  it('probes a higher capacity while the curve limits it and the machine keeps up', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
+      initialJoinsPerSecond: 100,
+    });
+    let decision = pacer.next(input({}));
+    const slowest = decision.scale;
+    let settled = 0;
+    for (let s = 1; s <= 5; s++) {
+      // The machine answers every arrival the clock's speed brings (1,000 per simulated minute).
+      settled += Math.round((decision.scale * 1_000) / 60);
+      decision = pacer.next(input({ wallMs: s * 1_000, simMs: s * 5_000, sent: settled, settled }));
+    }
+    expect(decision.limitedBy).toBe('arrivals');
+    expect(decision.scale).toBeGreaterThan(slowest * 1.5);
+  });
+
+  it('does not plan far beyond what was answered: probing is bounded by the best rate seen', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
+      initialJoinsPerSecond: 100,
+    });
+    let decision = pacer.next(input({}));
+    for (let s = 1; s <= 30; s++)
+      decision = pacer.next(input({ wallMs: s * 1_000, simMs: s * 5_000, sent: s * 80, settled: s * 80 }));
+    // 80 answered per second at most: planning 0.8 × capacity never goes above 1.25 × 80.
+    expect(decision.joinsPerSecond).toBeLessThanOrEqual(125);
+  });
+
+  it('slows on a saturated P95 and comes back once it falls, but not during a fault', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    expect(pacer.next(input({ p95Ms: 900 }))).toMatchObject({ scale: 21, limitedBy: 'latency' });
+    expect(pacer.next(input({ wallMs: 1_000, p95Ms: 900 })).scale).toBeCloseTo(14.7, 1);
+    // Between a third of the threshold and the threshold: hold.
+    expect(pacer.next(input({ wallMs: 2_000, p95Ms: 300 })).scale).toBeCloseTo(14.7, 1);
+    expect(pacer.next(input({ wallMs: 3_000, p95Ms: 50 })).scale).toBeCloseTo(19.1, 1);
+    const during = pacer.next(input({ wallMs: 4_000, p95Ms: 5_000, faultsInProgress: true }));
+    expect(during.scale).toBeCloseTo(19.1, 1);
+  });
+
+  it('never goes below the minimum or above the requested speed', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 10,
+      minScale: 1,
+      arrivalsSimMs: spread(0, MINUTE, 100_000),
+      initialJoinsPerSecond: 10,
+    });
+    expect(pacer.next(input({ p95Ms: 10_000 })).scale).toBe(1);
+    const calm = new ClockPacer({
+      requestedScale: 10,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 10,
+    });
+    for (let s = 0; s < 20; s++) expect(calm.next(input({ wallMs: s * 1_000, p95Ms: 1 })).scale).toBe(10);
+  });
+});

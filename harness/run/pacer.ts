@@ -1,0 +1,177 @@
+/**
+ * How fast the simulated clock may run, decided every second of a rehearsal. The clock never
+ * runs ahead of the load: if this machine cannot deliver the scenario's arrivals at the requested
+ * speed, the clock slows so that the queue follows the curve, and the report states the effective
+ * speed.
+ *
+ * Two limits, the lower wins:
+ * - feed-forward, from the arrival curve: the clock may go as fast as this machine can answer the
+ *   joins the curve asks for in the next few seconds. The machine's join capacity is learnt as the
+ *   run goes (joins answered per wall second while a backlog stands, probed upward while none
+ *   does), so the clock slows *before* a burst rather than after the backlog has piled up;
+ * - feedback, from latency: when the API's P95 says the machine is saturated by anything else
+ *   (admissions, purchases, reconnects), the clock slows; it speeds up again once it is not.
+ *   Deliberate faults are not saturation: slow answers are then what is being rehearsed.
+ */
+export interface PacerOptions {
+  /** The speed the scenario asks for: the pacer never goes faster. */
+  requestedScale: number;
+  /** The slowest it goes: a drop must still finish. */
+  minScale: number;
+  /** Simulated epoch ms at which each user joins, ascending. */
+  arrivalsSimMs: readonly number[];
+  /** A first guess of joins per wall second this machine answers. */
+  initialJoinsPerSecond: number;
+  /** How far ahead the curve is read, in wall ms at the speed being considered. @default 5000 */
+  lookaheadWallMs?: number;
+  /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
+  utilization?: number;
+  /** API P95 above which the machine counts as saturated. @default 400 */
+  saturatedP95Ms?: number;
+}
+
+export interface PacerInput {
+  wallMs: number;
+  simMs: number;
+  /** Users sent so far, and users whose arrival is over (join answered, socket connected). */
+  sent: number;
+  settled: number;
+  /** P95 of API requests and Socket.IO connects since the last call, if any finished. */
+  p95Ms: number | undefined;
+  faultsInProgress: boolean;
+}
+
+export interface PacerDecision {
+  scale: number;
+  /** Which limit set it: for the progress line and the report. */
+  limitedBy: 'requested' | 'arrivals' | 'latency' | 'backlog';
+  joinsPerSecond: number;
+}
+
+const LOOKAHEAD_SLICES = 5;
+
+export class ClockPacer {
+  private readonly lookaheadWallMs: number;
+  private readonly utilization: number;
+  private readonly saturatedP95Ms: number;
+  private capacity: number;
+  private latencyCap: number;
+  private scale: number;
+  private limitedBy: PacerDecision['limitedBy'] = 'requested';
+  private last: { wallMs: number; settled: number } | undefined;
+  /** The most joins per second seen answered. */
+  private peakAnswered = 0;
+
+  constructor(private readonly options: PacerOptions) {
+    this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
+    this.utilization = options.utilization ?? 0.8;
+    this.saturatedP95Ms = options.saturatedP95Ms ?? 400;
+    this.capacity = options.initialJoinsPerSecond;
+    this.latencyCap = options.requestedScale;
+    this.scale = options.requestedScale;
+  }
+
+  /** The speed to run at from now on. */
+  next(input: PacerInput): PacerDecision {
+    const { requestedScale, minScale } = this.options;
+    const backlog = input.sent - input.settled;
+    if (this.last && input.wallMs > this.last.wallMs) {
+      const answeredPerSecond =
+        ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
+      this.peakAnswered = Math.max(this.peakAnswered, answeredPerSecond);
+      if (backlog > this.capacity) {
+        // More than a second of joins waiting: what got answered is what the machine can do.
+        this.capacity = Math.max(1, 0.6 * this.capacity + 0.4 * answeredPerSecond);
+      } else if (backlog < this.capacity / 4 && !this.slow(input)) {
+        // Kept up: at least what it answered, and more if the curve's limit held the clock back.
+        this.capacity = Math.max(this.capacity, answeredPerSecond);
+        // Probing: plan 10 % more, never more than a quarter above a rate actually answered.
+        if (this.limitedBy === 'arrivals')
+          this.capacity = Math.max(
+            this.capacity,
+            Math.min(this.capacity * 1.1, (1.25 * this.peakAnswered) / this.utilization),
+          );
+      }
+    }
+    this.last = { wallMs: input.wallMs, settled: input.settled };
+
+    if (!input.faultsInProgress && input.p95Ms !== undefined) {
+      if (this.slow(input)) this.latencyCap = Math.max(minScale, this.scale * 0.7);
+      else if (input.p95Ms < this.saturatedP95Ms / 3)
+        this.latencyCap = Math.min(requestedScale, this.latencyCap * 1.3);
+    }
+
+    let scale = requestedScale;
+    let limitedBy: PacerDecision['limitedBy'] = 'requested';
+    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale);
+    if (arrivalsCap < scale) {
+      scale = arrivalsCap;
+      limitedBy = 'arrivals';
+    }
+    if (this.latencyCap < scale) {
+      scale = this.latencyCap;
+      limitedBy = 'latency';
+    }
+    if (backlog > 2 * this.capacity && this.scale * 0.7 < scale) {
+      // A standing backlog despite the plan: slow down now, whatever the estimates say.
+      scale = this.scale * 0.7;
+      limitedBy = 'backlog';
+    }
+    this.scale = Math.min(requestedScale, Math.max(minScale, scale));
+    this.limitedBy = limitedBy;
+    return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
+  }
+
+  private slow(input: PacerInput): boolean {
+    return !input.faultsInProgress && (input.p95Ms ?? 0) > this.saturatedP95Ms;
+  }
+
+  /**
+   * The fastest speed, up to `ceiling`, at which the machine answers the arrivals of the next
+   * `lookaheadWallMs` of wall time: the window is read ahead at that very speed (a burst 60
+   * simulated seconds away matters at 30×, not yet at 2×), so the search is a bisection.
+   */
+  private fastestKeepingUp(simMs: number, ceiling: number): number {
+    const { minScale } = this.options;
+    const keepsUp = (scale: number) =>
+      scale * this.peakArrivalsPerSimSecond(simMs, this.lookaheadWallMs * scale) <=
+      this.utilization * this.capacity;
+    if (keepsUp(ceiling)) return ceiling;
+    let slow = minScale;
+    let fast = ceiling;
+    for (let i = 0; i < 12 && fast - slow > 0.01; i++) {
+      const middle = (slow + fast) / 2;
+      if (keepsUp(middle)) slow = middle;
+      else fast = middle;
+    }
+    return slow;
+  }
+
+  /**
+   * The highest arrival rate (users per simulated second) in any slice of the next `windowMs` of
+   * the curve, read in slices so a burst near the end of the window counts in full.
+   */
+  private peakArrivalsPerSimSecond(simMs: number, windowMs: number): number {
+    const sliceMs = windowMs / LOOKAHEAD_SLICES;
+    let peak = 0;
+    let from = this.firstAtOrAfter(simMs);
+    for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
+      const to = this.firstAtOrAfter(simMs + slice * sliceMs);
+      peak = Math.max(peak, (to - from) / (sliceMs / 1_000));
+      from = to;
+    }
+    return peak;
+  }
+
+  private firstAtOrAfter(simMs: number): number {
+    const arrivals = this.options.arrivalsSimMs;
+    let low = 0;
+    let high = arrivals.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (arrivals[middle]! < simMs) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}

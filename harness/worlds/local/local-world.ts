@@ -1,0 +1,203 @@
+/**
+ * The local world: the emulated production topology on this machine (`startLocalTopology`), with
+ * the harness's own connections to its Redis and PostgreSQL for what clients cannot do: creating
+ * the drop's users in bulk, seeding the event, opening sales and the integrity check.
+ *
+ * The hybrid world is this world with its alarms elsewhere (`externalAlarms`): the queue monitor
+ * publishes to LocalStack, and LocalStack's alarm notifications drive the group.
+ */
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createUsersInBulk } from '../../../app/auth/bulk-users.ts';
+import { createTokenSigner } from '../../../app/auth/tokens.ts';
+import { keys } from '../../../app/core/keys.ts';
+import { createRedis } from '../../../app/core/redis.ts';
+import type { MetricsSink } from '../../../app/lambda/queue-monitor.ts';
+import { openSales, seedDemoEvent } from '../../../app/sales/seed.ts';
+import type { Topology } from '../../../infra/topology.ts';
+import type { Backend } from '../../backends/backend.ts';
+import type { Clock } from '../../clock/clock.ts';
+import { checkIntegrity } from '../../faults/integrity.ts';
+import type { AlarmStateName, AlarmTransition } from '../../report/run-record.ts';
+import { CLIENT_PATH_MAX_USERS, ScenarioError } from '../../scenario/schema.ts';
+import { type StartedTopology, startLocalTopology } from '../../topology/local-topology.ts';
+import { readyUsers, type StartedWorld, type World, type WorldName, type WorldSetup } from '../world.ts';
+
+/** The event a local rehearsal seeds and sells. */
+export const LOCAL_EVENT_ID = 'drop';
+/** The clock starts this long before the drop so the warm instances pass their health checks. */
+export const LOCAL_WARM_UP_MS = 3 * 60_000;
+
+/**
+ * Alarms that live outside the emulator (the hybrid world's LocalStack). The emulated CloudWatch
+ * then stays idle; these drive the emulated Auto Scaling group and give the report's alarm states.
+ */
+export interface ExternalAlarms {
+  /** The queue monitor publishes here, stamped with `now()`, instead of into the emulated CloudWatch. */
+  sink: MetricsSink;
+  now: () => Date;
+  /** Starts turning alarm actions into policy executions on `group` (the run's topology names the policies). */
+  start(run: {
+    group: { executePolicy(policyName: string, cause: string): void };
+    clock: Clock;
+    topology: Topology;
+  }): Promise<void>;
+  /** Current state of every alarm. */
+  states(): Promise<Record<string, AlarmStateName>>;
+  /** Transitions since `start`, in simulated time. */
+  history(toSim: (wallMs: number) => number): Promise<AlarmTransition[]>;
+  stop(): Promise<void>;
+}
+
+export interface LocalWorldOptions {
+  /** Where Redis and PostgreSQL come from. */
+  backend: Backend;
+  /** @default 'drop' */
+  eventId?: string;
+  /** The hybrid world's alarms. @default the emulated CloudWatch */
+  externalAlarms?: ExternalAlarms;
+}
+
+/** The emulated world, as `tiketi-sim run` has always run it. */
+export function localWorld(options: LocalWorldOptions): World {
+  return emulatedWorld('local', options);
+}
+
+/** The local topology under another name (the hybrid world), possibly at a fixed clock speed. */
+export function emulatedWorld(name: WorldName, options: LocalWorldOptions, fixedTimeScale?: number): World {
+  return {
+    name,
+    ...(fixedTimeScale !== undefined ? { fixedTimeScale } : {}),
+    warmUpMs: LOCAL_WARM_UP_MS,
+    notEvaluable: {},
+    start: (setup) => startEmulatedWorld(options, setup),
+  };
+}
+
+async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup): Promise<StartedWorld> {
+  const { scenario, topology, clock, users } = setup;
+  const eventId = options.eventId ?? LOCAL_EVENT_ID;
+  const external = options.externalAlarms;
+  const clientPath = scenario.faults.some((f) => 'path' in f && f.path === 'client-alb');
+  if (clientPath && users > CLIENT_PATH_MAX_USERS)
+    throw new ScenarioError(scenario.name, [
+      `--users ${users}: client-alb faults allow at most ${CLIENT_PATH_MAX_USERS} users; pass fewer`,
+    ]);
+  let world: StartedTopology;
+  try {
+    world = await startLocalTopology({
+      topology,
+      clock,
+      backend: options.backend,
+      eventId,
+      log: () => {},
+      // Two descriptors per proxied WebSocket, at most 20,000 per process: keep each under 14,000.
+      albWorkers: Math.max(2, Math.ceil((users * 2) / 14_000)),
+      clientPath,
+      redisPath: scenario.faults.some((f) => 'path' in f && f.path === 'app-redis'),
+      ...(external ? { queueMetrics: { sink: external.sink, now: external.now } } : {}),
+    });
+  } catch (err) {
+    await external?.stop().catch(() => undefined);
+    throw err;
+  }
+  let redis: Redis | undefined;
+  const stop = async () => {
+    await external?.stop().catch(() => undefined);
+    redis?.disconnect();
+    await world.stop();
+  };
+  try {
+    // The harness's own Redis client: seeding, sales, the queue figures of each sample.
+    const endpoint = world.backend.endpoints.redis;
+    redis = createRedis(
+      endpoint.kind === 'url'
+        ? { kind: 'url', url: endpoint.url }
+        : { kind: 'sentinel', sentinels: endpoint.sentinels, masterName: endpoint.masterName },
+      pino({ level: 'silent' }),
+      'runner',
+    );
+    await external?.start({ group: world.asg, clock, topology });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const runner = redis;
+
+  return {
+    clientUrl: world.clientUrl,
+    eventId,
+    async prepare(drop) {
+      const { seatIds } = await seedDemoEvent(world.db, runner, { eventId, seats: drop.seats });
+      setup.log(`[runner] creating ${drop.users} users ahead of the drop…`);
+      const credentials = await createUsersInBulk(world.db, runner, createTokenSigner(world.tokenSecret), {
+        count: drop.users,
+        emailPrefix: 'fan',
+        password: 'rehearsal-only-password',
+        sessionTtlSeconds: topology.queue.sessionTtlSeconds,
+      });
+      return { seatIds, users: readyUsers(credentials) };
+    },
+    clockResumed() {
+      world.alb.publish(); // workers compute cookie expiry from the clock's new anchor
+    },
+    // A fault may have the data tier down right now: the runner tries again on the next tick.
+    openSales: () =>
+      openSales(world.db, runner, eventId).then(
+        () => true,
+        () => false,
+      ),
+    async sample() {
+      const instances = world.asg.live();
+      const targets = world.alb.targetHealth();
+      return {
+        queueSize: await runner.zcard(keys.queue(eventId)).catch(() => -1),
+        activeUsers: await runner.scard(keys.active(eventId)).catch(() => -1),
+        instances: {
+          pending: instances.filter((i) => i.lifecycle === 'Pending').length,
+          inService: instances.filter((i) => i.lifecycle === 'InService').length,
+          terminating: instances.filter((i) => i.lifecycle === 'Terminating').length,
+        },
+        targets: {
+          initial: targets.filter((t) => t.state === 'initial').length,
+          healthy: targets.filter((t) => t.state === 'healthy').length,
+          unhealthy: targets.filter((t) => t.state === 'unhealthy').length,
+          draining: targets.filter((t) => t.state === 'draining').length,
+        },
+        alarms: external
+          ? await external.states()
+          : Object.fromEntries(world.cloudwatch.describe().map((a) => [a.name, a.state])),
+        connectionsPerInstance: world.alb.connectionsPerTarget(),
+      };
+    },
+    injectFault: (fault) => world.injectFault(fault),
+    setTimeScale: (timeScale) => world.setTimeScale(timeScale),
+    async finish({ confirmedReservationIds, toSim }) {
+      // Integrity, from the database itself, against what clients were told.
+      const integrity = await checkIntegrity(world.db, eventId, confirmedReservationIds);
+      return {
+        alarmHistory: external ? await external.history(toSim) : world.cloudwatch.history(),
+        scalingActivities: world.asg.activities.map((a) => ({
+          startMs: a.startMs,
+          endMs: a.endMs,
+          status: a.status,
+          description: a.description,
+          cause: a.cause,
+        })),
+        instances: [...world.asg.instances.values()].map((i) => ({
+          id: i.id,
+          az: i.az,
+          launchedAtMs: i.launchedAtMs,
+          inServiceAtMs: i.inServiceAtMs,
+          terminatedAtMs: i.terminatedAtMs,
+        })),
+        integrity: {
+          seatsSoldTwice: integrity.seatsSoldTwice,
+          confirmedReservationsLost: integrity.confirmedReservationsLost,
+          confirmedInDatabase: integrity.confirmedInDatabase,
+        },
+      };
+    },
+    stop,
+  };
+}
