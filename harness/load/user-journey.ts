@@ -4,11 +4,12 @@
  * hold seats, reserve and pay, with think times on the simulated clock. Reconnects are watched:
  * after a drop the user must be back, with its place, admission and holds.
  */
-import { io, type Socket } from 'socket.io-client';
+
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
 import type { Caller, VirtualUserHttp } from './http-client.ts';
+import { io, type LightSocket as Socket } from './light-socket.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
 import type { Stopper } from './stopper.ts';
 

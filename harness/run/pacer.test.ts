@@ -108,6 +108,23 @@ describe('ClockPacer', () => {
     expect(pacer.next(input({ wallMs: 3_000, p95Ms: 50 })).scale).toBeCloseTo(19.1, 1);
     const during = pacer.next(input({ wallMs: 4_000, p95Ms: 5_000, faultsInProgress: true }));
     expect(during.scale).toBeCloseTo(19.1, 1);
+    // A quiet stretch (no request finished) is not saturation either: back to full speed.
+    expect(pacer.next(input({ wallMs: 5_000, p95Ms: undefined })).scale).toBeCloseTo(24.8, 1);
+    expect(pacer.next(input({ wallMs: 6_000, p95Ms: undefined })).scale).toBe(30);
+  });
+
+  it('does not slow for slow answers while the CPU is idle: the clock is not their cause', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    expect(pacer.next(input({ p95Ms: 900, cpuBusy: 0.5 }))).toMatchObject({ scale: 30 });
+    expect(pacer.next(input({ wallMs: 1_000, p95Ms: 900, cpuBusy: 0.95 }))).toMatchObject({
+      scale: 21,
+      limitedBy: 'latency',
+    });
   });
 
   it('never goes below the minimum or above the requested speed', () => {

@@ -10,8 +10,9 @@
  *   run goes (joins answered per wall second while a backlog stands, probed upward while none
  *   does), so the clock slows *before* a burst rather than after the backlog has piled up;
  * - feedback, from latency: when the API's P95 says the machine is saturated by anything else
- *   (admissions, purchases, reconnects), the clock slows; it speeds up again once it is not.
- *   Deliberate faults are not saturation: slow answers are then what is being rehearsed.
+ *   (admissions, purchases, reconnects) and its CPU is indeed busy, the clock slows; it speeds up
+ *   again once it is not. Slow answers on an idle CPU, or during deliberate faults, are not
+ *   this machine's saturation: slowing the clock would not make them faster.
  */
 export interface PacerOptions {
   /** The speed the scenario asks for: the pacer never goes faster. */
@@ -28,6 +29,8 @@ export interface PacerOptions {
   utilization?: number;
   /** API P95 above which the machine counts as saturated. @default 400 */
   saturatedP95Ms?: number;
+  /** CPU busy share at or above which slow answers count as saturation. @default 0.85 */
+  saturatedCpuBusy?: number;
 }
 
 export interface PacerInput {
@@ -38,6 +41,11 @@ export interface PacerInput {
   settled: number;
   /** P95 of API requests and Socket.IO connects since the last call, if any finished. */
   p95Ms: number | undefined;
+  /**
+   * Share of this machine's CPU time busy since the last call (0–1), if known. Slow answers on an
+   * idle machine come from bursts the clock's speed does not cause: slowing down would not help.
+   */
+  cpuBusy?: number;
   faultsInProgress: boolean;
 }
 
@@ -95,9 +103,10 @@ export class ClockPacer {
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
 
-    if (!input.faultsInProgress && input.p95Ms !== undefined) {
+    if (!input.faultsInProgress) {
+      // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
       if (this.slow(input)) this.latencyCap = Math.max(minScale, this.scale * 0.7);
-      else if (input.p95Ms < this.saturatedP95Ms / 3)
+      else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3)
         this.latencyCap = Math.min(requestedScale, this.latencyCap * 1.3);
     }
 
@@ -123,7 +132,11 @@ export class ClockPacer {
   }
 
   private slow(input: PacerInput): boolean {
-    return !input.faultsInProgress && (input.p95Ms ?? 0) > this.saturatedP95Ms;
+    return (
+      !input.faultsInProgress &&
+      (input.p95Ms ?? 0) > this.saturatedP95Ms &&
+      (input.cpuBusy ?? 1) >= (this.options.saturatedCpuBusy ?? 0.85)
+    );
   }
 
   /**

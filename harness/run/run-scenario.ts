@@ -19,6 +19,7 @@ import type { AlarmStateName, RunRecord, Sample } from '../report/run-record.ts'
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
 import { LOCAL_EVENT_ID } from '../worlds/local/local-world.ts';
 import { INTEGRITY_NOT_EVALUATED, markNotEvaluable, type StartedWorld, type World } from '../worlds/world.ts';
+import { cpuBusyMeter } from './cpu-busy.ts';
 import { ClockPacer } from './pacer.ts';
 
 export const EVENT_ID = LOCAL_EVENT_ID;
@@ -153,6 +154,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       arrivalsSimMs: offsets,
       initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     });
+    const cpuBusy = cpuBusyMeter();
     const samples: Sample[] = [];
     let lastTotals = generator.totals();
     let nextSampleMs = startMs + 60_000;
@@ -232,6 +234,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           sent,
           settled: generator.totals().settled,
           p95Ms: p95OfFeedback(generator.takeFeedback()),
+          cpuBusy: cpuBusy(),
           faultsInProgress: faultsInProgress > 0,
         });
         if (Math.abs(target - currentScale) / currentScale > 0.02) {

@@ -1,0 +1,578 @@
+/**
+ * A minimal Socket.IO v4 client for virtual users: Engine.IO protocol 4 over WebSocket only, text
+ * packets only, the main namespace only, on top of `ws`. It speaks the real protocol to the real
+ * server (and through the ALB emulator) and keeps socket.io-client's behaviour where the journey
+ * depends on it — events, reasons, reconnection with backoff, the `reconnect_attempt` hook — at a
+ * fraction of the cost per connection: one object, no per-connection closures (the `ws` listeners
+ * and the timer callback are shared functions), one timer at most (connect timeout, heartbeat or
+ * backoff, whichever applies), no debug build, no Manager/engine/transport layers.
+ *
+ * The journey can switch with its import only:
+ *
+ *   import { io, type LightSocket as Socket } from './light-socket.ts';
+ *
+ * `io(url, options)` accepts the options the journey passes to socket.io-client (`transports` and
+ * `forceNew` are accepted and ignored: it is always a new WebSocket connection), and
+ * `socket.io.on('reconnect_attempt', …)` / `socket.io.opts.extraHeaders = …` keep working: `io` is
+ * the socket itself and `opts` the options object given (read again on every attempt).
+ *
+ * On the wire (engine.io-protocol v4, socket.io-protocol v5):
+ *   GET <url>/socket.io/?EIO=4&transport=websocket   (upgrade, with `extraHeaders`)
+ *   ← 0{"sid":…,"pingInterval":…,"pingTimeout":…}    Engine.IO open
+ *   → 40{…auth}                                      CONNECT to "/"
+ *   ← 40{"sid":…} | 44{"message":…,"data":…}         CONNECT / CONNECT_ERROR
+ *   ← 2  → 3                                         heartbeat: the server pings, we answer
+ *   ← 42["event",…] / 42<id>["event",…]             EVENT (with an ack id: the listener gets a callback)
+ *   → 42["event",…] / 42<id>[…]  ← 43<id>[…]         emit, with an ack
+ *   ← 41 / → 41                                      DISCONNECT by the server / by us
+ *
+ * Differences from socket.io-client, on purpose:
+ * - `disconnect` only follows a `connect`: a transport lost after the Engine.IO handshake but before
+ *   the namespace answered is a `connect_error` (socket.io-client emits `disconnect` there without a
+ *   `connect`, which unbalances connection counters).
+ * - A WebSocket closed before the Engine.IO open packet is a `connect_error` at once (socket.io-
+ *   client only notices at its connect timeout).
+ * - Acks still waiting when the connection drops are dropped (`emitWithAck` rejects, as upstream);
+ *   socket.io-client keeps plain ack callbacks forever.
+ * - The backoff exponent is capped, so the delay stays at `reconnectionDelayMax` forever (backo2
+ *   overflows to a 0 ms delay after ~1,000 attempts).
+ * - Binary packets (Engine.IO binary frames, Socket.IO BINARY_EVENT/BINARY_ACK) are a protocol
+ *   error: the connection is closed with reason `parse error` and a description saying so.
+ * Not supported: polling, WebTransport, binary, other namespaces, connection state recovery,
+ * `volatile`/`timeout()`/`retries`, `onAny`, `reconnectionAttempts` (always unlimited).
+ */
+import { WebSocket } from 'ws';
+
+export type DisconnectReason =
+  | 'io server disconnect'
+  | 'io client disconnect'
+  | 'transport close'
+  | 'transport error'
+  | 'ping timeout'
+  | 'parse error';
+
+/** A `connect_error`: the server's refusal (`message` and `data` from CONNECT_ERROR) or why the attempt failed. */
+export interface ConnectError extends Error {
+  data?: unknown;
+}
+
+export interface LightSocketOptions {
+  /** Sent with every CONNECT (read again on each attempt). */
+  auth?: Record<string, unknown>;
+  /** Request headers of the WebSocket upgrade, read again on each attempt (set them in `reconnect_attempt`). */
+  extraHeaders?: Record<string, string>;
+  /** @default true */
+  reconnection?: boolean;
+  /** First backoff delay, ms. @default 1000 */
+  reconnectionDelay?: number;
+  /** Largest backoff delay, ms. @default 5000 */
+  reconnectionDelayMax?: number;
+  /** @default 0.5 */
+  randomizationFactor?: number;
+  /** How long an attempt may take until the Engine.IO open packet, ms; `false`: no limit. @default 20000 */
+  timeout?: number | false;
+  /** @default '/socket.io' */
+  path?: string;
+  /** Connect at once. @default true */
+  autoConnect?: boolean;
+  /** Accepted for socket.io-client compatibility and ignored: always WebSocket. */
+  transports?: readonly string[];
+  /** Accepted for socket.io-client compatibility and ignored: always a new connection. */
+  forceNew?: boolean;
+}
+
+/** Any listener; payloads are what the server sent (JSON). */
+export type Listener = (...args: never[]) => void;
+type Callable = (...args: unknown[]) => void;
+type OnceListener = Callable & { listener: Listener };
+type AckCallback = Callable & { withError?: boolean };
+
+// States. CLOSED: inactive (new, closed by us, refused, or disconnected by the server): no reconnection.
+const CLOSED = 0;
+/** WebSocket opening, waiting for the Engine.IO open packet; the timer is the connect timeout. */
+const OPENING = 1;
+/** Engine.IO open, CONNECT sent, waiting for the answer; the timer is the heartbeat deadline. */
+const HANDSHAKE = 2;
+/** Connected to the namespace; the timer is the heartbeat deadline. */
+const CONNECTED = 3;
+/** Waiting to reconnect; the timer is the backoff. */
+const WAITING = 4;
+
+const RESERVED = new Set([
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+]);
+/** Set on the `ws` instance: whose it is. Cleared when the socket lets it go, so late events are ignored. */
+const OWNER = Symbol('light-socket');
+type OwnedWebSocket = WebSocket & { [OWNER]?: LightSocket | undefined };
+const NO_ARGS: unknown[] = [];
+/** 2 ** 30 times the first delay is past any sensible maximum; beyond, backo2 overflows. */
+const MAX_EXPONENT = 30;
+
+let lastBase = '';
+let lastPath = '';
+let lastEngineUrl = '';
+/** The Engine.IO WebSocket URL for a base URL (memoised: every virtual user has the same one). */
+function engineUrl(base: string, path = '/socket.io'): string {
+  if (base === lastBase && path === lastPath) return lastEngineUrl;
+  const url = new URL(base);
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search)
+    throw new Error(`light-socket connects to the main namespace only, without a query: ${base}`);
+  const scheme = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
+  lastEngineUrl = `${scheme}//${url.host}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
+  lastBase = base;
+  lastPath = path;
+  return lastEngineUrl;
+}
+
+function invoke(self: LightSocket, listener: Listener, args: unknown[], from: number): void {
+  const count = args.length - from;
+  if (count === 1) (listener as Callable).call(self, args[from]);
+  else if (count === 0) (listener as Callable).call(self);
+  else (listener as Callable).apply(self, args.slice(from));
+}
+
+export class LightSocket {
+  private ws: OwnedWebSocket | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private state = CLOSED;
+  /** Reconnection attempts since the last successful Engine.IO open. */
+  private attempts = 0;
+  private ackIds = 0;
+  private listeners: Map<string, Listener | Listener[]> | undefined = undefined;
+  private acks: Map<number, AckCallback> | undefined = undefined;
+  /** Packets emitted while not connected, sent on connect (as socket.io-client). */
+  private sendBuffer: string[] | undefined = undefined;
+
+  constructor(
+    private readonly url: string,
+    /** The caller's options object, kept (not copied): headers and auth may change between attempts. */
+    readonly opts: LightSocketOptions = {},
+  ) {
+    engineUrl(url, opts.path); // a bad URL throws here, not in a timer
+    if (opts.autoConnect !== false) this.start();
+  }
+
+  /** socket.io-client compatibility: `socket.io.on('reconnect_attempt')`, `socket.io.opts.extraHeaders`. */
+  get io(): this {
+    return this;
+  }
+
+  get connected(): boolean {
+    return this.state === CONNECTED;
+  }
+
+  get disconnected(): boolean {
+    return this.state !== CONNECTED;
+  }
+
+  /** Connected or trying to be (it will reconnect); false once closed, refused or disconnected by the server. */
+  get active(): boolean {
+    return this.state !== CLOSED;
+  }
+
+  /** (Re)starts connecting after `close()`, a refusal or a server disconnect; a no-op while active. */
+  connect(): this {
+    if (this.state === CLOSED) this.start();
+    return this;
+  }
+
+  open(): this {
+    return this.connect();
+  }
+
+  /** One attempt: a new WebSocket, the connect timeout armed. */
+  private start(): void {
+    const opts = this.opts;
+    let ws: OwnedWebSocket;
+    this.state = OPENING;
+    try {
+      ws = new WebSocket(engineUrl(this.url, opts.path), {
+        headers: opts.extraHeaders,
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+      });
+    } catch (err) {
+      this.lost('transport error', err as Error, false);
+      return;
+    }
+    ws[OWNER] = this;
+    ws.on('message', LightSocket.onMessage);
+    ws.on('close', LightSocket.onClose);
+    ws.on('error', LightSocket.onError);
+    this.ws = ws;
+    const timeout = opts.timeout ?? 20_000;
+    if (timeout !== false) this.arm(timeout);
+  }
+
+  /** Leaves: DISCONNECT to the server, `disconnect` with `io client disconnect` if connected, no reconnection. */
+  close(): this {
+    const was = this.state;
+    if (was === CLOSED) return this;
+    if (was === CONNECTED) this.ws?.send('41');
+    this.release(true);
+    this.state = CLOSED;
+    this.attempts = 0;
+    if (was === CONNECTED) {
+      this.failAcks();
+      this.fire('disconnect', ['io client disconnect'], 0);
+    }
+    return this;
+  }
+
+  disconnect(): this {
+    return this.close();
+  }
+
+  on(event: 'connect', listener: () => void): this;
+  on(event: 'disconnect', listener: (reason: DisconnectReason, description?: Error) => void): this;
+  on(event: 'connect_error', listener: (err: ConnectError) => void): this;
+  on(event: 'reconnect_attempt' | 'reconnect', listener: (attempt: number) => void): this;
+  on(event: string, listener: Listener): this;
+  on(event: string, listener: Listener): this {
+    this.listeners ??= new Map();
+    const listeners = this.listeners;
+    const present = listeners.get(event);
+    if (present === undefined) listeners.set(event, listener);
+    else if (typeof present === 'function') listeners.set(event, [present, listener]);
+    else present.push(listener);
+    return this;
+  }
+
+  once(event: 'connect', listener: () => void): this;
+  once(event: 'disconnect', listener: (reason: DisconnectReason, description?: Error) => void): this;
+  once(event: 'connect_error', listener: (err: ConnectError) => void): this;
+  once(event: 'reconnect_attempt' | 'reconnect', listener: (attempt: number) => void): this;
+  once(event: string, listener: Listener): this;
+  once(event: string, listener: Listener): this {
+    const wrapper = ((...args: unknown[]) => {
+      this.off(event, listener);
+      (listener as Callable).apply(this, args);
+    }) as OnceListener;
+    wrapper.listener = listener;
+    return this.on(event, wrapper);
+  }
+
+  /** Removes one listener, all of an event's, or all. */
+  off(event?: string, listener?: Listener): this {
+    const listeners = this.listeners;
+    if (!listeners) return this;
+    if (event === undefined) listeners.clear();
+    else if (listener === undefined) listeners.delete(event);
+    else {
+      const present = listeners.get(event);
+      const same = (l: Listener) => l === listener || (l as OnceListener).listener === listener;
+      if (typeof present === 'function') {
+        if (same(present)) listeners.delete(event);
+      } else if (present) {
+        const at = present.findIndex(same);
+        if (at >= 0) present.splice(at, 1);
+        if (present.length === 1) listeners.set(event, present[0]!);
+        else if (present.length === 0) listeners.delete(event);
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Sends an event; a function as last argument is the ack callback. While not connected the packet
+   * waits and goes out on connect (as socket.io-client).
+   */
+  emit(event: string, ...args: unknown[]): this {
+    if (RESERVED.has(event)) throw new Error(`"${event}" is a reserved event name`);
+    let id = '';
+    const last = args[args.length - 1];
+    if (typeof last === 'function') {
+      args.pop();
+      const n = this.ackIds++;
+      this.acks ??= new Map();
+      this.acks.set(n, last as AckCallback);
+      id = String(n);
+    }
+    args.unshift(event);
+    const packet = `42${id}${JSON.stringify(args)}`;
+    if (this.state === CONNECTED) this.ws!.send(packet);
+    else {
+      this.sendBuffer ??= [];
+      this.sendBuffer.push(packet);
+    }
+    return this;
+  }
+
+  /** Sends an event and resolves with the server's ack; rejects if the connection drops first. */
+  emitWithAck<T = unknown>(event: string, ...args: unknown[]): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const ack = ((err: unknown, reply: T) => (err ? reject(err) : resolve(reply))) as AckCallback;
+      ack.withError = true;
+      this.emit(event, ...args, ack);
+    });
+  }
+
+  // --- transport -----------------------------------------------------------------------------------
+
+  /** `ws` listeners: shared functions, `this` is the WebSocket, its owner is a property of it. */
+  private static onMessage(this: OwnedWebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    // biome-ignore lint/complexity/noThisInStatic: ws calls listeners with the WebSocket as `this`
+    const self = this[OWNER];
+    if (!self) return;
+    if (isBinary) {
+      self.lost(
+        'parse error',
+        new Error('binary packet received: light-socket speaks text packets only'),
+        true,
+      );
+      return;
+    }
+    self.onFrame((data as Buffer).toString());
+  }
+
+  private static onClose(this: OwnedWebSocket, code: number): void {
+    // biome-ignore lint/complexity/noThisInStatic: ws calls listeners with the WebSocket as `this`
+    const self = this[OWNER];
+    if (!self) return;
+    self.lost(
+      'transport close',
+      self.state === OPENING ? new Error(`transport close (${code})`) : undefined,
+      true,
+    );
+  }
+
+  private static onError(this: OwnedWebSocket, err: Error): void {
+    // biome-ignore lint/complexity/noThisInStatic: ws calls listeners with the WebSocket as `this`
+    this[OWNER]?.lost('transport error', err, false);
+  }
+
+  /** The one timer: connect timeout, heartbeat deadline or backoff, by state. */
+  private static onTimer(self: LightSocket): void {
+    self.timer = undefined;
+    const state = self.state;
+    if (state === WAITING) {
+      self.fire('reconnect_attempt', [self.attempts], 0);
+      if (self.state === WAITING) self.start(); // the hook may have closed it
+    } else if (state === OPENING) self.lost('transport error', new Error('timeout'), false);
+    else if (state === HANDSHAKE || state === CONNECTED) self.lost('ping timeout', undefined, false);
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(LightSocket.onTimer, ms, this);
+  }
+
+  /** One Engine.IO packet (a text frame). */
+  private onFrame(text: string): void {
+    switch (text.charCodeAt(0)) {
+      case 52: // 4 message: a Socket.IO packet
+        if (this.state === HANDSHAKE || this.state === CONNECTED) this.onPacket(text);
+        return;
+      case 50: // 2 ping → 3 pong; the deadline moves on
+        if (this.state !== HANDSHAKE && this.state !== CONNECTED) return;
+        this.ws!.send(text.length === 1 ? '3' : `3${text.slice(1)}`);
+        this.timer?.refresh();
+        return;
+      case 48: // 0 open
+        if (this.state === OPENING) this.onOpen(text);
+        return;
+      case 49: // 1 close
+        this.lost('transport close', this.state === OPENING ? new Error('transport close') : undefined, true);
+        return;
+      case 54: // 6 noop
+        return;
+      default:
+        this.lost('parse error', new Error(`not an Engine.IO packet: ${text.slice(0, 40)}`), true);
+    }
+  }
+
+  private onOpen(text: string): void {
+    let heartbeatMs: number;
+    try {
+      const handshake = JSON.parse(text.slice(1)) as { pingInterval?: unknown; pingTimeout?: unknown };
+      heartbeatMs = Number(handshake.pingInterval) + Number(handshake.pingTimeout);
+    } catch {
+      heartbeatMs = Number.NaN;
+    }
+    if (!(heartbeatMs > 0)) {
+      this.lost('parse error', new Error(`bad Engine.IO open packet: ${text.slice(0, 80)}`), true);
+      return;
+    }
+    const attempt = this.attempts;
+    this.attempts = 0;
+    this.state = HANDSHAKE;
+    // No ping within pingInterval + pingTimeout of the open packet (or of the last ping): dead.
+    this.arm(heartbeatMs);
+    const auth = this.opts.auth;
+    this.ws!.send(auth === undefined ? '40' : `40${JSON.stringify(auth)}`);
+    if (attempt > 0) this.fire('reconnect', [attempt], 0);
+  }
+
+  /** A Socket.IO packet: `4<type>[<nsp>,][<id>][<json>]`. */
+  private onPacket(text: string): void {
+    const type = text.charCodeAt(1) - 48;
+    if (type === 5 || type === 6) {
+      this.lost(
+        'parse error',
+        new Error('binary packet received: light-socket speaks text packets only'),
+        true,
+      );
+      return;
+    }
+    let i = 2;
+    if (text.charCodeAt(2) === 47) {
+      // A namespace other than "/" (which is never written): not ours, ignored as upstream does.
+      const comma = text.indexOf(',', 2);
+      if ((comma < 0 ? text.slice(2) : text.slice(2, comma)) !== '/') return;
+      i = comma + 1;
+    }
+    let id = -1;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      id = (id < 0 ? 0 : id * 10) + c - 48;
+    }
+    let payload: unknown;
+    if (i < text.length) {
+      try {
+        payload = JSON.parse(i === 2 ? text.slice(2) : text.slice(i));
+      } catch {
+        this.lost('parse error', new Error(`bad Socket.IO packet: ${text.slice(0, 80)}`), true);
+        return;
+      }
+    }
+    switch (type) {
+      case 2: // EVENT
+        if (!Array.isArray(payload) || (typeof payload[0] !== 'string' && typeof payload[0] !== 'number'))
+          break;
+        if (id >= 0) payload.push(this.replier(id));
+        this.fire(String(payload[0]), payload, 1);
+        return;
+      case 0: // CONNECT
+        if (this.state !== HANDSHAKE || typeof payload !== 'object' || payload === null) break;
+        this.onConnect();
+        return;
+      case 3: // ACK
+        if (!Array.isArray(payload) || id < 0) break;
+        this.onAck(id, payload);
+        return;
+      case 1: // DISCONNECT by the server: no reconnection (as socket.io-client)
+        this.stop();
+        if (this.acks) this.failAcks();
+        this.fire('disconnect', ['io server disconnect'], 0);
+        return;
+      case 4: {
+        // CONNECT_ERROR: refused (by a middleware); no reconnection (as socket.io-client)
+        const refusal = (payload ?? {}) as { message?: unknown; data?: unknown };
+        const err = new Error(
+          typeof payload === 'string' ? payload : String(refusal.message ?? 'refused'),
+        ) as ConnectError;
+        if (refusal.data !== undefined) err.data = refusal.data;
+        this.stop();
+        this.fire('connect_error', [err], 0);
+        return;
+      }
+    }
+    this.lost('parse error', new Error(`unexpected Socket.IO packet: ${text.slice(0, 80)}`), true);
+  }
+
+  private onConnect(): void {
+    this.state = CONNECTED;
+    const buffered = this.sendBuffer;
+    if (buffered) {
+      this.sendBuffer = undefined;
+      for (const packet of buffered) this.ws!.send(packet);
+    }
+    this.fire('connect', NO_ARGS, 0);
+  }
+
+  private onAck(id: number, args: unknown[]): void {
+    const ack = this.acks?.get(id);
+    if (!ack) return;
+    this.acks!.delete(id);
+    if (ack.withError) args.unshift(null);
+    ack.apply(this, args);
+  }
+
+  /** The callback a listener gets for an event the server wants acknowledged. */
+  private replier(id: number): Callable {
+    let sent = false;
+    return (...args: unknown[]) => {
+      if (sent) return;
+      sent = true;
+      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(`43${id}${JSON.stringify(args)}`);
+    };
+  }
+
+  /** Lets the connection go for good (until `connect()`). */
+  private stop(): void {
+    this.release(true);
+    this.state = CLOSED;
+    this.attempts = 0;
+  }
+
+  /**
+   * The transport is gone or unusable: says so (`disconnect` if connected, else `connect_error`) and
+   * reconnects after a backoff unless reconnection is off or a listener closed the socket.
+   */
+  private lost(reason: DisconnectReason, error: Error | undefined, graceful: boolean): void {
+    const was = this.state;
+    if (was === CLOSED || was === WAITING) return;
+    this.release(graceful);
+    this.state = this.opts.reconnection === false ? CLOSED : WAITING;
+    if (was !== OPENING) this.attempts = 0; // the backoff starts again after a connection that opened
+    if (was === CONNECTED) {
+      if (this.acks) this.failAcks();
+      this.fire('disconnect', [reason, error], 0);
+    } else this.fire('connect_error', [error ?? new Error(reason)], 0);
+    if (this.state === WAITING && this.timer === undefined) this.scheduleReconnect();
+  }
+
+  /** socket.io-client's backoff (backo2): delay × 2^attempt, ± randomization, capped. */
+  private scheduleReconnect(): void {
+    const opts = this.opts;
+    const min = opts.reconnectionDelay || 1_000;
+    const max = opts.reconnectionDelayMax || 5_000;
+    const jitter = opts.randomizationFactor ?? 0.5;
+    let ms = min * 2 ** Math.min(this.attempts++, MAX_EXPONENT);
+    if (jitter > 0 && jitter <= 1) {
+      const rand = Math.random();
+      const deviation = Math.floor(rand * jitter * ms);
+      ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+    }
+    this.arm(Math.min(ms, max) | 0);
+  }
+
+  /** Stops the timer and lets the WebSocket go; its late events are ignored. */
+  private release(graceful: boolean): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = undefined;
+    ws[OWNER] = undefined;
+    if (graceful) ws.close();
+    else ws.terminate();
+  }
+
+  private failAcks(): void {
+    const acks = this.acks;
+    if (!acks) return;
+    this.acks = undefined;
+    for (const ack of acks.values()) if (ack.withError) ack(new Error('socket has been disconnected'));
+  }
+
+  private fire(event: string, args: unknown[], from: number): void {
+    const present = this.listeners?.get(event);
+    if (present === undefined) return;
+    if (typeof present === 'function') invoke(this, present, args, from);
+    else for (const listener of present.slice()) invoke(this, listener, args, from);
+  }
+}
+
+/** Like socket.io-client's `io(url, options)`, for the main namespace over WebSocket. */
+export function io(url: string, options?: LightSocketOptions): LightSocket {
+  return new LightSocket(url, options);
+}

@@ -1,0 +1,23 @@
+/** This machine's CPU busy share between two calls, from the kernel's per-core counters. */
+import { cpus } from 'node:os';
+
+export function cpuBusyMeter(): () => number | undefined {
+  let last = totals();
+  return () => {
+    const now = totals();
+    const total = now.total - last.total;
+    const idle = now.idle - last.idle;
+    last = now;
+    return total > 0 ? Math.min(1, Math.max(0, 1 - idle / total)) : undefined;
+  };
+}
+
+function totals(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    idle += times.idle;
+    total += times.user + times.nice + times.sys + times.idle + times.irq;
+  }
+  return { idle, total };
+}
