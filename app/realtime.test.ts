@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
+import { keys } from './core/keys.ts';
 import { createRedis } from './core/redis.ts';
 import { openSales, seedDemoEvent } from './sales/seed.ts';
 import type { StartedTiketiServer } from './server.ts';
@@ -70,6 +71,33 @@ describe('Socket.IO across instances', () => {
       a.realtime.broadcastSeats('seat:released', 'cross', ['VIP-1-2']);
       // Both changes of the burst arrive together, from the other instance, through Redis.
       expect(await seen).toMatchObject({ eventId: 'cross', seatIds: ['VIP-1-1', 'VIP-1-2'] });
+      onB.close();
+    } finally {
+      redis.disconnect();
+      await db.end();
+    }
+  });
+
+  it('a user whose admission notice was lost between instances still hears of it, from the queue', async () => {
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    try {
+      // Sales stay closed: no admitter admits anyone, so no notice is ever sent.
+      await seedDemoEvent(db, redis, { eventId: 'lost', seats: 5 });
+      const waiting = users[4]!;
+      await api(a.url, 'POST', '/api/events/lost/queue', { token: waiting.token });
+      const onB = connect(b.url, { token: waiting.token, eventId: 'lost' });
+      await nextEvent(onB, 'queue:update');
+      // Admitted the way the admitter does it (queue → active set), with the notice lost.
+      const until = Date.now() + 60_000;
+      await redis
+        .multi()
+        .zrem(keys.queue('lost'), waiting.userId)
+        .sadd(keys.active('lost'), waiting.userId)
+        .zadd(keys.activeUntil('lost'), until, waiting.userId)
+        .exec();
+      const admitted = await nextEvent<{ eventId: string; admittedUntil: number }>(onB, 'queue:admitted');
+      expect(admitted).toMatchObject({ eventId: 'lost', admittedUntil: until });
       onB.close();
     } finally {
       redis.disconnect();

@@ -249,17 +249,24 @@ export class Realtime {
           // when it is sent: one 12,000-socket loop would hold both for a tenth of a second.
           if (i > 0) await new Promise((resolve) => setImmediate(resolve));
           const chunk = userIds.slice(i, i + POSITION_CHUNK);
+          const unresolved: string[] = [];
           const { queueSize, positions } = await this.options.queue.positions(eventId, chunk);
           const sentAt = Date.now();
           chunk.forEach((userId, j) => {
             const position = positions[j] ?? 0;
             const user = this.users.get(userId);
-            if (!user || position === 0) return;
+            if (!user) return;
+            if (position === 0) {
+              // Out of the queue, yet never told it was admitted here: the notice may be lost.
+              if (user.lastPosition.has(eventId)) unresolved.push(userId);
+              return;
+            }
             if (!heartbeat && user.lastPosition.get(eventId) === position) return;
             user.lastPosition.set(eventId, position);
             for (const socket of user.sockets)
               socket.emit('queue:update', { eventId, position, queueSize, sentAt });
           });
+          if (unresolved.length > 0) await this.resolveLeftQueue(eventId, unresolved);
         }
       }
     } catch (err) {
@@ -268,6 +275,35 @@ export class Realtime {
         'queue position update failed; retrying next tick',
       );
     }
+  }
+
+  /**
+   * Users who left the queue without this instance hearing why. The admitter's notice crosses
+   * instances over Redis pub/sub, which is fire-and-forget (a subscriber that reconnects, or a
+   * publish that fails, loses it): the queue itself is the truth, so ask it and tell them.
+   */
+  private async resolveLeftQueue(eventId: string, userIds: string[]): Promise<void> {
+    const statuses = await Promise.all(userIds.map((id) => this.options.queue.status(eventId, id)));
+    let admitted = 0;
+    statuses.forEach((status, i) => {
+      const userId = userIds[i]!;
+      const user = this.users.get(userId);
+      if (!user) return;
+      if (status.state === 'admitted') {
+        admitted++;
+        this.deliverAdmitted({
+          eventId,
+          userIds: [userId],
+          admittedUntil: status.admittedUntil,
+          sentAt: Date.now(),
+        });
+      } else if (status.state === 'none') user.lastPosition.delete(eventId);
+    });
+    if (admitted > 0)
+      this.options.log.warn(
+        { eventId, admitted },
+        'admissions this instance was not told of (lost pub/sub notice): told the users now',
+      );
   }
 
   /** Called by the admitter (one instance); every instance tells its own admitted users. */
