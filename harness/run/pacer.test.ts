@@ -127,6 +127,21 @@ describe('ClockPacer', () => {
     });
   });
 
+  it('plans for the admissions while the queue drains, not only for arrivals', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 200,
+      admissionsPerSimSecond: 50,
+    });
+    expect(pacer.next(input({ admitting: false }))).toMatchObject({ scale: 30 });
+    // 50 admissions per simulated second at half a join each: 0.8 × 200 / 25 = 6.4×.
+    const draining = pacer.next(input({ wallMs: 1_000, admitting: true }));
+    expect(draining.limitedBy).toBe('arrivals');
+    expect(draining.scale).toBeCloseTo(6.4, 1);
+  });
+
   it('never goes below the minimum or above the requested speed', () => {
     const pacer = new ClockPacer({
       requestedScale: 10,

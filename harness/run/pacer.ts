@@ -6,7 +6,8 @@
  *
  * Two limits, the lower wins:
  * - feed-forward, from the arrival curve: the clock may go as fast as this machine can answer the
- *   joins the curve asks for in the next few seconds. The machine's join capacity is learnt as the
+ *   joins the curve asks for in the next few seconds (and, while the queue drains, the design's
+ *   admissions, each costing about half a join). The machine's join capacity is learnt as the
  *   run goes (joins answered per wall second while a backlog stands, probed upward while none
  *   does), so the clock slows *before* a burst rather than after the backlog has piled up;
  * - feedback, from latency: when the API's P95 says the machine is saturated by anything else
@@ -23,6 +24,13 @@ export interface PacerOptions {
   arrivalsSimMs: readonly number[];
   /** A first guess of joins per wall second this machine answers. */
   initialJoinsPerSecond: number;
+  /** Users admitted per simulated second while the queue drains (the design's rate). @default 0 */
+  admissionsPerSimSecond?: number;
+  /**
+   * What one admission costs the machine, in joins (the notice, the socket closing or the
+   * purchase that follows). @default 0.5
+   */
+  admissionCost?: number;
   /** How far ahead the curve is read, in wall ms at the speed being considered. @default 5000 */
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
@@ -47,6 +55,8 @@ export interface PacerInput {
    */
   cpuBusy?: number;
   faultsInProgress: boolean;
+  /** Sales are open and users wait in the queue: admissions are being made. */
+  admitting?: boolean;
 }
 
 export interface PacerDecision {
@@ -112,7 +122,10 @@ export class ClockPacer {
 
     let scale = requestedScale;
     let limitedBy: PacerDecision['limitedBy'] = 'requested';
-    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale);
+    const admissions = input.admitting
+      ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
+      : 0;
+    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale, admissions);
     if (arrivalsCap < scale) {
       scale = arrivalsCap;
       limitedBy = 'arrivals';
@@ -140,14 +153,15 @@ export class ClockPacer {
   }
 
   /**
-   * The fastest speed, up to `ceiling`, at which the machine answers the arrivals of the next
+   * The fastest speed, up to `ceiling`, at which the machine answers the arrivals (and the
+   * admissions, while the queue drains, in join equivalents) of the next
    * `lookaheadWallMs` of wall time: the window is read ahead at that very speed (a burst 60
    * simulated seconds away matters at 30×, not yet at 2×), so the search is a bisection.
    */
-  private fastestKeepingUp(simMs: number, ceiling: number): number {
+  private fastestKeepingUp(simMs: number, ceiling: number, admissionsPerSimSecond: number): number {
     const { minScale } = this.options;
     const keepsUp = (scale: number) =>
-      scale * this.peakArrivalsPerSimSecond(simMs, this.lookaheadWallMs * scale) <=
+      scale * (this.peakArrivalsPerSimSecond(simMs, this.lookaheadWallMs * scale) + admissionsPerSimSecond) <=
       this.utilization * this.capacity;
     if (keepsUp(ceiling)) return ceiling;
     let slow = minScale;

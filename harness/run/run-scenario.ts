@@ -153,6 +153,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       minScale: Math.min(MIN_TIME_SCALE, requestedScale),
       arrivalsSimMs: offsets,
       initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
+      admissionsPerSimSecond: topology.queue.admissionPerSecond,
     });
     const cpuBusy = cpuBusyMeter();
     const samples: Sample[] = [];
@@ -236,6 +237,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           p95Ms: p95OfFeedback(generator.takeFeedback()),
           cpuBusy: cpuBusy(),
           faultsInProgress: faultsInProgress > 0,
+          admitting: salesOpened && (samples.at(-1)?.queueSize ?? 0) > 0,
         });
         if (Math.abs(target - currentScale) / currentScale > 0.02) {
           currentScale = target;
