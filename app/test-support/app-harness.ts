@@ -90,10 +90,18 @@ export function connect(baseUrl: string, auth: Record<string, unknown>): Socket 
   return connectSocket(baseUrl, { auth, transports: ['websocket'], forceNew: true, reconnection: false });
 }
 
+/** What `nextEvent` listens on: socket.io-client's Socket, or the load generator's light client. */
+export interface EventEmitting {
+  // biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
+  on(event: string, listener: (payload: any) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
+  off(event: string, listener: (payload: any) => void): unknown;
+}
+
 /** Resolves with the first `event` payload matching `predicate`. */
 // biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
 export function nextEvent<T = any>(
-  socket: Socket,
+  socket: EventEmitting,
   event: string,
   predicate: (payload: T) => boolean = () => true,
   timeoutMs = 15_000,

@@ -13,35 +13,13 @@ import type { StartedTiketiServer } from '../../app/server.ts';
 import {
   api,
   type DataTier,
+  nextEvent,
   startDataTier,
   startInstance,
   TEST_SECRET,
   testPool,
 } from '../../app/test-support/app-harness.ts';
 import { type ConnectError, io, type LightSocket, type LightSocketOptions } from './light-socket.ts';
-
-/** Resolves with the first argument of the next `event` (that matches `predicate`). */
-// biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
-function next<T = any>(
-  socket: LightSocket,
-  event: string,
-  predicate: (payload: T) => boolean = () => true,
-  timeoutMs = 15_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.off(event, handler);
-      reject(new Error(`no ${event} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const handler = (payload: T) => {
-      if (!predicate(payload)) return;
-      clearTimeout(timer);
-      socket.off(event, handler);
-      resolve(payload);
-    };
-    socket.on(event, handler);
-  });
-}
 
 /** Counts an event's occurrences from now on. */
 function count(socket: LightSocket, event: string): { n: number } {
@@ -175,9 +153,9 @@ describe('light-socket against the app', () => {
   it('a queued user connects and gets session:state and queue:update', async () => {
     const user = users[1]!;
     const socket = track(io(a.url, { auth: { token: user.token, eventId: 'waiting' }, ...FAST }));
-    const connected = next(socket, 'connect');
-    const update = next(socket, 'queue:update');
-    const state = next(socket, 'session:state');
+    const connected = nextEvent(socket, 'connect');
+    const update = nextEvent(socket, 'queue:update');
+    const state = nextEvent(socket, 'session:state');
     await connected;
     expect(socket.connected).toBe(true);
     expect(await update).toMatchObject({ eventId: 'waiting', position: 2, queueSize: 5 });
@@ -195,7 +173,7 @@ describe('light-socket against the app', () => {
     ] as const) {
       const socket = track(io(a.url, { auth, ...FAST }));
       const attempts = count(socket, 'reconnect_attempt');
-      const error = await next<ConnectError>(socket, 'connect_error');
+      const error = await nextEvent<ConnectError>(socket, 'connect_error');
       expect(error.message).toMatch(reason);
       expect(error.data).toMatchObject({ code: expect.any(String) });
       // socket.io-client does not retry a refusal either; well past the 50–200 ms backoff:
@@ -209,8 +187,8 @@ describe('light-socket against the app', () => {
   it('an admitted user receives queue:admitted', async () => {
     const user = users[3]!;
     const socket = track(io(b.url, { auth: { token: user.token, eventId: 'onsale' }, ...FAST }));
-    expect(await next(socket, 'session:state')).toMatchObject({ state: 'none' });
-    const admitted = next(socket, 'queue:admitted');
+    expect(await nextEvent(socket, 'session:state')).toMatchObject({ state: 'none' });
+    const admitted = nextEvent(socket, 'queue:admitted');
     expect((await api(a.url, 'POST', '/api/events/onsale/queue', { token: user.token })).status).toBe(201);
     const db = testPool(tier.postgres.url);
     const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
@@ -236,7 +214,7 @@ describe('light-socket against the app', () => {
       ...FAST,
     };
     const socket = track(io(router.url, options));
-    const before = await next(socket, 'session:state');
+    const before = await nextEvent(socket, 'session:state');
     expect(before).toMatchObject({ state: 'queued', position: 4 });
     expect(router.cookies.at(-1)).toBe('AWSALB=app-c; theme=dark');
     expect(c.realtime.connectionCount).toBe(1);
@@ -249,7 +227,7 @@ describe('light-socket against the app', () => {
     });
     const reasons: string[] = [];
     socket.on('disconnect', (reason) => reasons.push(reason));
-    const restored = next(socket, 'session:state');
+    const restored = nextEvent(socket, 'session:state');
     router.targets.delete('app-c'); // the load balancer stops routing to it
     await c.drain();
 
@@ -268,9 +246,9 @@ describe('light-socket against the app', () => {
   it('a server-side disconnect is final: io server disconnect, no reconnection', async () => {
     const user = users[5]!;
     const socket = track(io(a.url, { auth: { token: user.token, eventId: 'waiting' }, ...FAST }));
-    await next(socket, 'session:state');
+    await nextEvent(socket, 'session:state');
     const attempts = count(socket, 'reconnect_attempt');
-    const reason = next(socket, 'disconnect');
+    const reason = nextEvent(socket, 'disconnect');
     a.realtime.io.local.in(`user:${user.userId}`).disconnectSockets(true);
     expect(await reason).toBe('io server disconnect');
     await sleep(500);
@@ -281,7 +259,7 @@ describe('light-socket against the app', () => {
   it('close() leaves: DISCONNECT reaches the server, io client disconnect, no reconnection', async () => {
     const user = users[0]!;
     const socket = track(io(a.url, { auth: { token: user.token, eventId: 'waiting' }, ...FAST }));
-    await next(socket, 'session:state');
+    await nextEvent(socket, 'session:state');
     const onServer = [...a.realtime.io.of('/').sockets.values()].find(
       (s) => s.handshake.auth.token === user.token,
     );
@@ -333,7 +311,7 @@ describe('light-socket against a plain Socket.IO server', () => {
     };
     const socket = track(io(url, FAST));
     const disconnects = count(socket, 'disconnect');
-    await next(socket, 'connect');
+    await nextEvent(socket, 'connect');
     // Five pongs: a second of heartbeats at 200 + 200 ms, each answered in time.
     await until(() => (pongs.get(serverSocket?.id ?? '') ?? 0) >= 5, 'five pongs');
     expect(socket.connected).toBe(true);
@@ -351,7 +329,7 @@ describe('light-socket against a plain Socket.IO server', () => {
     const socket = track(io(url, FAST));
     socket.emit('note', 'early', 1); // not connected yet: buffered
     socket.on('ask', (n: number, ack: (reply: number) => void) => ack(n * 2));
-    await next(socket, 'connect');
+    await nextEvent(socket, 'connect');
     expect(await socket.emitWithAck('echo', { a: 1 })).toEqual({ echoed: { a: 1 } });
     const plain = await new Promise((resolve) => socket.emit('echo', 'x', resolve));
     expect(plain).toEqual({ echoed: 'x' });
@@ -367,9 +345,9 @@ describe('light-socket against a plain Socket.IO server', () => {
       connections.push(s);
     };
     const socket = track(io(url, FAST));
-    await next(socket, 'connect');
-    const reason = next(socket, 'disconnect');
-    const back = next(socket, 'connect');
+    await nextEvent(socket, 'connect');
+    const reason = nextEvent(socket, 'disconnect');
+    const back = nextEvent(socket, 'connect');
     connections[0]!.conn.close();
     expect(await reason).toBe('transport close');
     await back;
@@ -420,12 +398,12 @@ describe('light-socket against broken servers', () => {
     const dead = await rawServer('open-then-silent');
     try {
       const socket = track(io(dead.url, FAST));
-      await next(socket, 'connect');
-      const reason = next(socket, 'disconnect');
-      const attempt = next(socket, 'reconnect_attempt');
+      await nextEvent(socket, 'connect');
+      const reason = nextEvent(socket, 'disconnect');
+      const attempt = nextEvent(socket, 'reconnect_attempt');
       expect(await reason).toBe('ping timeout');
       expect(await attempt).toBe(1);
-      await next(socket, 'connect');
+      await nextEvent(socket, 'connect');
       expect(dead.connections()).toBe(2);
     } finally {
       await dead.close();
@@ -436,9 +414,9 @@ describe('light-socket against broken servers', () => {
     const silent = await rawServer('silent');
     try {
       const socket = track(io(silent.url, { ...FAST, timeout: 200 }));
-      const error = await next<Error>(socket, 'connect_error');
+      const error = await nextEvent<Error>(socket, 'connect_error');
       expect(error.message).toBe('timeout');
-      await next(socket, 'reconnect_attempt');
+      await nextEvent(socket, 'reconnect_attempt');
       expect(socket.active).toBe(true);
     } finally {
       await silent.close();
