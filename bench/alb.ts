@@ -4,7 +4,10 @@
  * round robin with `cookie AWSALB insert`. Then: memory per idle proxied WebSocket, and holding
  * N of them (default 25,000) across ALB workers and client processes.
  *
- *   npx tsx bench/alb.ts [--seconds 10] [--connections 50] [--websockets 25000]
+ *   npx tsx bench/alb.ts [--seconds 10] [--connections 50] [--websockets 25000] [--rounds 3]
+ *
+ * The two proxies take turns (HAProxy, ALB, HAProxy, ALB, ...) for `--rounds` rounds, and the
+ * medians are compared, so a slow spell on this shared machine does not land on one side only.
  *
  * Needs `haproxy` and `wrk` (apt-get install haproxy wrk); says so and exits 2 without them.
  */
@@ -27,11 +30,13 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     websockets: { type: 'string', default: '25000' },
     'alb-workers': { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const seconds = Number(values.seconds as string);
 const connections = Number(values.connections as string);
 const websockets = Number(values.websockets as string);
+const rounds = Number(values.rounds as string);
 
 for (const tool of ['haproxy', 'wrk']) {
   try {
@@ -148,15 +153,31 @@ if (process.argv[2] === '--hold') {
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const reference = wrk(`http://127.0.0.1:${haproxyPort}/`);
-  const emulator = wrk(`${alb.url}/`);
+  const runs: { haproxy: { rps: number; p99Ms: number }; albEmulator: { rps: number; p99Ms: number } }[] = [];
+  for (let i = 0; i < rounds; i++)
+    runs.push({ haproxy: wrk(`http://127.0.0.1:${haproxyPort}/`), albEmulator: wrk(`${alb.url}/`) });
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const reference = {
+    rps: median(runs.map((r) => r.haproxy.rps)),
+    p99Ms: median(runs.map((r) => r.haproxy.p99Ms)),
+  };
+  const emulator = {
+    rps: median(runs.map((r) => r.albEmulator.rps)),
+    p99Ms: median(runs.map((r) => r.albEmulator.p99Ms)),
+  };
   const result: Record<string, unknown> = {
     connections,
     seconds,
+    rounds,
     albWorkers: Number(values['alb-workers'] as string),
     haproxy: reference,
     albEmulator: emulator,
     ratioRequestsPerSecond: Math.round((emulator.rps / reference.rps) * 100) / 100,
+    perRound: runs.map((r) => ({
+      haproxyRps: r.haproxy.rps,
+      albRps: r.albEmulator.rps,
+      ratio: Math.round((r.albEmulator.rps / r.haproxy.rps) * 100) / 100,
+    })),
   };
   console.log(JSON.stringify(result, null, 2));
   await alb.stop();

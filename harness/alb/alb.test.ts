@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { Server as SocketServer } from 'socket.io';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -270,5 +272,416 @@ describe('ALB emulator', () => {
     expect(pids.every(isAlive)).toBe(true);
     control.kill('SIGKILL');
     await eventually(() => !pids.some(isAlive), 10_000);
+  });
+});
+
+/** A target for the proxy-path tests: echoes requests and misbehaves on request. */
+async function echoTarget(
+  id: string,
+  configure?: (server: Server) => void,
+): Promise<TestTarget & { upgraded: Set<Socket> }> {
+  const upgraded = new Set<Socket>();
+  const t = { id, url: '', healthy: true, server: createServer(), hits: 0, upgraded };
+  configure?.(t.server);
+  t.server.on('request', (req, res) => {
+    if (req.url === '/health') return void res.writeHead(t.healthy ? 200 : 503).end();
+    t.hits++;
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      switch (req.url) {
+        case '/chunked':
+          res.write('one,');
+          setTimeout(() => res.write('two,'), 20);
+          setTimeout(() => res.end('three'), 40);
+          return;
+        case '/no-content':
+          return void res.writeHead(204, { 'x-target': id }).end();
+        case '/not-modified':
+          return void res.writeHead(304, { etag: '"1"', 'content-length': 5 }).end();
+        case '/close':
+          return void res.writeHead(200, { connection: 'close', 'content-length': 2 }).end('ok');
+        case '/big':
+          return void res.end(Buffer.alloc(3_000_000, 'b'));
+        case '/sha':
+          return void res.end(createHash('sha256').update(body).digest('hex'));
+        case '/reset':
+          return void req.socket.destroy();
+        case '/partial':
+          res.writeHead(200, { 'content-length': 100 });
+          res.write('0123456789');
+          return void setTimeout(() => req.socket.destroy(), 50);
+        case '/slow':
+          return void setTimeout(() => res.end('slow'), 600);
+        default:
+          res.setHeader('x-target', id);
+          res.end(
+            JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: String(body) }),
+          );
+      }
+    });
+  });
+  t.server.on('upgrade', (_req, socket: Socket) => {
+    upgraded.add(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (d) => socket.write(d)).on('error', () => {});
+    socket.on('end', () => socket.end()).on('close', () => upgraded.delete(socket));
+  });
+  await new Promise<void>((r) => t.server.listen(0, '127.0.0.1', () => r()));
+  t.url = `http://127.0.0.1:${(t.server.address() as { port: number }).port}`;
+  cleanups.push(() => {
+    for (const s of upgraded) s.destroy();
+    t.server.closeAllConnections();
+    return new Promise((r) => t.server.close(r));
+  });
+  return t;
+}
+
+/** Writes `steps` on one raw connection (a number is a pause, ms) and returns all it got until closed. */
+function raw(port: number, steps: (string | Buffer | number)[], timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connection still open after ${timeoutMs} ms; got: ${out.slice(0, 500)}`));
+    }, timeoutMs);
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    void (async () => {
+      for (const step of steps) {
+        if (typeof step === 'number') await new Promise((r) => setTimeout(r, step));
+        else if (!socket.destroyed) socket.write(step);
+      }
+    })();
+  });
+}
+
+function statusLines(text: string): string[] {
+  return text.match(/HTTP\/1\.1 \d{3}[^\r]*/g) ?? [];
+}
+
+function shortIdle(seconds: number) {
+  return { ...designTopology, loadBalancer: { ...designTopology.loadBalancer, idleTimeoutSeconds: seconds } };
+}
+
+async function readyAlb(targets: TestTarget[], options: { workers?: number; idleSeconds?: number } = {}) {
+  const clock = new ManualClock(0);
+  const lb = await startAlb({
+    topology: options.idleSeconds ? shortIdle(options.idleSeconds) : designTopology,
+    clock,
+    workers: options.workers ?? 2,
+  });
+  cleanups.push(() => lb.stop());
+  for (const t of targets) lb.registerTarget({ id: t.id, url: t.url, az: 'a' });
+  await passIntervals(clock, designTopology.loadBalancer.healthCheck.healthyThresholdCount);
+  await eventually(() => lb.targetHealth().every((t) => t.state === 'healthy'));
+  await new Promise((r) => setTimeout(r, 50));
+  return lb;
+}
+
+describe('ALB emulator: the HTTP/1.1 proxy path', () => {
+  it('forwards method, path and a JSON body, and adds X-Forwarded-For/Proto/Port and X-Amzn-Trace-Id', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const res = await fetch(`${lb.url}/api/orders?x=1`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-forwarded-for': '203.0.113.7',
+        'x-amzn-trace-id': 'Root=forged',
+      },
+      body: JSON.stringify({ seats: 2 }),
+    });
+    expect(res.status).toBe(200);
+    const seen = (await res.json()) as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(seen).toMatchObject({ method: 'POST', url: '/api/orders?x=1', body: '{"seats":2}' });
+    expect(seen.headers).toMatchObject({
+      'content-type': 'application/json',
+      'x-forwarded-for': '203.0.113.7, 127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-port': String(lb.port),
+    });
+    expect(seen.headers['x-amzn-trace-id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+  });
+
+  it('relays chunked bodies both ways, split across packets', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const echoed = await raw(lb.port, [
+      'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r',
+      20,
+      '\nabcd\r\n',
+      20,
+      '6;ext=1\r\nefghij\r\n0\r\n',
+      20,
+      'X-Trailer: 1\r\n\r\n',
+    ]);
+    expect(echoed).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(echoed).toContain('"body":"abcdefghij"');
+    const res = await fetch(`${lb.url}/chunked`);
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await res.text()).toBe('one,two,three');
+  });
+
+  it('HEAD, 204 and 304 carry no body and the connection goes on; pipelined requests answered in order', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const out = await raw(lb.port, [
+      'HEAD /echo HTTP/1.1\r\nHost: a\r\n\r\nGET /no-content HTTP/1.1\r\nHost: a\r\n\r\n' +
+        'GET /not-modified HTTP/1.1\r\nHost: a\r\n\r\nGET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(statusLines(out)).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 204 No Content',
+      'HTTP/1.1 304 Not Modified',
+      'HTTP/1.1 200 OK',
+    ]);
+    expect(out).toContain('"url":"/last"');
+    expect(out.match(/Set-Cookie: AWSALB=/g)).toHaveLength(4);
+  });
+
+  it('reads a request head that arrives a few bytes at a time', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const request = 'GET /split HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+    const steps: (string | number)[] = [];
+    for (let i = 0; i < request.length; i += 5) steps.push(request.slice(i, i + 5), 5);
+    const out = await raw(lb.port, steps);
+    expect(statusLines(out)).toEqual(['HTTP/1.1 200 OK']);
+    expect(out).toContain('"url":"/split"');
+  });
+
+  it('Connection: close from the client or from the target closes the client connection after the response', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const fromClient = await raw(lb.port, ['GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n']);
+    expect(fromClient).toMatch(/\r\nConnection: close\r\n/);
+    // The target says close: the client is told so and the connection ends (a second request is not read).
+    const fromTarget = await raw(lb.port, [
+      'GET /close HTTP/1.1\r\nHost: a\r\n\r\n',
+      100,
+      'GET /x HTTP/1.1\r\nHost: a\r\n\r\n',
+    ]);
+    expect(statusLines(fromTarget)).toEqual(['HTTP/1.1 200 OK']);
+    expect(fromTarget).toMatch(/\r\nConnection: close\r\n\r\nok$/);
+    // HTTP/1.0 without keep-alive: one response, then the connection closes.
+    const http10 = await raw(lb.port, ['GET /x HTTP/1.0\r\n\r\n']);
+    expect(http10).toContain('"url":"/x"');
+  });
+
+  it('passes Expect: 100-continue through to the target', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const out = await raw(lb.port, [
+      'POST /expect HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      200,
+      'hello',
+    ]);
+    expect(statusLines(out)).toEqual(['HTTP/1.1 100 Continue', 'HTTP/1.1 200 OK']);
+    expect(out).toContain('"body":"hello"');
+  });
+
+  it('relays large bodies both ways', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const body = randomBytes(4_000_000);
+    const sha = await (await fetch(`${lb.url}/sha`, { method: 'POST', body })).text();
+    expect(sha).toBe(createHash('sha256').update(body).digest('hex'));
+    expect((await (await fetch(`${lb.url}/big`)).arrayBuffer()).byteLength).toBe(3_000_000);
+  });
+
+  it('answers 400 to a malformed or oversized head, and the worker serves on', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    for (const bad of [
+      '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n',
+      'GET / HTTP/1.1\nHost: a\n\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(70_000)}\r\n\r\n`,
+      'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n',
+    ]) {
+      const out = await raw(lb.port, [bad]);
+      expect(out).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(out).toContain('<title>400 Bad Request</title>');
+    }
+    // A broken chunked request body, after the head was forwarded.
+    const brokenBody = await raw(lb.port, [
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    ]);
+    expect(brokenBody).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    // Clients that vanish mid-head or mid-body.
+    const halfHead = connect(lb.port, '127.0.0.1', () => halfHead.write('GET / HTTP/1.1\r\nHo'));
+    halfHead.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 20));
+    halfHead.destroy();
+    const s = connect(lb.port, '127.0.0.1', () =>
+      s.end('POST /sha HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc'),
+    );
+    s.on('error', () => {});
+    await new Promise((r) => s.on('close', r));
+    const pids = (lb as unknown as { workers: { pid: number }[] }).workers.map((w) => w.pid);
+    for (let i = 0; i < 6; i++) expect((await fetch(`${lb.url}/x`)).status).toBe(200);
+    expect(pids.every(isAlive)).toBe(true);
+  });
+
+  it('a stream of mangled requests, split anywhere, never takes a worker down', async () => {
+    const lb = await readyAlb([await echoTarget('a')], { idleSeconds: 1 });
+    const valid = [
+      'GET /x?y=1 HTTP/1.1\r\nHost: a\r\nCookie: AWSALB=zz; b=2\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n',
+      'POST /sha HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      'POST /sha HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello',
+      'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nxx',
+    ].map((r) => Buffer.from(r, 'latin1'));
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const cases = Array.from({ length: 300 }, () => {
+      const bytes = [...Buffer.concat([valid[rand(valid.length)]!, valid[rand(valid.length)]!])];
+      for (let m = rand(4); m >= 0; m--) {
+        const at = rand(bytes.length);
+        const op = rand(3);
+        if (op === 0) bytes[at] = rand(256);
+        else if (op === 1) bytes.splice(at, 0, [13, 10, 58, 32, 48, 0][rand(6)]!);
+        else bytes.splice(at, 1 + rand(8));
+      }
+      const buf = Buffer.from(bytes);
+      const cut = rand(buf.length + 1);
+      return [buf.subarray(0, cut), buf.subarray(cut)];
+    });
+    const send = ([first, second]: Buffer[]) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(lb.port, '127.0.0.1', () => {
+          socket.write(first!);
+          setTimeout(() => socket.end(second!), 5);
+        });
+        socket.on('data', () => {}).on('error', () => {});
+        socket.on('close', () => resolve());
+        setTimeout(() => socket.destroy(), 5_000);
+      });
+    for (let i = 0; i < cases.length; i += 25) await Promise.all(cases.slice(i, i + 25).map(send));
+    const pids = (lb as unknown as { workers: { pid: number }[] }).workers.map((w) => w.pid);
+    expect(pids.every(isAlive)).toBe(true);
+    for (let i = 0; i < 6; i++) expect((await fetch(`${lb.url}/x`)).status).toBe(200);
+    await eventually(() => lb.connectionsPerTarget().a === 0);
+  });
+
+  it('502 when the target resets before answering; the client connection is cut when it fails mid-body', async () => {
+    const lb = await readyAlb([await echoTarget('a')]);
+    const res = await fetch(`${lb.url}/reset`);
+    expect(res.status).toBe(502);
+    expect(res.headers.get('server')).toBe('awselb/2.0');
+    expect(await res.text()).toContain('<title>502 Bad Gateway</title>');
+    const cut = await raw(lb.port, ['GET /partial HTTP/1.1\r\nHost: a\r\n\r\n']);
+    expect(cut).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(cut).toMatch(/\r\n\r\n0123456789$/);
+    await eventually(() => lb.stats().errors502 >= 2);
+  });
+
+  it('counts requests in flight per target and closes client connections idle past the idle timeout', async () => {
+    const lb = await readyAlb([await echoTarget('a')], { idleSeconds: 1 });
+    const slow = fetch(`${lb.url}/slow`);
+    await eventually(() => lb.connectionsPerTarget().a === 1);
+    expect(await (await slow).text()).toBe('slow');
+    await eventually(() => lb.connectionsPerTarget().a === 0);
+    // A kept-alive connection with nothing to do, and one that stopped halfway through a head.
+    const started = Date.now();
+    const idle = await raw(lb.port, ['GET /x HTTP/1.1\r\nHost: a\r\n\r\n'], 5_000);
+    expect(statusLines(idle)).toEqual(['HTTP/1.1 200 OK']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(await raw(lb.port, ['GET /x HTTP/1.1\r\nHo'], 5_000)).toBe('');
+  });
+
+  it('a kept-alive target connection closed as it is reused: a GET goes again on a new one, a POST gets 502', async () => {
+    // A raw target that answers once per connection (keep-alive, no hint) and drops the
+    // connection when a second /race request arrives on it, as a target timing out idle
+    // connections does when the request crosses its close.
+    let dropped = 0;
+    const open = new Set<Socket>();
+    const target = createNetServer((socket) => {
+      let served = 0;
+      open.add(socket);
+      socket.on('error', () => {}).on('close', () => open.delete(socket));
+      socket.on('data', (d: Buffer) => {
+        const text = d.toString('latin1');
+        if (text.startsWith('GET /health ') || served++ === 0) {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+          return;
+        }
+        dropped++;
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => {
+      for (const socket of open) socket.destroy();
+      return new Promise((r) => target.close(r));
+    });
+    const port = (target.address() as { port: number }).port;
+    const t: TestTarget = {
+      id: 'a',
+      url: `http://127.0.0.1:${port}`,
+      healthy: true,
+      server: createServer(),
+      hits: 0,
+    };
+    const lb = await readyAlb([t], { workers: 1 });
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${lb.url}/race`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('ok');
+    }
+    expect(dropped).toBe(3);
+    const post = await fetch(`${lb.url}/race`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(502);
+    await post.text();
+  });
+
+  it('a WebSocket upgrade gets the sticky cookie on its 101, carries bytes both ways and is counted', async () => {
+    const t = await echoTarget('a');
+    const lb = await readyAlb([t]);
+    const socket = connect(lb.port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await eventually(() => got.includes('\r\n\r\n'));
+    expect(got).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(got).toMatch(/\r\nSet-Cookie: AWSALB=[^;]+; Max-Age=\d+; Path=\/\r\n/);
+    expect(got).toMatch(/\r\nSet-Cookie: AWSALBCORS=/);
+    socket.write('ping');
+    await eventually(() => got.endsWith('\r\n\r\nping'));
+    await eventually(() => lb.connectionsPerTarget().a === 1);
+    // The client goes: the tunnel closes, the target's side included.
+    socket.destroy();
+    await eventually(() => lb.connectionsPerTarget().a === 0);
+    await eventually(() => t.upgraded.size === 0);
+  });
+
+  it('answers 503 on a kept-alive connection and goes on serving it once a target is there', async () => {
+    const clock = new ManualClock(0);
+    const lb = await alb(clock);
+    const socket = connect(lb.port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
+    await eventually(() => got.includes('</html>'));
+    expect(statusLines(got)).toEqual(['HTTP/1.1 503 Service Temporarily Unavailable']);
+    const t = await echoTarget('a');
+    lb.registerTarget({ id: 'a', url: t.url, az: 'a' });
+    await passIntervals(clock, 3);
+    await eventually(() => lb.health('a') === 'healthy');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write('GET /again HTTP/1.1\r\nHost: a\r\n\r\n');
+    await eventually(() => got.includes('"url":"/again"'));
   });
 });

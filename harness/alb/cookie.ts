@@ -11,21 +11,31 @@ export function encodeStickyCookie(secret: string, targetId: string, expiresSimM
 }
 
 export function decodeStickyCookie(secret: string, value: string, nowSimMs: number): string | undefined {
+  const verified = verifyStickyCookie(secret, value);
+  return verified && verified.expiresSimMs > nowSimMs ? verified.targetId : undefined;
+}
+
+/** The target and expiry a cookie value names, if it is ours; expiry is left to the caller. */
+export function verifyStickyCookie(
+  secret: string,
+  value: string,
+): { targetId: string; expiresSimMs: number } | undefined {
   const [body, mac] = value.split('.');
   if (!body || !mac) return undefined;
   if (createHmac('sha256', secret).update(body).digest('base64url').slice(0, 16) !== mac) return undefined;
   const [targetId, expires] = Buffer.from(body, 'base64url').toString('utf8').split('|');
-  if (!targetId || !(Number(expires) > nowSimMs)) return undefined;
-  return targetId;
+  const expiresSimMs = Number(expires);
+  if (!targetId || Number.isNaN(expiresSimMs)) return undefined;
+  return { targetId, expiresSimMs };
 }
 
 /** The AWSALB value from a Cookie header, without parsing every cookie. */
 export function stickyCookieOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const at = header.indexOf('AWSALB=');
+  let at = header.indexOf('AWSALB=');
+  // Skip XAWSALB= and friends: the name must start the header or follow "; ".
+  while (at > 0 && header[at - 1] !== ' ' && header[at - 1] !== ';') at = header.indexOf('AWSALB=', at + 7);
   if (at < 0) return undefined;
-  // Skip AWSALBCORS and friends: the name must start the header or follow "; ".
-  if (at > 0 && header[at - 1] !== ' ' && header[at - 1] !== ';') return stickyCookieOf(header.slice(at + 7));
   const end = header.indexOf(';', at);
   return header.slice(at + 7, end < 0 ? undefined : end);
 }
