@@ -14,19 +14,11 @@ import { describe, expect, it } from 'vitest';
 import { designTopology } from '../../../infra/topology.ts';
 import { runScenario } from '../../run/run-scenario.ts';
 import { scenarioSchema } from '../../scenario/schema.ts';
-import { DEFAULT_STACK_NAMES, deployStack, LOCALSTACK_ENDPOINT, localStackClientConfig } from '../cdk-cli.ts';
+import { DEFAULT_STACK_NAMES, deployStack, localStackClientConfig } from '../cdk-cli.ts';
 import { selectWorld } from '../select-world.ts';
+import { probeLocalStack } from './probe-for-tests.ts';
 
-const SKIP_REASON =
-  'skipped: no LocalStack at 127.0.0.1:4566 — docker compose -f docker-compose.localstack.yml up -d';
-const localstackUp = await fetch(`${LOCALSTACK_ENDPOINT}/_localstack/health`, {
-  signal: AbortSignal.timeout(1_000),
-}).then(
-  (res) => res.ok,
-  () => false,
-);
-if (!localstackUp) console.log(SKIP_REASON);
-const suffix = localstackUp ? '' : ` (${SKIP_REASON})`;
+const { localstackUp, suffix } = await probeLocalStack();
 
 const STACK = DEFAULT_STACK_NAMES.localstack;
 const SCALE_OUT = 'tiketi-queue-scale-out';

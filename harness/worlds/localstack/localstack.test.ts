@@ -28,17 +28,9 @@ import { designTopology } from '../../../infra/topology.ts';
 import { checkDeployTarget, LOCALSTACK_ENDPOINT, localStackClientConfig } from '../cdk-cli.ts';
 import { type AlarmNotification, startAlarmFeed } from './alarm-feed.ts';
 import { cloudWatchMetricSink } from './metric-sink.ts';
+import { probeLocalStack } from './probe-for-tests.ts';
 
-const SKIP_REASON =
-  'skipped: no LocalStack at 127.0.0.1:4566 — docker compose -f docker-compose.localstack.yml up -d';
-const localstackUp = await fetch(`${LOCALSTACK_ENDPOINT}/_localstack/health`, {
-  signal: AbortSignal.timeout(1_000),
-}).then(
-  (res) => res.ok,
-  () => false,
-);
-if (!localstackUp) console.log(SKIP_REASON);
-const suffix = localstackUp ? '' : ` (${SKIP_REASON})`;
+const { localstackUp, suffix } = await probeLocalStack();
 
 /**
  * SNS through its Query API: this project has no SNS SDK client (the stack creates the topic; only
