@@ -43,6 +43,16 @@ const envSchema = z
         }
       })
       .optional(),
+    /**
+     * Redis Cluster (ElastiCache cluster mode): startup nodes as `host:port,…`; on AWS the
+     * configuration endpoint alone. The client learns the shards and replicas from it.
+     */
+    REDIS_CLUSTER_NODES: hostPortList.optional(),
+    /** TLS to the cluster nodes (ElastiCache encryption in transit). @default false */
+    REDIS_TLS: z
+      .enum(['true', 'false'], { message: 'must be true or false' })
+      .transform((v) => v === 'true')
+      .optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_READER_URL: z
       .string()
@@ -87,11 +97,25 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
-    if (!env.REDIS_URL && !env.REDIS_SENTINELS) {
+    if (!env.REDIS_URL && !env.REDIS_SENTINELS && !env.REDIS_CLUSTER_NODES) {
       ctx.addIssue({
         code: 'custom',
         path: ['REDIS_URL'],
-        message: 'set REDIS_URL, or REDIS_SENTINELS with REDIS_MASTER_NAME',
+        message: 'set REDIS_URL, REDIS_SENTINELS with REDIS_MASTER_NAME, or REDIS_CLUSTER_NODES',
+      });
+    }
+    if (env.REDIS_CLUSTER_NODES && (env.REDIS_URL || env.REDIS_SENTINELS)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: `cannot be combined with ${env.REDIS_URL ? 'REDIS_URL' : 'REDIS_SENTINELS'}: set one way to reach Redis`,
+      });
+    }
+    if (env.REDIS_TLS !== undefined && !env.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_TLS'],
+        message: 'applies to REDIS_CLUSTER_NODES only; for REDIS_URL use a rediss:// URL',
       });
     }
     if (env.REDIS_SENTINELS && !env.REDIS_MASTER_NAME) {
@@ -110,6 +134,13 @@ export type RedisSettings =
       sentinels: { host: string; port: number }[];
       masterName: string;
       natMap?: Record<string, { host: string; port: number }>;
+    }
+  | {
+      /** Redis Cluster: keys are spread over shards by slot (see core/keys.ts for the hash tags). */
+      kind: 'cluster';
+      /** Startup nodes; the client discovers the rest. */
+      nodes: { host: string; port: number }[];
+      tls: boolean;
     };
 
 export interface AppConfig {
@@ -155,14 +186,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     port: e.PORT,
     instanceId: e.INSTANCE_ID,
     az: e.AZ,
-    redis: e.REDIS_SENTINELS
-      ? {
-          kind: 'sentinel',
-          sentinels: e.REDIS_SENTINELS,
-          masterName: e.REDIS_MASTER_NAME!,
-          natMap: e.REDIS_NAT_MAP,
-        }
-      : { kind: 'url', url: e.REDIS_URL! },
+    redis: e.REDIS_CLUSTER_NODES
+      ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, tls: e.REDIS_TLS ?? false }
+      : e.REDIS_SENTINELS
+        ? {
+            kind: 'sentinel',
+            sentinels: e.REDIS_SENTINELS,
+            masterName: e.REDIS_MASTER_NAME!,
+            natMap: e.REDIS_NAT_MAP,
+          }
+        : { kind: 'url', url: e.REDIS_URL! },
     databaseUrl: e.DATABASE_URL,
     databaseReaderUrl: e.DATABASE_READER_URL,
     tokenSecret: e.TOKEN_SECRET,

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
+import { keys } from './core/keys.ts';
 import { createRedis } from './core/redis.ts';
 import { openSales, seedDemoEvent } from './sales/seed.ts';
 import type { StartedTiketiServer } from './server.ts';
@@ -57,7 +58,7 @@ describe('contention: 200 users on 2 instances racing for 20 seats', () => {
       );
       await openSales(db, redis, 'race');
       const deadline = Date.now() + 20_000;
-      while ((await redis.scard('active:race')) < USERS) {
+      while ((await redis.scard(keys.active('race'))) < USERS) {
         if (Date.now() > deadline) throw new Error('admission did not admit everyone within 20 s');
         await new Promise((r) => setTimeout(r, 50));
       }

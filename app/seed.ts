@@ -3,7 +3,7 @@
  *
  *   DATABASE_URL=… REDIS_URL=… node --import tsx app/seed.ts [--event-id demo] [--seats 5000] [--open]
  *
- * Redis may also be given as REDIS_SENTINELS + REDIS_MASTER_NAME, as for the app.
+ * Redis may also be given as REDIS_SENTINELS + REDIS_MASTER_NAME or REDIS_CLUSTER_NODES, as for the app.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';

@@ -56,8 +56,12 @@ export async function startTiketiServer(
   const pubClient = createRedis(config.redis, log, 'adapter-pub', { enableAutoPipelining: false }, () =>
     speed(),
   );
-  const subClient = createRedis(config.redis, log, 'adapter-sub', { enableAutoPipelining: false }, () =>
-    speed(),
+  const subClient = createRedis(
+    config.redis,
+    log,
+    'adapter-sub',
+    { enableAutoPipelining: false, shardedSubscribers: true },
+    () => speed(),
   );
   const db = createDatabase(config.databaseUrl, config.databaseReaderUrl, log);
   if (options.migrate ?? true) await migrate(db.writer);

@@ -1,11 +1,12 @@
 /**
  * Creating a rehearsal's users ahead of the drop: one KDF hash shared by all of them (25,000 KDF
  * calls would take minutes), one INSERT for all rows, and tokens minted with the app's own signer
- * and sessions opened in one pipeline.
+ * and sessions opened in one pipeline (per shard, in a cluster).
  */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 import { hashPassword } from './passwords.ts';
 import type { TokenSigner } from './tokens.ts';
 
@@ -28,7 +29,7 @@ const BATCH = 5_000;
 
 export async function createUsersInBulk(
   pool: pg.Pool,
-  redis: Redis,
+  redis: RedisClient,
   signer: TokenSigner,
   options: BulkUsersOptions,
 ): Promise<BulkUser[]> {
@@ -44,13 +45,25 @@ export async function createUsersInBulk(
        RETURNING id, email, name`,
       [options.emailPrefix, passwordHash, from, to],
     );
-    const pipeline = redis.pipeline();
+    // A cluster refuses a pipeline whose keys live on different shards, as sessions of different
+    // users do: there, one SET per session, all in flight at once (auto-pipelined per shard).
+    // A single Redis takes one explicit pipeline, the faster of the two (0.3 s against 0.5 s for
+    // 20,000 sessions here).
+    const pipeline = redis instanceof Cluster ? undefined : redis.pipeline();
+    const writes: Promise<unknown>[] = [];
     for (const row of rows) {
-      const session = { userId: row.id, email: row.email, name: row.name };
-      pipeline.set(keys.session(row.id), JSON.stringify(session), 'EX', Math.ceil(options.sessionTtlSeconds));
+      const session = JSON.stringify({ userId: row.id, email: row.email, name: row.name });
+      const ttlSeconds = Math.ceil(options.sessionTtlSeconds);
+      if (pipeline) pipeline.set(keys.session(row.id), session, 'EX', ttlSeconds);
+      else writes.push(redis.set(keys.session(row.id), session, 'EX', ttlSeconds));
       users.push({ userId: row.id, email: row.email, token: signer.sign(row.id, options.sessionTtlSeconds) });
     }
-    await pipeline.exec();
+    if (pipeline) {
+      // exec() resolves with each command's error rather than rejecting: surface the first.
+      const failed = (await pipeline.exec())?.find(([err]) => err);
+      if (failed) throw failed[0];
+    }
+    await Promise.all(writes);
   }
   return users;
 }

@@ -1,7 +1,7 @@
 /** Sessions in Redis (`session:<userId>`, TTL from the design) and the checks a request needs. */
-import type { Redis } from 'ioredis';
 import { unauthorized } from '../core/errors.ts';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 import { TokenError, type TokenSigner } from './tokens.ts';
 
 export interface Session {
@@ -10,7 +10,7 @@ export interface Session {
   name: string;
 }
 
-export async function openSession(redis: Redis, session: Session, ttlSeconds: number): Promise<void> {
+export async function openSession(redis: RedisClient, session: Session, ttlSeconds: number): Promise<void> {
   await redis.set(keys.session(session.userId), JSON.stringify(session), 'EX', Math.ceil(ttlSeconds));
 }
 
@@ -18,7 +18,7 @@ export async function openSession(redis: Redis, session: Session, ttlSeconds: nu
 export async function authenticate(
   token: string | undefined,
   signer: TokenSigner,
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<Session> {
   if (!token) throw unauthorized('missing token: send Authorization: Bearer <token> (from /api/auth/login)');
   let userId: string;

@@ -3,8 +3,8 @@
  * emulator runs the whole world on a simulated clock and tells the app its speed, either fixed at
  * start or through a Redis key it updates when it has to slow down.
  */
-import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config.ts';
+import type { RedisClient } from './redis.ts';
 
 export interface TimeScale {
   current(): number;
@@ -13,7 +13,7 @@ export interface TimeScale {
 
 const REFRESH_MS = 500;
 
-export function createTimeScale(config: AppConfig['timeScale'], redis: Redis): TimeScale {
+export function createTimeScale(config: AppConfig['timeScale'], redis: RedisClient): TimeScale {
   if (config.kind === 'fixed') return { current: () => config.value, stop: () => {} };
   let value = 1;
   const refresh = async () => {

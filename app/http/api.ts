@@ -1,11 +1,11 @@
 /** The HTTP API (Express 5). Routes and payloads are a contract: the harness and outside checks use them. */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { authenticate, bearerToken, openSession, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
 import { ApiError, conflict, forbidden, notFound } from '../core/errors.ts';
+import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import type { Database } from '../db/pool.ts';
 import type { WaitingQueue } from '../queue/queue.ts';
@@ -19,7 +19,7 @@ export interface ApiDependencies {
   instanceId: string;
   az: string;
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   signer: TokenSigner;
   queue: WaitingQueue;
   holds: SeatHolds;

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedRedis, startRedisServer } from '../../harness/backends/local/redis-server.ts';
 import { designTopology } from '../../infra/topology.ts';
+import { keys } from '../core/keys.ts';
 import { createQueueMonitorHandler, type PutMetricDataInput } from './queue-monitor.ts';
 
 describe('queue-monitor Lambda handler on real Redis', () => {
@@ -17,10 +18,10 @@ describe('queue-monitor Lambda handler on real Redis', () => {
   });
 
   it('puts QueueSize and ActiveUsers per event in the Tiketi/Queue namespace', async () => {
-    await redis.sadd('active-events', 'e1', 'e2');
-    await redis.zadd('queue:e1', 1, 'u1', 2, 'u2', 3, 'u3');
-    await redis.sadd('active:e1', 'u9');
-    await redis.sadd('active:e2', 'u7', 'u8');
+    await redis.sadd(keys.activeEvents, 'e1', 'e2');
+    await redis.zadd(keys.queue('e1'), 1, 'u1', 2, 'u2', 3, 'u3');
+    await redis.sadd(keys.active('e1'), 'u9');
+    await redis.sadd(keys.active('e2'), 'u7', 'u8');
     const sent: PutMetricDataInput[] = [];
     const at = new Date('2026-11-24T19:58:00Z');
     const handler = createQueueMonitorHandler({
@@ -60,7 +61,7 @@ describe('queue-monitor Lambda handler on real Redis', () => {
   });
 
   it('puts nothing when no event has a live queue', async () => {
-    await redis.del('active-events');
+    await redis.del(keys.activeEvents);
     const sent: PutMetricDataInput[] = [];
     const result = await createQueueMonitorHandler({
       redis,

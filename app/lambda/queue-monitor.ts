@@ -5,6 +5,7 @@
  * emulator wires its own CloudWatch — the same handler code runs in both.
  */
 import { designTopology } from '../../infra/topology.ts';
+import { keys } from '../core/keys.ts';
 
 /** The part of PutMetricData's input the monitor uses (the AWS SDK's shape). */
 export interface PutMetricDataInput {
@@ -22,7 +23,7 @@ export interface MetricsSink {
   putMetricData(input: PutMetricDataInput): Promise<unknown>;
 }
 
-/** The Redis commands the monitor needs (ioredis satisfies it). */
+/** The Redis commands the monitor needs (ioredis `Redis` and `Cluster` satisfy it). */
 export interface QueueReader {
   smembers(key: string): Promise<string[]>;
   zcard(key: string): Promise<number>;
@@ -43,10 +44,10 @@ export function createQueueMonitorHandler(deps: {
   const monitor = designTopology.queueMonitor;
   return async () => {
     const events: QueueMonitorResult['events'] = [];
-    for (const eventId of (await deps.redis.smembers('active-events')).sort()) {
+    for (const eventId of (await deps.redis.smembers(keys.activeEvents)).sort()) {
       const [queueSize, activeUsers] = await Promise.all([
-        deps.redis.zcard(`queue:${eventId}`),
-        deps.redis.scard(`active:${eventId}`),
+        deps.redis.zcard(keys.queue(eventId)),
+        deps.redis.scard(keys.active(eventId)),
       ]);
       const Timestamp = deps.now?.();
       const Dimensions = [{ Name: monitor.dimensionName, Value: eventId }];

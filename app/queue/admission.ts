@@ -3,9 +3,9 @@
  * done by exactly one admitter across all instances. The admitter holds a Redis lease that it
  * renews; when it dies the lease expires and another instance takes over.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 
 // Pops up to ARGV[1] users from the head and admits them until ARGV[3], atomically: nobody is
@@ -52,7 +52,7 @@ export interface AdmissionBatch {
 }
 
 export interface AdmitterOptions {
-  redis: Redis;
+  redis: RedisClient;
   instanceId: string;
   log: Logger;
   timeScale: TimeScale;

@@ -1,9 +1,10 @@
 /**
- * The waiting queue (ARCHITECTURE.md): `queue:<eventId>` is a sorted set scored by join time,
- * position is ZRANK + 1, admitted users live in `active:<eventId>` until their window ends.
+ * The waiting queue (ARCHITECTURE.md): `queue:{<eventId>}` is a sorted set scored by join time,
+ * position is ZRANK + 1, admitted users live in `active:{<eventId>}` until their window ends.
+ * Every script and MULTI here touches one event's keys only, which share a cluster slot.
  */
-import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 
 export type QueueStatus =
   | { state: 'queued'; position: number; queueSize: number }
@@ -11,13 +12,13 @@ export type QueueStatus =
   | { state: 'none'; queueSize: number };
 
 // Joining keeps the first place: NX never moves an existing member. Admitted users stay admitted.
+// Only the event's own keys (one hash slot): `active-events` is added to beside the script.
 const JOIN = `
-local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
+local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
   return {'admitted', redis.call('ZCARD', KEYS[1]), expiry}
 end
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[3])
 return {'queued', redis.call('ZCARD', KEYS[1]), redis.call('ZRANK', KEYS[1], ARGV[1])}
 `;
 
@@ -48,19 +49,18 @@ function toStatus(reply: [string, number, string | number | undefined]): QueueSt
 }
 
 export class WaitingQueue {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async join(eventId: string, userId: string, nowMs = Date.now()): Promise<QueueStatus> {
-    const reply = (await this.redis.eval(
-      JOIN,
-      3,
-      keys.queue(eventId),
-      keys.activeEvents,
-      keys.activeUntil(eventId),
-      userId,
-      nowMs,
-      eventId,
-    )) as [string, number, string | number];
+    // `active-events` hashes to a slot of its own, so it cannot be in the script. Added in the
+    // same round trip and awaited with it: once a join returns, the admitter and the queue
+    // monitor see the event. (Adding an event that already has a queue changes nothing.)
+    const [, reply] = await Promise.all([
+      this.redis.sadd(keys.activeEvents, eventId),
+      this.redis.eval(JOIN, 2, keys.queue(eventId), keys.activeUntil(eventId), userId, nowMs) as Promise<
+        [string, number, string | number]
+      >,
+    ]);
     return toStatus(reply);
   }
 

@@ -14,17 +14,17 @@
  * yet; changes are batched for `SEAT_BATCH_MS` so a burst of holds is one message per shopper.
  */
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import { authenticate, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
 import { ApiError } from '../core/errors.ts';
+import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import type { AdmissionBatch } from '../queue/admission.ts';
 import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
+import { createRedisAdapter } from './redis-adapter.ts';
 
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -52,9 +52,9 @@ interface LocalUser {
 export interface RealtimeOptions {
   httpServer: HttpServer;
   /** Publisher and subscriber connections for the adapter (the subscriber is dedicated). */
-  pubClient: Redis;
-  subClient: Redis;
-  redis: Redis;
+  pubClient: RedisClient;
+  subClient: RedisClient;
+  redis: RedisClient;
   signer: TokenSigner;
   queue: WaitingQueue;
   holds: SeatHolds;
@@ -113,7 +113,7 @@ export class Realtime {
   constructor(private readonly options: RealtimeOptions) {
     this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
     this.io = new Server(options.httpServer, {
-      adapter: createAdapter(options.pubClient, options.subClient),
+      adapter: createRedisAdapter(options.pubClient, options.subClient),
       serveClient: true,
       pingInterval: 25_000,
       pingTimeout: 20_000,

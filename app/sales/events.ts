@@ -1,7 +1,7 @@
 /** Events and their seat maps: read through a Redis cache (design: 60 s), invalidated on change. */
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 
 export interface TicketType {
   id: string;
@@ -62,7 +62,7 @@ export class EventCatalog {
 
   constructor(
     private readonly reader: pg.Pool,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly cacheTtlSeconds: number,
   ) {}
 
@@ -112,6 +112,7 @@ export class EventCatalog {
 }
 
 /** Drops the cached copies of an event after it changed. */
-export async function invalidateEventCache(redis: Redis, eventId: string): Promise<void> {
-  await redis.del(keys.eventList, keys.event(eventId));
+export async function invalidateEventCache(redis: RedisClient, eventId: string): Promise<void> {
+  // Two commands: the two keys hash to different cluster slots (one DEL of both is CROSSSLOT).
+  await Promise.all([redis.del(keys.eventList), redis.del(keys.event(eventId))]);
 }

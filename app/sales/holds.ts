@@ -2,8 +2,8 @@
  * Seat holds: `SET seat:<eventId>:<seatId>:locked <userId> NX EX <hold>` (design: 300 s). A held
  * or sold seat refuses another holder; only the holder releases.
  */
-import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 
 const HOLD = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 'sold' end
@@ -32,7 +32,7 @@ export type HoldResult = 'ok' | 'held' | 'sold';
 export type ReleaseResult = 'ok' | 'not_held' | 'not_yours';
 
 export class SeatHolds {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async hold(eventId: string, seatId: string, userId: string, holdMs: number): Promise<HoldResult> {
     return (await this.redis.eval(

@@ -2,9 +2,9 @@
  * Demo data for rehearsals: an event with ticket types and a seat map (e.g. 5,000 seats), and
  * the switch that opens its sales (the waiting room starts admitting).
  */
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { keys } from '../core/keys.ts';
+import type { RedisClient } from '../core/redis.ts';
 import { invalidateEventCache } from './events.ts';
 
 export interface DemoEventOptions {
@@ -24,7 +24,7 @@ const SEATS_PER_ROW = 50;
 
 export async function seedDemoEvent(
   pool: pg.Pool,
-  redis: Redis,
+  redis: RedisClient,
   options: DemoEventOptions,
 ): Promise<{ eventId: string; seatIds: string[] }> {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.eventId))
@@ -70,7 +70,7 @@ export async function seedDemoEvent(
 }
 
 /** Sales open: from now on the admitter moves this event's queue into the active set. */
-export async function openSales(pool: pg.Pool, redis: Redis, eventId: string): Promise<void> {
+export async function openSales(pool: pg.Pool, redis: RedisClient, eventId: string): Promise<void> {
   await pool.query('UPDATE events SET sales_open_at = now(), updated_at = now() WHERE id = $1', [eventId]);
   await redis.set(keys.salesOpen(eventId), '1');
   await invalidateEventCache(redis, eventId);

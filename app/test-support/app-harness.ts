@@ -7,27 +7,60 @@ import { pino } from 'pino';
 import { io as connectSocket, type Socket } from 'socket.io-client';
 import { type StartedPostgres, startPostgresServer } from '../../harness/backends/local/postgres-server.ts';
 import { type StartedRedis, startRedisServer } from '../../harness/backends/local/redis-server.ts';
-import { type AppConfig, loadConfig } from '../config.ts';
+import { type AppConfig, loadConfig, type RedisSettings } from '../config.ts';
 import { type StartedTiketiServer, startTiketiServer } from '../server.ts';
+import { type StartedRedisCluster, startRedisCluster } from './redis-cluster.ts';
 
 export const TEST_SECRET = 'test-secret-at-least-16-chars';
 
-export interface DataTier extends AsyncDisposable {
-  redis: StartedRedis;
+export interface DataTierOptions {
+  /**
+   * `single`: one redis-server, the app gets REDIS_URL. `cluster`: a Redis Cluster (3 primaries,
+   * 3 replicas), the app gets REDIS_CLUSTER_NODES, as on ElastiCache in cluster mode.
+   * @default 'single'
+   */
+  redis?: 'single' | 'cluster';
+}
+
+export interface DataTier<R extends StartedRedis | StartedRedisCluster = StartedRedis>
+  extends AsyncDisposable {
+  redis: R;
+  /** How the app reaches this Redis; pass to `createRedis` for a client of the right kind. */
+  redisSettings: RedisSettings;
   postgres: StartedPostgres;
   env(overrides?: Record<string, string>): Record<string, string>;
   config(overrides?: Record<string, string>): AppConfig;
   stop(): Promise<void>;
 }
 
-export async function startDataTier(): Promise<DataTier> {
-  const [redis, postgres] = await Promise.all([
-    startRedisServer({ name: 'test-redis' }),
+export function startDataTier(options?: { redis?: 'single' }): Promise<DataTier>;
+export function startDataTier(options: { redis: 'cluster' }): Promise<DataTier<StartedRedisCluster>>;
+export async function startDataTier(
+  options: DataTierOptions = {},
+): Promise<DataTier<StartedRedis | StartedRedisCluster>> {
+  const [redisStart, postgresStart] = await Promise.allSettled([
+    options.redis === 'cluster'
+      ? startRedisCluster({ name: 'test-redis-cluster' })
+      : startRedisServer({ name: 'test-redis' }),
     startPostgresServer({ name: 'test-pg' }),
   ]);
+  if (redisStart.status === 'rejected' || postgresStart.status === 'rejected') {
+    // One failed: stop the other rather than leave it running.
+    await Promise.allSettled(
+      [redisStart, postgresStart].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])),
+    );
+    throw redisStart.status === 'rejected'
+      ? redisStart.reason
+      : (postgresStart as PromiseRejectedResult).reason;
+  }
+  const redis = redisStart.value;
+  const postgres = postgresStart.value;
+  const redisSettings: RedisSettings = 'settings' in redis ? redis.settings : { kind: 'url', url: redis.url };
+  const redisEnv: Record<string, string> =
+    'settings' in redis ? { REDIS_CLUSTER_NODES: redis.startupNodes } : { REDIS_URL: redis.url };
   const env = (overrides: Record<string, string> = {}) => ({
     PORT: '0',
-    REDIS_URL: redis.url,
+    ...redisEnv,
     DATABASE_URL: postgres.url,
     TOKEN_SECRET: TEST_SECRET,
     LOG_LEVEL: 'silent',
@@ -40,11 +73,19 @@ export async function startDataTier(): Promise<DataTier> {
   const stop = async () => {
     await Promise.allSettled([redis.stop(), postgres.stop()]);
   };
-  return { redis, postgres, env, config: (o) => loadConfig(env(o)), stop, [Symbol.asyncDispose]: stop };
+  return {
+    redis,
+    redisSettings,
+    postgres,
+    env,
+    config: (o) => loadConfig(env(o)),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 export async function startInstance(
-  tier: DataTier,
+  tier: DataTier<StartedRedis | StartedRedisCluster>,
   overrides: Record<string, string> = {},
 ): Promise<StartedTiketiServer> {
   const config = tier.config(overrides);

@@ -18,6 +18,11 @@ export interface RedisEndpoint {
   /** A CloudFormation attribute on AWS, hence a string. */
   port: string;
   tls: boolean;
+  /**
+   * The endpoint is a cluster-mode configuration endpoint: clients must be cluster clients
+   * (the app's REDIS_CLUSTER_NODES, the Lambda's REDIS_CLUSTER).
+   */
+  clusterMode: boolean;
 }
 
 export interface RedisCluster {
@@ -65,6 +70,7 @@ export function createRedisCluster(
       host: replicationGroup.attrConfigurationEndPointAddress,
       port: replicationGroup.attrConfigurationEndPointPort,
       tls: redis.transitEncryption,
+      clusterMode: true,
     },
   };
 }

@@ -10,7 +10,8 @@ export interface InstanceBootSettings {
   /** The zipped repository (an S3 asset or an uploaded build). */
   artifact: { bucketName: string; objectKey: string };
   port: number;
-  redis: { host: string; port: string; tls: boolean };
+  /** Where the app finds Redis; `clusterMode`: the host is a cluster configuration endpoint. */
+  redis: { host: string; port: string; tls: boolean; clusterMode: boolean };
   database: { writerHost: string; readerHost: string; port: string; name: string; secretArn: string };
   appSecretArn: string;
 }
@@ -54,7 +55,11 @@ function fetchAppBuild(settings: InstanceBootSettings): string[] {
 /** Instance identity comes from IMDSv2 (the launch template requires tokens). */
 function writeInstanceEnvironment(settings: InstanceBootSettings): string[] {
   const { redis, database } = settings;
-  const redisScheme = redis.tls ? 'rediss' : 'redis';
+  // Cluster mode: the configuration endpoint is the startup node, the app's client finds the
+  // shards from it (app/config.ts). Otherwise one URL, TLS in its scheme.
+  const redisEnvironment = redis.clusterMode
+    ? [`REDIS_CLUSTER_NODES=${redis.host}:${redis.port}`, `REDIS_TLS=${redis.tls}`]
+    : [`REDIS_URL=${redis.tls ? 'rediss' : 'redis'}://${redis.host}:${redis.port}`];
   return [
     `IMDS_TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: ${IMDS_TOKEN_TTL_SECONDS}')`,
     `imds() { curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "http://169.254.169.254/latest/meta-data/$1"; }`,
@@ -64,7 +69,7 @@ function writeInstanceEnvironment(settings: InstanceBootSettings): string[] {
     `PORT=${settings.port}`,
     `INSTANCE_ID=$(imds instance-id)`,
     `AZ=$(imds placement/availability-zone)`,
-    `REDIS_URL=${redisScheme}://${redis.host}:${redis.port}`,
+    ...redisEnvironment,
     `DB_WRITER_HOST=${database.writerHost}`,
     `DB_READER_HOST=${database.readerHost}`,
     `DB_PORT=${database.port}`,

@@ -62,6 +62,7 @@ export function createQueueMonitor(scope: Construct, options: QueueMonitorOption
       REDIS_HOST: options.redis.host,
       REDIS_PORT: options.redis.port,
       REDIS_TLS: String(options.redis.tls),
+      REDIS_CLUSTER: String(options.redis.clusterMode),
       // The handler takes these from the topology it is bundled with; they are here so the
       // console shows where the function publishes.
       METRIC_NAMESPACE: monitor.namespace,

@@ -7,6 +7,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../app/config.ts';
 import { designTopology, mergeTopology, type Topology } from '../topology.ts';
 import { clusterModeParameterGroup } from './data.ts';
 import { natGatewayCount } from './network.ts';
@@ -324,13 +325,42 @@ describe('TiketiStack, target aws (the whole design)', () => {
       expect(script).toContain('PORT=3001\n');
       expect(script).toContain('INSTANCE_ID=$(imds instance-id)');
       expect(script).toContain('AZ=$(imds placement/availability-zone)');
-      expect(script).toContain('REDIS_URL=rediss://{"Fn::GetAtt":["Redis","ConfigurationEndPoint.Address"]}');
       const [cluster] = onlyResource(template, 'AWS::RDS::DBCluster');
       expect(script).toContain(`DB_WRITER_HOST={"Fn::GetAtt":["${cluster}","Endpoint.Address"]}`);
       expect(script).toContain(`DB_READER_HOST={"Fn::GetAtt":["${cluster}","ReadEndpoint.Address"]}`);
       expect(script).toMatch(/APP_SECRET_ARN=\{"Ref":"AppSecret\w+"\}/);
       expect(script).toContain('exec /usr/bin/node-20 --import tsx app/main.ts');
       expect(script).toContain('systemctl enable --now tiketi');
+    });
+
+    it('points the app at the cluster-mode configuration endpoint, with TLS, as a cluster client', () => {
+      const script = userDataScript(template);
+      const address = '{"Fn::GetAtt":["Redis","ConfigurationEndPoint.Address"]}';
+      const port = '{"Fn::GetAtt":["Redis","ConfigurationEndPoint.Port"]}';
+      expect(script).toContain(`REDIS_CLUSTER_NODES=${address}:${port}\n`);
+      expect(script).toContain('REDIS_TLS=true\n');
+      expect(script).not.toContain('REDIS_URL=');
+      // The environment file as the app's own config reads it, once CloudFormation resolved the
+      // endpoint: a cluster client with TLS, nothing else.
+      const envFile = /cat > \/etc\/tiketi\/instance\.env <<EOF\n([\s\S]*?)\nEOF/.exec(script)?.[1];
+      expect(envFile).toBeDefined();
+      const env = Object.fromEntries(
+        envFile!
+          .replaceAll(address, 'clustercfg.tiketi.abc123.apn2.cache.amazonaws.com')
+          .replaceAll(port, '6379')
+          .split('\n')
+          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      );
+      const config = loadConfig({
+        ...env,
+        DATABASE_URL: 'postgres://db/tiketi',
+        TOKEN_SECRET: 'x'.repeat(32),
+      });
+      expect(config.redis).toEqual({
+        kind: 'cluster',
+        nodes: [{ host: 'clustercfg.tiketi.abc123.apn2.cache.amazonaws.com', port: 6379 }],
+        tls: true,
+      });
     });
 
     it('lets instances read the build and both secrets', () => {
@@ -538,6 +568,7 @@ describe('TiketiStack, target aws (the whole design)', () => {
             REDIS_HOST: { 'Fn::GetAtt': ['Redis', 'ConfigurationEndPoint.Address'] },
             REDIS_PORT: { 'Fn::GetAtt': ['Redis', 'ConfigurationEndPoint.Port'] },
             REDIS_TLS: 'true',
+            REDIS_CLUSTER: 'true',
             METRIC_NAMESPACE: 'Tiketi/Queue',
             QUEUE_SIZE_METRIC: 'QueueSize',
           },
@@ -556,6 +587,8 @@ describe('TiketiStack, target aws (the whole design)', () => {
       const code = readFileSync(assetDir, 'utf8');
       expect(code).toContain('active-events');
       expect(code).toContain('Tiketi/Queue');
+      // The bundle reads the cluster switch the function's environment sets.
+      expect(code).toContain('REDIS_CLUSTER');
     });
 
     it('may put metrics only into its namespace', () => {
@@ -802,6 +835,7 @@ describe('TiketiStack, target localstack (what LocalStack Community hosts)', () 
           REDIS_HOST: 'redis.test.internal',
           REDIS_PORT: '16379',
           REDIS_TLS: 'false',
+          REDIS_CLUSTER: 'false',
         }),
       },
     });

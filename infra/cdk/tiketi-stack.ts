@@ -212,7 +212,12 @@ export class TiketiStack extends Stack {
       throw new Error('target localstack needs localRedis: where the queue monitor finds Redis');
     }
     const { topology } = this;
-    const redis: RedisEndpoint = { host: localRedis.host, port: String(localRedis.port), tls: false };
+    const redis: RedisEndpoint = {
+      host: localRedis.host,
+      port: String(localRedis.port),
+      tls: false,
+      clusterMode: false,
+    };
     const monitor = createQueueMonitor(this, {
       topology,
       vpc: shared.network.vpc,

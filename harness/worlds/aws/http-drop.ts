@@ -15,6 +15,7 @@
  * arrives: the app's sessions last `sessionTtlSeconds` (an hour in the design) from registration,
  * and at 1× a drop can outlast that.
  */
+import { keys } from '../../../app/core/keys.ts';
 import type { VirtualUserCredentials } from '../../load/protocol.ts';
 import type { UserSupply } from '../world.ts';
 import { WorldSetupError } from '../world.ts';
@@ -82,7 +83,7 @@ export async function findDeployedEvent(
   const event = body as DeployedEvent;
   if (!event.salesOpenAt) {
     throw new WorldSetupError(
-      `sales of event ${eventId} are not open, and the app has no HTTP route that opens them: nobody would be admitted. Open them from an instance (the same command with --open on a new --event-id, or UPDATE events SET sales_open_at = now() and SET sales-open:${eventId} 1 in Redis): ${seedCommand(eventId, seats)}`,
+      `sales of event ${eventId} are not open, and the app has no HTTP route that opens them: nobody would be admitted. Open them from an instance (the same command with --open on a new --event-id, or UPDATE events SET sales_open_at = now() and SET ${keys.salesOpen(eventId)} 1 in Redis): ${seedCommand(eventId, seats)}`,
     );
   }
   return event;
