@@ -202,8 +202,8 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
         .filter((s) => s.status === 'available')
         .map((s) => s.seatId);
       // Held through A: the seat broadcast reaches the shopper on B through the adapter.
-      const held = nextEvent<{ eventId: string; seatIds: string[] }>(socket, 'seat:held', (p) =>
-        p.seatIds.includes(first!),
+      const held = nextEvent<{ eventId: string; held: string[] }>(socket, 'seats:changed', (p) =>
+        p.held.includes(first!),
       );
       expect((await api(a.url, 'POST', `/api/events/${eventId}/seats/${first}/hold`, { token })).status).toBe(
         201,
@@ -212,13 +212,13 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(
         (await api(b.url, 'POST', `/api/events/${eventId}/seats/${second}/hold`, { token })).status,
       ).toBe(201);
-      const released = nextEvent<{ seatIds: string[] }>(socket, 'seat:released', (p) =>
-        p.seatIds.includes(second!),
+      const released = nextEvent<{ available: string[] }>(socket, 'seats:changed', (p) =>
+        p.available.includes(second!),
       );
       expect(
         (await api(a.url, 'DELETE', `/api/events/${eventId}/seats/${second}/hold`, { token })).status,
       ).toBe(200);
-      expect((await released).seatIds).toContain(second);
+      expect((await released).available).toContain(second);
       expect(
         (await api(a.url, 'POST', `/api/events/${eventId}/seats/${second}/hold`, { token })).status,
       ).toBe(201);
@@ -234,7 +234,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(reservation.status).toBe(201);
       expect(reservation.body).toMatchObject({ status: 'pending' });
 
-      const sold = nextEvent<{ seatIds: string[] }>(socket, 'ticket:sold');
+      const sold = nextEvent<{ sold: string[] }>(socket, 'seats:changed', (p) => p.sold.length > 0);
       const payment = await api(
         b.url,
         'POST',
@@ -245,7 +245,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
         },
       );
       expect(payment.status).toBe(201);
-      expect((await sold).seatIds.sort()).toEqual([first, second].sort());
+      expect((await sold).sold.sort()).toEqual([first, second].sort());
 
       const mine = await api(a.url, 'GET', `/api/reservations/${reservation.body.reservationId}`, { token });
       expect(mine.body).toMatchObject({ status: 'confirmed', seatIds: [first, second].sort() });

@@ -78,8 +78,8 @@ describe('the whole journey on real Redis and PostgreSQL', () => {
       const [a, b] = seats.body.seats
         .filter((s: { status: string }) => s.status === 'available')
         .map((s: { seatId: string }) => s.seatId);
-      const heldEvent = nextEvent<{ eventId: string; seatIds: string[] }>(socket, 'seat:held', (p) =>
-        p.seatIds.includes(a),
+      const heldEvent = nextEvent<{ eventId: string; held: string[] }>(socket, 'seats:changed', (p) =>
+        p.held.includes(a),
       );
       expect((await api(app.url, 'POST', `/api/events/journey/seats/${a}/hold`, { token })).status).toBe(201);
       expect((await api(app.url, 'POST', `/api/events/journey/seats/${b}/hold`, { token })).status).toBe(201);
@@ -95,7 +95,7 @@ describe('the whole journey on real Redis and PostgreSQL', () => {
       expect(reservation.body).toMatchObject({ status: 'pending' });
       expect(Date.parse(reservation.body.expiresAt)).toBeGreaterThan(Date.now());
 
-      const sold = nextEvent(socket, 'ticket:sold');
+      const sold = nextEvent<{ sold: string[] }>(socket, 'seats:changed', (p) => p.sold.length > 0);
       const payment = await api(
         app.url,
         'POST',
@@ -103,7 +103,7 @@ describe('the whole journey on real Redis and PostgreSQL', () => {
         { token, body: { method: 'card' } },
       );
       expect(payment.status).toBe(201);
-      expect((await sold).seatIds.sort()).toEqual([a, b].sort());
+      expect((await sold).sold.sort()).toEqual([a, b].sort());
 
       const mine = await api(app.url, 'GET', `/api/reservations/${reservation.body.reservationId}`, {
         token,

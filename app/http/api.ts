@@ -189,7 +189,7 @@ export function createApi(deps: ApiDependencies): express.Express {
     const result = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
     if (result === 'sold') throw conflict('seat_sold', `seat ${seatId} is sold`);
     if (result === 'held') throw conflict('seat_held', `seat ${seatId} is held by someone else`);
-    deps.realtime()?.broadcastSeats('seat:held', eventId, [seatId]);
+    deps.realtime()?.broadcastSeats('held', eventId, [seatId]);
     res.status(201).json({ eventId, seatId, heldUntil: Date.now() + holdMs });
   });
 
@@ -200,7 +200,7 @@ export function createApi(deps: ApiDependencies): express.Express {
     if (result === 'not_held') throw notFound(`seat ${seatId} is not held`);
     if (result === 'not_yours')
       throw forbidden(`seat ${seatId} is held by someone else; you can release only your own holds`);
-    deps.realtime()?.broadcastSeats('seat:released', eventId, [seatId]);
+    deps.realtime()?.broadcastSeats('available', eventId, [seatId]);
     res.json({ eventId, seatId, released: true });
   });
 
@@ -250,7 +250,7 @@ export function createApi(deps: ApiDependencies): express.Express {
     // The sale is committed; what follows is bookkeeping that may be retried by the next holder.
     await deps.holds.markSold(reservation.eventId, session.userId, reservation.seatIds);
     await deps.queue.finishShopping(reservation.eventId, session.userId);
-    deps.realtime()?.broadcastSeats('ticket:sold', reservation.eventId, reservation.seatIds);
+    deps.realtime()?.broadcastSeats('sold', reservation.eventId, reservation.seatIds);
     res.status(201).json({
       ...payment,
       reservation: {

@@ -158,12 +158,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       known.position = undefined;
       resolveAdmitted();
     });
-    for (const event of ['seat:held', 'ticket:sold'] as const) {
-      socket.on(event, (s: { seatIds: string[]; sentAt: number }) => {
-        ctx.latency.record('socket.delivery', Math.max(0, Date.now() - s.sentAt));
-        ctx.events.seatsTaken(s.seatIds);
-      });
-    }
+    socket.on('seats:changed', (s: { held: string[]; sold: string[]; sentAt: number }) => {
+      ctx.latency.record('socket.delivery', Math.max(0, Date.now() - s.sentAt));
+      ctx.events.seatsTaken([...s.held, ...s.sold]);
+    });
     ctx.stop.onStop(() => {
       // Still away when the run ends: reported as not back (the expectation decides if that is late).
       if (disconnectedAt !== undefined && connectedOnce)

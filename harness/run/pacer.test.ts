@@ -135,11 +135,49 @@ describe('ClockPacer', () => {
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
     });
-    expect(pacer.next(input({ admitting: false }))).toMatchObject({ scale: 30 });
+    expect(pacer.next(input({ queueSize: 0 }))).toMatchObject({ scale: 30 });
     // 50 admissions per simulated second at half a join each: 0.8 × 200 / 25 = 6.4×.
-    const draining = pacer.next(input({ wallMs: 1_000, admitting: true }));
+    const draining = pacer.next(input({ wallMs: 1_000, queueSize: 5_000 }));
     expect(draining.limitedBy).toBe('arrivals');
     expect(draining.scale).toBeCloseTo(6.4, 1);
+  });
+
+  it('is already slow when sales open: the lookahead sees the admissions coming', () => {
+    // Users queued before sales open at 10 simulated minutes; no arrivals after.
+    const salesOpenSimMs = 10 * MINUTE;
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 4 * MINUTE, 5_000),
+      initialJoinsPerSecond: 200,
+      admissionsPerSimSecond: 50,
+      salesOpenSimMs,
+    });
+    const queued = { sent: 5_000, settled: 5_000, queueSize: 5_000 };
+    // Sales are 5 simulated minutes away: beyond 5 wall seconds even at 30×.
+    expect(pacer.next(input({ simMs: 5 * MINUTE, ...queued })).scale).toBe(30);
+    // 10 simulated seconds before: the next 5 wall seconds at 30× would take the admissions in full.
+    const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 10_000, ...queued }));
+    expect(before.limitedBy).toBe('arrivals');
+    expect(before.scale).toBeLessThan(8);
+  });
+
+  it('speeds up gradually, so a wrong estimate shows in latency before work piles up', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 200,
+      admissionsPerSimSecond: 50,
+    });
+    expect(pacer.next(input({ queueSize: 5_000 })).scale).toBeCloseTo(6.4, 1);
+    // The queue is empty: nothing limits the clock any more, yet it rises by at most 30 % a second.
+    const speeds = [1, 2, 3, 4, 5, 6, 7].map(
+      (s) => pacer.next(input({ wallMs: s * 1_000, queueSize: 0 })).scale,
+    );
+    expect(speeds[0]).toBeCloseTo(8.3, 1);
+    expect(speeds[1]).toBeCloseTo(10.8, 1);
+    expect(speeds.at(-1)).toBe(30);
   });
 
   it('never goes below the minimum or above the requested speed', () => {

@@ -27,6 +27,13 @@ export interface PacerOptions {
   /** Users admitted per simulated second while the queue drains (the design's rate). @default 0 */
   admissionsPerSimSecond?: number;
   /**
+   * Simulated epoch ms at which sales open and admissions start. The lookahead counts them from
+   * then on, so the clock is already slow when they start (without it, the clock sped up over the
+   * last seconds of the arrivals and met the first admissions at full speed).
+   * @default the start: admissions count whenever users wait
+   */
+  salesOpenSimMs?: number;
+  /**
    * What one admission costs the machine, in joins (the notice, the socket closing or the
    * purchase that follows). @default 0.5
    */
@@ -39,6 +46,12 @@ export interface PacerOptions {
   saturatedP95Ms?: number;
   /** CPU busy share at or above which slow answers count as saturation. @default 0.85 */
   saturatedCpuBusy?: number;
+  /**
+   * The most the speed may grow from one decision to the next. Estimates can be wrong (what an
+   * admission costs, how fast a backlog clears); rising gradually lets the latency feedback catch
+   * a wrong one before a second at full speed piles work up. @default 1.3
+   */
+  maxSpeedUp?: number;
 }
 
 export interface PacerInput {
@@ -55,8 +68,8 @@ export interface PacerInput {
    */
   cpuBusy?: number;
   faultsInProgress: boolean;
-  /** Sales are open and users wait in the queue: admissions are being made. */
-  admitting?: boolean;
+  /** Users waiting in the queue, as last observed. Admissions are planned for while any wait or are yet to come. */
+  queueSize?: number;
 }
 
 export interface PacerDecision {
@@ -122,7 +135,8 @@ export class ClockPacer {
 
     let scale = requestedScale;
     let limitedBy: PacerDecision['limitedBy'] = 'requested';
-    const admissions = input.admitting
+    const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
+    const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
       : 0;
     const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale, admissions);
@@ -139,6 +153,8 @@ export class ClockPacer {
       scale = this.scale * 0.7;
       limitedBy = 'backlog';
     }
+    const rising = this.scale * (this.options.maxSpeedUp ?? 1.3);
+    if (scale > rising) scale = rising;
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
@@ -161,7 +177,7 @@ export class ClockPacer {
   private fastestKeepingUp(simMs: number, ceiling: number, admissionsPerSimSecond: number): number {
     const { minScale } = this.options;
     const keepsUp = (scale: number) =>
-      scale * (this.peakArrivalsPerSimSecond(simMs, this.lookaheadWallMs * scale) + admissionsPerSimSecond) <=
+      scale * this.peakLoadPerSimSecond(simMs, this.lookaheadWallMs * scale, admissionsPerSimSecond) <=
       this.utilization * this.capacity;
     if (keepsUp(ceiling)) return ceiling;
     let slow = minScale;
@@ -175,16 +191,20 @@ export class ClockPacer {
   }
 
   /**
-   * The highest arrival rate (users per simulated second) in any slice of the next `windowMs` of
-   * the curve, read in slices so a burst near the end of the window counts in full.
+   * The highest load (joins per simulated second: arrivals, and admissions once sales are open)
+   * in any slice of the next `windowMs` of the curve, read in slices so a burst near the end of
+   * the window counts in full.
    */
-  private peakArrivalsPerSimSecond(simMs: number, windowMs: number): number {
+  private peakLoadPerSimSecond(simMs: number, windowMs: number, admissionsPerSimSecond: number): number {
     const sliceMs = windowMs / LOOKAHEAD_SLICES;
+    const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     let peak = 0;
     let from = this.firstAtOrAfter(simMs);
     for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
-      const to = this.firstAtOrAfter(simMs + slice * sliceMs);
-      peak = Math.max(peak, (to - from) / (sliceMs / 1_000));
+      const endMs = simMs + slice * sliceMs;
+      const to = this.firstAtOrAfter(endMs);
+      const admitting = endMs > salesOpenSimMs ? admissionsPerSimSecond : 0;
+      peak = Math.max(peak, (to - from) / (sliceMs / 1_000) + admitting);
       from = to;
     }
     return peak;

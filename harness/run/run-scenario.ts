@@ -154,6 +154,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       arrivalsSimMs: offsets,
       initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
       admissionsPerSimSecond: topology.queue.admissionPerSecond,
+      salesOpenSimMs: salesOpenMs,
     });
     const cpuBusy = cpuBusyMeter();
     const samples: Sample[] = [];
@@ -237,7 +238,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           p95Ms: p95OfFeedback(generator.takeFeedback()),
           cpuBusy: cpuBusy(),
           faultsInProgress: faultsInProgress > 0,
-          admitting: salesOpened && (samples.at(-1)?.queueSize ?? 0) > 0,
+          queueSize: samples.at(-1)?.queueSize,
         });
         if (Math.abs(target - currentScale) / currentScale > 0.02) {
           currentScale = target;
