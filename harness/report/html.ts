@@ -266,6 +266,20 @@ ${lineChart(
   { x0, x1, leftLabel: 'ms' },
 )}
 <table><tr><th>endpoint</th><th>requests</th><th>P50 ms</th><th>P95 ms</th><th>P99 ms</th><th>max ms</th></tr>${latencyRows.join('')}</table>
+<h2>The simulated clock</h2>
+${
+  summary.series.some((p) => p.timeScale !== undefined)
+    ? lineChart(
+        'clock',
+        'Speed of the clock (left, simulated s per wall s) and wall seconds elapsed (right): where the run slowed so the machine could keep up',
+        [
+          { name: 'time scale', points: pts((p) => p.timeScale), step: true },
+          { name: 'wall seconds', points: pts((p) => p.wallSeconds), axis: 'right' },
+        ],
+        { x0, x1, leftLabel: '×', rightLabel: 's' },
+      )
+    : '<p>This run recorded no clock speeds.</p>'
+}
 <h2>Connections per instance</h2>
 ${lineChart(
   'connections',

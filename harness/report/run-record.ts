@@ -27,7 +27,15 @@ export interface Sample {
   socketDeliveryP95Ms?: number;
   /** Virtual users connected over Socket.IO. */
   socketsConnected: number;
+  /** Wall seconds since the run started: where the wall time of a run went. */
+  wallSeconds?: number;
+  /** The clock's speed at the end of the minute (simulated s per wall s), and what set it. */
+  timeScale?: number;
+  clockLimitedBy?: ClockLimit;
 }
+
+/** What set the clock's speed (harness/run/pacer.ts). */
+export type ClockLimit = 'requested' | 'arrivals' | 'latency' | 'backlog';
 
 export interface AlarmTransition {
   alarm: string;

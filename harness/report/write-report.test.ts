@@ -28,6 +28,9 @@ function record(): RunRecord {
     apiP99Ms: 80 + i,
     socketDeliveryP95Ms: 20,
     socketsConnected: 200,
+    wallSeconds: i * 4,
+    timeScale: i >= 20 && i < 25 ? 3 : 30,
+    clockLimitedBy: i >= 20 && i < 25 ? ('arrivals' as const) : ('requested' as const),
   }));
   return {
     scenario: 'report-test',
@@ -209,6 +212,7 @@ describe('the report', () => {
           'queue-instances',
           'alarm-states',
           'latency',
+          'clock',
           'connections',
           'fault-timeline',
           'reconnect-times',

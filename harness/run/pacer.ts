@@ -1,3 +1,5 @@
+import type { ClockLimit } from '../report/run-record.ts';
+
 /**
  * How fast the simulated clock may run, decided every second of a rehearsal. The clock never
  * runs ahead of the load: if this machine cannot deliver the scenario's arrivals at the requested
@@ -75,7 +77,7 @@ export interface PacerInput {
 export interface PacerDecision {
   scale: number;
   /** Which limit set it: for the progress line and the report. */
-  limitedBy: 'requested' | 'arrivals' | 'latency' | 'backlog';
+  limitedBy: ClockLimit;
   joinsPerSecond: number;
 }
 

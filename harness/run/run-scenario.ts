@@ -15,7 +15,7 @@ import type { InjectedFault } from '../faults/inject.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
-import type { AlarmStateName, RunRecord, Sample } from '../report/run-record.ts';
+import type { AlarmStateName, ClockLimit, RunRecord, Sample } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
 import { LOCAL_EVENT_ID } from '../worlds/local/local-world.ts';
 import { INTEGRITY_NOT_EVALUATED, markNotEvaluable, type StartedWorld, type World } from '../worlds/world.ts';
@@ -148,6 +148,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     let sent = 0;
     let salesOpened = false;
     let currentScale = requestedScale;
+    let clockLimitedBy: ClockLimit = 'requested';
     const pacer = new ClockPacer({
       requestedScale,
       minScale: Math.min(MIN_TIME_SCALE, requestedScale),
@@ -182,6 +183,9 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         apiP99Ms: interval.allEndpoints()?.p99Ms,
         socketDeliveryP95Ms: interval.summary('socket.delivery')?.p95Ms,
         socketsConnected: totals.socketsConnected,
+        wallSeconds: Math.round((Date.now() - wallStart) / 100) / 10,
+        timeScale: Math.round(currentScale * 100) / 100,
+        clockLimitedBy,
       };
       lastTotals = totals;
       samples.push(s);
@@ -230,7 +234,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       // The clock never runs ahead of the load (see pacer.ts): checked every FEEDBACK_MS.
       if (Date.now() >= nextFeedbackWall) {
         nextFeedbackWall = Date.now() + FEEDBACK_MS;
-        const { scale: target } = pacer.next({
+        const { scale: target, limitedBy } = pacer.next({
           wallMs: Date.now(),
           simMs: now,
           sent,
@@ -240,6 +244,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           faultsInProgress: faultsInProgress > 0,
           queueSize: samples.at(-1)?.queueSize,
         });
+        clockLimitedBy = limitedBy;
         if (Math.abs(target - currentScale) / currentScale > 0.02) {
           currentScale = target;
           await world.setTimeScale(currentScale);
