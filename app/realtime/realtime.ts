@@ -50,6 +50,8 @@ interface LocalUser {
   sockets: Set<Socket>;
   /** Last position told, per event, to skip unchanged updates. */
   lastPosition: Map<string, number>;
+  /** Which update of every HEARTBEAT_UPDATES resends an unchanged position to this user. */
+  heartbeatSlot: number;
 }
 
 export interface RealtimeOptions {
@@ -113,7 +115,13 @@ const EXPIRED_CHANNEL = 'tiketi:expired';
 /** Resend an unchanged position every this many updates, so a missed update heals. */
 const HEARTBEAT_UPDATES = 10;
 /** Queued users whose ranks are asked for, and who are told, in one go. */
-const POSITION_CHUNK = 1_000;
+const POSITION_CHUNK = 250;
+/**
+ * Share of the time until the next update over which one update's chunks are spread. Sent at
+ * once, 20,000 changed positions were a burst that held the instance, the load balancer and the
+ * clients for a second every update (API P95 swung between 20 and 700 ms with the updates).
+ */
+const POSITION_SPREAD = 0.5;
 
 /**
  * When the next position update is due: every `appMs` of app time, checked every `tickMs` of wall
@@ -145,6 +153,9 @@ export class Realtime {
   private readonly followers = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
   private updateCount = 0;
+  private nextHeartbeatSlot = 0;
+  /** Draining or closing: an update under way stops between chunks. */
+  private stopped = false;
   private readonly cadence: UpdateCadence;
   /** Changes made here, for the other instances. */
   private readonly seatsToPublish = new SeatChanges();
@@ -204,7 +215,12 @@ export class Realtime {
 
   private onConnection(socket: Socket): void {
     const { session } = socket.data as SocketData;
-    const user = this.users.get(session.userId) ?? { sockets: new Set(), lastPosition: new Map() };
+    const user = this.users.get(session.userId) ?? {
+      sockets: new Set(),
+      lastPosition: new Map(),
+      // Round robin: a tenth of the users get their heartbeat at each update, not all at every tenth.
+      heartbeatSlot: this.nextHeartbeatSlot++ % HEARTBEAT_UPDATES,
+    };
     this.users.set(session.userId, user);
     user.sockets.add(socket);
     void socket.join(`user:${session.userId}`);
@@ -290,15 +306,21 @@ export class Realtime {
 
   private async updatePositions(): Promise<void> {
     this.updateCount++;
-    const heartbeat = this.updateCount % HEARTBEAT_UPDATES === 0;
+    const heartbeatSlot = this.updateCount % HEARTBEAT_UPDATES;
+    const { queueUpdateMs, queueUpdateSimulatedMs, timeScale } = this.options;
+    const untilNextMs = Math.max(queueUpdateMs, queueUpdateSimulatedMs / timeScale.current());
+    let chunks = 0;
+    for (const followers of this.followers.values()) chunks += Math.ceil(followers.size / POSITION_CHUNK);
+    const gapMs = chunks > 1 ? (POSITION_SPREAD * untilNextMs) / chunks : 0;
     try {
       for (const [eventId, followers] of this.followers) {
         if (followers.size === 0) continue;
         const userIds = [...followers];
         for (let i = 0; i < userIds.length; i += POSITION_CHUNK) {
-          // Between chunks, requests and other sockets get their turn, and each chunk is stamped
-          // when it is sent: one 12,000-socket loop would hold both for a tenth of a second.
-          if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+          // Chunks are spread over part of the time until the next update, so requests and other
+          // sockets keep their turn, and each chunk is stamped when it is sent.
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+          if (this.stopped) return;
           const chunk = userIds.slice(i, i + POSITION_CHUNK);
           const unresolved: string[] = [];
           const { queueSize, positions } = await this.options.queue.positions(eventId, chunk);
@@ -312,7 +334,7 @@ export class Realtime {
               if (user.lastPosition.has(eventId)) unresolved.push(userId);
               return;
             }
-            if (!heartbeat && user.lastPosition.get(eventId) === position) return;
+            if (user.heartbeatSlot !== heartbeatSlot && user.lastPosition.get(eventId) === position) return;
             user.lastPosition.set(eventId, position);
             for (const socket of user.sockets)
               socket.emit('queue:update', { eventId, position, queueSize, sentAt });
@@ -416,6 +438,7 @@ export class Realtime {
    * (through the load balancer, to another instance) as after a network drop.
    */
   drain(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.seatFlush) clearTimeout(this.seatFlush);
     this.flushSeats();
@@ -425,6 +448,7 @@ export class Realtime {
   }
 
   async close(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.seatFlush) clearTimeout(this.seatFlush);
     await this.ticking;

@@ -50,6 +50,11 @@ export interface LoadTotals {
   socketDisconnects: number;
   socketsConnected: number;
   usersActive: number;
+  /**
+   * Users waiting for their join to be answered, as each worker last saw it. A gauge, not sent
+   * minus settled: those counters are a report apart (up to a second of arrivals).
+   */
+  unsettled: number;
   longestGap: WallSpan | undefined;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of any worker (wall ms). */
@@ -179,6 +184,7 @@ export class LoadGenerator {
       confirmedReservationIds: [...this.confirmed],
       socketsConnected: sum((r) => r.socketsConnected),
       usersActive: sum((r) => r.usersActive),
+      unsettled: sum((r) => r.unsettled),
       longestGap: reports
         .map((r) => r.longestGap)
         .reduce<WallSpan | undefined>(

@@ -57,6 +57,8 @@ export interface WorkerReport {
   /** Gauges. */
   socketsConnected: number;
   usersActive: number;
+  /** Users arrived here whose join (and first socket connect) is not answered yet, now. */
+  unsettled: number;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of the worker so far (ms): above ~100 ms, latencies include the client's own delay. */
   maxEventLoopDelayMs: number;

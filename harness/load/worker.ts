@@ -29,6 +29,7 @@ let reconnects: ReconnectObservation[] = [];
 let socketsConnected = 0;
 let timeScale = 1;
 let reportTimer: NodeJS.Timeout | undefined;
+let unsettled = 0;
 // A saturated worker delays its own requests and receipts: measured, so the report can say so.
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
@@ -46,6 +47,7 @@ function report(final: boolean): WorkerReport {
     confirmedReservationIds: confirmed,
     socketsConnected,
     usersActive: journeys.size,
+    unsettled,
     reconnects,
     maxEventLoopDelayMs: loopDelay.max / 1e6,
   };
@@ -88,7 +90,10 @@ process.on('message', (message: ToWorker) => {
         stop: stopper,
         events: {
           joined: () => delta.joined++,
-          settled: () => delta.settled++,
+          settled: () => {
+            delta.settled++;
+            unsettled--;
+          },
           admitted: () => delta.admitted++,
           seatHeld: () => delta.seatsHeld++,
           reserved: () => delta.reservations++,
@@ -110,6 +115,7 @@ process.on('message', (message: ToWorker) => {
       return;
     }
     case 'arrive':
+      unsettled += message.users.length;
       for (const user of message.users) {
         const journey = runJourney(user, ctx!).catch((err: unknown) =>
           send({ type: 'error', message: (err as Error).message }),

@@ -35,12 +35,14 @@ describe('ClockPacer', () => {
     });
     // The burst is 180 simulated seconds away: beyond 5 wall seconds at 30× (150 s).
     expect(pacer.next(input({ simMs: 0 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
-    // 10 s away: at any speed above ~2× it would be inside the next 5 wall seconds.
+    // 10 s away: what the next 5 wall seconds bring at speed s, (5s − 10) × 100 users, must fit
+    // in what 0.8 × 150 joins/s answers in them plus half a second's worth: s ≤ 3.3.
     const nearing = pacer.next(input({ wallMs: 1_000, simMs: 170_000, sent: 100, settled: 100 }));
     expect(nearing.limitedBy).toBe('arrivals');
-    expect(nearing.scale).toBeLessThan(3);
-    // In it: 0.8 × 150 joins/s ÷ 100 per simulated second. (50 still waiting: no room to spare,
-    // so no probing of a higher capacity.)
+    expect(nearing.scale).toBeCloseTo(3.3, 1);
+    // In it: 0.8 × 150 joins/s ÷ 100 per simulated second, the half second's worth taken by the
+    // 50 still waiting (so no room to spare, and no probing of a higher capacity either).
+
     const during = pacer.next(input({ wallMs: 2_000, simMs: 181_000, sent: 200, settled: 150 }));
     expect(during.scale).toBeCloseTo(1.2, 1);
   });
@@ -53,12 +55,30 @@ describe('ClockPacer', () => {
       initialJoinsPerSecond: 400,
     });
     const first = pacer.next(input({ wallMs: 0, sent: 0, settled: 0 }));
-    // 0.8 × 400 / 16.7 per simulated second ≈ 19×.
-    expect(first.scale).toBeCloseTo(19.2, 0);
+    // (0.8 × 400 × 5 s + half a second's worth) / (5 s × 16.7 per simulated second) ≈ 21×.
+    expect(first.scale).toBeCloseTo(21.1, 0);
     // A second later 900 users are waiting: only 100 were answered.
     const second = pacer.next(input({ wallMs: 1_000, simMs: 19_000, sent: 1_000, settled: 100 }));
     expect(second.joinsPerSecond).toBe(280); // 0.6 × 400 + 0.4 × 100
     expect(second.scale).toBeLessThan(first.scale);
+  });
+
+  it("takes the load's own backlog gauge over sent − settled, which lags by a report", () => {
+    const options = {
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
+      initialJoinsPerSecond: 400,
+    };
+    const lagging = { wallMs: 1_000, simMs: 19_000, sent: 1_000, settled: 100 };
+    // Counted from the counters, 900 users look stuck and the capacity is cut…
+    const fromCounters = new ClockPacer(options);
+    fromCounters.next(input({}));
+    expect(fromCounters.next(input(lagging)).joinsPerSecond).toBeLessThan(400);
+    // …while the workers see 20 waiting: the machine kept up and nothing is cut.
+    const fromGauge = new ClockPacer(options);
+    fromGauge.next(input({}));
+    expect(fromGauge.next(input({ ...lagging, backlog: 20 })).joinsPerSecond).toBeGreaterThanOrEqual(400);
   });
 
   it('probes a higher capacity while the curve limits it and the machine keeps up', () => {
@@ -127,6 +147,19 @@ describe('ClockPacer', () => {
     });
   });
 
+  it('speeds back up fast on an idle CPU, carefully on a busy one, and holds near the top', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 1,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    expect(pacer.next(input({ p95Ms: 900, cpuBusy: 0.95 })).scale).toBe(21);
+    expect(pacer.next(input({ wallMs: 1_000, p95Ms: 50, cpuBusy: 0.9 })).scale).toBe(21);
+    expect(pacer.next(input({ wallMs: 2_000, p95Ms: 50, cpuBusy: 0.6 })).scale).toBeCloseTo(24.15, 1);
+    expect(pacer.next(input({ wallMs: 3_000, p95Ms: 50, cpuBusy: 0.2 })).scale).toBe(30);
+  });
+
   it('plans for the admissions while the queue drains, not only for arrivals', () => {
     const pacer = new ClockPacer({
       requestedScale: 30,
@@ -136,10 +169,10 @@ describe('ClockPacer', () => {
       admissionsPerSimSecond: 50,
     });
     expect(pacer.next(input({ queueSize: 0 }))).toMatchObject({ scale: 30 });
-    // 50 admissions per simulated second at half a join each: 0.8 × 200 / 25 = 6.4×.
+    // 50 admissions per simulated second at half a join each: (0.8 × 200 × 5 s + 80) / (5 s × 25) = 7×.
     const draining = pacer.next(input({ wallMs: 1_000, queueSize: 5_000 }));
     expect(draining.limitedBy).toBe('arrivals');
-    expect(draining.scale).toBeCloseTo(6.4, 1);
+    expect(draining.scale).toBeCloseTo(7.04, 1);
   });
 
   it('is already slow when sales open: the lookahead sees the admissions coming', () => {
@@ -159,7 +192,10 @@ describe('ClockPacer', () => {
     // 10 simulated seconds before: the next 5 wall seconds at 30× would take the admissions in full.
     const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 10_000, ...queued }));
     expect(before.limitedBy).toBe('arrivals');
-    expect(before.scale).toBeLessThan(8);
+    expect(before.scale).toBeLessThan(10);
+    // At the opening itself: the admissions' rate, as while draining.
+    const opening = pacer.next(input({ wallMs: 2_000, simMs: salesOpenSimMs, ...queued }));
+    expect(opening.scale).toBeCloseTo(7.04, 1);
   });
 
   it('speeds up gradually, so a wrong estimate shows in latency before work piles up', () => {
@@ -170,13 +206,13 @@ describe('ClockPacer', () => {
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
     });
-    expect(pacer.next(input({ queueSize: 5_000 })).scale).toBeCloseTo(6.4, 1);
+    expect(pacer.next(input({ queueSize: 5_000 })).scale).toBeCloseTo(7.04, 1);
     // The queue is empty: nothing limits the clock any more, yet it rises by at most 30 % a second.
     const speeds = [1, 2, 3, 4, 5, 6, 7].map(
       (s) => pacer.next(input({ wallMs: s * 1_000, queueSize: 0 })).scale,
     );
-    expect(speeds[0]).toBeCloseTo(8.3, 1);
-    expect(speeds[1]).toBeCloseTo(10.8, 1);
+    expect(speeds[0]).toBeCloseTo(9.15, 1);
+    expect(speeds[1]).toBeCloseTo(11.9, 1);
     expect(speeds.at(-1)).toBe(30);
   });
 

@@ -44,7 +44,7 @@ export interface PacerOptions {
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
   utilization?: number;
-  /** API P95 above which the machine counts as saturated. @default 400 */
+  /** API P95 above which the machine counts as saturated. @default 300 */
   saturatedP95Ms?: number;
   /** CPU busy share at or above which slow answers count as saturation. @default 0.85 */
   saturatedCpuBusy?: number;
@@ -62,6 +62,11 @@ export interface PacerInput {
   /** Users sent so far, and users whose arrival is over (join answered, socket connected). */
   sent: number;
   settled: number;
+  /**
+   * Users sent whose arrival is not over, as the load measured it now. @default sent − settled
+   * (which counts a report's lag of arrivals as backlog)
+   */
+  backlog?: number;
   /** P95 of API requests and Socket.IO connects since the last call, if any finished. */
   p95Ms: number | undefined;
   /**
@@ -82,11 +87,14 @@ export interface PacerDecision {
 }
 
 const LOOKAHEAD_SLICES = 5;
+/** Joins the machine may be behind for a moment, in seconds of its planned rate. */
+const BURST_SECONDS = 0.5;
 
 export class ClockPacer {
   private readonly lookaheadWallMs: number;
   private readonly utilization: number;
   private readonly saturatedP95Ms: number;
+  private readonly saturatedCpuBusy: number;
   private capacity: number;
   private latencyCap: number;
   private scale: number;
@@ -94,11 +102,13 @@ export class ClockPacer {
   private last: { wallMs: number; settled: number } | undefined;
   /** The most joins per second seen answered. */
   private peakAnswered = 0;
+  private answered: number | undefined;
 
   constructor(private readonly options: PacerOptions) {
     this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
     this.utilization = options.utilization ?? 0.8;
-    this.saturatedP95Ms = options.saturatedP95Ms ?? 400;
+    this.saturatedP95Ms = options.saturatedP95Ms ?? 300;
+    this.saturatedCpuBusy = options.saturatedCpuBusy ?? 0.85;
     this.capacity = options.initialJoinsPerSecond;
     this.latencyCap = options.requestedScale;
     this.scale = options.requestedScale;
@@ -107,15 +117,17 @@ export class ClockPacer {
   /** The speed to run at from now on. */
   next(input: PacerInput): PacerDecision {
     const { requestedScale, minScale } = this.options;
-    const backlog = input.sent - input.settled;
+    const backlog = input.backlog ?? input.sent - input.settled;
     if (this.last && input.wallMs > this.last.wallMs) {
-      const answeredPerSecond =
-        ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
+      const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
+      // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
+      this.answered = this.answered === undefined ? justNow : 0.5 * this.answered + 0.5 * justNow;
+      const answeredPerSecond = this.answered;
       this.peakAnswered = Math.max(this.peakAnswered, answeredPerSecond);
       if (backlog > this.capacity) {
         // More than a second of joins waiting: what got answered is what the machine can do.
         this.capacity = Math.max(1, 0.6 * this.capacity + 0.4 * answeredPerSecond);
-      } else if (backlog < this.capacity / 4 && !this.slow(input)) {
+      } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
         // Kept up: at least what it answered, and more if the curve's limit held the clock back.
         this.capacity = Math.max(this.capacity, answeredPerSecond);
         // Probing: plan 10 % more, never more than a quarter above a rate actually answered.
@@ -130,9 +142,14 @@ export class ClockPacer {
 
     if (!input.faultsInProgress) {
       // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
+      // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
+      // shows seconds later: admitted users buy after their think time), not at all near the top.
+      const cpu = input.cpuBusy ?? 0;
       if (this.slow(input)) this.latencyCap = Math.max(minScale, this.scale * 0.7);
-      else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3)
-        this.latencyCap = Math.min(requestedScale, this.latencyCap * 1.3);
+      else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3) {
+        const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
+        this.latencyCap = Math.min(requestedScale, this.latencyCap * step);
+      }
     }
 
     let scale = requestedScale;
@@ -141,7 +158,7 @@ export class ClockPacer {
     const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
       : 0;
-    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale, admissions);
+    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale, admissions, backlog);
     if (arrivalsCap < scale) {
       scale = arrivalsCap;
       limitedBy = 'arrivals';
@@ -166,21 +183,39 @@ export class ClockPacer {
     return (
       !input.faultsInProgress &&
       (input.p95Ms ?? 0) > this.saturatedP95Ms &&
-      (input.cpuBusy ?? 1) >= (this.options.saturatedCpuBusy ?? 0.85)
+      (input.cpuBusy ?? 1) >= this.saturatedCpuBusy
     );
   }
 
   /**
-   * The fastest speed, up to `ceiling`, at which the machine answers the arrivals (and the
-   * admissions, while the queue drains, in join equivalents) of the next
-   * `lookaheadWallMs` of wall time: the window is read ahead at that very speed (a burst 60
-   * simulated seconds away matters at 30×, not yet at 2×), so the search is a bisection.
+   * The fastest speed, up to `ceiling`, at which the machine keeps up with the arrivals (and the
+   * admissions once sales are open, in join equivalents) of the next `lookaheadWallMs` of wall
+   * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
+   * machine answers by then plus half a second's worth not yet taken by the present backlog. The
+   * window is read at the very speed considered (a burst 60 simulated seconds away matters at
+   * 30×, not yet at 2×), so the search is a bisection.
    */
-  private fastestKeepingUp(simMs: number, ceiling: number, admissionsPerSimSecond: number): number {
+  private fastestKeepingUp(
+    simMs: number,
+    ceiling: number,
+    admissionsPerSimSecond: number,
+    backlog: number,
+  ): number {
     const { minScale } = this.options;
-    const keepsUp = (scale: number) =>
-      scale * this.peakLoadPerSimSecond(simMs, this.lookaheadWallMs * scale, admissionsPerSimSecond) <=
-      this.utilization * this.capacity;
+    const perSecond = this.utilization * this.capacity;
+    const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
+    const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
+    const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
+    const from = this.firstAtOrAfter(simMs);
+    const keepsUp = (scale: number) => {
+      for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
+        const endMs = simMs + slice * sliceWallMs * scale;
+        const admittingMs = Math.max(0, endMs - Math.max(simMs, salesOpenSimMs));
+        const load = this.firstAtOrAfter(endMs) - from + (admissionsPerSimSecond * admittingMs) / 1_000;
+        if (load > (perSecond * slice * sliceWallMs) / 1_000 + headroom) return false;
+      }
+      return true;
+    };
     if (keepsUp(ceiling)) return ceiling;
     let slow = minScale;
     let fast = ceiling;
@@ -190,26 +225,6 @@ export class ClockPacer {
       else fast = middle;
     }
     return slow;
-  }
-
-  /**
-   * The highest load (joins per simulated second: arrivals, and admissions once sales are open)
-   * in any slice of the next `windowMs` of the curve, read in slices so a burst near the end of
-   * the window counts in full.
-   */
-  private peakLoadPerSimSecond(simMs: number, windowMs: number, admissionsPerSimSecond: number): number {
-    const sliceMs = windowMs / LOOKAHEAD_SLICES;
-    const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
-    let peak = 0;
-    let from = this.firstAtOrAfter(simMs);
-    for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
-      const endMs = simMs + slice * sliceMs;
-      const to = this.firstAtOrAfter(endMs);
-      const admitting = endMs > salesOpenSimMs ? admissionsPerSimSecond : 0;
-      peak = Math.max(peak, (to - from) / (sliceMs / 1_000) + admitting);
-      from = to;
-    }
-    return peak;
   }
 
   private firstAtOrAfter(simMs: number): number {

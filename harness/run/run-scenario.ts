@@ -239,6 +239,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           simMs: now,
           sent,
           settled: generator.totals().settled,
+          backlog: generator.totals().unsettled,
           p95Ms: p95OfFeedback(generator.takeFeedback()),
           cpuBusy: cpuBusy(),
           faultsInProgress: faultsInProgress > 0,
