@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { ClockPacer, type PacerInput } from './pacer.ts';
+import { ClockPacer, type PacerInput, type PacerOptions } from './pacer.ts';
 
 const MINUTE = 60_000;
 
 /** `count` arrivals spread evenly over [fromMs, toMs). */
 function spread(fromMs: number, toMs: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => fromMs + ((toMs - fromMs) * i) / count);
+}
+
+const AT_30 = { requestedScale: 30, minScale: 1 };
+
+/** A pacer asked for 30×, never below 1×. */
+function pacer30(options: Omit<PacerOptions, 'requestedScale' | 'minScale'>): ClockPacer {
+  return new ClockPacer({ ...AT_30, ...options });
 }
 
 function input(over: Partial<PacerInput>): PacerInput {
@@ -15,9 +22,7 @@ function input(over: Partial<PacerInput>): PacerInput {
 describe('ClockPacer', () => {
   it('runs at the requested speed when the curve ahead is within what the machine answers', () => {
     // 60 users per simulated minute: 30 per wall second at 30×, against 150 answered.
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: spread(0, 10 * MINUTE, 600),
       initialJoinsPerSecond: 150,
     });
@@ -27,9 +32,7 @@ describe('ClockPacer', () => {
   it('slows before a burst, not after: the next 5 wall seconds of the curve set the speed', () => {
     // Quiet until 3 minutes (simulated), then 6,000 users in one minute: 100 per simulated second.
     const arrivals = [...spread(0, 3 * MINUTE, 180), ...spread(3 * MINUTE, 4 * MINUTE, 6_000)];
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: arrivals,
       initialJoinsPerSecond: 150,
     });
@@ -48,9 +51,7 @@ describe('ClockPacer', () => {
   });
 
   it('learns a lower capacity from a standing backlog and slows further', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: spread(0, 60 * MINUTE, 60_000), // 1,000 per simulated minute
       initialJoinsPerSecond: 400,
     });
@@ -65,8 +66,7 @@ describe('ClockPacer', () => {
 
   it("takes the load's own backlog gauge over sent − settled, which lags by a report", () => {
     const options = {
-      requestedScale: 30,
-      minScale: 1,
+      ...AT_30,
       arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
       initialJoinsPerSecond: 400,
     };
@@ -82,9 +82,7 @@ describe('ClockPacer', () => {
   });
 
   it('probes a higher capacity while the curve limits it and the machine keeps up', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
       initialJoinsPerSecond: 100,
     });
@@ -101,9 +99,7 @@ describe('ClockPacer', () => {
   });
 
   it('does not plan far beyond what was answered: probing is bounded by the best rate seen', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
       initialJoinsPerSecond: 100,
     });
@@ -115,9 +111,7 @@ describe('ClockPacer', () => {
   });
 
   it('slows on a saturated P95 and comes back once it falls, but not during a fault', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: [],
       initialJoinsPerSecond: 150,
     });
@@ -134,9 +128,7 @@ describe('ClockPacer', () => {
   });
 
   it('does not slow for slow answers while the CPU is idle: the clock is not their cause', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: [],
       initialJoinsPerSecond: 150,
     });
@@ -148,9 +140,7 @@ describe('ClockPacer', () => {
   });
 
   it('speeds back up fast on an idle CPU, carefully on a busy one, and holds near the top', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: [],
       initialJoinsPerSecond: 150,
     });
@@ -161,9 +151,7 @@ describe('ClockPacer', () => {
   });
 
   it('plans for the admissions while the queue drains, not only for arrivals', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: [],
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
@@ -178,9 +166,7 @@ describe('ClockPacer', () => {
   it('is already slow when sales open: the lookahead sees the admissions coming', () => {
     // Users queued before sales open at 10 simulated minutes; no arrivals after.
     const salesOpenSimMs = 10 * MINUTE;
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: spread(0, 4 * MINUTE, 5_000),
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
@@ -199,9 +185,7 @@ describe('ClockPacer', () => {
   });
 
   it('speeds up gradually, so a wrong estimate shows in latency before work piles up', () => {
-    const pacer = new ClockPacer({
-      requestedScale: 30,
-      minScale: 1,
+    const pacer = pacer30({
       arrivalsSimMs: [],
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
