@@ -15,6 +15,15 @@ try {
   process.exit(2);
 }
 const log = pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
+// A promise nobody awaited must not end an instance that serves thousands of sockets: log it
+// loudly and keep serving. Synchronous exceptions still end the process (Node's default), after
+// a log line that says so: the state after one is unknown.
+process.on('unhandledRejection', (reason) => {
+  log.error({ err: reason }, 'unhandled promise rejection (a bug): the instance keeps serving');
+});
+process.on('uncaughtExceptionMonitor', (err) => {
+  log.fatal({ err }, 'uncaught exception: the instance exits');
+});
 const server = await startTiketiServer(config, { log });
 
 let stopping = false;

@@ -32,21 +32,27 @@ export const schemas = {
         .refine((ids) => new Set(ids).size === ids.length, 'seatIds must not repeat a seat'),
     })
     .strict(),
+  queueSubscribe: z.object({ eventId: id('eventId') }).strict(),
   payment: z
     .object({ method: z.enum(['card', 'kakaopay', 'naverpay', 'tosspay', 'bank_transfer']) })
     .strict(),
 };
 
-export function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'path' = 'body'): T {
+/** Where a value came from: an HTTP body, a path, or a Socket.IO message's payload. */
+export type Source = 'body' | 'path' | 'message';
+
+export function parse<T>(schema: z.ZodType<T>, value: unknown, where: Source = 'body'): T {
   if (
-    where === 'body' &&
+    where !== 'path' &&
     (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value))
   ) {
-    throw new ApiError(
-      400,
-      'invalid_body',
-      'the request body must be a JSON object (Content-Type: application/json)',
-    );
+    throw where === 'body'
+      ? new ApiError(
+          400,
+          'invalid_body',
+          'the request body must be a JSON object (Content-Type: application/json)',
+        )
+      : new ApiError(400, 'invalid_message', 'the message payload must be an object');
   }
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -24,12 +24,12 @@ import type { TokenSigner } from '../auth/tokens.ts';
 import { ApiError } from '../core/errors.ts';
 import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
+import { idPattern, schemas } from '../http/validation.ts';
 import type { AdmissionBatch } from '../queue/admission.ts';
 import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
 import { createRedisAdapter } from './redis-adapter.ts';
-
-export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+import { onMessage } from './socket-handlers.ts';
 
 /** What a client learns on (re)connect and on `queue:subscribe`. */
 export interface SessionState {
@@ -224,25 +224,18 @@ export class Realtime {
     this.users.set(session.userId, user);
     user.sockets.add(socket);
     void socket.join(`user:${session.userId}`);
-    const follow = async (
-      eventId: unknown,
-    ): Promise<SessionState | { error: { code: string; message: string } }> => {
-      if (typeof eventId !== 'string' || !EVENT_ID_PATTERN.test(eventId)) {
-        return { error: { code: 'invalid_event_id', message: 'eventId must be 1–64 of [A-Za-z0-9_-]' } };
-      }
+    const follow = (eventId: string): Promise<SessionState> => {
       const followers = this.followers.get(eventId) ?? new Set();
       followers.add(session.userId);
       this.followers.set(eventId, followers);
       return this.sendState(socket, eventId);
     };
-    socket.on(
+    onMessage(
+      socket,
       'queue:subscribe',
-      (payload: { eventId?: unknown } | undefined, ack?: (reply: unknown) => void) => {
-        follow(payload?.eventId).then(
-          (reply) => ack?.(reply),
-          (err: unknown) => ack?.({ error: { code: 'unavailable', message: (err as Error).message } }),
-        );
-      },
+      schemas.queueSubscribe,
+      ({ eventId }) => follow(eventId),
+      this.options.log,
     );
     socket.on('disconnect', () => {
       user.sockets.delete(socket);
@@ -251,16 +244,18 @@ export class Realtime {
         for (const followers of this.followers.values()) followers.delete(session.userId);
       }
     });
-    const eventId = socket.handshake.auth?.eventId;
-    if (eventId !== undefined) {
-      follow(eventId).then(
-        (reply) => {
-          if ('error' in reply) socket.emit('error:event', reply.error);
-        },
-        (err: unknown) =>
-          this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect'),
-      );
+    const eventId: unknown = socket.handshake.auth?.eventId;
+    if (eventId === undefined) return;
+    if (typeof eventId !== 'string' || !idPattern.test(eventId)) {
+      socket.emit('error:event', {
+        code: 'invalid_event_id',
+        message: 'eventId must be 1–64 of [A-Za-z0-9_-]',
+      });
+      return;
     }
+    follow(eventId).catch((err: unknown) =>
+      this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect'),
+    );
   }
 
   /** Tells a socket where its user stands in an event: queue place or admission, and held seats. */
