@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,6 +140,43 @@ describe('tiketi-sim CLI', () => {
     const scale = cli('run', 'smoke', '--world', 'aws', '--stack', 'Tiketi', '--time-scale', '30');
     expect(scale.code).toBe(2);
     expect(scale.stderr).toMatch(/--time-scale 30: the aws world runs on the wall clock \(1×\)/);
+  });
+
+  it('run: a scenario naming an alarm, an endpoint and a fault path that do not exist is refused, all three named, nothing started', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiketi-cli-names-'));
+    try {
+      const file = join(dir, 'typos.ts');
+      writeFileSync(
+        file,
+        `export default ${JSON.stringify({
+          name: 'typos',
+          description: 'three misspelled names',
+          startAt: '19:30',
+          endAt: '20:00',
+          event: { seats: 10 },
+          users: 10,
+          arrivals: [
+            { at: '19:30', joined: 0 },
+            { at: '19:40', joined: 10 },
+          ],
+          faults: [{ at: '19:35', fault: 'latency', path: 'app-redsi', latencyMs: 50, durationSeconds: 30 }],
+          expectations: [
+            { expect: 'alarm-never', alarm: 'tiketi-queue-scale-oot', state: 'ALARM' },
+            { expect: 'latency', endpoint: 'POST /api/event/:eventId/queue', percentile: 95, belowMs: 200 },
+          ],
+        })};\n`,
+      );
+      const { code, stderr, stdout } = cli('run', file, '--report-dir', dir);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/faults\[0\]\.path .*"app-redis"/);
+      expect(stderr).toMatch(/expectations\[0\]\.alarm no alarm named "tiketi-queue-scale-oot"/);
+      expect(stderr).toMatch(/expectations\[1\]\.endpoint no endpoint "POST \/api\/event\/:eventId\/queue"/);
+      // Refused before anything started: no topology line, no report.
+      expect(stdout).not.toMatch(/\[tiketi-sim\]/);
+      expect(readdirSync(dir)).toEqual(['typos.ts']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with help on a usage error', () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { designTopology } from '../../infra/topology.ts';
 import { listScenarios, loadScenario } from './load.ts';
 import { parseScenario, ScenarioError } from './schema.ts';
 
@@ -101,5 +102,59 @@ describe('scenario schema', () => {
   it('every built-in scenario is valid', async () => {
     const names = (await listScenarios()).map((s) => s.name);
     expect(names).toEqual(expect.arrayContaining(['peak-drop', 'smoke']));
+  });
+});
+
+describe('names a scenario uses', () => {
+  it('refuses an unknown alarm, endpoint, AZ and instance id, naming the names that exist', () => {
+    const problems = problemsOf({
+      ...valid,
+      faults: [
+        { at: '19:35', fault: 'kill-az', az: 'c' },
+        { at: '19:36', fault: 'kill-instance', instance: 'web-1' },
+      ],
+      expectations: [
+        { expect: 'alarm-never', alarm: 'tiketi-queue-scale-oot', state: 'ALARM' },
+        { expect: 'alarm-state', alarm: 'nope', state: 'ALARM', within: { from: '19:31', to: '19:40' } },
+        { expect: 'latency', endpoint: 'GET /api/event', percentile: 95, belowMs: 100 },
+      ],
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^expectations\[0\]\.alarm no alarm named "tiketi-queue-scale-oot".*"tiketi-queue-scale-out"/,
+      ),
+      expect.stringMatching(/^expectations\[1\]\.alarm no alarm named "nope"/),
+      expect.stringMatching(
+        /^expectations\[2\]\.endpoint no endpoint "GET \/api\/event"; endpoints: "all", "POST \/api\/auth\/login"/,
+      ),
+      expect.stringMatching(/^faults\[0\]\.az no AZ labelled "c" in this topology; AZs: "a", "b"/),
+      expect.stringMatching(/^faults\[1\]\.instance "web-1" is not an instance id/),
+    ]);
+  });
+
+  it('checks alarm names against the scenario’s own topology override', () => {
+    const renamed = structuredClone(designTopology.alarms);
+    renamed[0]!.name = 'my-alarm';
+    const ok = parseScenario({
+      ...valid,
+      topology: { alarms: renamed },
+      expectations: [{ expect: 'alarm-never', alarm: 'my-alarm', state: 'ALARM' }],
+    });
+    expect(ok.expectations).toHaveLength(1);
+    expect(
+      problemsOf({
+        ...valid,
+        topology: { alarms: renamed },
+        expectations: [{ expect: 'alarm-never', alarm: designTopology.alarms[0]!.name, state: 'ALARM' }],
+      }),
+    ).toEqual([expect.stringMatching(/^expectations\[0\]\.alarm no alarm named/)]);
+  });
+
+  it('validates a topology override when the scenario is loaded, with its key path', () => {
+    expect(problemsOf({ ...valid, topology: { autoScalingGroup: { minSize: -1 } } })).toEqual([
+      expect.stringMatching(
+        /^topology\.autoScalingGroup\.minSize .*\(got -1\): fix the scenario's override of infra\/topology\.ts/,
+      ),
+    ]);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { DeepPartial, TopologyInput } from '../../infra/topology.ts';
+import { nameProblems } from './names.ts';
 
 /** Simulated wall-clock time of the drop's day, `HH:MM` or `HH:MM:SS`. */
 export const clockTimeSchema = z
@@ -306,10 +307,15 @@ export class ScenarioError extends Error {
   }
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const keyPath = issue.path
+/** `expectations[2].alarm`, as a reader finds it in the file. */
+function keyPathOf(path: readonly PropertyKey[]): string {
+  return path
     .map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`))
     .join('');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const keyPath = keyPathOf(issue.path);
   let got: unknown = input;
   for (const k of issue.path)
     got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k] : undefined;
@@ -327,11 +333,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
 /** Validates a scenario; used by `defineScenario` and by the loader (which adds the file name). */
 export function parseScenario(input: unknown, file = '<scenario>'): Scenario {
   const parsed = scenarioSchema.safeParse(input);
-  if (!parsed.success)
-    throw new ScenarioError(
-      file,
-      parsed.error.issues.map((i) => describeIssue(i, input)),
-    );
+  // Names are checked even when the shape is wrong elsewhere: every problem is listed at once.
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => describeIssue(i, input))),
+    ...nameProblems(input).map((p) => `${keyPathOf(p.path)} ${p.message}`),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ScenarioError(file, problems);
   return parsed.data;
 }
 
