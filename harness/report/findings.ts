@@ -37,8 +37,15 @@ export interface FindingsResult {
   notEvaluated: { rule: FindingRule; missing: string }[];
 }
 
+/** What the rules read: a finished run, or the run so far (the live page). */
+export type FindingsInput = Pick<
+  RunRecord,
+  'startMs' | 'endMs' | 'samples' | 'alarmHistory' | 'scalingActivities' | 'instances' | 'faults'
+> &
+  Partial<Pick<RunRecord, 'policyRefusals' | 'healthReplacements' | 'admissionNotices'>>;
+
 type RuleResult = Finding[] | { missing: string };
-type Rule = (record: RunRecord, topology: Topology) => RuleResult;
+type Rule = (record: FindingsInput, topology: Topology) => RuleResult;
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 const n = (v: number) => v.toLocaleString('en');
@@ -46,7 +53,11 @@ const n = (v: number) => v.toLocaleString('en');
 const FAIR_SHARE_FLOOR = 0.1;
 
 /** The state of an alarm at `atMs`, from its recorded transitions. */
-export function alarmStateAt(record: RunRecord, alarm: string, atMs: number): AlarmStateName {
+export function alarmStateAt(
+  record: Pick<RunRecord, 'alarmHistory'>,
+  alarm: string,
+  atMs: number,
+): AlarmStateName {
   let state: AlarmStateName = 'INSUFFICIENT_DATA';
   for (const t of record.alarmHistory) if (t.alarm === alarm && t.atMs <= atMs) state = t.to;
   return state;
@@ -60,7 +71,7 @@ function sampleAt(samples: Sample[], atMs: number): Sample | undefined {
 const capacityOf = (s: Sample) => s.desiredCapacity ?? s.instances.inService + s.instances.pending;
 
 /** Instances launched during the run, grouped by the minute their scale-out launched them. */
-function scaleOutGroups(record: RunRecord) {
+function scaleOutGroups(record: FindingsInput) {
   const launched = record.instances.filter((i) => i.launchedAtMs > record.startMs && i.inServiceAtMs);
   const groups: (typeof launched)[] = [];
   for (const i of [...launched].sort((a, b) => a.launchedAtMs - b.launchedAtMs)) {
@@ -195,7 +206,7 @@ const designTimelineContradicted: Rule = (record, topology) => {
 
 /** Why AWS semantics keep capacity from the design's row, or undefined when the load differed. */
 function explain(
-  record: RunRecord,
+  record: FindingsInput,
   topology: Topology,
   c: {
     row: { at: string; instances: number; atMs: number };
@@ -235,7 +246,7 @@ function explain(
 const HEALTH_CAUSE = /ELB system health check failure of (\S+?)\.?$/;
 
 /** Health-check replacements: recorded ones, else derived from the activities' causes. */
-function replacements(record: RunRecord): { instanceId: string; atMs: number; processAlive?: boolean }[] {
+function replacements(record: FindingsInput): { instanceId: string; atMs: number; processAlive?: boolean }[] {
   if (record.healthReplacements) return record.healthReplacements;
   return record.scalingActivities.flatMap((a) => {
     const m = HEALTH_CAUSE.exec(a.cause);
@@ -352,7 +363,7 @@ const RULES: Record<FindingRule, Rule> = {
 };
 
 /** Runs every rule; findings in time order. */
-export function evaluateFindings(record: RunRecord, topology: Topology): FindingsResult {
+export function evaluateFindings(record: FindingsInput, topology: Topology): FindingsResult {
   const out: FindingsResult = { findings: [], notEvaluated: [] };
   for (const rule of FINDING_RULES) {
     const result = RULES[rule](record, topology);

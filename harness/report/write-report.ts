@@ -110,7 +110,10 @@ export function summarize(input: {
   };
 }
 
-const findingsFields = (r: FindingsResult) => ({ findings: r.findings, findingsNotEvaluated: r.notEvaluated });
+const findingsFields = (r: FindingsResult) => ({
+  findings: r.findings,
+  findingsNotEvaluated: r.notEvaluated,
+});
 
 function xml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
