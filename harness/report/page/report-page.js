@@ -12,6 +12,8 @@
   const hhmm = (ms) => new Date(ms).toISOString().slice(11, 16);
   const num = (v) => (v === undefined || v === null ? '—' : Number(v).toLocaleString('en'));
   const secs = (ms) => ms / 1_000;
+  /** Simulated time of a chart's x value (epoch seconds), `HH:MM` or `HH:MM:SS`. */
+  const utc = (seconds, end) => new Date(seconds * 1_000).toISOString().slice(11, end);
   const row = (cells, cls) =>
     `<tr${cls ? ` class="${cls}"` : ''}>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
 
@@ -67,13 +69,14 @@
       return;
     }
     existing?.destroy();
+    const [xAxis, ...yAxes] = extra.axes ?? [{}, { size: 60 }];
     const opts = {
       width,
       height: 260,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
       scales: { x: { time: true } },
-      series: [{ label: 'time (UTC)' }, ...series],
-      axes: extra.axes ?? [{}, { size: 60 }],
+      series: [{ label: 'time (UTC)', value: (_u, v) => (v === null ? '--' : utc(v, 19)) }, ...series],
+      axes: [{ ...xAxis, values: (_u, splits) => splits.map((v) => utc(v, 16)) }, ...yAxes],
       cursor: { drag: { x: true, y: false } },
       plugins: extra.plugins ?? [],
     };
