@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,5 +166,27 @@ describe('/metrics', () => {
     });
     expect(res.status).toBe(405);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+  });
+});
+
+describe('docs/grafana-dashboard.json', () => {
+  it('queries only metrics the exporter declares', () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as {
+      panels: { targets: { expr: string }[] }[];
+    };
+    const declared = new Set(
+      createPrometheusExporter({ status, load })
+        .registry.getMetricsAsArray()
+        .map((m) => m.name),
+    );
+    const used = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) =>
+        (t.expr.match(/tiketi_[a-z_]+/g) ?? []).map((n) => n.replace(/_(bucket|sum|count)$/, '')),
+      ),
+    );
+    expect(used.length).toBeGreaterThan(10);
+    expect(used.filter((n) => !declared.has(n))).toEqual([]);
   });
 });
