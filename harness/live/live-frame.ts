@@ -22,7 +22,7 @@ export interface LiveSnapshot extends FindingsInput {
   /** Verdicts already reached (by name); the others show as pending. */
   verdicts?: Verdict[];
   latency?: RunRecord['latency'];
-  counters?: Record<string, number>;
+  counters?: Partial<RunRecord['counters'] & RunRecord['integrity']>;
 }
 
 export function liveFrame(snapshot: LiveSnapshot, topology: Topology): ReportFrame {

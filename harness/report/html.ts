@@ -41,7 +41,7 @@ export interface ReportFrame {
   scalingActivities: RunRecord['scalingActivities'];
   faults: RunRecord['faults'];
   latency: RunRecord['latency'];
-  counters?: Record<string, number>;
+  counters?: Partial<RunRecord['counters'] & RunRecord['integrity']>;
   reconnectTimesSeconds: number[];
   /** Known at the end. */
   cost?: { instanceHours: number; instanceCostKrw: number };
