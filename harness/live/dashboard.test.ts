@@ -27,7 +27,7 @@ const summary = summarize({
 /** The run as the runner knows it after `minutes` simulated minutes. */
 function snapshot(minutes: number): LiveSnapshot {
   const samples = record.samples.slice(0, minutes);
-  const nowMs = samples.at(-1)!.atMs;
+  const nowMs = samples.at(-1)?.atMs ?? record.startMs;
   const until = <T extends { atMs: number }>(xs: T[]) => xs.filter((x) => x.atMs <= nowMs);
   return {
     scenario: record.scenario,
@@ -37,7 +37,7 @@ function snapshot(minutes: number): LiveSnapshot {
     startMs: record.startMs,
     endMs: record.endMs,
     nowMs,
-    wallSeconds: samples.at(-1)!.wallSeconds ?? 0,
+    wallSeconds: samples.at(-1)?.wallSeconds ?? 0,
     samples,
     alarmHistory: until(record.alarmHistory),
     scalingActivities: record.scalingActivities.filter((a) => a.startMs <= nowMs),
@@ -122,12 +122,14 @@ describe.skipIf(!hasChromium)(`the live page in headless Chromium${skipNote}`, (
   it('shows minutes advancing as frames arrive and ends with the verdicts of summary.json', async () => {
     const dashboard = createLiveDashboard({
       topology: designTopology,
-      initialFrame: liveFrame(snapshot(1), designTopology),
+      initialFrame: liveFrame(snapshot(0), designTopology),
     });
     const { server, url } = await serve(dashboard);
     try {
       const { page, problems, blocked } = await strictPage(browser, (u) => u.startsWith(url));
       await page.goto(`${url}/dashboard`);
+      // Before the first minute is sampled the page stands, charts empty.
+      expect(await page.textContent('#clock')).toBe('simulated 19:30:00 UTC');
       const clocks: string[] = [];
       for (const minutes of [1, 15, 30, 45]) {
         const frame = liveFrame(snapshot(minutes), designTopology);
