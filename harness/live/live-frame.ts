@@ -6,10 +6,18 @@ import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import { evaluateFindings, type FindingsInput } from '../report/findings.ts';
 import { type ReportFrame, verdictStatus } from '../report/html.ts';
-import type { RunRecord } from '../report/run-record.ts';
+import type { AlarmStateName, AlarmTransition, RunRecord, Sample } from '../report/run-record.ts';
 
-/** The run so far, as the runner knows it each second. */
-export interface LiveSnapshot extends FindingsInput {
+type WorldHistorySoFar = 'alarmHistory' | 'scalingActivities' | 'instances' | 'faults';
+
+/**
+ * The run so far, as the runner knows it each second. The world's history (alarm transitions,
+ * scaling activities, instances, faults) is optional: without it the alarm bands come from the
+ * per-minute samples and the findings that need it wait for the report.
+ */
+export interface LiveSnapshot
+  extends Omit<FindingsInput, WorldHistorySoFar>,
+    Partial<Pick<FindingsInput, WorldHistorySoFar>> {
   scenario: string;
   scenarioFile: string;
   users: number;
@@ -25,9 +33,29 @@ export interface LiveSnapshot extends FindingsInput {
   counters?: Partial<RunRecord['counters'] & RunRecord['integrity']>;
 }
 
+/** Alarm transitions as the per-minute samples saw them (to the minute, without reasons). */
+export function transitionsFromSamples(samples: Sample[]): AlarmTransition[] {
+  const out: AlarmTransition[] = [];
+  const last = new Map<string, AlarmStateName>();
+  for (const s of samples)
+    for (const [alarm, to] of Object.entries(s.alarms)) {
+      const from = last.get(alarm) ?? 'INSUFFICIENT_DATA';
+      if (from !== to || !last.has(alarm)) out.push({ alarm, atMs: s.atMs, from, to, reason: 'as sampled' });
+      last.set(alarm, to);
+    }
+  return out;
+}
+
 export function liveFrame(snapshot: LiveSnapshot, topology: Topology): ReportFrame {
   const decided = new Map((snapshot.verdicts ?? []).map((v) => [v.name, v]));
-  const seen = { ...snapshot, endMs: snapshot.nowMs };
+  const seen: FindingsInput = {
+    ...snapshot,
+    endMs: snapshot.nowMs,
+    alarmHistory: snapshot.alarmHistory ?? transitionsFromSamples(snapshot.samples),
+    scalingActivities: snapshot.scalingActivities ?? [],
+    instances: snapshot.instances ?? [],
+    faults: snapshot.faults ?? [],
+  };
   return {
     scenario: snapshot.scenario,
     scenarioFile: snapshot.scenarioFile,
@@ -48,9 +76,9 @@ export function liveFrame(snapshot: LiveSnapshot, topology: Topology): ReportFra
     }),
     findings: evaluateFindings(seen, topology).findings,
     series: snapshot.samples,
-    alarmHistory: snapshot.alarmHistory,
-    scalingActivities: snapshot.scalingActivities,
-    faults: snapshot.faults,
+    alarmHistory: seen.alarmHistory,
+    scalingActivities: seen.scalingActivities,
+    faults: seen.faults,
     latency: snapshot.latency ?? {},
     counters: snapshot.counters,
     reconnectTimesSeconds: [],
