@@ -94,6 +94,13 @@ export class LatencyRecorder {
   }
 }
 
+export interface CumulativeCounts {
+  /** Observations at or below each bound, in the order of the bounds. */
+  atOrBelow: number[];
+  count: number;
+  sumMs: number;
+}
+
 /** Merges snapshots from many workers and intervals. */
 export class LatencyAggregate {
   private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
@@ -137,6 +144,27 @@ export class LatencyAggregate {
     for (const [metric, h] of this.histograms)
       if ((ENDPOINTS as readonly string[]).includes(metric)) merged.add(h);
     return merged.totalCount > 0 ? summarize(merged) : undefined;
+  }
+
+  /**
+   * A Prometheus-style histogram of `metric`: how many observations were at or below each bound
+   * (ms, ascending), the count and the sum. Read from the merged HDR histogram, so its buckets
+   * agree with the percentiles.
+   */
+  cumulativeCounts(metric: LatencyMetric, boundsMs: readonly number[]): CumulativeCounts | undefined {
+    const h = this.histograms.get(metric);
+    if (!(h instanceof hdr.JsHistogram) || h.totalCount === 0) return undefined;
+    const atOrBelow = boundsMs.map(() => 0);
+    const it = h.recordedValuesIterator;
+    it.reset();
+    while (it.hasNext()) {
+      const v = it.next();
+      const ms = h.lowestEquivalentValue(v.valueIteratedTo) / 1_000;
+      boundsMs.forEach((bound, i) => {
+        if (ms <= bound) atOrBelow[i]! += v.countAtValueIteratedTo;
+      });
+    }
+    return { atOrBelow, count: h.totalCount, sumMs: (h.mean * h.totalCount) / 1_000 };
   }
 
   summaries(): Partial<Record<LatencyMetric, LatencySummary>> {

@@ -27,6 +27,17 @@ export interface Sample {
   socketDeliveryP95Ms?: number;
   /** Virtual users connected over Socket.IO. */
   socketsConnected: number;
+  /**
+   * Socket.IO connections per instance id (WebSockets only, unlike `connectionsPerInstance`):
+   * what the scale-out finding needs to see that new instances got no existing socket.
+   */
+  socketsPerInstance?: Record<string, number>;
+  /** The group's desired capacity at the end of the minute. */
+  desiredCapacity?: number;
+  /** Socket.IO handshake and delivery latency of the minute. */
+  socketConnectP95Ms?: number;
+  socketConnectP99Ms?: number;
+  socketDeliveryP99Ms?: number;
   /** Wall seconds since the run started: where the wall time of a run went. */
   wallSeconds?: number;
   /** The clock's speed at the end of the minute (simulated s per wall s), and what set it. */
@@ -71,6 +82,34 @@ export interface FaultRecord {
   timeline: { label: string; atMs: number }[];
   /** Every step and observation of the timeline is in. */
   complete?: boolean;
+}
+
+/** A policy invocation the group did not act on (AutoScalingGroup.refusals). */
+export interface PolicyRefusalRecord {
+  atMs: number;
+  policy: string;
+  /** `cooldown until …`, `scaling activity N in progress`, `desired capacity already at max (10)`. */
+  reason: string;
+}
+
+/** An instance the ELB health check took out of service, and whether its process was still up. */
+export interface HealthReplacementRecord {
+  instanceId: string;
+  atMs: number;
+  /** The instance's process was running when it was replaced (it failed the check, not died). */
+  processAlive: boolean;
+}
+
+/** What became of the "you are admitted" notices the queue pushes over Socket.IO. */
+export interface AdmissionNoticeRecord {
+  /** Admissions the server announced. */
+  sent: number;
+  /** Notices that reached their user over the socket. */
+  delivered: number;
+  /** Admitted users who learned of it by polling `GET …/queue/me` after the notice was lost. */
+  rescuedByPoll: number;
+  /** Admitted users who never learned of it before their shopping window ended. */
+  lost: number;
 }
 
 export interface ReconnectRecord {
@@ -131,4 +170,10 @@ export interface RunRecord {
   longestClientGapMs: number;
   /** How hard the load generator itself worked: its stalls are part of every measured latency. */
   loadGenerator: { workers: number; maxEventLoopDelayMs: number };
+  /** Scaling-policy invocations the group refused. Optional: older records lack it. */
+  policyRefusals?: PolicyRefusalRecord[];
+  /** ELB health-check replacements. Optional: older records lack it. */
+  healthReplacements?: HealthReplacementRecord[];
+  /** Admission notices. Optional: not recorded yet. */
+  admissionNotices?: AdmissionNoticeRecord;
 }

@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
@@ -167,65 +166,4 @@ describe('the report', () => {
     writeReport(dir, summary, designTopology);
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).scenario).toBe('report-test');
   });
-
-  const browser = '/usr/bin/chromium';
-  it.skipIf(!existsSync(browser))(
-    `renders offline in headless Chromium with every chart drawn${existsSync(browser) ? '' : ' — skipped: /usr/bin/chromium is missing (apt-get install chromium)'}`,
-    async () => {
-      const dir = reportDirFor(root, 'browser', new Date());
-      writeReport(dir, summary, designTopology);
-      const instance = await chromium.launch({
-        executablePath: browser,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
-      try {
-        const page = await instance.newPage();
-        const problems: string[] = [];
-        const network: string[] = [];
-        page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-        page.on('pageerror', (e) => problems.push(e.message));
-        await page.route('**/*', (route) => {
-          if (route.request().url().startsWith('file://')) return route.continue();
-          network.push(route.request().url());
-          return route.abort();
-        });
-        await page.goto(`file://${join(dir, 'index.html')}`);
-        const charts = await page.$$eval('[data-chart]', (els) =>
-          els.map((el) => ({
-            name: el.getAttribute('data-chart'),
-            marks: el.querySelectorAll('path, rect, circle').length,
-            width: el.getBoundingClientRect().width,
-          })),
-        );
-        expect(problems).toEqual([]);
-        expect(network).toEqual([]);
-        expect(charts.map((c) => c.name)).toEqual([
-          'queue-instances',
-          'alarm-states',
-          'latency',
-          'clock',
-          'connections',
-          'fault-timeline',
-          'reconnect-times',
-        ]);
-        for (const c of charts) {
-          expect(c.marks, c.name ?? '').toBeGreaterThan(1);
-          expect(c.width).toBeGreaterThan(100);
-        }
-        expect(await page.textContent('h1')).toContain('FAILED');
-      } finally {
-        await instance.close();
-      }
-    },
-    60_000,
-  );
 });

@@ -7,6 +7,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import { evaluateFindings, type FindingsResult } from './findings.ts';
 import { renderHtml } from './html.ts';
 import type { RunRecord } from './run-record.ts';
 
@@ -41,6 +42,9 @@ export interface Summary {
   scalingActivities: RunRecord['scalingActivities'];
   instances: RunRecord['instances'];
   faults: RunRecord['faults'];
+  /** What the run found, in words (findings.ts); rules the record could not feed in `findingsNotEvaluated`. */
+  findings: FindingsResult['findings'];
+  findingsNotEvaluated: FindingsResult['notEvaluated'];
 }
 
 /** Hours of a month in the design's per-month prices (365 × 24 / 12). */
@@ -102,8 +106,14 @@ export function summarize(input: {
     scalingActivities: record.scalingActivities,
     instances: record.instances,
     faults: record.faults,
+    ...findingsFields(evaluateFindings(record, topology)),
   };
 }
+
+const findingsFields = (r: FindingsResult) => ({
+  findings: r.findings,
+  findingsNotEvaluated: r.notEvaluated,
+});
 
 function xml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
