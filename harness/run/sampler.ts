@@ -1,4 +1,5 @@
-import type { AlarmStateName, Sample } from '../report/run-record.ts';
+import type { AlarmState } from '../model/aws.ts';
+import type { Sample } from '../report/run-record.ts';
 import type { DropDuty, DropLoad, DropLoadTotals, DropWorld } from './drop-loop.ts';
 import type { ClockSpeed } from './pacer-duty.ts';
 
@@ -8,7 +9,7 @@ export interface Progress {
   phase: string;
   queueSize: number;
   instances: { pending: number; inService: number };
-  alarms: Record<string, AlarmStateName>;
+  alarms: Record<string, AlarmState>;
   apiP95Ms?: number;
   timeScale: number;
   joined: number;
