@@ -10,7 +10,7 @@ import {
 import type { Topology } from '../../../infra/topology.ts';
 import type { InstanceRecord, ObservedLifecycleState, ScalingActivityRecord } from '../../model/aws.ts';
 import type { Sample } from '../../report/run-record.ts';
-import { call, epochMsOf, type SdkClient } from './sdk.ts';
+import { epochMsOf, pages, type SdkClient } from './sdk.ts';
 
 /** DescribeScalingActivities' activities in the report's shape, oldest first. */
 export function scalingActivitiesFrom(output: ActivitiesType): ScalingActivityRecord[] {
@@ -170,18 +170,10 @@ export async function describeGroupInstances(
   groupName: string,
 ): Promise<GroupInstance[]> {
   const instances: GroupInstance[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await call<AutoScalingGroupsType>(
-      autoScaling,
-      new DescribeAutoScalingGroupsCommand({
-        AutoScalingGroupNames: [groupName],
-        ...(NextToken ? { NextToken } : {}),
-      }),
-    );
+  const request = (page: { NextToken?: string }) =>
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName], ...page });
+  for await (const page of pages<AutoScalingGroupsType>(autoScaling, request))
     instances.push(...instancesFrom(page, topology, groupName));
-    NextToken = page.NextToken;
-  } while (NextToken);
   return instances;
 }
 
@@ -192,21 +184,13 @@ export async function describeScalingActivitiesSince(
   sinceMs: number,
 ): Promise<ScalingActivityRecord[]> {
   const activities: ScalingActivityRecord[] = [];
-  let NextToken: string | undefined;
-  do {
-    // Newest first; stop paging once a page reaches back past `sinceMs`.
-    const page = await call<ActivitiesType>(
-      autoScaling,
-      new DescribeScalingActivitiesCommand({
-        AutoScalingGroupName: groupName,
-        MaxRecords: 100,
-        ...(NextToken ? { NextToken } : {}),
-      }),
-    );
+  const request = (page: { NextToken?: string }) =>
+    new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 100, ...page });
+  for await (const page of pages<ActivitiesType>(autoScaling, request)) {
     const records = scalingActivitiesFrom(page);
     activities.push(...records.filter((a) => a.startMs >= sinceMs));
-    const reachedBack = records.some((a) => a.startMs < sinceMs);
-    NextToken = reachedBack ? undefined : page.NextToken;
-  } while (NextToken);
+    // Newest first: stop paging once a page reaches back past `sinceMs`.
+    if (records.some((a) => a.startMs < sinceMs)) break;
+  }
   return activities.sort((a, b) => a.startMs - b.startMs);
 }

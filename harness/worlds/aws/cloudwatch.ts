@@ -22,7 +22,7 @@ import {
   isAlarmState,
   type MetricDataPoint,
 } from '../../model/aws.ts';
-import { call, epochMsOf, type SdkClient } from './sdk.ts';
+import { epochMsOf, pages, type SdkClient } from './sdk.ts';
 
 /** "Alarm updated from OK to ALARM": both states, from a history item's summary. */
 const SUMMARY_STATES = new RegExp(`from (${ALARM_STATES.join('|')}) to (${ALARM_STATES.join('|')})`);
@@ -105,19 +105,10 @@ export async function describeMetricAlarms(
   alarmNames: readonly string[],
 ): Promise<MetricAlarm[]> {
   const alarms: MetricAlarm[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await call<DescribeAlarmsOutput>(
-      cloudWatch,
-      new DescribeAlarmsCommand({
-        AlarmNames: [...alarmNames],
-        AlarmTypes: ['MetricAlarm'],
-        ...(NextToken ? { NextToken } : {}),
-      }),
-    );
+  const request = (page: { NextToken?: string }) =>
+    new DescribeAlarmsCommand({ AlarmNames: [...alarmNames], AlarmTypes: ['MetricAlarm'], ...page });
+  for await (const page of pages<DescribeAlarmsOutput>(cloudWatch, request))
     alarms.push(...(page.MetricAlarms ?? []));
-    NextToken = page.NextToken;
-  } while (NextToken);
   return alarms;
 }
 
@@ -139,23 +130,18 @@ export async function describeAlarmTransitions(
   const transitions: AlarmTransition[] = [];
   // One alarm at a time: the account may hold other alarms, and AlarmName filters server-side.
   for (const AlarmName of alarmNames) {
-    let NextToken: string | undefined;
-    do {
-      const page = await call<DescribeAlarmHistoryOutput>(
-        cloudWatch,
-        new DescribeAlarmHistoryCommand({
-          AlarmName,
-          HistoryItemType: 'StateUpdate',
-          StartDate: new Date(sinceMs),
-          EndDate: new Date(untilMs),
-          ScanBy: 'TimestampAscending',
-          MaxRecords: 100,
-          ...(NextToken ? { NextToken } : {}),
-        }),
-      );
+    const request = (page: { NextToken?: string }) =>
+      new DescribeAlarmHistoryCommand({
+        AlarmName,
+        HistoryItemType: 'StateUpdate',
+        StartDate: new Date(sinceMs),
+        EndDate: new Date(untilMs),
+        ScanBy: 'TimestampAscending',
+        MaxRecords: 100,
+        ...page,
+      });
+    for await (const page of pages<DescribeAlarmHistoryOutput>(cloudWatch, request))
       transitions.push(...alarmTransitionsFrom(page));
-      NextToken = page.NextToken;
-    } while (NextToken);
   }
   return transitions.sort((a, b) => a.atMs - b.atMs || a.alarm.localeCompare(b.alarm));
 }
@@ -229,20 +215,15 @@ export async function queueMetricsAt(
 ): Promise<{ queueSize?: MetricDataPoint; activeUsers?: MetricDataPoint }> {
   const queries = queueMetricQueries(topology, eventId);
   const results: NonNullable<GetMetricDataOutput['MetricDataResults']> = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await call<GetMetricDataOutput>(
-      cloudWatch,
-      new GetMetricDataCommand({
-        MetricDataQueries: queries,
-        StartTime: new Date(atMs - METRIC_LOOKBACK_MS),
-        EndTime: new Date(atMs),
-        ScanBy: 'TimestampDescending',
-        ...(NextToken ? { NextToken } : {}),
-      }),
-    );
+  const request = (page: { NextToken?: string }) =>
+    new GetMetricDataCommand({
+      MetricDataQueries: queries,
+      StartTime: new Date(atMs - METRIC_LOOKBACK_MS),
+      EndTime: new Date(atMs),
+      ScanBy: 'TimestampDescending',
+      ...page,
+    });
+  for await (const page of pages<GetMetricDataOutput>(cloudWatch, request))
     results.push(...(page.MetricDataResults ?? []));
-    NextToken = page.NextToken;
-  } while (NextToken);
   return queueMetricFrom({ MetricDataResults: results });
 }

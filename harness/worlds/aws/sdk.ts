@@ -19,3 +19,19 @@ export function epochMsOf(date: Date | string | number | undefined): number | un
   const value = date instanceof Date ? date.getTime() : typeof date === 'number' ? date : Date.parse(date);
   return Number.isFinite(value) ? value : undefined;
 }
+
+/**
+ * Every page of a paged AWS call: `request(nextToken)` builds the command for one page (no token:
+ * the first). Stop early by leaving the loop.
+ */
+export async function* pages<Page extends { NextToken?: string }>(
+  client: SdkClient,
+  request: (page: { NextToken?: string }) => object,
+): AsyncGenerator<Page> {
+  let NextToken: string | undefined;
+  do {
+    const page = await call<Page>(client, request(NextToken ? { NextToken } : {}));
+    yield page;
+    NextToken = page.NextToken;
+  } while (NextToken);
+}
