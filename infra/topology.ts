@@ -356,17 +356,25 @@ export type DeepPartial<T> = T extends (infer U)[]
     ? { [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
+/**
+ * `overrides` laid over `base`: objects merge key by key, arrays and plain values replace, an
+ * undefined override keeps the base. Neither argument is changed.
+ */
+export function deepMerge(base: unknown, overrides: unknown): unknown {
+  if (overrides === undefined) return base;
+  if (Array.isArray(overrides) || typeof overrides !== 'object' || overrides === null) return overrides;
+  const out: Record<string, unknown> =
+    typeof base === 'object' && base !== null && !Array.isArray(base)
+      ? { ...(base as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(overrides)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
 /** Applies overrides (arrays replace, objects merge) and validates the result. */
 export function mergeTopology(base: Topology, overrides: DeepPartial<TopologyInput> | undefined): Topology {
   if (!overrides) return base;
-  const merge = (a: unknown, b: unknown): unknown => {
-    if (b === undefined) return a;
-    if (Array.isArray(b) || typeof b !== 'object' || b === null) return b;
-    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
-    return out;
-  };
-  return defineTopology(merge(base, overrides) as TopologyInput);
+  return defineTopology(deepMerge(base, overrides) as TopologyInput);
 }
 
 /** Boot time the emulator applies. */

@@ -1,6 +1,10 @@
 /** Messages between the ALB's control process (target group, health checks) and its proxy workers. */
+import type { ClockAnchor } from '../clock/timeline.ts';
+import type { TargetHealthState } from '../model/aws.ts';
 
-export type TargetState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused';
+export type { ClockAnchor };
+/** A target's ELBv2 health state (harness/model/aws.ts); the name the ALB modules use. */
+export type TargetState = TargetHealthState;
 
 export interface RoutableTarget {
   id: string;
@@ -9,13 +13,7 @@ export interface RoutableTarget {
   state: TargetState;
 }
 
-/** Lets a worker compute simulated time for cookie expiry without asking the control process. */
-export interface ClockAnchor {
-  simMs: number;
-  wallMs: number;
-  timeScale: number;
-}
-
+/** `anchor` lets a worker compute simulated time for cookie expiry without asking the control process. */
 export type ToAlbWorker =
   | {
       type: 'init';

@@ -1,6 +1,6 @@
 /** `tiketi-sim run <scenario>`: the rehearsal, its report, and the exit code CI gates on. */
 import { readFileSync } from 'node:fs';
-import { designTopology, mergeTopology } from '../../infra/topology.ts';
+import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import {
@@ -122,14 +122,7 @@ export function topologyOverrides(assignments: string[]): Record<string, unknown
 function withOverrides(scenario: Scenario, assignments: string[]): Scenario {
   const overrides = topologyOverrides(assignments);
   if (!overrides) return scenario;
-  const merge = (a: unknown, b: unknown): unknown => {
-    if (Array.isArray(b) || typeof b !== 'object' || b === null || typeof a !== 'object' || a === null)
-      return b;
-    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
-    return out;
-  };
-  const topology = merge(scenario.topology ?? {}, overrides) as Scenario['topology'];
+  const topology = deepMerge(scenario.topology ?? {}, overrides) as Scenario['topology'];
   try {
     mergeTopology(designTopology, topology);
   } catch (err) {

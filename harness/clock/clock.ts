@@ -5,6 +5,7 @@
  * the scenario timeline all read time from a `Clock` handed to them, never from `Date.now()`, so a
  * unit test drives them with a `ManualClock` and a run uses a `ScaledClock`.
  */
+import { type ClockAnchor, ClockTimeline, simAt } from './timeline.ts';
 
 /** A scheduled callback; `cancel()` is idempotent. */
 export interface Timer {
@@ -67,25 +68,27 @@ interface ScaledTimer {
 /**
  * Simulated time running `timeScale` times faster than the wall clock. The scale may change while
  * running (the rehearsal slows the clock when the machine can't keep up with the load); pending
- * timers are re-armed so they still fire at their simulated due time.
+ * timers are re-armed so they still fire at their simulated due time. Every speed change is kept
+ * (`toSim`), so wall timestamps map to the simulated moment they happened at.
  */
 export class ScaledClock implements Clock {
-  private anchorWallMs: number;
-  private anchorSimMs: number;
+  private readonly timeline = new ClockTimeline();
+  /** Simulated time while paused (the clock starts paused or was paused). */
+  private pausedSimMs: number;
   private scale: number;
-  private paused = false;
+  private paused: boolean;
   private readonly pending = new Set<ScaledTimer>();
+  private readonly wallNow: () => number;
 
   constructor(options: { timeScale: number; startSimMs?: number; wallNow?: () => number; paused?: boolean }) {
     if (!(options.timeScale > 0)) throw new RangeError(`timeScale must be > 0 (got ${options.timeScale})`);
     this.wallNow = options.wallNow ?? Date.now;
-    this.anchorWallMs = this.wallNow();
-    this.anchorSimMs = options.startSimMs ?? this.anchorWallMs;
+    const wallMs = this.wallNow();
+    this.pausedSimMs = options.startSimMs ?? wallMs;
     this.scale = options.timeScale;
     this.paused = options.paused ?? false;
+    if (!this.paused) this.timeline.record({ wallMs, simMs: this.pausedSimMs, timeScale: this.scale });
   }
-
-  private readonly wallNow: () => number;
 
   get isPaused(): boolean {
     return this.paused;
@@ -94,14 +97,16 @@ export class ScaledClock implements Clock {
   /** Stops simulated time (setup work that must not count); timers wait. */
   pause(): void {
     if (this.paused) return;
-    this.anchorSimMs = this.now();
+    const wallMs = this.wallNow();
+    this.pausedSimMs = this.now();
+    this.timeline.record({ wallMs, simMs: this.pausedSimMs, timeScale: 0 });
     this.paused = true;
     for (const t of this.pending) if (t.handle) clearTimeout(t.handle);
   }
 
   resume(): void {
     if (!this.paused) return;
-    this.anchorWallMs = this.wallNow();
+    this.timeline.record({ wallMs: this.wallNow(), simMs: this.pausedSimMs, timeScale: this.scale });
     this.paused = false;
     for (const t of this.pending) this.arm(t);
   }
@@ -111,15 +116,28 @@ export class ScaledClock implements Clock {
   }
 
   now(): number {
-    if (this.paused) return this.anchorSimMs;
-    return this.anchorSimMs + (this.wallNow() - this.anchorWallMs) * this.scale;
+    const running = this.timeline.latest;
+    if (this.paused || !running) return this.pausedSimMs;
+    return simAt(running, this.wallNow());
+  }
+
+  /** The current piece of the wall → simulated mapping, for a process that keeps its own time. */
+  anchor(): ClockAnchor {
+    return { wallMs: this.wallNow(), simMs: this.now(), timeScale: this.paused ? 0 : this.scale };
+  }
+
+  /**
+   * The simulated moment of a wall timestamp, through every speed the clock ran at. Wall times
+   * from before the clock first ran map backward at its first speed.
+   */
+  toSim(wallMs: number): number {
+    return this.timeline.toSim(wallMs);
   }
 
   /** Changes the speed from now on; simulated time stays continuous. */
   setTimeScale(timeScale: number): void {
     if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0 (got ${timeScale})`);
-    this.anchorSimMs = this.now();
-    this.anchorWallMs = this.wallNow();
+    if (!this.paused) this.timeline.record({ wallMs: this.wallNow(), simMs: this.now(), timeScale });
     this.scale = timeScale;
     if (!this.paused) for (const t of this.pending) this.arm(t);
   }

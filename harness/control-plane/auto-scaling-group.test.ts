@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import { ManualClock } from '../clock/clock.ts';
-import {
-  AutoScalingGroup,
-  type InstanceLauncher,
-  type TargetHealthState,
-  type TargetRegistry,
-} from './auto-scaling-group.ts';
+import type { TargetHealthState } from '../model/aws.ts';
+import { AutoScalingGroup, type InstanceLauncher, type TargetRegistry } from './auto-scaling-group.ts';
 
 const T0 = Date.parse('2026-11-24T19:55:00Z');
 const BOOT_MS = 240_000; // the design's 3–5 minutes: the midpoint

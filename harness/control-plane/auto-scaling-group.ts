@@ -17,9 +17,13 @@
 import type { Topology } from '../../infra/topology.ts';
 import { bootSecondsOf, scalingPolicyNamed } from '../../infra/topology.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
-
-export type Lifecycle = 'Pending' | 'InService' | 'Terminating' | 'Terminated';
-export type TargetHealthState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused';
+import type {
+  GroupInstanceRecord,
+  LifecycleState,
+  ScalingActivityRecord,
+  ScalingActivityStatus,
+  TargetHealthState,
+} from '../model/aws.ts';
 
 /** Starts and stops the processes behind instances (the EC2 stand-in). */
 export interface InstanceLauncher {
@@ -36,25 +40,9 @@ export interface TargetRegistry {
   health(id: string): TargetHealthState;
 }
 
-export interface InstanceRecord {
-  id: string;
-  az: string;
-  lifecycle: Lifecycle;
-  health: 'Healthy' | 'Unhealthy';
-  launchedAtMs: number;
-  inServiceAtMs?: number;
-  /** Left service: deregistration (draining) began. */
-  terminatingAtMs?: number;
-  terminatedAtMs?: number;
-}
-
-export interface ScalingActivity {
+export interface ScalingActivity extends ScalingActivityRecord {
   id: number;
-  description: string;
-  cause: string;
-  startMs: number;
-  endMs?: number;
-  status: 'InProgress' | 'Successful' | 'Failed';
+  status: ScalingActivityStatus;
 }
 
 export interface AutoScalingGroupOptions {
@@ -76,7 +64,7 @@ function iso(ms: number): string {
 
 export class AutoScalingGroup {
   desiredCapacity: number;
-  readonly instances = new Map<string, InstanceRecord>();
+  readonly instances = new Map<string, GroupInstanceRecord>();
   readonly activities: ScalingActivity[] = [];
   /** Policy invocations that did nothing, and why (cooldown, activity in progress, at a limit). */
   readonly refusals: { atMs: number; policy: string; reason: string }[] = [];
@@ -112,11 +100,11 @@ export class AutoScalingGroup {
     this.timer?.cancel();
   }
 
-  live(): InstanceRecord[] {
+  live(): GroupInstanceRecord[] {
     return [...this.instances.values()].filter((i) => i.lifecycle !== 'Terminated');
   }
 
-  count(lifecycle: Lifecycle): number {
+  count(lifecycle: LifecycleState): number {
     return [...this.instances.values()].filter((i) => i.lifecycle === lifecycle).length;
   }
 
@@ -209,7 +197,7 @@ export class AutoScalingGroup {
   private async launchOne(activity: ScalingActivity | undefined, warm = false): Promise<void> {
     const id = `app-${this.nextId++}`;
     const az = this.chooseLaunchAz();
-    const record: InstanceRecord = {
+    const record: GroupInstanceRecord = {
       id,
       az,
       lifecycle: 'Pending',
@@ -238,10 +226,10 @@ export class AutoScalingGroup {
   }
 
   /** Default termination policy: the AZ with the most instances, then the oldest there. */
-  private chooseVictim(): InstanceRecord | undefined {
+  private chooseVictim(): GroupInstanceRecord | undefined {
     const candidates = this.live().filter((i) => i.lifecycle === 'InService' || i.lifecycle === 'Pending');
     if (candidates.length === 0) return undefined;
-    const byAz = new Map<string, InstanceRecord[]>();
+    const byAz = new Map<string, GroupInstanceRecord[]>();
     for (const c of candidates) byAz.set(c.az, [...(byAz.get(c.az) ?? []), c]);
     const most = Math.max(...[...byAz.values()].map((l) => l.length));
     const zones = [...byAz.entries()].filter(([, l]) => l.length === most);

@@ -18,6 +18,7 @@
  */
 import type { AlarmDefinition, ComparisonOperator, Statistic, Topology } from '../../infra/topology.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
+import type { AlarmState, AlarmTransition, MetricDataPoint } from '../model/aws.ts';
 
 export interface MetricDatum {
   MetricName: string;
@@ -30,11 +31,6 @@ export interface MetricDatum {
 export interface PutMetricDataInput {
   Namespace: string;
   MetricData: MetricDatum[];
-}
-
-interface Sample {
-  atMs: number;
-  value: number;
 }
 
 function metricKey(
@@ -55,7 +51,7 @@ export interface Datapoint {
 }
 
 export class MetricStore {
-  private readonly series = new Map<string, Sample[]>();
+  private readonly series = new Map<string, MetricDataPoint[]>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -134,16 +130,6 @@ export function breaches(value: number, operator: ComparisonOperator, threshold:
   }
 }
 
-export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
-
-export interface AlarmHistoryItem {
-  alarm: string;
-  atMs: number;
-  from: AlarmState;
-  to: AlarmState;
-  reason: string;
-}
-
 const OPERATOR_TEXT: Record<ComparisonOperator, string> = {
   GreaterThanThreshold: 'greater than',
   GreaterThanOrEqualToThreshold: 'greater than or equal to',
@@ -162,7 +148,7 @@ function stamp(ms: number): string {
 export class Alarm {
   state: AlarmState = 'INSUFFICIENT_DATA';
   stateReason = 'Unchecked: Initial alarm creation';
-  readonly history: AlarmHistoryItem[] = [];
+  readonly history: AlarmTransition[] = [];
 
   constructor(
     readonly definition: AlarmDefinition,
@@ -275,7 +261,7 @@ export class CloudWatch {
     this.timer?.cancel();
   }
 
-  history(): AlarmHistoryItem[] {
+  history(): AlarmTransition[] {
     return this.alarms.flatMap((a) => a.history).sort((a, b) => a.atMs - b.atMs);
   }
 

@@ -3,8 +3,12 @@
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
+import type { AlarmState, AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
 
-export type AlarmStateName = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+/** The report's AWS nouns are harness/model/aws.ts's; re-exported for the modules that import them from here. */
+export type { AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
+/** @deprecated `AlarmState` from harness/model/aws.ts (the same type). */
+export type AlarmStateName = AlarmState;
 
 /** One sample per simulated minute. */
 export interface Sample {
@@ -13,7 +17,7 @@ export interface Sample {
   activeUsers: number;
   instances: { pending: number; inService: number; terminating: number };
   targets: { initial: number; healthy: number; unhealthy: number; draining: number };
-  alarms: Record<string, AlarmStateName>;
+  alarms: Record<string, AlarmState>;
   /** Open client connections (HTTP + WebSocket) per instance id. */
   connectionsPerInstance: Record<string, number>;
   /** Requests completed and failed (5xx or no response) during the minute. */
@@ -47,32 +51,6 @@ export interface Sample {
 
 /** What set the clock's speed (harness/run/pacer.ts). */
 export type ClockLimit = 'requested' | 'arrivals' | 'latency' | 'backlog';
-
-export interface AlarmTransition {
-  alarm: string;
-  atMs: number;
-  from: AlarmStateName;
-  to: AlarmStateName;
-  reason: string;
-}
-
-export interface ScalingActivityRecord {
-  startMs: number;
-  endMs?: number;
-  status: string;
-  description: string;
-  cause: string;
-}
-
-export interface InstanceRecord {
-  id: string;
-  az: string;
-  launchedAtMs: number;
-  inServiceAtMs?: number;
-  /** Left service (draining began). */
-  terminatingAtMs?: number;
-  terminatedAtMs?: number;
-}
 
 export interface FaultRecord {
   fault: string;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { DeepPartial, TopologyInput } from '../../infra/topology.ts';
+import { ALARM_STATES } from '../model/aws.ts';
 import { nameProblems } from './names.ts';
 
 /** Simulated wall-clock time of the drop's day, `HH:MM` or `HH:MM:SS`. */
@@ -120,7 +121,7 @@ export const expectationSchema = z.discriminatedUnion('expect', [
     .object({
       expect: z.literal('alarm-state'),
       alarm: z.string(),
-      state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+      state: z.enum(ALARM_STATES),
       /** The alarm must enter `state` inside this window. */
       within: windowSchema,
     })
@@ -129,7 +130,7 @@ export const expectationSchema = z.discriminatedUnion('expect', [
     .object({
       expect: z.literal('alarm-never'),
       alarm: z.string(),
-      state: z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']),
+      state: z.enum(ALARM_STATES),
       /** @default the whole run */
       during: windowSchema.optional(),
     })

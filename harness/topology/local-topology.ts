@@ -6,7 +6,6 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../app/db/migrate.ts';
@@ -20,11 +19,15 @@ import { AutoScalingGroup } from '../control-plane/auto-scaling-group.ts';
 import { CloudWatch } from '../control-plane/cloudwatch.ts';
 import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
-import { FaultError, type InjectedFault, injectFault } from '../faults/inject.ts';
+import { type InjectedFault, injectFault } from '../faults/inject.ts';
 import { type ProxyRoute, startProxyHost } from '../faults/proxy/proxy-host.ts';
 import { type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
 import type { FaultRecord } from '../report/run-record.ts';
-import { type FaultAction, faultActionSchema } from '../scenario/schema.ts';
+import type { FaultAction } from '../scenario/schema.ts';
+import { mountTopologyRoutes } from './control-routes.ts';
+import { type ControlServer, startControlServer } from './control-server.ts';
+import { Teardown } from './teardown.ts';
+import { TimeScalePublisher } from './time-scale-publisher.ts';
 
 /** Redis key through which app instances follow the simulated clock's speed. */
 export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
@@ -75,6 +78,8 @@ export interface StartedTopology extends AsyncDisposable {
   readonly schedule: Schedule;
   readonly instances: ReadonlyMap<string, StartedAppInstance>;
   readonly controlUrl: string;
+  /** The control endpoint's route table: `control.mount('GET', '/metrics', handler)` adds a route. */
+  readonly control: Pick<ControlServer, 'mount' | 'url'>;
   /** Where clients send traffic: the client route when there is one, else the ALB. */
   readonly clientUrl: string;
   readonly tokenSecret: string;
@@ -118,254 +123,243 @@ export function redisClientFor(endpoints: BackendEndpoints): Redis {
   return client;
 }
 
-export async function startLocalTopology(options: LocalTopologyOptions): Promise<StartedTopology> {
+interface DataTier {
+  backend: StartedBackend;
+  /** Admin connections: they skip the fault proxy, so a rehearsed partition does not blind the harness. */
+  db: pg.Pool;
+  redis: Redis;
+}
+
+async function startDataTier(options: LocalTopologyOptions, teardown: Teardown): Promise<DataTier> {
   const { topology, clock, log } = options;
-  const stack: (() => Promise<unknown> | unknown)[] = [];
-  const unwind = async () => {
-    for (const undo of stack.splice(0).reverse()) await Promise.resolve(undo()).catch(() => undefined);
+  const scale = clock.timeScale;
+  // Sentinel runs on wall time: the design's detection time, compressed, with a floor so a busy
+  // machine does not fail over on a slow reply.
+  const backend = await options.backend.start({
+    log,
+    redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
+    redisFaultPath: options.redisPath ?? false,
+    redisFailoverTimeoutMs: Math.max(3_000, (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale),
+  });
+  teardown.defer(() => backend.stop());
+  const admin = backend.adminEndpoints ?? backend.endpoints;
+  const db = new pg.Pool({ connectionString: admin.postgres.writerUrl, max: 5 });
+  db.on('error', () => {});
+  db.on('connect', (c) => c.on('error', () => {}));
+  teardown.defer(() => db.end());
+  const redis = redisClientFor(admin);
+  teardown.defer(() => redis.quit());
+  await migrate(db);
+  await redis.set(TIME_SCALE_KEY, String(scale));
+  return { backend, db, redis };
+}
+
+interface Fleet {
+  alb: StartedAlb;
+  asg: AutoScalingGroup;
+  instances: Map<string, StartedAppInstance>;
+  tokenSecret: string;
+}
+
+/** The ALB and the Auto Scaling group that launches app instances behind it. */
+async function startFleet(options: LocalTopologyOptions, data: DataTier, teardown: Teardown): Promise<Fleet> {
+  const { topology, clock, log } = options;
+  const alb = await startAlb({
+    topology,
+    clock,
+    workers: options.albWorkers ?? 2,
+    timeScale: () => clock.timeScale,
+  });
+  teardown.defer(() => alb.stop());
+  const tokenSecret = randomBytes(24).toString('hex');
+  const instances = new Map<string, StartedAppInstance>();
+  teardown.defer(() => Promise.allSettled([...instances.values()].map((i) => i.kill())));
+  const env = {
+    TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
+    QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
+    LOG_LEVEL: 'warn',
+    DRAIN_NOTICE_MS: '500',
+    ...options.appEnv,
   };
+  const asg = new AutoScalingGroup({
+    topology,
+    clock,
+    warmStart: true,
+    launcher: {
+      async launch({ id, az }) {
+        instances.set(
+          id,
+          await startAppInstance({ id, az, endpoints: data.backend.endpoints, tokenSecret, log, env }),
+        );
+      },
+      async terminate(id) {
+        await instances.get(id)?.stop(10_000);
+      },
+    },
+    targets: {
+      register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
+      deregister: (id) => alb.deregisterTarget(id),
+      health: (id) => alb.health(id),
+    },
+  });
+  teardown.defer(() => asg.stop());
+  return { alb, asg, instances, tokenSecret };
+}
+
+/** CloudWatch alarms fed by the real queue-monitor handler on the Lambda's schedule (not started yet). */
+function createMonitoring(
+  options: LocalTopologyOptions,
+  data: DataTier,
+  asg: AutoScalingGroup,
+  teardown: Teardown,
+): { cloudwatch: CloudWatch; schedule: Schedule } {
+  const { topology, clock } = options;
+  const cloudwatch = new CloudWatch({
+    topology,
+    clock,
+    eventId: options.eventId,
+    onScalingAction: (policy, alarm) =>
+      asg.executePolicy(policy, `a monitor alarm ${alarm.name} in state ALARM`),
+  });
+  teardown.defer(() => cloudwatch.stop());
+  const monitor = createQueueMonitorHandler({
+    redis: data.redis,
+    sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
+    now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
+  });
+  const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, monitor);
+  teardown.defer(() => schedule.stop());
+  return { cloudwatch, schedule };
+}
+
+/** A fault-proxy route in front of the ALB, when asked for: where clients connect. */
+async function startClientPath(
+  options: LocalTopologyOptions,
+  alb: StartedAlb,
+  teardown: Teardown,
+): Promise<ProxyRoute | undefined> {
+  if (!options.clientPath) return undefined;
+  const proxies = await startProxyHost();
+  teardown.defer(() => proxies.stop());
+  return proxies.route('client-alb', { host: '127.0.0.1', port: alb.port });
+}
+
+/** The latest value of a queue metric the monitor published to the emulated CloudWatch. */
+function latestQueueMetric(
+  options: LocalTopologyOptions,
+  cloudwatch: CloudWatch,
+  metricName: string,
+): { value: number; startMs: number } | undefined {
+  const { namespace, dimensionName } = options.topology.queueMonitor;
+  return cloudwatch.metrics
+    .statistics({
+      namespace,
+      metricName,
+      dimensions: [{ Name: dimensionName, Value: options.eventId }],
+      startMs: 0,
+      endMs: options.clock.now() + 1,
+      periodSeconds: 60,
+      statistic: 'Maximum',
+    })
+    .at(-1);
+}
+
+interface TopologyParts extends DataTier, Fleet {
+  edge: StartedEdge;
+  cloudwatch: CloudWatch;
+  clientUrl: string;
+  controlUrl: string;
+  faultRecords: () => FaultRecord[];
+}
+
+function describeTopology(options: LocalTopologyOptions, parts: TopologyParts): TopologyStatus {
+  const { clock, topology } = options;
+  const { backend, cloudwatch } = parts;
+  const queue = latestQueueMetric(options, cloudwatch, topology.queueMonitor.queueSizeMetric);
+  const active = latestQueueMetric(options, cloudwatch, topology.queueMonitor.activeUsersMetric);
+  return {
+    simulatedTime: new Date(clock.now()).toISOString(),
+    timeScale: clock.timeScale,
+    endpoints: {
+      edgeUrl: parts.edge.url,
+      albUrl: parts.alb.url,
+      clientUrl: parts.clientUrl,
+      controlUrl: parts.controlUrl,
+      redis: backend.endpoints.redis,
+      postgres: backend.endpoints.postgres,
+    },
+    autoScalingGroup: parts.asg.describe(),
+    targets: parts.alb.targetHealth(),
+    alarms: cloudwatch.describe(),
+    latestMetrics: { queueSize: queue?.value, activeUsers: active?.value, atMs: queue?.startMs },
+    backend: backend.components(),
+    faults: parts.faultRecords(),
+  };
+}
+
+export async function startLocalTopology(options: LocalTopologyOptions): Promise<StartedTopology> {
+  const { topology, clock } = options;
+  const teardown = new Teardown();
   try {
-    const scale = clock.timeScale;
-    // Sentinel runs on wall time: the design's detection time, compressed, with a floor so a busy
-    // machine does not fail over on a slow reply.
-    const backend = await options.backend.start({
-      log,
-      redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
-      redisFaultPath: options.redisPath ?? false,
-      redisFailoverTimeoutMs: Math.max(
-        3_000,
-        (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale,
-      ),
-    });
-    stack.push(() => backend.stop());
-    // The harness's own connections skip the fault proxy: a rehearsed partition must not blind it.
-    const admin = backend.adminEndpoints ?? backend.endpoints;
-    const db = new pg.Pool({ connectionString: admin.postgres.writerUrl, max: 5 });
-    db.on('error', () => {});
-    db.on('connect', (c) => c.on('error', () => {}));
-    stack.push(() => db.end());
-    const redis = redisClientFor(admin);
-    stack.push(() => redis.quit());
-    await migrate(db);
-    await redis.set(TIME_SCALE_KEY, String(scale));
-
-    const alb = await startAlb({
-      topology,
-      clock,
-      workers: options.albWorkers ?? 2,
-      timeScale: () => clock.timeScale,
-    });
-    stack.push(() => alb.stop());
-
-    const tokenSecret = randomBytes(24).toString('hex');
-    const instances = new Map<string, StartedAppInstance>();
-    stack.push(() => Promise.allSettled([...instances.values()].map((i) => i.kill())));
-    const asg: AutoScalingGroup = new AutoScalingGroup({
-      topology,
-      clock,
-      warmStart: true,
-      launcher: {
-        async launch({ id, az }) {
-          const instance = await startAppInstance({
-            id,
-            az,
-            endpoints: backend.endpoints,
-            tokenSecret,
-            log,
-            env: {
-              TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
-              QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
-              LOG_LEVEL: 'warn',
-              DRAIN_NOTICE_MS: '500',
-              ...options.appEnv,
-            },
-          });
-          instances.set(id, instance);
-        },
-        async terminate(id) {
-          await instances.get(id)?.stop(10_000);
-        },
-      },
-      targets: {
-        register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
-        deregister: (id) => alb.deregisterTarget(id),
-        health: (id) => alb.health(id),
-      },
-    });
-    stack.push(() => asg.stop());
-    const cloudwatch = new CloudWatch({
-      topology,
-      clock,
-      eventId: options.eventId,
-      onScalingAction: (policy, alarm) =>
-        asg.executePolicy(policy, `a monitor alarm ${alarm.name} in state ALARM`),
-    });
-    stack.push(() => cloudwatch.stop());
-    const monitor = createQueueMonitorHandler({
-      redis,
-      sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
-      now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
-    });
-    const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, monitor);
-    stack.push(() => schedule.stop());
-    await asg.start();
-
-    const edge = await startEdge({ topology, clock, originUrl: alb.url });
-    stack.push(() => edge.stop());
-
-    let clientPath: ProxyRoute | undefined;
-    if (options.clientPath) {
-      const proxies = await startProxyHost();
-      stack.push(() => proxies.stop());
-      clientPath = await proxies.route('client-alb', { host: '127.0.0.1', port: alb.port });
-    }
-    const clientUrl = clientPath ? `http://127.0.0.1:${clientPath.port}` : alb.url;
+    const data = await startDataTier(options, teardown);
+    const fleet = await startFleet(options, data, teardown);
+    const { cloudwatch, schedule } = createMonitoring(options, data, fleet.asg, teardown);
+    await fleet.asg.start();
+    const edge = await startEdge({ topology, clock, originUrl: fleet.alb.url });
+    teardown.defer(() => edge.stop());
+    const clientPath = await startClientPath(options, fleet.alb, teardown);
     const injected: InjectedFault[] = [];
-    stack.push(() => Promise.allSettled(injected.map((f) => f.stop())));
+    teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
     const inject = async (fault: FaultAction) => {
-      const f = await injectFault({ topology, clock, asg, alb, instances, backend, clientPath }, fault);
+      const { alb, asg, instances } = fleet;
+      const f = await injectFault(
+        { topology, clock, asg, alb, instances, backend: data.backend, clientPath },
+        fault,
+      );
       injected.push(f);
       return f;
     };
-
-    let status: () => TopologyStatus = () => {
-      throw new Error('not ready');
-    };
-    const control: Server = createServer((req, res) => {
-      const reply = (status: number, body: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.method === 'GET' && req.url === '/status') return reply(200, status());
-      if (req.method === 'GET' && req.url === '/faults')
-        return reply(
-          200,
-          injected.map((f) => f.record),
-        );
-      if (req.method === 'POST' && req.url === '/faults') {
-        let raw = '';
-        req.on('data', (d: Buffer) => (raw += d));
-        req.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(raw);
-          } catch {
-            return reply(400, { error: { code: 'invalid_json', message: 'the body is not JSON' } });
-          }
-          const parsed = faultActionSchema.safeParse(body);
-          if (!parsed.success) {
-            const issue = parsed.error.issues[0]!;
-            return reply(400, {
-              error: {
-                code: 'invalid_fault',
-                message: issue.message,
-                field: issue.path.join('.') || 'fault',
-              },
-            });
-          }
-          inject(parsed.data).then(
-            (f) => reply(201, f.record),
-            (err: Error) =>
-              err instanceof FaultError
-                ? reply(409, { error: { code: 'fault_not_possible', message: err.message } })
-                : reply(500, { error: { code: 'fault_failed', message: err.message } }),
-          );
-        });
-        return;
-      }
-      reply(404, { error: { code: 'not_found', message: 'GET /status, GET /faults, POST /faults' } });
-    });
-    await new Promise<void>((r) => control.listen(0, '127.0.0.1', () => r()));
-    stack.push(() => {
-      control.closeAllConnections();
-      return new Promise((r) => control.close(r));
-    });
-    const controlUrl = `http://127.0.0.1:${(control.address() as { port: number }).port}`;
-
+    const faultRecords = () => injected.map((f) => f.record);
+    const control = await startControlServer();
+    teardown.defer(() => control.stop());
     if (!options.queueMetrics) cloudwatch.start();
     schedule.start();
-
-    const describe = (): TopologyStatus => {
-      const { namespace, dimensionName, queueSizeMetric, activeUsersMetric } = topology.queueMonitor;
-      const last = (metricName: string) =>
-        cloudwatch.metrics
-          .statistics({
-            namespace,
-            metricName,
-            dimensions: [{ Name: dimensionName, Value: options.eventId }],
-            startMs: 0,
-            endMs: clock.now() + 1,
-            periodSeconds: 60,
-            statistic: 'Maximum',
-          })
-          .at(-1);
-      const q = last(queueSizeMetric);
-      return {
-        simulatedTime: new Date(clock.now()).toISOString(),
-        timeScale: clock.timeScale,
-        endpoints: {
-          edgeUrl: edge.url,
-          albUrl: alb.url,
-          clientUrl,
-          controlUrl,
-          redis: backend.endpoints.redis,
-          postgres: backend.endpoints.postgres,
-        },
-        autoScalingGroup: asg.describe(),
-        targets: alb.targetHealth(),
-        alarms: cloudwatch.describe(),
-        latestMetrics: { queueSize: q?.value, activeUsers: last(activeUsersMetric)?.value, atMs: q?.startMs },
-        backend: backend.components(),
-        faults: injected.map((f) => f.record),
-      };
-    };
-    status = describe;
-    // Instances read the clock's speed from Redis. During a rehearsed Redis failover the write may
-    // fail: the harness keeps going and retries until the new primary takes it.
-    let wanted = scale;
-    let retry: NodeJS.Timeout | undefined;
-    const publishTimeScale = async (timeScale: number): Promise<void> => {
-      wanted = timeScale;
-      try {
-        await redis.set(TIME_SCALE_KEY, String(timeScale));
-      } catch {
-        retry ??= setTimeout(() => {
-          retry = undefined;
-          void publishTimeScale(wanted);
-        }, 1_000);
-      }
-    };
-    stack.push(() => clearTimeout(retry));
-    const stop = async () => {
-      clock.dispose();
-      await unwind();
-    };
-    return {
-      topology,
-      clock,
-      backend,
-      alb,
+    const timeScale = new TimeScalePublisher(data.redis, TIME_SCALE_KEY, clock.timeScale);
+    teardown.defer(() => timeScale.stop());
+    const clientUrl = clientPath ? `http://127.0.0.1:${clientPath.port}` : fleet.alb.url;
+    const parts: TopologyParts = {
+      ...data,
+      ...fleet,
       edge,
       cloudwatch,
-      asg,
-      schedule,
-      instances,
-      controlUrl,
       clientUrl,
-      tokenSecret,
-      db,
-      redis,
-      async setTimeScale(timeScale) {
-        clock.setTimeScale(timeScale);
-        alb.publish();
-        await publishTimeScale(timeScale);
+      controlUrl: control.url,
+      faultRecords,
+    };
+    const describe = () => describeTopology(options, parts);
+    mountTopologyRoutes(control, { status: describe, faultRecords, injectFault: inject });
+    const stop = async () => {
+      clock.dispose();
+      await teardown.unwind();
+    };
+    return {
+      ...parts,
+      topology,
+      clock,
+      schedule,
+      control,
+      async setTimeScale(scale) {
+        clock.setTimeScale(scale);
+        fleet.alb.publish();
+        await timeScale.publish(scale);
       },
       injectFault: inject,
-      faultRecords: () => injected.map((f) => f.record),
       describe,
       stop,
       [Symbol.asyncDispose]: stop,
     };
   } catch (err) {
-    await unwind();
+    await teardown.unwind();
     throw err;
   }
 }

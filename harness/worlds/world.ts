@@ -15,13 +15,8 @@ import type { ScaledClock } from '../clock/clock.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import type { InjectedFault } from '../faults/inject.ts';
 import type { VirtualUserCredentials } from '../load/protocol.ts';
-import type {
-  AlarmTransition,
-  InstanceRecord,
-  Integrity,
-  Sample,
-  ScalingActivityRecord,
-} from '../report/run-record.ts';
+import type { AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
+import type { Integrity, Sample } from '../report/run-record.ts';
 import type { Expectation, FaultAction, Scenario } from '../scenario/schema.ts';
 
 export const WORLD_NAMES = ['local', 'localstack', 'aws'] as const;

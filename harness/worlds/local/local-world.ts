@@ -18,7 +18,7 @@ import type { Topology } from '../../../infra/topology.ts';
 import type { Backend } from '../../backends/backend.ts';
 import type { Clock } from '../../clock/clock.ts';
 import { checkIntegrity } from '../../faults/integrity.ts';
-import type { AlarmStateName, AlarmTransition } from '../../report/run-record.ts';
+import type { AlarmState, AlarmTransition } from '../../model/aws.ts';
 import { CLIENT_PATH_MAX_USERS, ScenarioError } from '../../scenario/schema.ts';
 import { type StartedTopology, startLocalTopology } from '../../topology/local-topology.ts';
 import { readyUsers, type StartedWorld, type World, type WorldName, type WorldSetup } from '../world.ts';
@@ -43,7 +43,7 @@ export interface ExternalAlarms {
     topology: Topology;
   }): Promise<void>;
   /** Current state of every alarm. */
-  states(): Promise<Record<string, AlarmStateName>>;
+  states(): Promise<Record<string, AlarmState>>;
   /** Transitions since `start`, in simulated time. */
   history(toSim: (wallMs: number) => number): Promise<AlarmTransition[]>;
   stop(): Promise<void>;

@@ -12,7 +12,7 @@
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Topology } from '../../../infra/topology.ts';
 import type { Clock, Timer } from '../../clock/clock.ts';
-import type { AlarmStateName } from '../../report/run-record.ts';
+import { type AlarmState, isAlarmState } from '../../model/aws.ts';
 
 /** What the feed needs of an SQS client (`SQSClient` fits, and so does a test fake). */
 export interface SqsLike {
@@ -21,14 +21,12 @@ export interface SqsLike {
 
 export interface AlarmNotification {
   alarmName: string;
-  newState: AlarmStateName;
-  oldState?: AlarmStateName;
+  newState: AlarmState;
+  oldState?: AlarmState;
   reason: string;
   /** StateChangeTime, epoch ms (the message's SentTimestamp when the notification has none). */
   atMs: number;
 }
-
-const STATES = new Set<string>(['OK', 'ALARM', 'INSUFFICIENT_DATA']);
 
 /**
  * CloudWatch writes `2025-11-26T10:54:12.617+0000`; LocalStack writes `…Z`. Also accepts epoch
@@ -73,7 +71,7 @@ export function parseAlarmNotification(
   if (typeof n.AlarmName !== 'string' || n.AlarmName === '') {
     return { ok: false, reason: 'not a CloudWatch alarm notification: no AlarmName' };
   }
-  if (typeof n.NewStateValue !== 'string' || !STATES.has(n.NewStateValue)) {
+  if (!isAlarmState(n.NewStateValue)) {
     return {
       ok: false,
       reason: `alarm ${n.AlarmName}: NewStateValue ${String(n.NewStateValue)} is not a state`,
@@ -90,10 +88,8 @@ export function parseAlarmNotification(
     ok: true,
     notification: {
       alarmName: n.AlarmName,
-      newState: n.NewStateValue as AlarmStateName,
-      ...(typeof n.OldStateValue === 'string' && STATES.has(n.OldStateValue)
-        ? { oldState: n.OldStateValue as AlarmStateName }
-        : {}),
+      newState: n.NewStateValue,
+      ...(isAlarmState(n.OldStateValue) ? { oldState: n.OldStateValue } : {}),
       reason: typeof n.NewStateReason === 'string' ? n.NewStateReason : '',
       atMs,
     },

@@ -8,7 +8,7 @@
  * The report's alarm states come from LocalStack (`DescribeAlarms` each sample); its transitions
  * are the notifications the feed delivered during the run.
  */
-import type { AlarmStateName, AlarmTransition } from '../../report/run-record.ts';
+import type { AlarmState, AlarmTransition } from '../../model/aws.ts';
 import { describeAlarmStates, type SdkClient } from '../aws/observe.ts';
 import { type ExternalAlarms, emulatedWorld, type LocalWorldOptions } from '../local/local-world.ts';
 import type { World } from '../world.ts';
@@ -47,10 +47,10 @@ export function localStackAlarms(options: LocalStackAlarmsOptions): ExternalAlar
   const now = options.now ?? Date.now;
   const names = new Set(options.alarmNames);
   const transitions: AlarmNotification[] = [];
-  const current = new Map<string, AlarmStateName>();
+  const current = new Map<string, AlarmState>();
   let feed: AlarmFeed | undefined;
   let bridge: ReturnType<typeof alarmScalingBridge> | undefined;
-  let last: Record<string, AlarmStateName> = {};
+  let last: Record<string, AlarmState> = {};
   let stateErrors = 0;
 
   const states = async () => {

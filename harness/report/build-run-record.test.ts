@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import type { LoadTotals } from '../load/load-generator.ts';
+import { LatencyAggregate, LatencyRecorder } from '../metrics/latency.ts';
+import { buildRunRecord, type RunRecordInput } from './build-run-record.ts';
+import type { Sample } from './run-record.ts';
+
+const T0 = Date.parse('2025-11-26T20:00:00Z');
+const WALL0 = 1_700_000_000_000;
+/** 60× from WALL0 on. */
+const toSim = (wallMs: number) => T0 + (wallMs - WALL0) * 60;
+
+function totals(over: Partial<LoadTotals> = {}): LoadTotals {
+  return {
+    requests: 1_000,
+    errors: 3,
+    conflicts: 7,
+    sameInstance: 900,
+    instanceSwitches: 4,
+    rejected: 0,
+    joined: 500,
+    settled: 500,
+    admitted: 400,
+    seatsHeld: 300,
+    reservations: 250,
+    confirmedReservationIds: ['r-1', 'r-2'],
+    socketDisconnects: 12,
+    socketsConnected: 0,
+    usersActive: 0,
+    unsettled: 0,
+    longestGap: { fromWallMs: WALL0 + 1_000, toWallMs: WALL0 + 1_500 },
+    reconnects: [
+      {
+        userId: 'u-1',
+        disconnectedAtWallMs: WALL0 + 2_000,
+        reconnectedAtWallMs: WALL0 + 2_100,
+        stateKept: true,
+      },
+      {
+        userId: 'u-2',
+        disconnectedAtWallMs: WALL0 + 3_000,
+        reconnectedAtWallMs: undefined,
+        stateKept: undefined,
+      },
+    ],
+    maxWorkerEventLoopDelayMs: 41.6,
+    ...over,
+  };
+}
+
+function input(over: Partial<RunRecordInput> = {}): RunRecordInput {
+  const recorder = new LatencyRecorder();
+  recorder.record('POST /api/events/:eventId/queue', 20);
+  const latency = new LatencyAggregate();
+  latency.add(recorder.drain());
+  return {
+    scenario: 'peak-drop',
+    startMs: T0,
+    endMs: T0 + 60 * 60_000,
+    clockNowMs: T0 + 61 * 60_000,
+    timeScaleRequested: 60,
+    wallSeconds: 80,
+    users: 500,
+    samples: [
+      { atMs: T0 + 60_000, socketsConnected: 450 } as Sample,
+      { atMs: T0 + 120_000, socketsConnected: 480 } as Sample,
+    ],
+    history: { alarmHistory: [], scalingActivities: [], instances: [] },
+    integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 2 },
+    faults: [{ fault: 'redis-failover', detail: 'primary killed', atMs: T0, timeline: [] }],
+    load: { totals: totals(), latency, workers: 2 },
+    toSim,
+    ...over,
+  };
+}
+
+describe('buildRunRecord', () => {
+  it('states the run in simulated time: reconnects and the longest gap through the clock, the effective speed', () => {
+    const record = buildRunRecord(input());
+    expect(record.endMs).toBe(T0 + 60 * 60_000);
+    expect(record.timeScaleEffective).toBe(45); // 3,600 simulated s in 80 wall s
+    expect(record.wallSeconds).toBe(80);
+    expect(record.reconnects).toEqual([
+      { userId: 'u-1', disconnectedAtMs: T0 + 120_000, reconnectedAtMs: T0 + 126_000, stateKept: true },
+      { userId: 'u-2', disconnectedAtMs: T0 + 180_000, reconnectedAtMs: undefined, stateKept: undefined },
+    ]);
+    expect(record.longestClientGapMs).toBe(30_000);
+    expect(record.peakSocketConnections).toBe(480);
+    expect(record.counters).toMatchObject({
+      paymentsConfirmed: 2,
+      errors: 3,
+      conflicts: 7,
+      usersAdmitted: 400,
+    });
+    expect(record.loadGenerator).toEqual({ workers: 2, maxEventLoopDelayMs: 42 });
+    expect(record.latency.all?.count).toBe(1);
+  });
+
+  it('an aborted run ends where the clock stood; no gap is 0; faults are copies', () => {
+    const faults = [{ fault: 'kill-az', detail: 'az a down', atMs: T0, timeline: [] }];
+    const record = buildRunRecord(
+      input({
+        clockNowMs: T0 + 30 * 60_000,
+        faults,
+        load: { ...input().load, totals: totals({ longestGap: undefined }) },
+      }),
+    );
+    expect(record.endMs).toBe(T0 + 30 * 60_000);
+    expect(record.timeScaleEffective).toBe(22.5);
+    expect(record.longestClientGapMs).toBe(0);
+    faults[0]!.timeline.push({ label: 'later', atMs: 1 } as never);
+    expect(record.faults[0]!.timeline).toEqual([]);
+  });
+});

@@ -1,0 +1,79 @@
+import type { LoadTotals } from '../load/load-generator.ts';
+import type { LatencyAggregate } from '../metrics/latency.ts';
+import type { FaultRecord, Integrity, RunRecord, Sample } from './run-record.ts';
+
+/** What a finished run hands to the report; times are simulated unless a name says wall. */
+export interface RunRecordInput {
+  scenario: string;
+  startMs: number;
+  endMs: number;
+  /** Where the clock stood when the run finished (an aborted run ends before `endMs`). */
+  clockNowMs: number;
+  timeScaleRequested: number;
+  wallSeconds: number;
+  users: number;
+  samples: readonly Sample[];
+  /** What the world recorded, already in simulated time. */
+  history: Pick<RunRecord, 'alarmHistory' | 'scalingActivities' | 'instances'>;
+  integrity: Integrity;
+  faults: readonly FaultRecord[];
+  /** The load generator's final totals and histograms. */
+  load: { totals: LoadTotals; latency: LatencyAggregate; workers: number };
+  /** Wall epoch ms → the run's simulated epoch ms (the clock's timeline). */
+  toSim: (wallMs: number) => number;
+}
+
+/** The run's record: what `summary.json`, the expectations and the HTML report are made from. */
+export function buildRunRecord(input: RunRecordInput): RunRecord {
+  const { totals, latency, workers } = input.load;
+  const endMs = Math.min(input.endMs, input.clockNowMs);
+  return {
+    scenario: input.scenario,
+    startMs: input.startMs,
+    endMs,
+    timeScaleRequested: input.timeScaleRequested,
+    timeScaleEffective: Math.round(((endMs - input.startMs) / 1_000 / input.wallSeconds) * 10) / 10,
+    wallSeconds: Math.round(input.wallSeconds),
+    users: input.users,
+    samples: [...input.samples],
+    alarmHistory: input.history.alarmHistory,
+    scalingActivities: input.history.scalingActivities,
+    instances: input.history.instances,
+    faults: input.faults.map((f) => structuredClone(f)),
+    reconnects: reconnectsInSimTime(totals, input.toSim),
+    latency: { ...latency.summaries(), all: latency.allEndpoints() },
+    counters: counters(totals),
+    integrity: input.integrity,
+    peakSocketConnections: Math.max(0, ...input.samples.map((s) => s.socketsConnected)),
+    longestClientGapMs: totals.longestGap
+      ? input.toSim(totals.longestGap.toWallMs) - input.toSim(totals.longestGap.fromWallMs)
+      : 0,
+    loadGenerator: { workers, maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs) },
+  };
+}
+
+/** Reconnect times are wall; the report speaks simulated time. */
+function reconnectsInSimTime(totals: LoadTotals, toSim: (wallMs: number) => number): RunRecord['reconnects'] {
+  return totals.reconnects.map((r) => ({
+    userId: r.userId,
+    disconnectedAtMs: toSim(r.disconnectedAtWallMs),
+    reconnectedAtMs: r.reconnectedAtWallMs === undefined ? undefined : toSim(r.reconnectedAtWallMs),
+    stateKept: r.stateKept,
+  }));
+}
+
+function counters(totals: LoadTotals): RunRecord['counters'] {
+  return {
+    usersJoined: totals.joined,
+    usersAdmitted: totals.admitted,
+    requests: totals.requests,
+    errors: totals.errors,
+    conflicts: totals.conflicts,
+    sameInstance: totals.sameInstance,
+    instanceSwitches: totals.instanceSwitches,
+    seatsHeld: totals.seatsHeld,
+    reservations: totals.reservations,
+    paymentsConfirmed: totals.confirmedReservationIds.length,
+    socketDisconnects: totals.socketDisconnects,
+  };
+}

@@ -1,0 +1,75 @@
+import type { InjectedFault } from '../faults/inject.ts';
+import type { Fault } from '../scenario/schema.ts';
+import type { DropDuty, DropWorld } from './drop-loop.ts';
+
+export interface ScheduledFault {
+  /** Simulated epoch ms at which the fault starts. */
+  atSimMs: number;
+  action: Fault;
+}
+
+/** A fault that could not run still shows in the report, with the reason. */
+function failedFault(fault: string, atMs: number, reason: string): InjectedFault {
+  return {
+    record: { fault, detail: `not injected: ${reason}`, atMs, timeline: [] },
+    settled: Promise.resolve(),
+    stop: async () => {},
+  };
+}
+
+/** Starts each of the scenario's faults once its time has come, and stops them all at the end. */
+export class FaultScheduler implements DropDuty {
+  readonly name = 'fault scheduler';
+  private readonly due: ScheduledFault[];
+  private readonly started: InjectedFault[] = [];
+  private unsettled = 0;
+
+  constructor(
+    private readonly options: {
+      world: Pick<DropWorld, 'injectFault'>;
+      faults: readonly ScheduledFault[];
+      log: (line: string) => void;
+    },
+  ) {
+    this.due = [...options.faults].sort((a, b) => a.atSimMs - b.atSimMs);
+  }
+
+  /** Until a fault's timeline is complete, slow responses are the rehearsal, not saturation. */
+  get inProgress(): boolean {
+    return this.unsettled > 0;
+  }
+
+  /** Every fault started so far, failed ones included, in start order. */
+  get injected(): readonly InjectedFault[] {
+    return this.started;
+  }
+
+  async tick(nowSimMs: number): Promise<void> {
+    while (this.due.length > 0 && this.due[0]!.atSimMs <= nowSimMs) {
+      const { action } = this.due.shift()!;
+      await this.start(action, nowSimMs);
+    }
+  }
+
+  /** Stops watching every fault and reverts what is revertible. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.started.map((f) => f.stop()));
+  }
+
+  private async start(action: Fault, nowSimMs: number): Promise<void> {
+    const { log } = this.options;
+    try {
+      const fault = await this.options.world.injectFault(action);
+      this.started.push(fault);
+      this.unsettled++;
+      void fault.settled.then(() => this.unsettled--);
+      log(
+        `[fault] ${new Date(nowSimMs).toISOString().slice(11, 19)} ${action.fault}: ${fault.record.detail}`,
+      );
+    } catch (err) {
+      const reason = (err as Error).message;
+      log(`[fault] ${action.fault} at ${action.at} could not run: ${reason}`);
+      this.started.push(failedFault(action.fault, nowSimMs, reason));
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import type { LatencyAggregate } from '../metrics/latency.ts';
+import type { ClockLimit } from '../report/run-record.ts';
+import type { DropDuty, DropLoad, DropWorld } from './drop-loop.ts';
+import type { ClockPacer } from './pacer.ts';
+
+/** How fast the clock runs now, and what set that speed. */
+export interface ClockSpeed {
+  readonly scale: number;
+  readonly limitedBy: ClockLimit;
+}
+
+/** How often the pacer decides whether the machine keeps up, wall ms. */
+export const PACER_DECISION_WALL_MS = 1_000;
+/** Smaller changes of speed are not worth telling every process about. */
+const MIN_SPEED_CHANGE = 0.02;
+
+/** The worse of API requests and Socket.IO connects: both are what a joining user waits for. */
+export function p95OfFeedback(latency: LatencyAggregate): number | undefined {
+  const values = [latency.allEndpoints()?.p95Ms, latency.summary('socket.connect')?.p95Ms].filter(
+    (v): v is number => v !== undefined,
+  );
+  return values.length > 0 ? Math.max(...values) : undefined;
+}
+
+export interface PacerDutyOptions {
+  pacer: Pick<ClockPacer, 'next'>;
+  /** The speed the clock starts at. */
+  requestedScale: number;
+  /** Follows the speed (the world's clock, its instances and ALB). */
+  world: Pick<DropWorld, 'setTimeScale'>;
+  load: Pick<DropLoad, 'totals' | 'takeFeedback' | 'setTimeScale'>;
+  /** Users sent so far. */
+  sent: () => number;
+  faultsInProgress: () => boolean;
+  /** Users waiting in the queue, as last sampled. */
+  queueSize: () => number | undefined;
+  /** This machine's CPU busy share since the last call (`cpuBusyMeter`). */
+  cpuBusy: () => number | undefined;
+  wallNow: () => number;
+  /** @default PACER_DECISION_WALL_MS */
+  decisionEveryWallMs?: number;
+}
+
+/**
+ * The clock never runs ahead of the load (see pacer.ts): once a wall second, asks the pacer for
+ * a speed and, when it changed, sets it on the world and the load.
+ */
+export class PacerDuty implements DropDuty, ClockSpeed {
+  readonly name = 'pacer';
+  private current: number;
+  private limit: ClockLimit = 'requested';
+  private nextDecisionWallMs: number;
+
+  constructor(private readonly options: PacerDutyOptions) {
+    this.current = options.requestedScale;
+    this.nextDecisionWallMs = options.wallNow() + this.everyWallMs;
+  }
+
+  get scale(): number {
+    return this.current;
+  }
+
+  get limitedBy(): ClockLimit {
+    return this.limit;
+  }
+
+  private get everyWallMs(): number {
+    return this.options.decisionEveryWallMs ?? PACER_DECISION_WALL_MS;
+  }
+
+  async tick(nowSimMs: number): Promise<void> {
+    const o = this.options;
+    const wallMs = o.wallNow();
+    if (wallMs < this.nextDecisionWallMs) return;
+    this.nextDecisionWallMs = wallMs + this.everyWallMs;
+    const totals = o.load.totals();
+    const { scale, limitedBy } = o.pacer.next({
+      wallMs,
+      simMs: nowSimMs,
+      sent: o.sent(),
+      settled: totals.settled,
+      backlog: totals.unsettled,
+      p95Ms: p95OfFeedback(o.load.takeFeedback()),
+      cpuBusy: o.cpuBusy(),
+      faultsInProgress: o.faultsInProgress(),
+      queueSize: o.queueSize(),
+    });
+    this.limit = limitedBy;
+    if (Math.abs(scale - this.current) / this.current <= MIN_SPEED_CHANGE) return;
+    this.current = scale;
+    await o.world.setTimeScale(scale);
+    o.load.setTimeScale(scale);
+  }
+}

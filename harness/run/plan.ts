@@ -1,0 +1,55 @@
+import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
+import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
+import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
+import type { World } from '../worlds/world.ts';
+import type { ScheduledFault } from './fault-scheduler.ts';
+
+/** Everything the phases need to know before anything starts, in simulated epoch ms. */
+export interface RunPlan {
+  scenario: Scenario;
+  /** The design with the scenario's overrides. */
+  topology: Topology;
+  users: number;
+  requestedScale: number;
+  startMs: number;
+  endMs: number;
+  salesOpenMs: number;
+  /** When each user arrives, ascending. */
+  arrivalsSimMs: number[];
+  faults: ScheduledFault[];
+}
+
+/** A scenario's `HH:MM[:SS]` on its date, as simulated epoch ms. */
+export function simEpoch(scenario: Scenario, time: string): number {
+  return Date.parse(`${scenario.date}T00:00:00Z`) + clockTimeToSeconds(time) * 1_000;
+}
+
+export function planRun(options: {
+  scenario: Scenario;
+  world: Pick<World, 'name' | 'fixedTimeScale'>;
+  timeScale?: number;
+  users?: number;
+  log: (line: string) => void;
+}): RunPlan {
+  const { scenario, world } = options;
+  const requestedScale = world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale;
+  if (world.fixedTimeScale !== undefined && scenario.timeScale !== world.fixedTimeScale)
+    options.log(
+      `[runner] the ${world.name} world runs on the wall clock (${world.fixedTimeScale}×), not the scenario's ${scenario.timeScale}×: ${scenario.startAt}–${scenario.endAt} takes ${Math.round((clockTimeToSeconds(scenario.endAt) - clockTimeToSeconds(scenario.startAt)) / 60 / world.fixedTimeScale)} minutes`,
+    );
+  const users = options.users ?? scenario.users;
+  const dayStartMs = simEpoch(scenario, '00:00');
+  return {
+    scenario,
+    topology: mergeTopology(designTopology, scenario.topology),
+    users,
+    requestedScale,
+    startMs: simEpoch(scenario, scenario.startAt),
+    endMs: simEpoch(scenario, scenario.endAt),
+    salesOpenMs: simEpoch(scenario, scenario.event.salesOpenAt ?? scenario.startAt),
+    arrivalsSimMs: arrivalOffsetsSeconds(rescaleArrivals(scenario.arrivals, users)).map(
+      (s) => dayStartMs + s * 1_000,
+    ),
+    faults: scenario.faults.map((action) => ({ atSimMs: simEpoch(scenario, action.at), action })),
+  };
+}

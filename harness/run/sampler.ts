@@ -1,0 +1,106 @@
+import type { AlarmState } from '../model/aws.ts';
+import type { Sample } from '../report/run-record.ts';
+import type { DropDuty, DropLoad, DropLoadTotals, DropWorld } from './drop-loop.ts';
+import type { ClockSpeed } from './pacer-duty.ts';
+
+/** What the runner shows while it runs (a line per sample, or a live line on a terminal). */
+export interface Progress {
+  simulated: string;
+  phase: string;
+  queueSize: number;
+  instances: { pending: number; inService: number };
+  alarms: Record<string, AlarmState>;
+  apiP95Ms?: number;
+  timeScale: number;
+  joined: number;
+  users: number;
+}
+
+export const SAMPLE_EVERY_SIM_MS = 60_000;
+
+export interface SamplerOptions {
+  world: Pick<DropWorld, 'sample'>;
+  load: Pick<DropLoad, 'totals' | 'takeInterval'>;
+  /** The first sample is one minute after this; the last at or before `endSimMs`. */
+  startSimMs: number;
+  endSimMs: number;
+  salesOpenSimMs: number;
+  users: number;
+  speed: ClockSpeed;
+  wallNow: () => number;
+  /** Wall epoch ms the drop began at (a sample says the wall seconds since). */
+  wallStartMs: number;
+  progress: (p: Progress) => void;
+}
+
+/** Samples the world and the load every simulated minute, and reports progress. */
+export class Sampler implements DropDuty {
+  readonly name = 'sampler';
+  private readonly taken: Sample[] = [];
+  private lastTotals: DropLoadTotals;
+  private nextSampleSimMs: number;
+
+  constructor(private readonly options: SamplerOptions) {
+    this.lastTotals = options.load.totals();
+    this.nextSampleSimMs = options.startSimMs + SAMPLE_EVERY_SIM_MS;
+  }
+
+  get samples(): readonly Sample[] {
+    return this.taken;
+  }
+
+  /** Users waiting in the queue at the last sample. */
+  get lastQueueSize(): number | undefined {
+    return this.taken.at(-1)?.queueSize;
+  }
+
+  async tick(nowSimMs: number): Promise<void> {
+    while (nowSimMs >= this.nextSampleSimMs && this.nextSampleSimMs <= this.options.endSimMs) {
+      await this.sampleAt(this.nextSampleSimMs);
+      this.nextSampleSimMs += SAMPLE_EVERY_SIM_MS;
+    }
+  }
+
+  private async sampleAt(atMs: number): Promise<void> {
+    const { load, speed } = this.options;
+    const totals = load.totals();
+    const interval = load.takeInterval();
+    const sample: Sample = {
+      atMs,
+      ...(await this.options.world.sample()),
+      requests: totals.requests - this.lastTotals.requests,
+      errors: totals.errors - this.lastTotals.errors,
+      admitted: totals.admitted - this.lastTotals.admitted,
+      apiP95Ms: interval.allEndpoints()?.p95Ms,
+      apiP99Ms: interval.allEndpoints()?.p99Ms,
+      socketDeliveryP95Ms: interval.summary('socket.delivery')?.p95Ms,
+      socketsConnected: totals.socketsConnected,
+      wallSeconds: Math.round((this.options.wallNow() - this.options.wallStartMs) / 100) / 10,
+      timeScale: Math.round(speed.scale * 100) / 100,
+      clockLimitedBy: speed.limitedBy,
+    };
+    this.lastTotals = totals;
+    this.taken.push(sample);
+    this.report(sample, totals.joined);
+  }
+
+  private report(sample: Sample, joined: number): void {
+    const { salesOpenSimMs, users, speed } = this.options;
+    this.options.progress({
+      simulated: new Date(sample.atMs).toISOString().slice(11, 16),
+      phase:
+        sample.atMs < salesOpenSimMs
+          ? 'filling the waiting room'
+          : sample.queueSize > 0
+            ? 'admitting'
+            : 'draining',
+      queueSize: sample.queueSize,
+      instances: { pending: sample.instances.pending, inService: sample.instances.inService },
+      alarms: sample.alarms,
+      apiP95Ms: sample.apiP95Ms,
+      timeScale: speed.scale,
+      joined,
+      users,
+    });
+  }
+}
