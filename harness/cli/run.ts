@@ -4,6 +4,8 @@ import { designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import {
+  EXIT_CODES,
+  outcomeOf,
   reportDirFor,
   SUMMARY_SCHEMA_VERSION,
   type Summary,
@@ -50,7 +52,8 @@ export function compareWithBaseline(
       `--baseline ${baselinePath}: cannot read it (${(err as Error).message}); pass the summary.json of an earlier run`,
     );
   }
-  if (baseline.schemaVersion !== SUMMARY_SCHEMA_VERSION) {
+  // Version 1 wrote `latency` as version 2 does: a baseline from it still compares.
+  if (baseline.schemaVersion !== SUMMARY_SCHEMA_VERSION && (baseline.schemaVersion as number) !== 1) {
     throw new UsageError(
       `--baseline ${baselinePath}: summary schema version ${baseline.schemaVersion}, this tiketi-sim writes ${SUMMARY_SCHEMA_VERSION}; record a new baseline`,
     );
@@ -60,10 +63,12 @@ export function compareWithBaseline(
     const before = baseline.latency[metric as keyof Summary['latency']];
     if (!now || !before) continue;
     const limit = before.p95Ms * (1 + tolerancePercent / 100);
+    const passed = now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS;
     verdicts.push({
       kind: 'baseline',
       name: `P95 of ${metric === 'all' ? 'all API requests' : metric} within ${tolerancePercent} % of the baseline`,
-      passed: now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS,
+      status: passed ? 'passed' : 'failed',
+      passed,
       expected: `<= ${limit.toFixed(1)} ms (baseline ${before.p95Ms} ms + ${tolerancePercent} %)`,
       observed: `${now.p95Ms} ms`,
     });
@@ -194,6 +199,7 @@ export async function runCommand(
   if (options.baseline) {
     summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
     summary.passed = !summary.aborted && summary.expectations.every((v) => v.passed);
+    summary.outcome = outcomeOf(summary.expectations, summary.aborted);
   }
   const dir = reportDirFor(options.reportDir, scenario.name);
   writeReport(dir, summary, result.topology);
@@ -201,6 +207,7 @@ export async function runCommand(
     console.log(
       JSON.stringify({
         passed: summary.passed,
+        outcome: summary.outcome,
         reportDir: dir,
         expectations: summary.expectations,
         timeScale: summary.timeScale,
@@ -208,15 +215,20 @@ export async function runCommand(
       }),
     );
   else {
-    for (const v of summary.expectations)
-      say(
-        `${v.passed ? 'PASS' : isNotEvaluable(v) ? 'N/A ' : 'FAIL'}  ${v.name}: expected ${v.expected}, observed ${v.observed}`,
-      );
+    for (const v of summary.expectations) say(verdictLine(v));
     // Not evaluable is not passed: the gate cannot say the expectation holds.
     const notEvaluable = summary.expectations.filter(isNotEvaluable).length;
+    const headline =
+      summary.aborted && summary.outcome !== 'failed' ? 'ABORTED' : summary.outcome.toUpperCase();
     say(
-      `\n${summary.passed ? 'PASSED' : summary.aborted ? 'ABORTED' : 'FAILED'}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
     );
   }
-  return summary.passed ? 0 : 1;
+  return EXIT_CODES[summary.outcome];
+}
+
+function verdictLine(v: Verdict): string {
+  if (v.status === 'inconclusive')
+    return `${isNotEvaluable(v) ? 'N/A ' : 'INCONCLUSIVE'}  ${v.name}: ${v.reason ?? v.observed}`;
+  return `${v.status === 'passed' ? 'PASS' : 'FAIL'}  ${v.name}: expected ${v.expected}, observed ${v.observed}`;
 }

@@ -2,6 +2,7 @@
  * What a rehearsal observed, in simulated time: the data behind `summary.json`, the expectations
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
+import type { MeasurementRecord, MinuteMachineState } from '../metrics/headroom.ts';
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
 
 export type AlarmStateName = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
@@ -32,6 +33,8 @@ export interface Sample {
   /** The clock's speed at the end of the minute (simulated s per wall s), and what set it. */
   timeScale?: number;
   clockLimitedBy?: ClockLimit;
+  /** The machine over the minute: the share with headroom, the worst of each signal, what saturated it. */
+  machine?: MinuteMachineState;
 }
 
 /** What set the clock's speed (harness/run/pacer.ts). */
@@ -109,9 +112,11 @@ export interface Integrity {
 
 export interface RunRecord {
   scenario: string;
-  /** Simulated start and end. */
+  /** Simulated start and end (where the run got to: before the scenario's end if it stopped early). */
   startMs: number;
   endMs: number;
+  /** The scenario's end, simulated. @default endMs */
+  plannedEndMs?: number;
   timeScaleRequested: number;
   /** Simulated seconds that passed per wall second, over the whole run. */
   timeScaleEffective: number;
@@ -131,4 +136,9 @@ export interface RunRecord {
   longestClientGapMs: number;
   /** How hard the load generator itself worked: its stalls are part of every measured latency. */
   loadGenerator: { workers: number; maxEventLoopDelayMs: number };
+  /**
+   * Whether this machine could measure: the thresholds, the latency of the samples taken with
+   * headroom, and the stretches it was saturated. Absent: every sample counts.
+   */
+  measurement?: MeasurementRecord;
 }

@@ -110,13 +110,30 @@ function record(): RunRecord {
 }
 
 const verdicts: Verdict[] = [
-  { kind: 'no-seat-sold-twice', name: 'ok one', passed: true, expected: 'x', observed: 'x' },
+  {
+    kind: 'no-seat-sold-twice',
+    name: 'ok one',
+    status: 'passed',
+    passed: true,
+    expected: 'x',
+    observed: 'x',
+  },
   {
     kind: 'latency',
     name: 'bad <one> & "quoted"',
+    status: 'failed',
     passed: false,
     expected: '< 200 ms',
     observed: '250 ms & more',
+  },
+  {
+    kind: 'socket-delivery',
+    name: 'Socket.IO delivery P95 < 100 ms',
+    status: 'inconclusive',
+    passed: false,
+    expected: '< 100 ms',
+    observed: '180 ms over 1000 deliveries, 40 % of them taken with headroom',
+    reason: 'machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms',
   },
 ];
 
@@ -131,8 +148,9 @@ describe('the report', () => {
 
   it('summarizes with a schema version, costs the instance-hours at the design price', () => {
     expect(summary).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       passed: false,
+      outcome: 'failed',
       timeScale: { requested: 30, effective: 27.5 },
     });
     // Two instances for the whole 30 minutes and one for the last 6: 1.1 instance-hours.
@@ -145,8 +163,11 @@ describe('the report', () => {
 
   it('junit has one test case per expectation, a failure for the failing one, all escaped', () => {
     const xml = renderJunit(summary);
-    expect(xml.match(/<testcase /g)).toHaveLength(2);
-    expect(xml).toContain('tests="2" failures="1"');
+    expect(xml.match(/<testcase /g)).toHaveLength(3);
+    expect(xml).toContain('tests="3" failures="1" skipped="1"');
+    expect(xml).toContain(
+      '<skipped message="inconclusive: machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms"/>',
+    );
     expect(xml).toContain('name="bad &lt;one&gt; &amp; &quot;quoted&quot;"');
     expect(xml).toContain('<failure message="expected &lt; 200 ms, observed 250 ms &amp; more"/>');
   });
