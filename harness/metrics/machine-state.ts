@@ -12,7 +12,7 @@
  *   Redis) busy nearly all the time queues everything behind it. Read from the kernel, so the
  *   app and the ALB need no code of ours; on a machine without /proc it is simply absent.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Scenario } from '../scenario/schema.ts';
 
 /** Processes on a virtual user's path, recognised by their command line. */
@@ -166,7 +166,8 @@ export interface ProcessSource {
 
 /** The kernel's view (Linux /proc): `schedstat`'s first field is the time spent on a CPU, ns. */
 export const procSource: ProcessSource = {
-  pids: () => readdirSync('/proc').map(Number).filter(Number.isInteger),
+  // No /proc (macOS): no process is seen, and the state has CPU and lag only.
+  pids: () => (existsSync('/proc') ? readdirSync('/proc').map(Number).filter(Number.isInteger) : []),
   parentOf: (pid) => {
     const stat = readProc(`/proc/${pid}/stat`);
     // The command may hold spaces and parentheses: the fields after the last ')' are fixed.

@@ -37,8 +37,11 @@ export interface Sample {
   machine?: MinuteMachineState;
 }
 
-/** What set the clock's speed (harness/run/pacer.ts). */
-export type ClockLimit = 'requested' | 'arrivals' | 'latency' | 'backlog';
+/**
+ * What set the clock's speed (harness/run/pacer.ts); `idle`: nothing was due, so it ran faster
+ * than requested.
+ */
+export type ClockLimit = 'requested' | 'idle' | 'arrivals' | 'latency' | 'backlog';
 
 export interface AlarmTransition {
   alarm: string;

@@ -14,13 +14,15 @@ import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
 import type { InjectedFault } from '../faults/inject.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
+import { HeadroomLedger } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
+import { MachineStateMeter, ProcessBusyMeter, scenarioHeadroom } from '../metrics/machine-state.ts';
 import type { AlarmStateName, ClockLimit, RunRecord, Sample } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
 import { LOCAL_EVENT_ID } from '../worlds/local/local-world.ts';
 import { INTEGRITY_NOT_EVALUATED, markNotEvaluable, type StartedWorld, type World } from '../worlds/world.ts';
 import { cpuBusyMeter } from './cpu-busy.ts';
-import { ClockPacer } from './pacer.ts';
+import { ClockPacer, latencyTargetMs } from './pacer.ts';
 
 export const EVENT_ID = LOCAL_EVENT_ID;
 
@@ -61,8 +63,14 @@ function simEpoch(scenario: Scenario, time: string): number {
   return Date.parse(`${scenario.date}T00:00:00Z`) + clockTimeToSeconds(time) * 1_000;
 }
 
-/** Lowest speed the clock slows to: a drop must still finish. */
-const MIN_TIME_SCALE = 1;
+/**
+ * Lowest speed the clock slows to (slow motion: the app, the ALB and the control plane all follow
+ * the clock, and accept any positive scale), so a slow machine still measures validly.
+ */
+const MIN_TIME_SCALE = 0.25;
+/** How much faster than requested the clock may run while nothing is due (pacer.ts), at most. */
+const IDLE_SPEED_UP = 4;
+const MAX_IDLE_TIME_SCALE = 240;
 const ARRIVAL_TICK_MS = 50;
 /** How often the runner checks whether the machine keeps up, wall ms. */
 const FEEDBACK_MS = 1_000;
@@ -112,6 +120,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   });
   let world: StartedWorld | undefined;
   let generator: LoadGenerator | undefined;
+  let machine: MachineStateMeter | undefined;
   try {
     world = await target.start({ scenario, topology, clock, users, log: options.log });
     // Setup happens outside simulated time: the drop starts once everything is ready.
@@ -152,12 +161,19 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const pacer = new ClockPacer({
       requestedScale,
       minScale: Math.min(MIN_TIME_SCALE, requestedScale),
+      saturatedP95Ms: latencyTargetMs(
+        scenario.expectations.flatMap((e) => (e.expect === 'latency' ? [e.belowMs] : [])),
+      ),
+      idleScale: Math.max(requestedScale, Math.min(MAX_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
       arrivalsSimMs: offsets,
       initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
       admissionsPerSimSecond: topology.queue.admissionPerSecond,
       salesOpenSimMs: salesOpenMs,
     });
-    const cpuBusy = cpuBusyMeter();
+    // Whether this machine can measure, interval by interval (docs/report.md, "measurement").
+    machine = new MachineStateMeter(cpuBusyMeter(), new ProcessBusyMeter(process.pid));
+    const ledger = new HeadroomLedger(scenarioHeadroom(scenario));
+    let measuredUntilSimMs = clock.now();
     const samples: Sample[] = [];
     let lastTotals = generator.totals();
     let nextSampleMs = startMs + 60_000;
@@ -186,6 +202,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         wallSeconds: Math.round((Date.now() - wallStart) / 100) / 10,
         timeScale: Math.round(currentScale * 100) / 100,
         clockLimitedBy,
+        machine: ledger.takeMinute(),
       };
       lastTotals = totals;
       samples.push(s);
@@ -224,26 +241,44 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         }
       }
       let due = sent;
-      while (due < offsets.length && offsets[due]! <= now) due++;
+      // Sent a tick ahead; each join leaves at its own time (user-journey.ts), timed from then.
+      const aheadSimMs = ARRIVAL_TICK_MS * currentScale;
+      while (due < offsets.length && offsets[due]! <= now + aheadSimMs) due++;
       // A deployed world may still be registering later users: they arrive once they can.
       if (due > arrivals.ready) due = arrivals.ready;
       if (due > sent) {
-        generator.arrive(arrivals.take(sent, due));
+        const toWall = (simMs: number) => Date.now() + (simMs - clock.now()) / currentScale;
+        generator.arrive(
+          arrivals.take(sent, due).map((u, k) => ({ ...u, dueAtWallMs: toWall(offsets[sent + k]!) })),
+        );
         sent = due;
       }
       // The clock never runs ahead of the load (see pacer.ts): checked every FEEDBACK_MS.
       if (Date.now() >= nextFeedbackWall) {
         nextFeedbackWall = Date.now() + FEEDBACK_MS;
+        const state = machine.take(Date.now(), generator.takeWorkerLagMs());
+        const feedback = generator.takeFeedback();
+        ledger.add({ fromSimMs: measuredUntilSimMs, toSimMs: now, state }, feedback);
+        measuredUntilSimMs = now;
+        const lastSample = samples.at(-1);
         const { scale: target, limitedBy } = pacer.next({
           wallMs: Date.now(),
           simMs: now,
           sent,
           settled: generator.totals().settled,
           backlog: generator.totals().unsettled,
-          p95Ms: p95OfFeedback(generator.takeFeedback()),
-          cpuBusy: cpuBusy(),
+          p95Ms: p95OfFeedback(feedback),
+          cpuBusy: state.cpuBusy,
           faultsInProgress: faultsInProgress > 0,
-          queueSize: samples.at(-1)?.queueSize,
+          queueSize: lastSample?.queueSize,
+          saturation: ledger.lastSaturation,
+          activityInFlight:
+            lastSample !== undefined &&
+            lastSample.instances.pending +
+              lastSample.instances.terminating +
+              lastSample.targets.initial +
+              lastSample.targets.draining >
+              0,
         });
         clockLimitedBy = limitedBy;
         if (Math.abs(target - currentScale) / currentScale > 0.02) {
@@ -264,6 +299,15 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const latency = generator.total;
     const workers = generator.workerCount;
     const totals = await generator.stop();
+    // The workers' final reports: measured while the run stopped, judged like any other second.
+    ledger.add(
+      {
+        fromSimMs: measuredUntilSimMs,
+        toSimMs: clock.now(),
+        state: machine.take(Date.now(), generator.takeWorkerLagMs()),
+      },
+      generator.takeFeedback(),
+    );
     generator = undefined;
 
     const history = await world.finish({ confirmedReservationIds: totals.confirmedReservationIds, toSim });
@@ -272,6 +316,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       scenario: scenario.name,
       startMs,
       endMs: Math.min(endMs, clock.now()),
+      plannedEndMs: endMs,
       timeScaleRequested: requestedScale,
       timeScaleEffective:
         Math.round(((Math.min(endMs, clock.now()) - startMs) / 1_000 / wallSeconds) * 10) / 10,
@@ -312,6 +357,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         workers,
         maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs),
       },
+      measurement: ledger.record(),
     };
     return {
       record,
@@ -320,6 +366,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       aborted: options.signal.aborted,
     };
   } finally {
+    machine?.stop();
     await generator?.stop().catch(() => undefined);
     await world?.stop();
   }
