@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HeadroomLedger } from './headroom.ts';
+import { cpuCost, HeadroomLedger } from './headroom.ts';
 import { LatencyAggregate, LatencyRecorder } from './latency.ts';
 import { headroomThresholds, type MachineState } from './machine-state.ts';
 
@@ -53,5 +53,19 @@ describe('HeadroomLedger', () => {
       saturatedBy: ['CPU 100 %', 'load-worker lag 580 ms'],
     });
     expect(ledger.takeMinute()).toBeUndefined();
+  });
+});
+
+describe('cpuCost', () => {
+  it('splits the run’s CPU by role and prices a join from the CPU spent until sales opened', () => {
+    const cost = cpuCost(
+      { runner: 1_000 },
+      { cpuMs: { runner: 1_400, app: 6_000, 'alb-worker': 2_000, 'load-worker': 3_600 }, joined: 1_000 },
+      { runner: 3_000, app: 20_000, 'alb-worker': 5_000, 'load-worker': 9_000 },
+    );
+    expect(cost.byRoleMs).toEqual({ runner: 2_000, app: 20_000, 'alb-worker': 5_000, 'load-worker': 9_000 });
+    // 400 + 6,000 + 2,000 + 3,600 ms over 1,000 joins.
+    expect(cost.perJoinUntilSalesOpenMs).toBe(12);
+    expect(cpuCost({}, undefined, { app: 5 }).perJoinUntilSalesOpenMs).toBeUndefined();
   });
 });

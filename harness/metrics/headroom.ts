@@ -36,6 +36,40 @@ export interface MeasurementRecord {
   saturated: SaturatedStretch[];
   /** Intervals judged, and how many had headroom. */
   intervals: { total: number; withHeadroom: number };
+  /** Where the CPU went (`cpuCost`). */
+  cpu?: CpuCost;
+}
+
+/** CPU time of the run's processes, and what the arrivals cost. */
+export interface CpuCost {
+  /** CPU time per process role over the run (the runner's own since it started), ms. */
+  byRoleMs: Partial<Record<string, number>>;
+  /**
+   * CPU of every process on the path from the start until sales opened, per user joined by then,
+   * ms: an upper bound of a join's cost (HTTP join and first Socket.IO connect), since the queued
+   * users' position updates and the health checks run meanwhile too.
+   */
+  perJoinUntilSalesOpenMs?: number;
+}
+
+/** `CpuCost` from CPU totals (ms per role) at the start, when sales opened and at the end. */
+export function cpuCost(
+  atStart: Partial<Record<string, number>>,
+  atSalesOpen: { cpuMs: Partial<Record<string, number>>; joined: number } | undefined,
+  atEnd: Partial<Record<string, number>>,
+): CpuCost {
+  const sum = (x: Partial<Record<string, number>>) =>
+    Object.values(x).reduce<number>((a, b) => a + (b ?? 0), 0);
+  const byRoleMs: Partial<Record<string, number>> = {};
+  for (const [role, ms] of Object.entries(atEnd)) byRoleMs[role] = (ms ?? 0) - (atStart[role] ?? 0);
+  const perJoin =
+    atSalesOpen && atSalesOpen.joined > 0
+      ? (sum(atSalesOpen.cpuMs) - sum(atStart)) / atSalesOpen.joined
+      : undefined;
+  return {
+    byRoleMs,
+    ...(perJoin === undefined ? {} : { perJoinUntilSalesOpenMs: Math.round(perJoin * 100) / 100 }),
+  };
 }
 
 export interface MeasuredInterval {

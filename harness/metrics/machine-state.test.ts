@@ -100,6 +100,10 @@ describe('ProcessBusyMeter', () => {
     cpu[4] = 1_000e6; // not on the path
     cpu[5] = 1_000e6; // another tree's app
     expect(meter.sample(1_000)).toEqual({ app: 0.95, 'alb-worker': 0.2 });
+    cpu[2] = 1_450e6;
+    meter.sample(2_000);
+    // Summed over the role's processes and intervals, not the busiest one's share.
+    expect(meter.cpuMsByRole()).toEqual({ app: 1_450, 'alb-worker': 200 });
   });
 
   it('reads this process from the kernel (Linux /proc)', () => {

@@ -202,6 +202,7 @@ const REFRESH_TREE_MS = 5_000;
 export class ProcessBusyMeter {
   private processes = new Map<number, ProcessRole>();
   private lastCpuNs = new Map<number, number>();
+  private readonly cpuNsByRole = new Map<ProcessRole, number>();
   private lastWallMs: number | undefined;
   private treeReadAtMs = Number.NEGATIVE_INFINITY;
 
@@ -226,9 +227,17 @@ export class ProcessBusyMeter {
       if (before === undefined || elapsedMs <= 0) continue;
       const busy = Math.min(1, Math.max(0, (ns - before) / 1e6 / elapsedMs));
       out[role] = Math.max(out[role] ?? 0, busy);
+      this.cpuNsByRole.set(role, (this.cpuNsByRole.get(role) ?? 0) + Math.max(0, ns - before));
     }
     this.lastCpuNs = cpuNow;
     this.lastWallMs = wallMs;
+    return out;
+  }
+
+  /** CPU time each role's processes used between the first and the last `sample()`, ms. */
+  cpuMsByRole(): Partial<Record<ProcessRole, number>> {
+    const out: Partial<Record<ProcessRole, number>> = {};
+    for (const [role, ns] of this.cpuNsByRole) out[role] = Math.round(ns / 1e6);
     return out;
   }
 
@@ -251,6 +260,8 @@ export class ProcessBusyMeter {
   }
 }
 
+const hundredths = (share: number) => Math.round(share * 100) / 100;
+
 /** The machine's state, interval by interval, as the runner sees it. */
 export class MachineStateMeter {
   private readonly runnerLag = new LagMonitor();
@@ -260,16 +271,25 @@ export class MachineStateMeter {
     private readonly processes?: ProcessBusyMeter,
   ) {}
 
+  /** CPU time used so far by the runner (since it started) and by each role's processes (since the first `take`), ms. */
+  cpuMs(): Partial<Record<ProcessRole | 'runner', number>> {
+    const { user, system } = process.cpuUsage();
+    return { runner: Math.round((user + system) / 1_000), ...this.processes?.cpuMsByRole() };
+  }
+
   /** The state since the last call; the load workers' lag comes with their reports. */
   take(wallMs: number, loadWorkerLagMs: number | undefined): MachineState {
     const cpuBusy = this.cpuBusy();
+    const coreBusy: Partial<Record<ProcessRole, number>> = {};
+    for (const [role, busy] of Object.entries(this.processes?.sample(wallMs) ?? {}))
+      coreBusy[role as ProcessRole] = hundredths(busy);
     return {
-      ...(cpuBusy === undefined ? {} : { cpuBusy }),
+      ...(cpuBusy === undefined ? {} : { cpuBusy: hundredths(cpuBusy) }),
       lagMs: {
         runner: this.runnerLag.takeMaxMs(),
         ...(loadWorkerLagMs === undefined ? {} : { 'load-worker': loadWorkerLagMs }),
       },
-      coreBusy: this.processes?.sample(wallMs) ?? {},
+      coreBusy,
     };
   }
 

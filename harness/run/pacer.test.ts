@@ -297,6 +297,27 @@ describe('ClockPacer: valid measurement first', () => {
     expect(saturatedSeconds / scales.length).toBeLessThan(0.1);
   });
 
+  it('stops slowing for a saturation slowing does not cure (another job on the machine)', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 0.25,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const busy = { p95Ms: 20, cpuBusy: 1, saturation: ['CPU 100 %'] };
+    const speeds = Array.from(
+      { length: 45 },
+      (_, s) => pacer.next(input({ ...busy, wallMs: s * 1_000 })).scale,
+    );
+    // It slows first, as for any saturation…
+    expect(Math.min(...speeds)).toBeLessThanOrEqual(30 / 16);
+    // …and, 16 times slower 15 s on with nothing better, goes back up to where it was (by 30 % a second).
+    expect(speeds.at(-1)).toBe(30);
+    // Headroom, then saturation again: a new episode, slowed for anew.
+    pacer.next(input({ wallMs: 46_000, p95Ms: 20, cpuBusy: 0.5, saturation: [] }));
+    expect(pacer.next(input({ ...busy, wallMs: 47_000 })).scale).toBe(21);
+  });
+
   it('runs a stretch with nothing due far faster than requested, and stops at the first sign of work', () => {
     // The last user arrived at 10 simulated minutes; the next burst is at 60 minutes.
     const pacer = new ClockPacer({

@@ -110,6 +110,10 @@ export interface PacerDecision {
 const LOOKAHEAD_SLICES = 5;
 /** How long the speed stays under the one that last ran out of headroom, wall ms. */
 const SATURATION_MEMORY_MS = 30_000;
+/** Slowed this many times over (or to the minimum) and still saturated… */
+const FUTILE_SLOWDOWN = 16;
+/** …for at least this long, wall ms: the saturation is not the rehearsal's doing. */
+const FUTILE_AFTER_MS = 15_000;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -127,6 +131,8 @@ export class ClockPacer {
   private peakAnswered = 0;
   /** The speed at which the machine last ran out of headroom, and when (wall ms). */
   private saturatedAt: { scale: number; wallMs: number } | undefined;
+  /** The saturation going on: the speed and wall ms it began at, and whether slowing proved futile. */
+  private episode: { fromScale: number; fromWallMs: number; futile: boolean } | undefined;
   private answered: number | undefined;
 
   constructor(private readonly options: PacerOptions) {
@@ -167,8 +173,10 @@ export class ClockPacer {
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
 
-    const saturated = (input.saturation?.length ?? 0) > 0;
-    if (saturated || !input.faultsInProgress) {
+    const following = this.saturationToFollow(input);
+    const saturated = following === 'slow';
+    // Saturated by what the clock does not drive: hold the speed, the verdicts will say why.
+    if (following !== 'hold' && (saturated || !input.faultsInProgress)) {
       // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
       // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
       // shows seconds later: admitted users buy after their think time), not at all near the top.
@@ -212,6 +220,31 @@ export class ClockPacer {
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
+  }
+
+  /**
+   * Whether to slow for the machine's saturation: yes, unless slowing many times over has not
+   * brought the headroom back — then this rehearsal is not what saturates the machine (another
+   * job on it is), slowing further would only stretch the run, and the speed goes back to where
+   * the episode began until headroom returns.
+   */
+  private saturationToFollow(input: PacerInput): 'none' | 'slow' | 'hold' {
+    if ((input.saturation?.length ?? 0) === 0) {
+      this.episode = undefined;
+      return 'none';
+    }
+    this.episode ??= { fromScale: this.scale, fromWallMs: input.wallMs, futile: false };
+    const slowedEnough = Math.max(this.options.minScale, this.episode.fromScale / FUTILE_SLOWDOWN);
+    if (
+      !this.episode.futile &&
+      this.scale <= slowedEnough &&
+      input.wallMs - this.episode.fromWallMs >= FUTILE_AFTER_MS
+    ) {
+      this.episode.futile = true;
+      this.latencyCap = this.episode.fromScale;
+      this.saturatedAt = undefined;
+    }
+    return this.episode.futile ? 'hold' : 'slow';
   }
 
   private get idleScale(): number {

@@ -14,7 +14,7 @@ import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
 import type { InjectedFault } from '../faults/inject.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
 import { LoadGenerator } from '../load/load-generator.ts';
-import { HeadroomLedger } from '../metrics/headroom.ts';
+import { cpuCost, HeadroomLedger } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import { MachineStateMeter, ProcessBusyMeter, scenarioHeadroom } from '../metrics/machine-state.ts';
 import type { AlarmStateName, ClockLimit, RunRecord, Sample } from '../report/run-record.ts';
@@ -173,6 +173,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     // Whether this machine can measure, interval by interval (docs/report.md, "measurement").
     machine = new MachineStateMeter(cpuBusyMeter(), new ProcessBusyMeter(process.pid));
     const ledger = new HeadroomLedger(scenarioHeadroom(scenario));
+    const cpuAtStart = machine.cpuMs();
+    let cpuAtSalesOpen: { cpuMs: Partial<Record<string, number>>; joined: number } | undefined;
     let measuredUntilSimMs = clock.now();
     const samples: Sample[] = [];
     let lastTotals = generator.totals();
@@ -224,6 +226,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       if (!salesOpened && now >= salesOpenMs) {
         // A fault may have the data tier down right now: try again on the next tick.
         salesOpened = await world.openSales();
+        if (salesOpened) cpuAtSalesOpen = { cpuMs: machine.cpuMs(), joined: generator.totals().joined };
       }
       while (faultsDue.length > 0 && simEpoch(scenario, faultsDue[0]!.at) <= now) {
         const fault = faultsDue.shift()!;
@@ -357,7 +360,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         workers,
         maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs),
       },
-      measurement: ledger.record(),
+      measurement: { ...ledger.record(), cpu: cpuCost(cpuAtStart, cpuAtSalesOpen, machine.cpuMs()) },
     };
     return {
       record,
