@@ -11,8 +11,15 @@ export interface CpuHog extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/**
+ * Spins, and looks up now and then whether its parent (pid in argv, as the child may start after
+ * a quick parent is gone) is still there: an orphan stops itself.
+ */
+const SPIN =
+  'const parent = Number(process.argv[1]); for (;;) { for (let i = 0; i < 1e7; i++); if (process.ppid !== parent) process.exit(0); }';
+
 export async function startCpuHog(): Promise<CpuHog> {
-  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', SPIN, String(process.pid)], { stdio: 'ignore' });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
