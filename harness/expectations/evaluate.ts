@@ -285,7 +285,8 @@ function percent(share: number): string {
 /** `machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms`, the longest stretches first. */
 export function saturatedText(measurement: Pick<MeasurementRecord, 'saturated'>): string {
   const stretches = [...measurement.saturated].sort((a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs));
-  if (stretches.length === 0) return 'machine saturated between intervals';
+  // Samples can miss the count without a stretch of its own: those that arrived just after one.
+  if (stretches.length === 0) return 'samples arrived right after seconds without headroom';
   const shown = stretches.slice(0, 3).sort((a, b) => a.fromMs - b.fromMs);
   const hhmm = (ms: number) => clockOf(ms).slice(0, 5);
   const one = (s: SaturatedStretch) => `${hhmm(s.fromMs)}–${hhmm(s.toMs)}: ${s.reasons.join(', ')}`;
