@@ -313,6 +313,20 @@ describe('ClockPacer: valid measurement first', () => {
     expect(Math.min(...speeds)).toBeLessThanOrEqual(30 / 16);
     // …and, 16 times slower 15 s on with nothing better, goes back up to where it was (by 30 % a second).
     expect(speeds.at(-1)).toBe(30);
+    // Nothing due meanwhile: it runs ahead of the requested speed all the same.
+    const idle = new ClockPacer({
+      requestedScale: 30,
+      minScale: 0.25,
+      idleScale: 120,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { ...busy, sent: 0, settled: 0, backlog: 0, queueSize: 0 };
+    const idleSpeeds = Array.from(
+      { length: 60 },
+      (_, s) => idle.next(input({ ...quiet, wallMs: s * 1_000 })).scale,
+    );
+    expect(idleSpeeds.at(-1)).toBe(120);
     // Headroom, then saturation again: a new episode, slowed for anew.
     pacer.next(input({ wallMs: 46_000, p95Ms: 20, cpuBusy: 0.5, saturation: [] }));
     expect(pacer.next(input({ ...busy, wallMs: 47_000 })).scale).toBe(21);

@@ -175,8 +175,11 @@ export class ClockPacer {
 
     const following = this.saturationToFollow(input);
     const saturated = following === 'slow';
-    // Saturated by what the clock does not drive: hold the speed, the verdicts will say why.
-    if (following !== 'hold' && (saturated || !input.faultsInProgress)) {
+    // Saturated by what the clock does not drive: hold the speed (the verdicts will say why), but
+    // a stretch with nothing due still runs ahead — the busy CPU is not the rehearsal's.
+    if (following === 'hold') {
+      if (idle) this.latencyCap *= 1.3;
+    } else if (saturated || !input.faultsInProgress) {
       // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
       // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
       // shows seconds later: admitted users buy after their think time), not at all near the top.
