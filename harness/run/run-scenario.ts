@@ -160,11 +160,14 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     let clockLimitedBy: ClockLimit = 'requested';
     const pacer = new ClockPacer({
       requestedScale,
-      minScale: Math.min(MIN_TIME_SCALE, requestedScale),
+      // A deployed world runs on the wall clock: its speed never moves.
+      minScale: target.fixedTimeScale ?? Math.min(MIN_TIME_SCALE, requestedScale),
       saturatedP95Ms: latencyTargetMs(
         scenario.expectations.flatMap((e) => (e.expect === 'latency' ? [e.belowMs] : [])),
       ),
-      idleScale: Math.max(requestedScale, Math.min(MAX_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
+      idleScale:
+        target.fixedTimeScale ??
+        Math.max(requestedScale, Math.min(MAX_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
       arrivalsSimMs: offsets,
       initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
       admissionsPerSimSecond: topology.queue.admissionPerSecond,
