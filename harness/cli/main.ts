@@ -153,7 +153,7 @@ program
 program
   .command('run')
   .description(
-    'run a rehearsal (a built-in scenario name or a path), write its report, exit 0 only if every expectation holds',
+    'run a rehearsal (a built-in scenario name or a path), write its report; exit 0 every expectation held, 1 one failed, 2 usage or environment, 3 none failed but one was inconclusive',
   )
   .argument('<scenario>', 'built-in name (tiketi-sim list) or path to a scenario file')
   .option(

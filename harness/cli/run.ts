@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
-import type { Verdict } from '../expectations/evaluate.ts';
+import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import {
+  EXIT_CODES,
+  outcomeOf,
   reportDirFor,
   SUMMARY_SCHEMA_VERSION,
   type Summary,
@@ -50,21 +52,44 @@ export function compareWithBaseline(
       `--baseline ${baselinePath}: cannot read it (${(err as Error).message}); pass the summary.json of an earlier run`,
     );
   }
-  if (baseline.schemaVersion !== SUMMARY_SCHEMA_VERSION) {
+  // Version 1 wrote `latency` as version 2 does: a baseline from it still compares.
+  if (baseline.schemaVersion !== SUMMARY_SCHEMA_VERSION && (baseline.schemaVersion as number) !== 1) {
     throw new UsageError(
       `--baseline ${baselinePath}: summary schema version ${baseline.schemaVersion}, this tiketi-sim writes ${SUMMARY_SCHEMA_VERSION}; record a new baseline`,
     );
   }
+  // Both sides judged like latency expectations: on the samples taken with headroom.
+  const counted = (summary: Summary) => summary.measurement?.latencyWithHeadroom ?? summary.latency;
   const verdicts: Verdict[] = [];
-  for (const [metric, now] of Object.entries(current.latency)) {
-    const before = baseline.latency[metric as keyof Summary['latency']];
-    if (!now || !before) continue;
+  for (const [metric, all] of Object.entries(current.latency)) {
+    const key = metric as keyof Summary['latency'];
+    const now = counted(current)[key];
+    const before = counted(baseline)[key];
+    if (!all || !before) continue;
+    const name = `P95 of ${metric === 'all' ? 'all API requests' : metric} within ${tolerancePercent} % of the baseline`;
     const limit = before.p95Ms * (1 + tolerancePercent / 100);
+    const expected = `<= ${limit.toFixed(1)} ms (baseline ${before.p95Ms} ms + ${tolerancePercent} %)`;
+    const share = current.measurement?.countedShare[key] ?? 1;
+    if (!now || share < (current.measurement?.thresholds.minHeadroomShare ?? 0)) {
+      const reason = `${saturatedText(current.measurement!)}; ${Math.floor(share * 100)} % of the samples were taken with headroom`;
+      verdicts.push({
+        kind: 'baseline',
+        name,
+        status: 'inconclusive',
+        passed: false,
+        expected,
+        observed: `${all.p95Ms} ms over all samples`,
+        reason,
+      });
+      continue;
+    }
+    const passed = now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS;
     verdicts.push({
       kind: 'baseline',
-      name: `P95 of ${metric === 'all' ? 'all API requests' : metric} within ${tolerancePercent} % of the baseline`,
-      passed: now.p95Ms <= limit || now.p95Ms - before.p95Ms <= NOISE_FLOOR_MS,
-      expected: `<= ${limit.toFixed(1)} ms (baseline ${before.p95Ms} ms + ${tolerancePercent} %)`,
+      name,
+      status: passed ? 'passed' : 'failed',
+      passed,
+      expected,
       observed: `${now.p95Ms} ms`,
     });
   }
@@ -187,6 +212,7 @@ export async function runCommand(
   if (options.baseline) {
     summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
     summary.passed = !summary.aborted && summary.expectations.every((v) => v.passed);
+    summary.outcome = outcomeOf(summary.expectations, summary.aborted);
   }
   const dir = reportDirFor(options.reportDir, scenario.name);
   writeReport(dir, summary, result.topology);
@@ -194,6 +220,7 @@ export async function runCommand(
     console.log(
       JSON.stringify({
         passed: summary.passed,
+        outcome: summary.outcome,
         reportDir: dir,
         expectations: summary.expectations,
         timeScale: summary.timeScale,
@@ -201,15 +228,20 @@ export async function runCommand(
       }),
     );
   else {
-    for (const v of summary.expectations)
-      say(
-        `${v.passed ? 'PASS' : isNotEvaluable(v) ? 'N/A ' : 'FAIL'}  ${v.name}: expected ${v.expected}, observed ${v.observed}`,
-      );
+    for (const v of summary.expectations) say(verdictLine(v));
     // Not evaluable is not passed: the gate cannot say the expectation holds.
     const notEvaluable = summary.expectations.filter(isNotEvaluable).length;
+    const headline =
+      summary.aborted && summary.outcome !== 'failed' ? 'ABORTED' : summary.outcome.toUpperCase();
     say(
-      `\n${summary.passed ? 'PASSED' : summary.aborted ? 'ABORTED' : 'FAILED'}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
     );
   }
-  return summary.passed ? 0 : 1;
+  return EXIT_CODES[summary.outcome];
+}
+
+function verdictLine(v: Verdict): string {
+  if (v.status === 'inconclusive')
+    return `${isNotEvaluable(v) ? 'N/A ' : 'INCONCLUSIVE'}  ${v.name}: ${v.reason ?? v.observed}`;
+  return `${v.status === 'passed' ? 'PASS' : 'FAIL'}  ${v.name}: expected ${v.expected}, observed ${v.observed}`;
 }

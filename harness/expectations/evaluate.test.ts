@@ -43,9 +43,15 @@ function recorded(over: Partial<RunRecord> = {}): RunRecord {
       sample('20:01', { queueSize: 0, admitted: 19_000 }),
     ],
     alarmHistory: [
-      { alarm: 'scale-out', atMs: at('19:31'), from: 'INSUFFICIENT_DATA', to: 'OK', reason: '' },
-      { alarm: 'scale-out', atMs: at('19:55') + 30_000, from: 'OK', to: 'ALARM', reason: '' },
-      { alarm: 'aggressive', atMs: at('19:58') + 10_000, from: 'OK', to: 'ALARM', reason: '' },
+      { alarm: 'tiketi-queue-scale-out', atMs: at('19:31'), from: 'INSUFFICIENT_DATA', to: 'OK', reason: '' },
+      { alarm: 'tiketi-queue-scale-out', atMs: at('19:55') + 30_000, from: 'OK', to: 'ALARM', reason: '' },
+      {
+        alarm: 'tiketi-queue-scale-out-aggressive',
+        atMs: at('19:58') + 10_000,
+        from: 'OK',
+        to: 'ALARM',
+        reason: '',
+      },
     ],
     scalingActivities: [],
     instances: [
@@ -108,8 +114,18 @@ function verdicts(expectations: unknown[], record = recorded()) {
 describe('expectations on a recorded run', () => {
   it('alarm-state passes inside the window and fails outside it', () => {
     const [inside, early] = verdicts([
-      { expect: 'alarm-state', alarm: 'scale-out', state: 'ALARM', within: { from: '19:55', to: '19:57' } },
-      { expect: 'alarm-state', alarm: 'aggressive', state: 'ALARM', within: { from: '19:50', to: '19:58' } },
+      {
+        expect: 'alarm-state',
+        alarm: 'tiketi-queue-scale-out',
+        state: 'ALARM',
+        within: { from: '19:55', to: '19:57' },
+      },
+      {
+        expect: 'alarm-state',
+        alarm: 'tiketi-queue-scale-out-aggressive',
+        state: 'ALARM',
+        within: { from: '19:50', to: '19:58' },
+      },
     ]);
     expect(inside).toMatchObject({ passed: true, observed: 'ALARM at 19:55:30' });
     expect(early).toMatchObject({ passed: false, observed: 'ALARM at 19:58:10' });
@@ -117,9 +133,24 @@ describe('expectations on a recorded run', () => {
 
   it('alarm-never fails when the alarm fires in the window or is already in that state', () => {
     const [before, during, after] = verdicts([
-      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '19:30', to: '19:55' } },
-      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '19:30', to: '19:56' } },
-      { expect: 'alarm-never', alarm: 'scale-out', state: 'ALARM', during: { from: '20:00', to: '20:10' } },
+      {
+        expect: 'alarm-never',
+        alarm: 'tiketi-queue-scale-out',
+        state: 'ALARM',
+        during: { from: '19:30', to: '19:55' },
+      },
+      {
+        expect: 'alarm-never',
+        alarm: 'tiketi-queue-scale-out',
+        state: 'ALARM',
+        during: { from: '19:30', to: '19:56' },
+      },
+      {
+        expect: 'alarm-never',
+        alarm: 'tiketi-queue-scale-out',
+        state: 'ALARM',
+        during: { from: '20:00', to: '20:10' },
+      },
     ]);
     expect(before?.passed).toBe(true);
     expect(during).toMatchObject({ passed: false, observed: 'ALARM at 19:55:30' });
@@ -218,5 +249,119 @@ describe('expectations on a recorded run', () => {
       recorded({ counters: { ...recorded({}).counters, sameInstance: 0, instanceSwitches: 0 } }),
     );
     expect(none).toMatchObject({ passed: false, observed: 'no user made two requests' });
+  });
+});
+
+describe('a verdict is valid, or it says that it is not', () => {
+  const thresholds = {
+    maxCpuBusy: 0.95,
+    maxEventLoopLagMs: 50,
+    maxProcessCoreBusy: 0.9,
+    minHeadroomShare: 0.8,
+  };
+  const saturated = [
+    {
+      fromMs: at('19:56'),
+      toMs: at('20:03'),
+      worst: { cpuBusy: 1, lagMs: { 'load-worker': 580 }, coreBusy: {} },
+      reasons: ['CPU 100 %', 'load-worker lag 580 ms'],
+    },
+  ];
+  const summary = (count: number, p95Ms: number) => ({
+    count,
+    p50Ms: 10,
+    p90Ms: p95Ms,
+    p95Ms,
+    p99Ms: p95Ms,
+    maxMs: p95Ms,
+    meanMs: 10,
+  });
+  /** 1,000 API requests, P95 509 ms in all; `counted` of them, P95 120 ms, taken with headroom. */
+  const measured = (counted: number) =>
+    recorded({
+      latency: { all: summary(1_000, 509) },
+      measurement: {
+        thresholds,
+        latencyWithHeadroom: { all: summary(counted, 120) },
+        saturated,
+        intervals: { total: 474, withHeadroom: 400 },
+      },
+    });
+  const p95 = { expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 200 };
+
+  it('judges latency on the samples taken with headroom when they cover enough of it', () => {
+    const [verdict] = verdicts([p95], measured(900));
+    expect(verdict).toMatchObject({
+      status: 'passed',
+      passed: true,
+      observed: '120 ms over 900 requests taken with headroom (of 1000; all: 509 ms)',
+    });
+  });
+
+  it('is inconclusive, with when and why the machine was saturated, when they cover too little', () => {
+    const [verdict] = verdicts([p95], measured(600));
+    expect(verdict).toMatchObject({ status: 'inconclusive', passed: false });
+    expect(verdict?.reason).toBe(
+      'machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms; 60 % of the 1000 requests were taken with headroom, the verdict needs 80 %',
+    );
+  });
+
+  it('still fails when the samples taken with headroom break the threshold', () => {
+    const record = measured(900);
+    record.measurement!.latencyWithHeadroom.all = summary(900, 260);
+    expect(verdicts([p95], record)[0]).toMatchObject({
+      status: 'failed',
+      observed: expect.stringMatching(/^260 ms/),
+    });
+  });
+
+  it('leaves non-latency verdicts alone: they are judged on the simulated clock', () => {
+    const [instances, errors] = verdicts(
+      [
+        { expect: 'instances', at: '20:00', min: 9 },
+        { expect: 'error-rate', below: 0.01 },
+      ],
+      measured(100),
+    );
+    expect(instances?.status).toBe('passed');
+    expect(errors?.status).toBe('passed');
+  });
+
+  it('does not judge what an aborted run never reached, but keeps what it already decided', () => {
+    // Stopped at 20:09 of a run planned until 21:00.
+    const aborted = recorded({ endMs: at('20:09'), plannedEndMs: at('21:00') });
+    const [inService, firedInWindow, notYetFired, neverFired, firedWhereItMustNot, latency, sold] = verdicts(
+      [
+        { expect: 'instances', at: '20:10', min: 4 },
+        {
+          expect: 'alarm-state',
+          alarm: 'tiketi-queue-scale-out',
+          state: 'ALARM',
+          within: { from: '19:55', to: '20:30' },
+        },
+        {
+          expect: 'alarm-state',
+          alarm: 'tiketi-queue-scale-in',
+          state: 'ALARM',
+          within: { from: '20:05', to: '20:30' },
+        },
+        { expect: 'alarm-never', alarm: 'tiketi-queue-scale-in', state: 'ALARM' },
+        { expect: 'alarm-never', alarm: 'tiketi-queue-scale-out-aggressive', state: 'ALARM' },
+        p95,
+        { expect: 'no-seat-sold-twice' },
+      ],
+      aborted,
+    );
+    expect(inService).toMatchObject({
+      status: 'inconclusive',
+      reason: 'not reached: the run ended at 20:09:00, the expectation needs it to run until 20:10:00',
+    });
+    expect(firedInWindow?.status).toBe('passed');
+    expect(notYetFired?.status).toBe('inconclusive');
+    expect(neverFired?.status).toBe('inconclusive');
+    expect(firedWhereItMustNot?.status).toBe('failed');
+    expect(latency?.status).toBe('inconclusive');
+    // The database's state holds whenever the run stopped.
+    expect(sold?.status).toBe('passed');
   });
 });

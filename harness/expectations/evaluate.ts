@@ -1,16 +1,45 @@
-/** Checks a scenario's expectations against what a run recorded. Pure: record in, verdicts out. */
-import type { LatencySummary } from '../metrics/latency.ts';
+/**
+ * Checks a scenario's expectations against what a run recorded. Pure: record in, verdicts out.
+ *
+ * A verdict is valid, or it says that it is not. Two things make one inconclusive rather than
+ * passed or failed:
+ * - the run never reached the expectation's time or window (an aborted run): what was not
+ *   observed is not judged, unless what was observed already decides it (an alarm that fired
+ *   where it must never fire fails, one that fired inside its window passes);
+ * - a latency or delivery expectation whose samples were mostly taken while this machine was
+ *   saturated (`harness/metrics/headroom.ts`): it is judged on the samples taken with headroom,
+ *   and when those are too few of all, it says so and why.
+ * Everything else is judged on the simulated clock and stays valid on a slow machine.
+ */
+import type { MeasurementRecord, SaturatedStretch } from '../metrics/headroom.ts';
+import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Expectation } from '../scenario/schema.ts';
+
+export type VerdictStatus = 'passed' | 'failed' | 'inconclusive';
 
 export interface Verdict {
   /** The expectation's kind (`latency`, `error-rate`, …): lets a reader pick the verdicts it gates on. */
   kind: Expectation['expect'] | 'baseline';
   /** Short stable name, also the JUnit test case name. */
   name: string;
+  status: VerdictStatus;
+  /** `status === 'passed'`. */
   passed: boolean;
   expected: string;
   observed: string;
+  /** Why the verdict is inconclusive (only then). */
+  reason?: string;
+}
+
+/** What one expectation's check found, before the validity rules. */
+interface Judgement {
+  name: string;
+  passed: boolean;
+  expected: string;
+  observed: string;
+  /** Set when the observation cannot decide the expectation. */
+  inconclusive?: string;
 }
 
 /** Simulated epoch ms of a `HH:MM[:SS]` on the run's day. */
@@ -44,7 +73,7 @@ function instancesAt(record: RunRecord, atMs: number, lifecycle: 'InService' | '
   }).length;
 }
 
-export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verdict, 'kind'> {
+function judge(expectation: Expectation, record: RunRecord): Judgement {
   switch (expectation.expect) {
     case 'alarm-state': {
       const from = atOf(record, expectation.within.from);
@@ -110,43 +139,13 @@ export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verd
       };
     }
     case 'latency': {
-      const summary =
-        expectation.endpoint === 'all'
-          ? record.latency.all
-          : record.latency[expectation.endpoint as keyof RunRecord['latency']];
+      const metric = expectation.endpoint === 'all' ? 'all' : (expectation.endpoint as LatencyMetric);
       const name = `P${expectation.percentile} of ${expectation.endpoint === 'all' ? 'all API requests' : expectation.endpoint} < ${expectation.belowMs} ms`;
-      if (!summary || summary.count === 0)
-        return {
-          name,
-          passed: false,
-          expected: `< ${expectation.belowMs} ms`,
-          observed: 'no requests recorded',
-        };
-      const value = percentileOf(summary, expectation.percentile);
-      return {
-        name,
-        passed: value < expectation.belowMs,
-        expected: `< ${expectation.belowMs} ms`,
-        observed: `${value} ms over ${summary.count} requests`,
-      };
+      return latencyJudgement(record, metric, expectation, name, 'requests');
     }
     case 'socket-delivery': {
-      const summary = record.latency['socket.delivery'];
       const name = `Socket.IO delivery P${expectation.percentile} < ${expectation.belowMs} ms`;
-      if (!summary || summary.count === 0)
-        return {
-          name,
-          passed: false,
-          expected: `< ${expectation.belowMs} ms`,
-          observed: 'no deliveries recorded',
-        };
-      const value = percentileOf(summary, expectation.percentile);
-      return {
-        name,
-        passed: value < expectation.belowMs,
-        expected: `< ${expectation.belowMs} ms`,
-        observed: `${value} ms over ${summary.count} deliveries`,
-      };
+      return latencyJudgement(record, 'socket.delivery', expectation, name, 'deliveries');
     }
     case 'error-rate': {
       const { requests, errors } = record.counters;
@@ -233,6 +232,113 @@ export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verd
         observed: `${(record.longestClientGapMs / 1_000).toFixed(1)} s`,
       };
   }
+}
+
+/**
+ * A latency expectation, judged on the samples taken while the machine had headroom. A record
+ * without a measurement (written before it existed) is judged on every sample.
+ */
+function latencyJudgement(
+  record: RunRecord,
+  metric: LatencyMetric | 'all',
+  expectation: { percentile: 50 | 90 | 95 | 99; belowMs: number },
+  name: string,
+  noun: 'requests' | 'deliveries',
+): Judgement {
+  const expected = `< ${expectation.belowMs} ms`;
+  const all = record.latency[metric];
+  if (!all || all.count === 0) return { name, passed: false, expected, observed: `no ${noun} recorded` };
+  const measurement = record.measurement;
+  if (!measurement) {
+    const value = percentileOf(all, expectation.percentile);
+    return {
+      name,
+      passed: value < expectation.belowMs,
+      expected,
+      observed: `${value} ms over ${all.count} ${noun}`,
+    };
+  }
+  const counted = measurement.latencyWithHeadroom[metric];
+  const countedCount = counted?.count ?? 0;
+  const share = countedCount / all.count;
+  if (!counted || share < measurement.thresholds.minHeadroomShare)
+    return {
+      name,
+      passed: false,
+      expected,
+      observed: `${percentileOf(all, expectation.percentile)} ms over ${all.count} ${noun}, ${percent(share)} of them taken with headroom`,
+      inconclusive: `${saturatedText(measurement)}; ${percent(share)} of the ${all.count} ${noun} were taken with headroom, the verdict needs ${percent(measurement.thresholds.minHeadroomShare)}`,
+    };
+  const value = percentileOf(counted, expectation.percentile);
+  return {
+    name,
+    passed: value < expectation.belowMs,
+    expected,
+    observed: `${value} ms over ${countedCount} ${noun}${countedCount < all.count ? ` taken with headroom (of ${all.count}; all: ${percentileOf(all, expectation.percentile)} ms)` : ''}`,
+  };
+}
+
+function percent(share: number): string {
+  return `${Math.floor(share * 1_000) / 10} %`;
+}
+
+/** `machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms`, the longest stretches first. */
+export function saturatedText(measurement: Pick<MeasurementRecord, 'saturated'>): string {
+  const stretches = [...measurement.saturated].sort((a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs));
+  // Samples can miss the count without a stretch of its own: those that arrived just after one.
+  if (stretches.length === 0) return 'samples arrived right after seconds without headroom';
+  const shown = stretches.slice(0, 3).sort((a, b) => a.fromMs - b.fromMs);
+  const hhmm = (ms: number) => clockOf(ms).slice(0, 5);
+  const one = (s: SaturatedStretch) => `${hhmm(s.fromMs)}–${hhmm(s.toMs)}: ${s.reasons.join(', ')}`;
+  const more = stretches.length > shown.length ? ` (and ${stretches.length - shown.length} shorter)` : '';
+  return `machine saturated ${shown.map(one).join('; ')}${more}`;
+}
+
+/**
+ * The simulated moment by which the run must have got for an expectation to be judged; undefined
+ * for checks of the database's state, which hold whenever the run stopped.
+ */
+function neededUntilMs(expectation: Expectation, record: RunRecord): number | undefined {
+  const plannedEndMs = record.plannedEndMs ?? record.endMs;
+  switch (expectation.expect) {
+    case 'alarm-state':
+      return atOf(record, expectation.within.to);
+    case 'alarm-never':
+      return expectation.during ? atOf(record, expectation.during.to) : plannedEndMs;
+    case 'instances':
+      return atOf(record, expectation.at);
+    case 'no-seat-sold-twice':
+    case 'no-confirmed-reservation-lost':
+      return undefined;
+    default:
+      return plannedEndMs;
+  }
+}
+
+/** What was seen before the run stopped already decides these, whatever came after. */
+function decidedEarly(expectation: Expectation, judgement: Judgement): boolean {
+  switch (expectation.expect) {
+    case 'alarm-state':
+      return judgement.passed;
+    case 'alarm-never':
+    case 'max-instances':
+    case 'max-request-gap':
+    case 'reconnect':
+      return !judgement.passed;
+    default:
+      return false;
+  }
+}
+
+export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verdict, 'kind'> {
+  const judgement = judge(expectation, record);
+  const neededMs = neededUntilMs(expectation, record);
+  let reason = judgement.inconclusive;
+  if (neededMs !== undefined && record.endMs < neededMs && !decidedEarly(expectation, judgement))
+    reason = `not reached: the run ended at ${clockOf(record.endMs)}, the expectation needs it to run until ${clockOf(neededMs)}`;
+  const { inconclusive: _, ...rest } = judgement;
+  if (reason !== undefined) return { ...rest, status: 'inconclusive', passed: false, reason };
+  return { ...rest, status: judgement.passed ? 'passed' : 'failed' };
 }
 
 export function evaluateAll(expectations: Expectation[], record: RunRecord): Verdict[] {

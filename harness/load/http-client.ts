@@ -74,13 +74,18 @@ export class VirtualUserHttp {
     path: string,
     caller: Caller,
     body?: unknown,
+    timing: { intendedAtWallMs?: number } = {},
   ): Promise<HttpResult<T> | undefined> {
     const headers: Record<string, string> = {};
     const cookie = caller.jar.header();
     if (cookie) headers.cookie = cookie;
     if (caller.token) headers.authorization = `Bearer ${caller.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const startedAt = performance.now();
+    // Timed from when it should have gone (the open model's schedule), not from when this busy
+    // process got round to sending it.
+    const lateMs =
+      timing.intendedAtWallMs === undefined ? 0 : Math.max(0, Date.now() - timing.intendedAtWallMs);
+    const startedAt = performance.now() - lateMs;
     this.counters.requests++;
     try {
       const res = await this.pool.request({

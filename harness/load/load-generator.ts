@@ -80,6 +80,8 @@ export class LoadGenerator {
     reservations: 0,
     socketDisconnects: 0,
   };
+  /** Worst event-loop lag any worker reported since the last `takeWorkerLagMs()`. */
+  private workerLagMs: number | undefined;
   private readonly confirmed: string[] = [];
   private readonly reconnects: ReconnectObservation[] = [];
 
@@ -128,6 +130,8 @@ export class LoadGenerator {
     this.total.add(report.latency);
     this.interval.add(report.latency);
     this.feedback.add(report.latency);
+    if (report.eventLoopLagMs !== undefined)
+      this.workerLagMs = Math.max(this.workerLagMs ?? 0, report.eventLoopLagMs);
     this.sums.joined += report.joined;
     this.sums.settled += report.settled;
     this.sums.admitted += report.admitted;
@@ -167,6 +171,13 @@ export class LoadGenerator {
   takeFeedback(): LatencyAggregate {
     const out = this.feedback;
     this.feedback = new LatencyAggregate();
+    return out;
+  }
+
+  /** The worst event-loop lag the workers reported since the last call (undefined: no report came). */
+  takeWorkerLagMs(): number | undefined {
+    const out = this.workerLagMs;
+    this.workerLagMs = undefined;
     return out;
   }
 

@@ -6,6 +6,12 @@ import type { HttpCounters, WallSpan } from './http-client.ts';
 export interface VirtualUserCredentials {
   userId: string;
   token: string;
+  /**
+   * Wall epoch ms at which the open model sends this user's join. Its latency counts from then:
+   * a join the generator sends late because it was busy includes the delay (no coordinated
+   * omission). @default when the worker gets it
+   */
+  dueAtWallMs?: number;
 }
 
 export interface WorkerInit {
@@ -62,6 +68,8 @@ export interface WorkerReport {
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of the worker so far (ms): above ~100 ms, latencies include the client's own delay. */
   maxEventLoopDelayMs: number;
+  /** Worst event-loop lag over this report's interval (ms): the machine state its latencies were measured in. */
+  eventLoopLagMs?: number;
 }
 
 export type FromWorker =

@@ -53,7 +53,11 @@ interface SessionState {
 }
 
 function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
-  const wallMs = (simSeconds * 1_000) / ctx.timeScale();
+  return sleepWall(ctx, (simSeconds * 1_000) / ctx.timeScale());
+}
+
+/** Sleeps `wallMs`, or less if the run stops. */
+function sleepWall(ctx: JourneyContext, wallMs: number): Promise<void> {
   return new Promise((resolve) => {
     if (ctx.stop.stopped) return resolve();
     const off = ctx.stop.onStop(() => {
@@ -72,14 +76,24 @@ function think(ctx: JourneyContext): Promise<void> {
   return sleepSimulated(ctx, minSeconds + ctx.random() * (maxSeconds - minSeconds));
 }
 
+/** Waits until a user's join is due (the runner sends users a little ahead of their time). */
+async function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise<void> {
+  const waitMs = dueAtWallMs === undefined ? 0 : dueAtWallMs - Date.now();
+  if (waitMs > 0) await sleepWall(ctx, waitMs);
+}
+
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
   const caller: Caller = { token: user.token, jar: new CookieJar() };
   const path = `/api/events/${ctx.eventId}`;
+  await untilDue(ctx, user.dueAtWallMs);
+  if (ctx.stop.stopped) return ctx.events.settled();
   const join = await ctx.http.call<{ position?: number; state?: string }>(
     'POST /api/events/:eventId/queue',
     'POST',
     `${path}/queue`,
     caller,
+    undefined,
+    { intendedAtWallMs: user.dueAtWallMs },
   );
   if (!join || join.status >= 400) {
     ctx.events.settled();

@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyRecorder } from '../metrics/latency.ts';
+import { LagMonitor } from '../metrics/machine-state.ts';
 import { VirtualUserHttp } from './http-client.ts';
 import type { FromWorker, ReconnectObservation, ToWorker, WorkerInit, WorkerReport } from './protocol.ts';
 import { seededRandom } from './random.ts';
@@ -33,6 +34,7 @@ let unsettled = 0;
 // A saturated worker delays its own requests and receipts: measured, so the report can say so.
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+const intervalLag = new LagMonitor();
 
 function report(final: boolean): WorkerReport {
   const http = ctx!.http;
@@ -50,6 +52,7 @@ function report(final: boolean): WorkerReport {
     unsettled,
     reconnects,
     maxEventLoopDelayMs: loopDelay.max / 1e6,
+    eventLoopLagMs: intervalLag.takeMaxMs(),
   };
   delta.joined =
     delta.settled =

@@ -1,4 +1,5 @@
 import type { LoadTotals } from '../load/load-generator.ts';
+import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import type { FaultRecord, Integrity, RunRecord, Sample } from './run-record.ts';
 
@@ -21,6 +22,8 @@ export interface RunRecordInput {
   load: { totals: LoadTotals; latency: LatencyAggregate; workers: number };
   /** Wall epoch ms → the run's simulated epoch ms (the clock's timeline). */
   toSim: (wallMs: number) => number;
+  /** Whether the machine could measure (harness/run/run-measurement.ts). */
+  measurement?: MeasurementRecord;
 }
 
 /** The run's record: what `summary.json`, the expectations and the HTML report are made from. */
@@ -31,6 +34,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     scenario: input.scenario,
     startMs: input.startMs,
     endMs,
+    plannedEndMs: input.endMs,
     timeScaleRequested: input.timeScaleRequested,
     timeScaleEffective: Math.round(((endMs - input.startMs) / 1_000 / input.wallSeconds) * 10) / 10,
     wallSeconds: Math.round(input.wallSeconds),
@@ -49,6 +53,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
       ? input.toSim(totals.longestGap.toWallMs) - input.toSim(totals.longestGap.fromWallMs)
       : 0,
     loadGenerator: { workers, maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs) },
+    ...(input.measurement ? { measurement: input.measurement } : {}),
   };
 }
 

@@ -10,8 +10,22 @@ import { hasChromium, launchChromium, skipNote, strictPage } from './test-browse
 import { reportDirFor, summarize, writeReport } from './write-report.ts';
 
 const verdicts: Verdict[] = [
-  { kind: 'no-seat-sold-twice', name: 'no seat sold twice', passed: true, expected: '0', observed: '0' },
-  { kind: 'latency', name: 'API P95 <script>', passed: false, expected: '< 200 ms', observed: '250 ms' },
+  {
+    kind: 'no-seat-sold-twice',
+    name: 'no seat sold twice',
+    status: 'passed',
+    passed: true,
+    expected: '0',
+    observed: '0',
+  },
+  {
+    kind: 'latency',
+    name: 'API P95 <script>',
+    status: 'failed',
+    passed: false,
+    expected: '< 200 ms',
+    observed: '250 ms',
+  },
 ];
 const root = mkdtempSync(join(tmpdir(), 'tiketi-html-'));
 const summary = summarize({

@@ -2,6 +2,7 @@
  * What a rehearsal observed, in simulated time: the data behind `summary.json`, the expectations
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
+import type { MeasurementRecord, MinuteMachineState } from '../metrics/headroom.ts';
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
 import type { AlarmState, AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
 
@@ -47,10 +48,15 @@ export interface Sample {
   /** The clock's speed at the end of the minute (simulated s per wall s), and what set it. */
   timeScale?: number;
   clockLimitedBy?: ClockLimit;
+  /** The machine over the minute: the share with headroom, the worst of each signal, what saturated it. */
+  machine?: MinuteMachineState;
 }
 
-/** What set the clock's speed (harness/run/pacer.ts). */
-export type ClockLimit = 'requested' | 'arrivals' | 'latency' | 'backlog';
+/**
+ * What set the clock's speed (harness/run/pacer.ts); `idle`: nothing was due, so it ran faster
+ * than requested.
+ */
+export type ClockLimit = 'requested' | 'idle' | 'arrivals' | 'latency' | 'backlog';
 
 export interface FaultRecord {
   fault: string;
@@ -126,9 +132,11 @@ export interface Integrity {
 
 export interface RunRecord {
   scenario: string;
-  /** Simulated start and end. */
+  /** Simulated start and end (where the run got to: before the scenario's end if it stopped early). */
   startMs: number;
   endMs: number;
+  /** The scenario's end, simulated. @default endMs */
+  plannedEndMs?: number;
   timeScaleRequested: number;
   /** Simulated seconds that passed per wall second, over the whole run. */
   timeScaleEffective: number;
@@ -154,4 +162,9 @@ export interface RunRecord {
   healthReplacements?: HealthReplacementRecord[];
   /** Admission notices. Optional: not recorded yet. */
   admissionNotices?: AdmissionNoticeRecord;
+  /**
+   * Whether this machine could measure: the thresholds, the latency of the samples taken with
+   * headroom, and the stretches it was saturated. Absent: every sample counts.
+   */
+  measurement?: MeasurementRecord;
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import type { RunRecord } from './run-record.ts';
-import { renderJunit, reportDirFor, summarize, writeReport } from './write-report.ts';
+import { EXIT_CODES, outcomeOf, renderJunit, reportDirFor, summarize, writeReport } from './write-report.ts';
 
 const T = (hhmm: string) => Date.parse(`2026-11-24T${hhmm}:00Z`);
 const root = mkdtempSync(join(tmpdir(), 'tiketi-report-'));
@@ -109,13 +109,30 @@ function record(): RunRecord {
 }
 
 const verdicts: Verdict[] = [
-  { kind: 'no-seat-sold-twice', name: 'ok one', passed: true, expected: 'x', observed: 'x' },
+  {
+    kind: 'no-seat-sold-twice',
+    name: 'ok one',
+    status: 'passed',
+    passed: true,
+    expected: 'x',
+    observed: 'x',
+  },
   {
     kind: 'latency',
     name: 'bad <one> & "quoted"',
+    status: 'failed',
     passed: false,
     expected: '< 200 ms',
     observed: '250 ms & more',
+  },
+  {
+    kind: 'socket-delivery',
+    name: 'Socket.IO delivery P95 < 100 ms',
+    status: 'inconclusive',
+    passed: false,
+    expected: '< 100 ms',
+    observed: '180 ms over 1000 deliveries, 40 % of them taken with headroom',
+    reason: 'machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms',
   },
 ];
 
@@ -130,8 +147,9 @@ describe('the report', () => {
 
   it('summarizes with a schema version, costs the instance-hours at the design price', () => {
     expect(summary).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       passed: false,
+      outcome: 'failed',
       timeScale: { requested: 30, effective: 27.5 },
     });
     // Two instances for the whole 30 minutes and one for the last 6: 1.1 instance-hours.
@@ -144,10 +162,47 @@ describe('the report', () => {
 
   it('junit has one test case per expectation, a failure for the failing one, all escaped', () => {
     const xml = renderJunit(summary);
-    expect(xml.match(/<testcase /g)).toHaveLength(2);
-    expect(xml).toContain('tests="2" failures="1"');
+    expect(xml.match(/<testcase /g)).toHaveLength(3);
+    expect(xml).toContain('tests="3" failures="1" skipped="1"');
+    expect(xml).toContain(
+      '<skipped message="inconclusive: machine saturated 19:56–20:03: CPU 100 %, load-worker lag 580 ms"/>',
+    );
     expect(xml).toContain('name="bad &lt;one&gt; &amp; &quot;quoted&quot;"');
     expect(xml).toContain('<failure message="expected &lt; 200 ms, observed 250 ms &amp; more"/>');
+  });
+
+  it('states the outcome the exit code follows: failed over inconclusive over passed', () => {
+    const [passed, failed, inconclusive] = verdicts as [Verdict, Verdict, Verdict];
+    expect(outcomeOf([passed, failed, inconclusive], false)).toBe('failed');
+    expect(outcomeOf([passed, inconclusive], false)).toBe('inconclusive');
+    expect(outcomeOf([passed], false)).toBe('passed');
+    // Stopped early with nothing failed: not a pass.
+    expect(outcomeOf([passed], true)).toBe('inconclusive');
+    expect([EXIT_CODES.passed, EXIT_CODES.failed, EXIT_CODES.inconclusive]).toEqual([0, 1, 3]);
+  });
+
+  it('states the share of each latency metric counted with headroom', () => {
+    const measured = record();
+    measured.latency = {
+      all: { count: 1_000, p50Ms: 10, p90Ms: 50, p95Ms: 509, p99Ms: 900, maxMs: 1_000, meanMs: 30 },
+    };
+    measured.measurement = {
+      thresholds: { maxCpuBusy: 0.95, maxEventLoopLagMs: 50, maxProcessCoreBusy: 0.9, minHeadroomShare: 0.8 },
+      latencyWithHeadroom: {
+        all: { count: 620, p50Ms: 10, p90Ms: 50, p95Ms: 120, p99Ms: 300, maxMs: 400, meanMs: 20 },
+      },
+      saturated: [],
+      intervals: { total: 100, withHeadroom: 70 },
+    };
+    const out = summarize({
+      scenarioFile: 'x.ts',
+      record: measured,
+      verdicts,
+      topology: designTopology,
+      aborted: false,
+    });
+    expect(out.measurement?.countedShare).toEqual({ all: 0.62 });
+    expect(summary.measurement).toBeUndefined();
   });
 
   it('writes the folder whole or not at all', () => {

@@ -7,17 +7,43 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import type { MeasurementRecord } from '../metrics/headroom.ts';
+import type { LatencyMetric } from '../metrics/latency.ts';
 import { evaluateFindings, type FindingsResult } from './findings.ts';
 import { renderHtml } from './html.ts';
 import type { RunRecord } from './run-record.ts';
 
-export const SUMMARY_SCHEMA_VERSION = 1;
+/**
+ * 2: a verdict has a `status` (`passed`, `failed`, `inconclusive` with its `reason`), so
+ * `passed: false` no longer means failed; `outcome`, `measurement` and `series[].machine` are new.
+ */
+export const SUMMARY_SCHEMA_VERSION = 2;
+
+/** The run as a gate sees it; `exitCodeOf` maps it to the CLI's exit code. */
+export type RunOutcome = 'passed' | 'failed' | 'inconclusive';
+
+/** 0 every expectation passed, 1 one failed, 3 none failed but one was inconclusive (or the run stopped early). */
+export const EXIT_CODES: Record<RunOutcome, number> = { passed: 0, failed: 1, inconclusive: 3 };
+
+export function outcomeOf(verdicts: readonly Verdict[], aborted: boolean): RunOutcome {
+  if (verdicts.some((v) => v.status === 'failed')) return 'failed';
+  if (aborted || verdicts.some((v) => v.status === 'inconclusive')) return 'inconclusive';
+  return 'passed';
+}
+
+/** Whether the machine could measure, as `summary.json` states it. */
+export interface MeasurementSummary extends MeasurementRecord {
+  /** Share of each latency metric's samples taken with headroom (0–1): the ones the verdicts count. */
+  countedShare: Partial<Record<LatencyMetric | 'all', number>>;
+}
 
 export interface Summary {
   schemaVersion: typeof SUMMARY_SCHEMA_VERSION;
   scenario: string;
   scenarioFile: string;
+  /** Every expectation passed and the run was not aborted. */
   passed: boolean;
+  outcome: RunOutcome;
   aborted: boolean;
   expectations: Verdict[];
   timeScale: { requested: number; effective: number };
@@ -45,6 +71,7 @@ export interface Summary {
   /** What the run found, in words (findings.ts); rules the record could not feed in `findingsNotEvaluated`. */
   findings: FindingsResult['findings'];
   findingsNotEvaluated: FindingsResult['notEvaluated'];
+  measurement?: MeasurementSummary;
 }
 
 /** Hours of a month in the design's per-month prices (365 × 24 / 12). */
@@ -82,6 +109,7 @@ export function summarize(input: {
     scenario: record.scenario,
     scenarioFile: input.scenarioFile,
     passed: !input.aborted && verdicts.every((v) => v.passed),
+    outcome: outcomeOf(verdicts, input.aborted),
     aborted: input.aborted,
     expectations: verdicts,
     timeScale: { requested: record.timeScaleRequested, effective: record.timeScaleEffective },
@@ -107,6 +135,7 @@ export function summarize(input: {
     instances: record.instances,
     faults: record.faults,
     ...findingsFields(evaluateFindings(record, topology)),
+    ...(record.measurement ? { measurement: measurementSummary(record) } : {}),
   };
 }
 
@@ -115,21 +144,44 @@ const findingsFields = (r: FindingsResult) => ({
   findingsNotEvaluated: r.notEvaluated,
 });
 
+function measurementSummary(record: RunRecord): MeasurementSummary {
+  const measurement = record.measurement!;
+  const countedShare: MeasurementSummary['countedShare'] = {};
+  for (const [metric, all] of Object.entries(record.latency) as [
+    LatencyMetric | 'all',
+    { count: number },
+  ][]) {
+    const counted = measurement.latencyWithHeadroom[metric]?.count ?? 0;
+    if (all.count > 0) countedShare[metric] = Math.round((counted / all.count) * 1_000) / 1_000;
+  }
+  return { ...measurement, countedShare };
+}
+
 function xml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** A verdict's JUnit body: nothing when passed, `<failure>` when failed, `<skipped>` with the reason when inconclusive. */
+function junitBody(v: Verdict): string {
+  if (v.status === 'passed') return '';
+  const element =
+    v.status === 'inconclusive'
+      ? `<skipped message="${xml(`inconclusive: ${v.reason ?? v.observed}`)}"/>`
+      : `<failure message="${xml(`expected ${v.expected}, observed ${v.observed}`)}"/>`;
+  return `\n      ${element}\n    `;
+}
+
 export function renderJunit(summary: Summary): string {
-  const failures = summary.expectations.filter((v) => !v.passed).length;
-  const cases = summary.expectations.map((v) => {
-    const body = v.passed
-      ? ''
-      : `\n      <failure message="${xml(`expected ${v.expected}, observed ${v.observed}`)}"/>\n    `;
-    return `    <testcase classname="tiketi-sim.${xml(summary.scenario)}" name="${xml(v.name)}" time="0">${body}</testcase>`;
-  });
+  const failures = summary.expectations.filter((v) => v.status === 'failed').length;
+  const skipped = summary.expectations.filter((v) => v.status === 'inconclusive').length;
+  const cases = summary.expectations.map(
+    (v) =>
+      `    <testcase classname="tiketi-sim.${xml(summary.scenario)}" name="${xml(v.name)}" time="0">${junitBody(v)}</testcase>`,
+  );
+  const counts = `tests="${summary.expectations.length}" failures="${failures}" skipped="${skipped}" time="${summary.wallSeconds}"`;
   return `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="tiketi-sim" tests="${summary.expectations.length}" failures="${failures}" time="${summary.wallSeconds}">
-  <testsuite name="${xml(summary.scenario)}" tests="${summary.expectations.length}" failures="${failures}" time="${summary.wallSeconds}">
+<testsuites name="tiketi-sim" ${counts}>
+  <testsuite name="${xml(summary.scenario)}" ${counts}>
 ${cases.join('\n')}
   </testsuite>
 </testsuites>

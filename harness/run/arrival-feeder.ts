@@ -12,6 +12,14 @@ export class ArrivalFeeder implements DropDuty {
       arrivalsSimMs: readonly number[];
       users: UserSupply;
       load: Pick<DropLoad, 'arrive'>;
+      /**
+       * Users are handed over this far ahead (a tick of the drop, in simulated ms), each with the
+       * wall time it is due: its join leaves then and is timed from then, however busy the
+       * generator is when it could send (no coordinated omission). @default 0 (handed over when due)
+       */
+      aheadSimMs?: () => number;
+      /** Simulated epoch ms → the wall epoch ms it will be at the clock's current speed. */
+      toWallMs?: (simMs: number) => number;
     },
   ) {}
 
@@ -21,13 +29,18 @@ export class ArrivalFeeder implements DropDuty {
   }
 
   tick(nowSimMs: number): void {
-    const { arrivalsSimMs, users, load } = this.options;
+    const { arrivalsSimMs, users, load, toWallMs } = this.options;
+    const horizonSimMs = nowSimMs + (this.options.aheadSimMs?.() ?? 0);
     let due = this.sentCount;
-    while (due < arrivalsSimMs.length && arrivalsSimMs[due]! <= nowSimMs) due++;
+    while (due < arrivalsSimMs.length && arrivalsSimMs[due]! <= horizonSimMs) due++;
     // A deployed world may still be registering later users: they arrive once they can.
     if (due > users.ready) due = users.ready;
     if (due <= this.sentCount) return;
-    load.arrive(users.take(this.sentCount, due));
+    const from = this.sentCount;
+    const batch = users.take(from, due);
+    load.arrive(
+      toWallMs ? batch.map((u, k) => ({ ...u, dueAtWallMs: toWallMs(arrivalsSimMs[from + k]!) })) : batch,
+    );
     this.sentCount = due;
   }
 }

@@ -91,6 +91,7 @@ export class FakeLoad implements DropLoad {
   /** Latencies (ms) the next `takeInterval` / `takeFeedback` return. */
   intervalLatencyMs: number[] = [];
   feedbackLatencyMs: number[] = [];
+  workerLagMs: number | undefined;
 
   constructor(private readonly clock: { now(): number }) {}
 
@@ -113,6 +114,10 @@ export class FakeLoad implements DropLoad {
   takeFeedback(): LatencyAggregate {
     return aggregateOf(this.feedbackLatencyMs.splice(0));
   }
+
+  takeWorkerLagMs(): number | undefined {
+    return this.workerLagMs;
+  }
 }
 
 function aggregateOf(latenciesMs: number[]): LatencyAggregate {
@@ -121,6 +126,15 @@ function aggregateOf(latenciesMs: number[]): LatencyAggregate {
   const aggregate = new LatencyAggregate();
   aggregate.add(recorder.drain());
   return aggregate;
+}
+
+/** A measurement as PacerDuty takes it: the load's feedback, a machine busy `cpuBusy`, no saturation. */
+export function fakeMeasure(load: Pick<FakeLoad, 'takeFeedback'>, cpuBusy: number) {
+  return () => ({
+    state: { cpuBusy, lagMs: {}, coreBusy: {} },
+    feedback: load.takeFeedback(),
+    saturation: [],
+  });
 }
 
 /** `count` users named user-0… */

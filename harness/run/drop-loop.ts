@@ -36,6 +36,8 @@ export interface DropLoad {
   takeInterval(): LatencyAggregate;
   /** Latency since the last call (the pacer's second). */
   takeFeedback(): LatencyAggregate;
+  /** The load workers' worst event-loop lag since the last call, if they reported any. */
+  takeWorkerLagMs(): number | undefined;
 }
 
 export interface DropLoopOptions {

@@ -3,7 +3,7 @@ import { ManualClock } from '../clock/clock.ts';
 import type { Fault } from '../scenario/schema.ts';
 import { readyUsers, type UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
-import { FakeLoad, FakeWorld, fakeUsers } from './drop-fakes.ts';
+import { FakeLoad, FakeWorld, fakeMeasure, fakeUsers } from './drop-fakes.ts';
 import { type DropDuty, DropDutyError, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
 import { ClockPacer, type PacerDecision, type PacerInput } from './pacer.ts';
@@ -137,7 +137,8 @@ describe('PacerDuty', () => {
       sent: () => 42,
       faultsInProgress: () => true,
       queueSize: () => 7,
-      cpuBusy: () => 0.5,
+      measure: fakeMeasure(load, 0.5),
+      activityInFlight: () => false,
       wallNow: () => wall.now(),
     });
     return { wall, clock, world, load, inputs, duty };
@@ -304,7 +305,8 @@ describe('the drop loop', () => {
       sent: () => arrivals.sent,
       faultsInProgress: () => faults.inProgress,
       queueSize: () => sampler.lastQueueSize,
-      cpuBusy: () => 0.2,
+      measure: fakeMeasure(load, 0.2),
+      activityInFlight: () => false,
       wallNow: () => wall.now(),
     });
     const sampler = new Sampler({

@@ -2,17 +2,23 @@ import type { ScaledClock } from '../clock/clock.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
-import { cpuBusyMeter } from './cpu-busy.ts';
 import { type DropLoad, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
-import { ClockPacer } from './pacer.ts';
+import { ClockPacer, latencyTargetMs } from './pacer.ts';
 import { PacerDuty } from './pacer-duty.ts';
 import type { RunPlan } from './plan.ts';
+import { RunMeasurement } from './run-measurement.ts';
 import { SalesOpener } from './sales-opener.ts';
 import { type Progress, Sampler } from './sampler.ts';
 
-/** Lowest speed the clock slows to: a drop must still finish. */
-const MIN_TIME_SCALE = 1;
+/**
+ * Lowest speed the clock slows to (slow motion: the app, the ALB and the control plane all follow
+ * the clock, and accept any positive scale), so a slow machine still measures validly.
+ */
+const MIN_TIME_SCALE = 0.25;
+/** How much faster than requested the clock may run while nothing is due (pacer.ts), at most. */
+const IDLE_SPEED_UP = 4;
+const MAX_IDLE_TIME_SCALE = 240;
 /** Wall ms between two ticks of the drop. */
 const TICK_WALL_MS = 50;
 /**
@@ -38,6 +44,8 @@ export async function warmUp(
 export interface DropOutcome {
   samples: readonly Sample[];
   faults: FaultScheduler;
+  /** Whether the machine could measure; its record is taken once the load has stopped. */
+  measurement: RunMeasurement;
   /** Wall seconds the drop took. */
   wallSeconds: number;
 }
@@ -54,27 +62,65 @@ export interface DropSetup {
 }
 
 /** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
+/** The clock's pacer for a plan: slow motion down to MIN_TIME_SCALE, faster while nothing is due. */
+function pacerFor(plan: RunPlan): ClockPacer {
+  const { requestedScale, fixedTimeScale } = plan;
+  return new ClockPacer({
+    requestedScale,
+    // A deployed world runs on the wall clock: its speed never moves.
+    minScale: fixedTimeScale ?? Math.min(MIN_TIME_SCALE, requestedScale),
+    saturatedP95Ms: latencyTargetMs(
+      plan.scenario.expectations.flatMap((e) => (e.expect === 'latency' ? [e.belowMs] : [])),
+    ),
+    idleScale:
+      fixedTimeScale ??
+      Math.max(requestedScale, Math.min(MAX_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
+    arrivalsSimMs: plan.arrivalsSimMs,
+    initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
+    admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
+    salesOpenSimMs: plan.salesOpenMs,
+  });
+}
+
+/** Launches, drains or terminations under way at the last sample: the world is busy. */
+function activityInFlight(sample: Sample | undefined): boolean {
+  if (!sample) return false;
+  const { instances, targets } = sample;
+  return instances.pending + instances.terminating + targets.initial + targets.draining > 0;
+}
+
 export async function runDrop(setup: DropSetup): Promise<DropOutcome> {
   const { plan, world, load } = setup;
+  const measurement = new RunMeasurement(plan.scenario, load, setup.clock.now());
+  try {
+    return await dropWithMeasurement(setup, measurement);
+  } catch (err) {
+    measurement.stop();
+    throw err;
+  }
+}
+
+async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement): Promise<DropOutcome> {
+  const { plan, world, load, clock } = setup;
   const wallStartMs = Date.now();
   const faults = new FaultScheduler({ world, faults: plan.faults, log: setup.log });
-  const arrivals = new ArrivalFeeder({ arrivalsSimMs: plan.arrivalsSimMs, users: setup.users, load });
+  const arrivals = new ArrivalFeeder({
+    arrivalsSimMs: plan.arrivalsSimMs,
+    users: setup.users,
+    load,
+    aheadSimMs: () => TICK_WALL_MS * pacer.scale,
+    toWallMs: (simMs) => Date.now() + (simMs - clock.now()) / pacer.scale,
+  });
   const pacer: PacerDuty = new PacerDuty({
-    pacer: new ClockPacer({
-      requestedScale: plan.requestedScale,
-      minScale: Math.min(MIN_TIME_SCALE, plan.requestedScale),
-      arrivalsSimMs: plan.arrivalsSimMs,
-      initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
-      admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
-      salesOpenSimMs: plan.salesOpenMs,
-    }),
+    pacer: pacerFor(plan),
     requestedScale: plan.requestedScale,
     world,
     load,
     sent: () => arrivals.sent,
     faultsInProgress: () => faults.inProgress,
     queueSize: () => sampler.lastQueueSize,
-    cpuBusy: cpuBusyMeter(),
+    measure: (nowSimMs) => measurement.take(nowSimMs),
+    activityInFlight: () => activityInFlight(sampler.samples.at(-1)),
     wallNow: Date.now,
   });
   const sampler = new Sampler({
@@ -88,13 +134,20 @@ export async function runDrop(setup: DropSetup): Promise<DropOutcome> {
     wallNow: Date.now,
     wallStartMs,
     progress: setup.progress,
+    machine: () => measurement.takeMinute(),
   });
   await runDropLoop({
     clock: setup.clock,
     endSimMs: plan.endMs,
-    duties: [new SalesOpener({ world, salesOpenSimMs: plan.salesOpenMs }), faults, arrivals, pacer, sampler],
+    duties: [
+      new SalesOpener({ world, salesOpenSimMs: plan.salesOpenMs, onOpened: () => measurement.salesOpened() }),
+      faults,
+      arrivals,
+      pacer,
+      sampler,
+    ],
     signal: setup.signal,
     idle,
   });
-  return { samples: sampler.samples, faults, wallSeconds: (Date.now() - wallStartMs) / 1_000 };
+  return { samples: sampler.samples, faults, measurement, wallSeconds: (Date.now() - wallStartMs) / 1_000 };
 }

@@ -14,11 +14,22 @@ export async function finishRun(run: {
   load: PreparedLoad;
   drop: DropOutcome;
 }): Promise<RunRecord> {
+  const { drop } = run;
+  try {
+    return await recordRun(run);
+  } finally {
+    drop.measurement.stop();
+  }
+}
+
+async function recordRun(run: Parameters<typeof finishRun>[0]): Promise<RunRecord> {
   const { plan, clock, drop } = run;
   await drop.faults.stopAll();
   const latency = run.load.generator.total;
   const workers = run.load.generator.workerCount;
   const totals = await run.load.stop();
+  // The workers' final reports: measured while the run stopped, judged like any other interval.
+  const measurement = drop.measurement.record(clock.now());
   const toSim = (wallMs: number) => clock.toSim(wallMs);
   const history = await run.world.finish({ confirmedReservationIds: totals.confirmedReservationIds, toSim });
   return buildRunRecord({
@@ -35,5 +46,6 @@ export async function finishRun(run: {
     faults: drop.faults.injected.map((f) => f.record),
     load: { totals, latency, workers },
     toSim,
+    measurement,
   });
 }

@@ -2,6 +2,7 @@ import type { LatencyAggregate } from '../metrics/latency.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 import type { DropDuty, DropLoad, DropWorld } from './drop-loop.ts';
 import type { ClockPacer } from './pacer.ts';
+import type { MeasuredInterval } from './run-measurement.ts';
 
 /** How fast the clock runs now, and what set that speed. */
 export interface ClockSpeed {
@@ -28,14 +29,16 @@ export interface PacerDutyOptions {
   requestedScale: number;
   /** Follows the speed (the world's clock, its instances and ALB). */
   world: Pick<DropWorld, 'setTimeScale'>;
-  load: Pick<DropLoad, 'totals' | 'takeFeedback' | 'setTimeScale'>;
+  load: Pick<DropLoad, 'totals' | 'setTimeScale'>;
   /** Users sent so far. */
   sent: () => number;
   faultsInProgress: () => boolean;
   /** Users waiting in the queue, as last sampled. */
   queueSize: () => number | undefined;
-  /** This machine's CPU busy share since the last call (`cpuBusyMeter`). */
-  cpuBusy: () => number | undefined;
+  /** The interval since the last decision: the machine's state and the latency samples (run-measurement.ts). */
+  measure: (nowSimMs: number) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'>;
+  /** Instances launching, draining or terminating: the world is busy even with no user due. */
+  activityInFlight: () => boolean;
   wallNow: () => number;
   /** @default PACER_DECISION_WALL_MS */
   decisionEveryWallMs?: number;
@@ -74,16 +77,19 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     if (wallMs < this.nextDecisionWallMs) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
+    const { state, feedback, saturation } = o.measure(nowSimMs);
     const { scale, limitedBy } = o.pacer.next({
       wallMs,
       simMs: nowSimMs,
       sent: o.sent(),
       settled: totals.settled,
       backlog: totals.unsettled,
-      p95Ms: p95OfFeedback(o.load.takeFeedback()),
-      cpuBusy: o.cpuBusy(),
+      p95Ms: p95OfFeedback(feedback),
+      cpuBusy: state.cpuBusy,
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
+      saturation,
+      activityInFlight: o.activityInFlight(),
     });
     this.limit = limitedBy;
     if (Math.abs(scale - this.current) / this.current <= MIN_SPEED_CHANGE) return;

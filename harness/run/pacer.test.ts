@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClockPacer, type PacerInput, type PacerOptions } from './pacer.ts';
+import { ManualClock } from '../clock/clock.ts';
+import { ClockPacer, latencyTargetMs, type PacerInput, type PacerOptions } from './pacer.ts';
 
 const MINUTE = 60_000;
 
@@ -215,5 +216,144 @@ describe('ClockPacer', () => {
       initialJoinsPerSecond: 10,
     });
     for (let s = 0; s < 20; s++) expect(calm.next(input({ wallMs: s * 1_000, p95Ms: 1 })).scale).toBe(10);
+  });
+});
+
+describe('ClockPacer: valid measurement first', () => {
+  it('aims below the scenario’s own API threshold, never above 300 ms', () => {
+    expect(latencyTargetMs([200])).toBe(160);
+    expect(latencyTargetMs([2_000])).toBe(300);
+    expect(latencyTargetMs([])).toBe(300);
+  });
+
+  it('slows below 1× while the machine lacks headroom, down to the minimum, and recovers', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 2,
+      minScale: 0.25,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const saturation = ['CPU 100 %', 'load-worker lag 580 ms'];
+    // Saturated with answers that look fine: the verdicts need the headroom, not the P95.
+    const speeds = [0, 1, 2, 3, 4, 5, 6, 7].map(
+      (s) => pacer.next(input({ wallMs: s * 1_000, p95Ms: 20, cpuBusy: 1, saturation })).scale,
+    );
+    expect(speeds.slice(0, 3).map((x) => Math.round(x * 100) / 100)).toEqual([1.4, 0.98, 0.69]);
+    expect(speeds.at(-1)).toBe(0.25);
+    // Even during a fault: the machine's saturation is not the rehearsal.
+    expect(
+      pacer.next(input({ wallMs: 8_000, p95Ms: 20, cpuBusy: 1, saturation, faultsInProgress: true }))
+        .limitedBy,
+    ).toBe('latency');
+    // Headroom again, answers quick, CPU idle: it holds under the speed that ran out of headroom
+    // for half a minute, then comes back by 30 % a second.
+    const calm = { p95Ms: 20, cpuBusy: 0.3, saturation: [] };
+    expect(pacer.next(input({ ...calm, wallMs: 9_000 })).scale).toBe(0.25);
+    expect(pacer.next(input({ ...calm, wallMs: 40_000 })).scale).toBeCloseTo(0.325, 3);
+  });
+
+  it('keeps a slow machine measuring validly: on a ManualClock, a burst it cannot take at 1× runs slower', () => {
+    // The machine answers 40 joins a wall second; 100 users a simulated second arrive for 2 minutes.
+    const clock = new ManualClock(0);
+    const arrivals = spread(10_000, 130_000, 12_000);
+    const pacer = new ClockPacer({
+      requestedScale: 10,
+      minScale: 0.25,
+      arrivalsSimMs: arrivals,
+      initialJoinsPerSecond: 150,
+    });
+    const capacity = 40;
+    let scale = 10;
+    let sent = 0;
+    let settled = 0;
+    let saturatedSeconds = 0;
+    const scales: number[] = [];
+    for (let wall = 1; wall <= 2_000 && clock.now() < 130_000; wall++) {
+      clock.advance(scale * 1_000);
+      while (sent < arrivals.length && arrivals[sent]! <= clock.now()) sent++;
+      const waiting = sent - settled;
+      settled += Math.min(waiting, capacity);
+      const saturated = waiting > capacity;
+      if (saturated && clock.now() > 20_000) saturatedSeconds++;
+      scale = pacer.next({
+        wallMs: wall * 1_000,
+        simMs: clock.now(),
+        sent,
+        settled,
+        backlog: sent - settled,
+        p95Ms: saturated ? 900 : 30,
+        cpuBusy: saturated ? 1 : 0.6,
+        faultsInProgress: false,
+        queueSize: sent,
+        saturation: saturated ? ['CPU 100 %'] : [],
+      }).scale;
+      if (clock.now() > 20_000) scales.push(scale);
+    }
+    // 0.8 × 40 joins a second ÷ 100 users a simulated second: about 0.3×, in slow motion.
+    const median = [...scales].sort((a, b) => a - b)[Math.floor(scales.length / 2)]!;
+    expect(median).toBeLessThan(0.5);
+    expect(Math.min(...scales)).toBeGreaterThanOrEqual(0.25);
+    // Once the pacer has learnt the machine, it has headroom nearly all the time.
+    expect(saturatedSeconds / scales.length).toBeLessThan(0.1);
+  });
+
+  it('stops slowing for a saturation slowing does not cure (another job on the machine)', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 0.25,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const busy = { p95Ms: 20, cpuBusy: 1, saturation: ['CPU 100 %'] };
+    const speeds = Array.from(
+      { length: 45 },
+      (_, s) => pacer.next(input({ ...busy, wallMs: s * 1_000 })).scale,
+    );
+    // It slows first, as for any saturation…
+    expect(Math.min(...speeds)).toBeLessThanOrEqual(30 / 16);
+    // …and, 16 times slower 15 s on with nothing better, goes back up to where it was (by 30 % a second).
+    expect(speeds.at(-1)).toBe(30);
+    // Nothing due meanwhile: it runs ahead of the requested speed all the same.
+    const idle = new ClockPacer({
+      requestedScale: 30,
+      minScale: 0.25,
+      idleScale: 120,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { ...busy, sent: 0, settled: 0, backlog: 0, queueSize: 0 };
+    const idleSpeeds = Array.from(
+      { length: 60 },
+      (_, s) => idle.next(input({ ...quiet, wallMs: s * 1_000 })).scale,
+    );
+    expect(idleSpeeds.at(-1)).toBe(120);
+    // Headroom, then saturation again: a new episode, slowed for anew.
+    pacer.next(input({ wallMs: 46_000, p95Ms: 20, cpuBusy: 0.5, saturation: [] }));
+    expect(pacer.next(input({ ...busy, wallMs: 47_000 })).scale).toBe(21);
+  });
+
+  it('runs a stretch with nothing due far faster than requested, and stops at the first sign of work', () => {
+    // The last user arrived at 10 simulated minutes; the next burst is at 60 minutes.
+    const pacer = new ClockPacer({
+      requestedScale: 60,
+      minScale: 0.25,
+      idleScale: 240,
+      arrivalsSimMs: [...spread(0, 10 * MINUTE, 100), ...spread(60 * MINUTE, 61 * MINUTE, 100)],
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
+    const speeds = [1, 2, 3, 4, 5, 6].map((s) =>
+      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 20 * MINUTE })),
+    );
+    expect(speeds[0]?.scale).toBe(78);
+    expect(speeds.at(-1)).toMatchObject({ scale: 240, limitedBy: 'idle' });
+    // An instance starts draining: a scaling activity is in flight.
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 7_000, simMs: 21 * MINUTE, activityInFlight: true })),
+    ).toMatchObject({ scale: 60, limitedBy: 'requested' });
+    // Users wait in the queue: admissions are due.
+    expect(pacer.next(input({ ...quiet, wallMs: 8_000, simMs: 22 * MINUTE, queueSize: 5 })).scale).toBe(60);
+    // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
+    expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
   });
 });

@@ -12,10 +12,16 @@ import type { ClockLimit } from '../report/run-record.ts';
  *   admissions, each costing about half a join). The machine's join capacity is learnt as the
  *   run goes (joins answered per wall second while a backlog stands, probed upward while none
  *   does), so the clock slows *before* a burst rather than after the backlog has piled up;
- * - feedback, from latency: when the API's P95 says the machine is saturated by anything else
- *   (admissions, purchases, reconnects) and its CPU is indeed busy, the clock slows; it speeds up
- *   again once it is not. Slow answers on an idle CPU, or during deliberate faults, are not
- *   this machine's saturation: slowing the clock would not make them faster.
+ * - feedback, from the machine and from latency: when the machine lacks the headroom a valid
+ *   latency verdict needs (`harness/metrics/machine-state.ts`), or the API's P95 nears the
+ *   scenario's own thresholds while its CPU is busy, the clock slows — below 1× if it must (slow
+ *   motion: arrivals, admissions, windows and holds all follow the clock), so a slow machine still
+ *   measures validly, only later. It speeds up again once it is not. Slow answers on an idle CPU,
+ *   or during deliberate faults, are not this machine's saturation: slowing would not help.
+ *
+ * Stretches with nothing due (no arrivals ahead, nobody queued, no scaling activity or fault in
+ * progress) run faster than requested, up to `idleScale`: an hour of an emptied waiting room
+ * costs seconds, not a minute.
  */
 export interface PacerOptions {
   /** The speed the scenario asks for: the pacer never goes faster. */
@@ -44,8 +50,16 @@ export interface PacerOptions {
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
   utilization?: number;
-  /** API P95 above which the machine counts as saturated. @default 300 */
+  /**
+   * API P95 above which the machine counts as saturated: below the scenario's own latency
+   * thresholds (`latencyTargetMs`). @default 300
+   */
   saturatedP95Ms?: number;
+  /**
+   * How fast the clock may run while nothing is due (see above): at least `requestedScale`.
+   * @default requestedScale
+   */
+  idleScale?: number;
   /** CPU busy share at or above which slow answers count as saturation. @default 0.85 */
   saturatedCpuBusy?: number;
   /**
@@ -77,6 +91,13 @@ export interface PacerInput {
   faultsInProgress: boolean;
   /** Users waiting in the queue, as last observed. Admissions are planned for while any wait or are yet to come. */
   queueSize?: number;
+  /**
+   * What took the machine's headroom over the last interval (`saturation()`), empty when it had
+   * some. The clock slows while it is not empty, whatever the latency: the verdicts need it.
+   */
+  saturation?: readonly string[];
+  /** Instances launching, draining or terminating: the world is busy even with no user due. */
+  activityInFlight?: boolean;
 }
 
 export interface PacerDecision {
@@ -87,6 +108,12 @@ export interface PacerDecision {
 }
 
 const LOOKAHEAD_SLICES = 5;
+/** How long the speed stays under the one that last ran out of headroom, wall ms. */
+const SATURATION_MEMORY_MS = 30_000;
+/** Slowed this many times over (or to the minimum) and still saturated… */
+const FUTILE_SLOWDOWN = 16;
+/** …for at least this long, wall ms: the saturation is not the rehearsal's doing. */
+const FUTILE_AFTER_MS = 15_000;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -102,6 +129,10 @@ export class ClockPacer {
   private last: { wallMs: number; settled: number } | undefined;
   /** The most joins per second seen answered. */
   private peakAnswered = 0;
+  /** The speed at which the machine last ran out of headroom, and when (wall ms). */
+  private saturatedAt: { scale: number; wallMs: number } | undefined;
+  /** The saturation going on: the speed and wall ms it began at, and whether slowing proved futile. */
+  private episode: { fromScale: number; fromWallMs: number; futile: boolean } | undefined;
   private answered: number | undefined;
 
   constructor(private readonly options: PacerOptions) {
@@ -116,8 +147,10 @@ export class ClockPacer {
 
   /** The speed to run at from now on. */
   next(input: PacerInput): PacerDecision {
-    const { requestedScale, minScale } = this.options;
+    const { minScale } = this.options;
     const backlog = input.backlog ?? input.sent - input.settled;
+    const idle = this.nothingDue(input, backlog);
+    const requestedScale = idle ? this.idleScale : this.options.requestedScale;
     if (this.last && input.wallMs > this.last.wallMs) {
       const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
       // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
@@ -140,20 +173,33 @@ export class ClockPacer {
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
 
-    if (!input.faultsInProgress) {
+    const following = this.saturationToFollow(input);
+    const saturated = following === 'slow';
+    // Saturated by what the clock does not drive: hold the speed (the verdicts will say why), but
+    // a stretch with nothing due still runs ahead — the busy CPU is not the rehearsal's.
+    if (following === 'hold') {
+      if (idle) this.latencyCap *= 1.3;
+    } else if (saturated || !input.faultsInProgress) {
       // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
       // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
       // shows seconds later: admitted users buy after their think time), not at all near the top.
       const cpu = input.cpuBusy ?? 0;
-      if (this.slow(input)) this.latencyCap = Math.max(minScale, this.scale * 0.7);
-      else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3) {
+      if (saturated || this.slow(input)) {
+        if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
+        this.latencyCap = Math.max(minScale, this.scale * 0.7);
+      } else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3) {
         const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
-        this.latencyCap = Math.min(requestedScale, this.latencyCap * step);
+        // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
+        // spoil a sample in every few seconds.
+        const recent = this.saturatedAt && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
+        const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
+        this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
       }
     }
+    this.latencyCap = Math.min(requestedScale, this.latencyCap);
 
     let scale = requestedScale;
-    let limitedBy: PacerDecision['limitedBy'] = 'requested';
+    let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : 'requested';
     const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
     const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
@@ -177,6 +223,49 @@ export class ClockPacer {
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
+  }
+
+  /**
+   * Whether to slow for the machine's saturation: yes, unless slowing many times over has not
+   * brought the headroom back — then this rehearsal is not what saturates the machine (another
+   * job on it is), slowing further would only stretch the run, and the speed goes back to where
+   * the episode began until headroom returns.
+   */
+  private saturationToFollow(input: PacerInput): 'none' | 'slow' | 'hold' {
+    if ((input.saturation?.length ?? 0) === 0) {
+      this.episode = undefined;
+      return 'none';
+    }
+    this.episode ??= { fromScale: this.scale, fromWallMs: input.wallMs, futile: false };
+    const slowedEnough = Math.max(this.options.minScale, this.episode.fromScale / FUTILE_SLOWDOWN);
+    if (
+      !this.episode.futile &&
+      this.scale <= slowedEnough &&
+      input.wallMs - this.episode.fromWallMs >= FUTILE_AFTER_MS
+    ) {
+      this.episode.futile = true;
+      this.latencyCap = this.episode.fromScale;
+      this.saturatedAt = undefined;
+    }
+    return this.episode.futile ? 'hold' : 'slow';
+  }
+
+  private get idleScale(): number {
+    return Math.max(this.options.requestedScale, this.options.idleScale ?? this.options.requestedScale);
+  }
+
+  /**
+   * Nothing due: no arrival in the lookahead at the idle speed, nobody waiting for admission, no
+   * join unanswered, no fault or scaling activity in progress.
+   */
+  private nothingDue(input: PacerInput, backlog: number): boolean {
+    if (this.idleScale <= this.options.requestedScale) return false;
+    if (input.faultsInProgress || input.activityInFlight || backlog > 0) return false;
+    // Before the first sample the queue is unknown: users sent may be waiting.
+    if ((input.queueSize ?? (input.sent > 0 ? 1 : 0)) > 0) return false;
+    const dueNow = this.firstAtOrAfter(input.simMs + 1);
+    const dueAhead = this.firstAtOrAfter(input.simMs + this.lookaheadWallMs * this.idleScale);
+    return input.sent >= dueNow && dueAhead === dueNow;
   }
 
   private slow(input: PacerInput): boolean {
@@ -238,4 +327,14 @@ export class ClockPacer {
     }
     return low;
   }
+}
+
+/** The P95 the pacer keeps API answers under when no scenario threshold is lower. */
+const DEFAULT_LATENCY_TARGET_MS = 300;
+/** Share of the scenario's lowest API threshold the pacer aims under. */
+const LATENCY_TARGET_SHARE = 0.8;
+
+/** `saturatedP95Ms` for a scenario: below its own lowest API latency threshold. */
+export function latencyTargetMs(apiThresholdsMs: readonly number[]): number {
+  return Math.min(DEFAULT_LATENCY_TARGET_MS, ...apiThresholdsMs.map((ms) => ms * LATENCY_TARGET_SHARE));
 }

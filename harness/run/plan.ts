@@ -11,6 +11,8 @@ export interface RunPlan {
   topology: Topology;
   users: number;
   requestedScale: number;
+  /** A deployed world's speed, which never moves (the wall clock). */
+  fixedTimeScale?: number;
   startMs: number;
   endMs: number;
   salesOpenMs: number;
@@ -44,6 +46,7 @@ export function planRun(options: {
     topology: mergeTopology(designTopology, scenario.topology),
     users,
     requestedScale,
+    fixedTimeScale: world.fixedTimeScale,
     startMs: simEpoch(scenario, scenario.startAt),
     endMs: simEpoch(scenario, scenario.endAt),
     salesOpenMs: simEpoch(scenario, scenario.event.salesOpenAt ?? scenario.startAt),

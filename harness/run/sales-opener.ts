@@ -10,6 +10,8 @@ export class SalesOpener implements DropDuty {
       world: Pick<DropWorld, 'openSales'>;
       /** Simulated epoch ms at which admission begins. */
       salesOpenSimMs: number;
+      /** Called once, when the world says sales are open. */
+      onOpened?: () => void;
     },
   ) {}
 
@@ -21,5 +23,6 @@ export class SalesOpener implements DropDuty {
     if (this.opened || nowSimMs < this.options.salesOpenSimMs) return;
     // A fault may have the data tier down right now: try again on the next tick.
     this.opened = await this.options.world.openSales();
+    if (this.opened) this.options.onOpened?.();
   }
 }

@@ -1,3 +1,4 @@
+import type { MinuteMachineState } from '../metrics/headroom.ts';
 import type { AlarmState } from '../model/aws.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { DropDuty, DropLoad, DropLoadTotals, DropWorld } from './drop-loop.ts';
@@ -31,6 +32,8 @@ export interface SamplerOptions {
   /** Wall epoch ms the drop began at (a sample says the wall seconds since). */
   wallStartMs: number;
   progress: (p: Progress) => void;
+  /** The machine over the minute since the last call (run-measurement.ts). */
+  machine?: () => MinuteMachineState | undefined;
 }
 
 /** Samples the world and the load every simulated minute, and reports progress. */
@@ -78,6 +81,7 @@ export class Sampler implements DropDuty {
       wallSeconds: Math.round((this.options.wallNow() - this.options.wallStartMs) / 100) / 10,
       timeScale: Math.round(speed.scale * 100) / 100,
       clockLimitedBy: speed.limitedBy,
+      machine: this.options.machine?.(),
     };
     this.lastTotals = totals;
     this.taken.push(sample);

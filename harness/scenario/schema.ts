@@ -227,6 +227,19 @@ export const scenarioSchema = z
       stayConnectedAfterPurchase: false,
     }),
     faults: z.array(faultSchema).default([]),
+    /**
+     * When this machine counts as having headroom to measure latency (harness/metrics/machine-state.ts,
+     * docs/report.md). @default derived from the expectations' latency thresholds
+     */
+    measurement: z
+      .object({
+        maxCpuBusy: z.number().gt(0).max(1).optional(),
+        maxEventLoopLagMs: z.number().positive().optional(),
+        maxProcessCoreBusy: z.number().gt(0).max(1).optional(),
+        minHeadroomShare: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
     expectations: z.array(expectationSchema).min(1, 'a scenario needs at least one expectation to gate on'),
   })
   .strict()

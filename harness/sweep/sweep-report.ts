@@ -53,17 +53,17 @@ export function summarizeSweep(input: {
     seed: input.seed,
     rule: input.rule,
     periodSeconds: input.periodSeconds,
-    passed: outcomes.length > 0 && input.expectations.every((v) => v.passed),
+    passed: outcomes.length > 0 && input.expectations.every((v) => v.status === 'passed'),
     wallSeconds: outcomes.reduce((sum, o) => sum + o.wallSeconds, 0),
     expectations: input.expectations,
     runs: outcomes.map((o) => ({
       index: o.index,
       phaseSeconds: o.phaseSeconds,
       seed: o.seed,
-      passed: !o.aborted && o.verdicts.every((v) => v.passed),
+      passed: !o.aborted && o.verdicts.every((v) => v.status === 'passed'),
       aborted: o.aborted,
       wallSeconds: o.wallSeconds,
-      failed: o.verdicts.filter((v) => !v.passed).map((v) => v.name),
+      failed: o.verdicts.filter((v) => v.status === 'failed').map((v) => v.name),
       report: relative(input.dir, o.reportDir),
     })),
     worstRun: worstRun(outcomes)?.index,
@@ -74,17 +74,21 @@ const xml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function renderSweepJunit(summary: SweepSummary): string {
-  const failures = summary.expectations.filter((v) => !v.passed).length;
+  const count = (status: string) => summary.expectations.filter((v) => v.status === status).length;
   const cases = summary.expectations.map((v) => {
-    const phases = v.failedAtPhases.map((p) => `${p} s`).join(', ');
-    const body = v.passed
-      ? ''
-      : `\n      <failure message="${xml(`expected ${v.expected} in ${summary.rule === 'all' ? 'every run' : 'most runs'}; passed ${v.passedRuns} of ${v.runs}, failed at phase ${phases}`)}"/>\n    `;
+    const tally = `passed ${v.passedRuns} of ${v.runs}`;
+    const body =
+      v.status === 'passed'
+        ? ''
+        : v.status === 'inconclusive'
+          ? `\n      <skipped message="${xml(`inconclusive: ${tally}, ${v.inconclusiveRuns} could not be judged`)}"/>\n    `
+          : `\n      <failure message="${xml(`expected ${v.expected} in ${summary.rule === 'all' ? 'every run' : 'most runs'}; ${tally}, failed at phase ${v.failedAtPhases.map((p) => `${p} s`).join(', ')}`)}"/>\n    `;
     return `    <testcase classname="tiketi-sim.${xml(summary.scenario)}.sweep" name="${xml(v.name)}" time="0">${body}</testcase>`;
   });
+  const totals = `tests="${summary.expectations.length}" failures="${count('failed')}" skipped="${count('inconclusive')}" time="${summary.wallSeconds}"`;
   return `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="tiketi-sim" tests="${summary.expectations.length}" failures="${failures}" time="${summary.wallSeconds}">
-  <testsuite name="${xml(summary.scenario)} sweep of ${summary.runs.length} (seed ${summary.seed})" tests="${summary.expectations.length}" failures="${failures}" time="${summary.wallSeconds}">
+<testsuites name="tiketi-sim" ${totals}>
+  <testsuite name="${xml(summary.scenario)} sweep of ${summary.runs.length} (seed ${summary.seed})" ${totals}>
 ${cases.join('\n')}
   </testsuite>
 </testsuites>
@@ -98,18 +102,15 @@ export function renderSweepHtml(summary: SweepSummary): string {
   const rows = summary.expectations
     .map((v) => {
       const cells = v.observed
-        .map(
-          (o) =>
-            `<td class="${o.passed ? 'pass' : 'fail'}" title="${xml(o.observed)}">${xml(o.observed)}</td>`,
-        )
+        .map((o) => `<td class="${o.status}" title="${xml(o.observed)}">${xml(o.observed)}</td>`)
         .join('');
-      return `<tr><th class="name">${xml(v.name)}<br><small>${v.passedRuns}/${v.runs} passed — ${v.passed ? 'PASS' : 'FAIL'}</small></th>${cells}</tr>`;
+      return `<tr><th class="name">${xml(v.name)}<br><small>${v.passedRuns}/${v.runs} passed — ${v.status.toUpperCase()}</small></th>${cells}</tr>`;
     })
     .join('\n');
   const worst = summary.runs.find((r) => r.index === summary.worstRun);
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${xml(summary.scenario)} sweep</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
-.pass{background:#e6f4ea}.fail{background:#fce8e6}.name{text-align:left;max-width:28em}</style></head><body>
+.passed{background:#e6f4ea}.failed{background:#fce8e6}.inconclusive{background:#fef7e0}.name{text-align:left;max-width:28em}</style></head><body>
 <h1>${xml(summary.scenario)}: phase sweep of ${summary.runs.length} — ${summary.passed ? 'PASSED' : 'FAILED'}</h1>
 <p>Faults shifted across ${summary.periodSeconds} simulated seconds; seed ${summary.seed} (repeat with <code>--seed ${summary.seed}</code>); rule: ${summary.rule === 'all' ? 'every run must pass' : 'most runs must pass'}.
 ${worst ? `Worst run: <a href="${xml(worst.report)}/index.html">run ${worst.index} (+${worst.phaseSeconds} s)</a>, ${worst.aborted ? 'aborted' : `${worst.failed.length} failed`}.` : ''}</p>

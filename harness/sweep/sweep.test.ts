@@ -30,6 +30,7 @@ const scenario = parseScenario({
 const verdict = (name: string, passed: boolean, observed = passed ? 'ok' : 'bad'): Verdict => ({
   kind: 'reconnect',
   name,
+  status: passed ? 'passed' : 'failed',
   passed,
   expected: 'x',
   observed,
@@ -95,7 +96,20 @@ describe('sweep verdicts', () => {
     expect(combineVerdicts(half, 'majority')[0]!.passed).toBe(false);
   });
 
-  it('counts an expectation an aborted run did not reach as failed in that run', () => {
+  it('never counts an inconclusive run as a pass', () => {
+    const inconclusive: Verdict = { ...verdict('reconnect', false, 'not reached'), status: 'inconclusive' };
+    const two = [runs[0]!, outcome(2, 10, [inconclusive, verdict('errors', true)])];
+    expect(combineVerdicts(two, 'all')[0]).toMatchObject({
+      status: 'inconclusive',
+      passed: false,
+      inconclusiveRuns: 1,
+    });
+    expect(combineVerdicts(two, 'majority')[0]!.status).toBe('inconclusive');
+    const oneFailed = [...two, outcome(3, 20, [verdict('reconnect', false), verdict('errors', true)])];
+    expect(combineVerdicts(oneFailed, 'all')[0]!.status).toBe('failed');
+  });
+
+  it('counts an expectation an aborted run did not report as failed in that run', () => {
     const withAbort = [...runs.slice(0, 1), outcome(2, 10, [], true)];
     const swept = combineVerdicts(withAbort, 'majority');
     expect(swept[0]).toMatchObject({ name: 'reconnect', passed: false, passedRuns: 1, failedAtPhases: [10] });

@@ -133,8 +133,8 @@ export const INTEGRITY_NOT_EVALUATED: Integrity = {
 export const NOT_EVALUABLE_PREFIX = 'not evaluable';
 
 /**
- * Verdicts of expectations the world cannot check become "not evaluable" with the reason: they do
- * not pass (nothing was checked), and the report says why rather than showing a number.
+ * Verdicts of expectations the world cannot check become "not evaluable" with the reason: they are
+ * inconclusive (nothing was checked), and the report says why rather than showing a number.
  */
 export function markNotEvaluable(
   verdicts: Verdict[],
@@ -143,11 +143,8 @@ export function markNotEvaluable(
   return verdicts.map((verdict) => {
     const reason = verdict.kind === 'baseline' ? undefined : world.notEvaluable[verdict.kind];
     if (!reason) return verdict;
-    return {
-      ...verdict,
-      passed: false,
-      observed: `${NOT_EVALUABLE_PREFIX} in the ${world.name} world: ${reason}`,
-    };
+    const observed = `${NOT_EVALUABLE_PREFIX} in the ${world.name} world: ${reason}`;
+    return { ...verdict, status: 'inconclusive', passed: false, observed, reason: observed };
   });
 }
 

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { cpuCost, HeadroomLedger } from './headroom.ts';
+import { LatencyAggregate, LatencyRecorder } from './latency.ts';
+import { headroomThresholds, type MachineState } from './machine-state.ts';
+
+const QUIET: MachineState = { cpuBusy: 0.6, lagMs: { 'load-worker': 5 }, coreBusy: { app: 0.5 } };
+const SATURATED: MachineState = { cpuBusy: 1, lagMs: { 'load-worker': 580 }, coreBusy: { app: 0.5 } };
+
+/** `count` API samples of `ms` each, as a load worker would ship them. */
+function batch(count: number, ms: number): LatencyAggregate {
+  const recorder = new LatencyRecorder();
+  for (let i = 0; i < count; i++) recorder.record('POST /api/events/:eventId/queue', ms);
+  const out = new LatencyAggregate();
+  out.add(recorder.drain());
+  return out;
+}
+
+describe('HeadroomLedger', () => {
+  it('counts samples only when the interval and the one before had headroom', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const states = [QUIET, QUIET, SATURATED, SATURATED, QUIET, QUIET];
+    const counted = states.map((state, i) =>
+      ledger.add({ fromSimMs: i * 1_000, toSimMs: (i + 1) * 1_000, state }, batch(10, 20 + i)),
+    );
+    // The interval after the saturated ones may hold what was measured while saturated.
+    expect(counted).toEqual([true, true, false, false, false, true]);
+    const record = ledger.record();
+    expect(record.latencyWithHeadroom.all?.count).toBe(30);
+    expect(record.intervals).toEqual({ total: 6, withHeadroom: 4 });
+    expect(record.saturated).toEqual([
+      { fromMs: 2_000, toMs: 4_000, worst: SATURATED, reasons: ['CPU 100 %', 'load-worker lag 580 ms'] },
+    ]);
+  });
+
+  it('keeps separate episodes apart, and joins one across a single quiet interval', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const states = [SATURATED, QUIET, SATURATED, QUIET, QUIET, QUIET, SATURATED];
+    for (const [i, state] of states.entries())
+      ledger.add({ fromSimMs: i * 1_000, toSimMs: (i + 1) * 1_000, state }, batch(1, 10));
+    expect(ledger.record().saturated.map((s) => [s.fromMs, s.toMs])).toEqual([
+      [0, 3_000],
+      [6_000, 7_000],
+    ]);
+  });
+
+  it('sums a minute up for the series: its headroom share and the worst of each signal', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, batch(1, 10));
+    ledger.add({ fromSimMs: 1_000, toSimMs: 2_000, state: SATURATED }, batch(1, 10));
+    expect(ledger.takeMinute()).toEqual({
+      headroomShare: 0.5,
+      worst: { cpuBusy: 1, lagMs: { 'load-worker': 580 }, coreBusy: { app: 0.5 } },
+      saturatedBy: ['CPU 100 %', 'load-worker lag 580 ms'],
+    });
+    expect(ledger.takeMinute()).toBeUndefined();
+  });
+});
+
+describe('cpuCost', () => {
+  it('splits the run’s CPU by role and prices a join from the CPU spent until sales opened', () => {
+    const cost = cpuCost(
+      { runner: 1_000 },
+      { cpuMs: { runner: 1_400, app: 6_000, 'alb-worker': 2_000, 'load-worker': 3_600 }, joined: 1_000 },
+      { runner: 3_000, app: 20_000, 'alb-worker': 5_000, 'load-worker': 9_000 },
+    );
+    expect(cost.byRoleMs).toEqual({ runner: 2_000, app: 20_000, 'alb-worker': 5_000, 'load-worker': 9_000 });
+    // 400 + 6,000 + 2,000 + 3,600 ms over 1,000 joins.
+    expect(cost.perJoinUntilSalesOpenMs).toBe(12);
+    expect(cpuCost({}, undefined, { app: 5 }).perJoinUntilSalesOpenMs).toBeUndefined();
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Which latency samples count. Interval by interval (1 s wall in a run) the runner hands over the
+ * machine's state and the samples that arrived; samples count only when the machine had headroom
+ * in that interval and in the one before (a load worker reports what it measured over its last
+ * second, so a batch may have been measured in either). The rest is kept out of the verdicts, and
+ * the stretches in which the machine was saturated are recorded with what saturated it.
+ */
+import { LatencyAggregate, type LatencyMetric, type LatencySummary } from './latency.ts';
+import { type HeadroomThresholds, type MachineState, saturation, worstOf } from './machine-state.ts';
+
+/** A stretch of simulated time in which the machine was saturated, and the worst it got. */
+export interface SaturatedStretch {
+  fromMs: number;
+  toMs: number;
+  /** Each signal's worst value over the stretch. */
+  worst: MachineState;
+  /** The signals over their thresholds, e.g. `CPU 100 %`, `load-worker lag 580 ms`. */
+  reasons: string[];
+}
+
+/** The machine over one simulated minute of the report's series. */
+export interface MinuteMachineState {
+  /** Share of the minute's intervals with headroom (0–1). */
+  headroomShare: number;
+  /** Each signal's worst value over the minute. */
+  worst: MachineState;
+  /** What saturated it, if anything did. */
+  saturatedBy?: string[];
+}
+
+/** What `summary.json` and the verdicts read: the thresholds, the counted latency and the stretches. */
+export interface MeasurementRecord {
+  thresholds: HeadroomThresholds;
+  /** Latency of the samples taken with headroom, per metric and all API requests merged. */
+  latencyWithHeadroom: Partial<Record<LatencyMetric | 'all', LatencySummary>>;
+  saturated: SaturatedStretch[];
+  /** Intervals judged, and how many had headroom. */
+  intervals: { total: number; withHeadroom: number };
+  /** Where the CPU went (`cpuCost`). */
+  cpu?: CpuCost;
+}
+
+/** CPU time of the run's processes, and what the arrivals cost. */
+export interface CpuCost {
+  /** CPU time per process role over the run (the runner's own since it started), ms. */
+  byRoleMs: Partial<Record<string, number>>;
+  /**
+   * CPU of every process on the path from the start until sales opened, per user joined by then,
+   * ms: an upper bound of a join's cost (HTTP join and first Socket.IO connect), since the queued
+   * users' position updates and the health checks run meanwhile too.
+   */
+  perJoinUntilSalesOpenMs?: number;
+}
+
+/** `CpuCost` from CPU totals (ms per role) at the start, when sales opened and at the end. */
+export function cpuCost(
+  atStart: Partial<Record<string, number>>,
+  atSalesOpen: { cpuMs: Partial<Record<string, number>>; joined: number } | undefined,
+  atEnd: Partial<Record<string, number>>,
+): CpuCost {
+  const sum = (x: Partial<Record<string, number>>) =>
+    Object.values(x).reduce<number>((a, b) => a + (b ?? 0), 0);
+  const byRoleMs: Partial<Record<string, number>> = {};
+  for (const [role, ms] of Object.entries(atEnd)) byRoleMs[role] = (ms ?? 0) - (atStart[role] ?? 0);
+  const perJoin =
+    atSalesOpen && atSalesOpen.joined > 0
+      ? (sum(atSalesOpen.cpuMs) - sum(atStart)) / atSalesOpen.joined
+      : undefined;
+  return {
+    byRoleMs,
+    ...(perJoin === undefined ? {} : { perJoinUntilSalesOpenMs: Math.round(perJoin * 100) / 100 }),
+  };
+}
+
+export interface MeasuredInterval {
+  /** Simulated span of the interval. */
+  fromSimMs: number;
+  toSimMs: number;
+  state: MachineState;
+}
+
+const EMPTY_STATE: MachineState = { lagMs: {}, coreBusy: {} };
+
+export class HeadroomLedger {
+  private readonly counted: LatencyAggregate = new LatencyAggregate();
+  private readonly stretches: SaturatedStretch[] = [];
+  private previousHadHeadroom = true;
+  private intervals = { total: 0, withHeadroom: 0 };
+  private minute = { total: 0, withHeadroom: 0, worst: EMPTY_STATE };
+  /** What saturated the last interval; empty when it had headroom. */
+  lastSaturation: string[] = [];
+
+  constructor(readonly thresholds: HeadroomThresholds) {}
+
+  /** One interval; returns whether its samples counted. */
+  add(interval: MeasuredInterval, samples: LatencyAggregate): boolean {
+    const reasons = saturation(interval.state, this.thresholds);
+    const headroom = reasons.length === 0;
+    const counts = headroom && this.previousHadHeadroom;
+    if (counts) this.counted.addAggregate(samples);
+    this.previousHadHeadroom = headroom;
+    this.lastSaturation = reasons;
+    this.intervals.total++;
+    this.minute.total++;
+    this.minute.worst = worstOf(this.minute.worst, interval.state);
+    if (headroom) {
+      this.intervals.withHeadroom++;
+      this.minute.withHeadroom++;
+    } else this.extendStretch(interval);
+    return counts;
+  }
+
+  /** The machine over the minute since the last call (for the report's series). */
+  takeMinute(): MinuteMachineState | undefined {
+    const m = this.minute;
+    this.minute = { total: 0, withHeadroom: 0, worst: EMPTY_STATE };
+    if (m.total === 0) return undefined;
+    const saturatedBy = saturation(m.worst, this.thresholds);
+    return {
+      headroomShare: Math.round((m.withHeadroom / m.total) * 100) / 100,
+      worst: m.worst,
+      ...(m.withHeadroom < m.total ? { saturatedBy } : {}),
+    };
+  }
+
+  record(): MeasurementRecord {
+    return {
+      thresholds: this.thresholds,
+      latencyWithHeadroom: { ...this.counted.summaries(), all: this.counted.allEndpoints() },
+      saturated: this.stretches.map((s) => ({ ...s, reasons: saturation(s.worst, this.thresholds) })),
+      intervals: { ...this.intervals },
+    };
+  }
+
+  private extendStretch(interval: MeasuredInterval): void {
+    const last = this.stretches.at(-1);
+    // Joined across one interval of headroom: a stretch reads as one episode, not a stutter.
+    const lengthMs = interval.toSimMs - interval.fromSimMs;
+    if (last && interval.fromSimMs - last.toMs <= lengthMs) {
+      last.toMs = interval.toSimMs;
+      last.worst = worstOf(last.worst, interval.state);
+    } else {
+      this.stretches.push({
+        fromMs: interval.fromSimMs,
+        toMs: interval.toSimMs,
+        worst: interval.state,
+        reasons: [],
+      });
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import {
+  headroomThresholds,
+  LagMonitor,
+  ProcessBusyMeter,
+  type ProcessSource,
+  procSource,
+  roleOf,
+  saturation,
+} from './machine-state.ts';
+
+describe('headroomThresholds', () => {
+  it('derives the lag limit from the lowest latency threshold, between 50 and 250 ms', () => {
+    expect(headroomThresholds([200, 100]).maxEventLoopLagMs).toBe(50);
+    expect(headroomThresholds([300]).maxEventLoopLagMs).toBe(150);
+    expect(headroomThresholds([2_000]).maxEventLoopLagMs).toBe(250);
+    expect(headroomThresholds([]).maxEventLoopLagMs).toBe(250);
+  });
+
+  it("takes the scenario's own values over the defaults", () => {
+    expect(headroomThresholds([200], { maxCpuBusy: 0.99, minHeadroomShare: 0.5 })).toEqual({
+      maxCpuBusy: 0.99,
+      maxEventLoopLagMs: 100,
+      maxProcessCoreBusy: 0.9,
+      minHeadroomShare: 0.5,
+    });
+  });
+});
+
+describe('saturation', () => {
+  const limits = headroomThresholds([200]);
+
+  it('names every signal over its threshold, with its value', () => {
+    expect(
+      saturation(
+        { cpuBusy: 1, lagMs: { runner: 3, 'load-worker': 580 }, coreBusy: { app: 0.97, redis: 0.2 } },
+        limits,
+      ),
+    ).toEqual(['CPU 100 %', 'load-worker lag 580 ms', 'app 97 % of a core']);
+  });
+
+  it('is empty when the machine has headroom', () => {
+    expect(
+      saturation({ cpuBusy: 0.7, lagMs: { 'load-worker': 40 }, coreBusy: { app: 0.6 } }, limits),
+    ).toEqual([]);
+  });
+});
+
+describe('LagMonitor', () => {
+  it("shows a blocked event loop in the interval's lag, then starts afresh", async () => {
+    const lag = new LagMonitor();
+    await new Promise((r) => setTimeout(r, 50));
+    lag.takeMaxMs();
+    const until = Date.now() + 300;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    await new Promise((r) => setTimeout(r, 50));
+    // The loop was held 300 ms: the monitor's timer fired at least that late (noise only adds).
+    expect(lag.takeMaxMs()).toBeGreaterThanOrEqual(250);
+    expect(lag.maxEverMs).toBeGreaterThanOrEqual(250);
+    lag.stop();
+  });
+});
+
+describe('roleOf', () => {
+  it('recognises the processes on a virtual user’s path by their command line', () => {
+    expect(roleOf('/usr/bin/node --import tsx /work/harness/load/worker.ts')).toBe('load-worker');
+    expect(roleOf('node --import tsx /repo/harness/alb/worker.ts')).toBe('alb-worker');
+    expect(roleOf('node --import tsx /repo/app/main.ts')).toBe('app');
+    expect(roleOf('/usr/bin/redis-server 127.0.0.1:6390')).toBe('redis');
+    expect(roleOf('postgres: tiketi tiketi 127.0.0.1(5000) idle')).toBe('postgres');
+    expect(roleOf('/usr/bin/node vitest')).toBeUndefined();
+  });
+});
+
+describe('ProcessBusyMeter', () => {
+  /** A recorded process table: the runner (1) started an app (2), an ALB worker (3) and vitest (4). */
+  function table(cpuNs: Record<number, number>): ProcessSource {
+    const lines: Record<number, string> = {
+      1: 'node runner',
+      2: 'node --import tsx app/main.ts',
+      3: 'node --import tsx harness/alb/worker.ts',
+      4: 'node vitest',
+      5: 'node --import tsx app/main.ts',
+    };
+    const parents: Record<number, number> = { 2: 1, 3: 1, 4: 1, 5: 99 };
+    return {
+      pids: () => [1, 2, 3, 4, 5],
+      parentOf: (pid) => parents[pid],
+      commandLine: (pid) => lines[pid],
+      cpuNs: (pid) => cpuNs[pid],
+    };
+  }
+
+  it('reports the busiest process of each role under the root as a share of one core', () => {
+    const cpu: Record<number, number> = { 2: 0, 3: 0, 4: 0, 5: 0 };
+    const meter = new ProcessBusyMeter(1, table(cpu));
+    expect(meter.sample(0)).toEqual({});
+    cpu[2] = 950e6; // 950 ms of CPU in 1 s
+    cpu[3] = 200e6;
+    cpu[4] = 1_000e6; // not on the path
+    cpu[5] = 1_000e6; // another tree's app
+    expect(meter.sample(1_000)).toEqual({ app: 0.95, 'alb-worker': 0.2 });
+    cpu[2] = 1_450e6;
+    meter.sample(2_000);
+    // Summed over the role's processes and intervals, not the busiest one's share.
+    expect(meter.cpuMsByRole()).toEqual({ app: 1_450, 'alb-worker': 200 });
+  });
+
+  it('reads this process from the kernel (Linux /proc)', () => {
+    const ns = procSource.cpuNs(process.pid);
+    expect(ns).toBeGreaterThan(0);
+    expect(procSource.parentOf(process.pid)).toBe(process.ppid);
+    expect(procSource.cpuNs(2 ** 22 + 1)).toBeUndefined();
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * The state of this machine while latencies are measured: a verdict on latency is only valid
+ * when the machine that measured it had headroom. Three signals, each taken per interval (1 s
+ * wall in a run):
+ *
+ * - the share of all cores busy (`cpu-busy.ts`);
+ * - the worst event-loop lag of the processes that measure latency themselves (the runner and
+ *   each load worker, `LagMonitor`): a stalled generator adds its stall to every request and
+ *   receipt in flight;
+ * - how busy the busiest process of each role on the request's path is, as a share of one core
+ *   (`ProcessBusyMeter`, from /proc): a single-threaded event loop (ALB worker, app instance,
+ *   Redis) busy nearly all the time queues everything behind it. Read from the kernel, so the
+ *   app and the ALB need no code of ours; on a machine without /proc it is simply absent.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { Scenario } from '../scenario/schema.ts';
+
+/** Processes on a virtual user's path, recognised by their command line. */
+export const PROCESS_ROLES = ['load-worker', 'alb-worker', 'app', 'redis', 'postgres'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+/** Processes that time their own event loop. */
+export type LagSource = 'runner' | 'load-worker';
+
+export interface MachineState {
+  /** Share of all cores busy over the interval (0–1), when known. */
+  cpuBusy?: number;
+  /** Worst event-loop lag in the interval, ms, of each process kind that measures latency. */
+  lagMs: Partial<Record<LagSource, number>>;
+  /** The busiest process of each role: its share of one core over the interval (0–1). */
+  coreBusy: Partial<Record<ProcessRole, number>>;
+}
+
+/**
+ * When an interval counts as having headroom. Every field has a default (`headroomThresholds`);
+ * a scenario sets its own under `measurement`.
+ */
+export interface HeadroomThresholds {
+  /** All cores busy at or above this share: saturated. @default 0.95 */
+  maxCpuBusy: number;
+  /**
+   * An event-loop lag above this, in the runner or a load worker: saturated. @default half the
+   * scenario's lowest latency threshold, between 50 and 250 ms (a stall that short cannot by
+   * itself carry a sample over the threshold)
+   */
+  maxEventLoopLagMs: number;
+  /** A process on the path busy at or above this share of one core: saturated. @default 0.9 */
+  maxProcessCoreBusy: number;
+  /**
+   * A latency verdict needs at least this share of its samples taken with headroom; below it the
+   * verdict is inconclusive. @default 0.8
+   */
+  minHeadroomShare: number;
+}
+
+export const DEFAULT_MAX_CPU_BUSY = 0.95;
+export const DEFAULT_MAX_PROCESS_CORE_BUSY = 0.9;
+export const DEFAULT_MIN_HEADROOM_SHARE = 0.8;
+const LAG_FLOOR_MS = 50;
+const LAG_CEILING_MS = 250;
+
+/** The thresholds of a run: the scenario's, else defaults derived from its latency thresholds. */
+export function headroomThresholds(
+  latencyThresholdsMs: readonly number[],
+  overrides: Partial<HeadroomThresholds> = {},
+): HeadroomThresholds {
+  const lowest = Math.min(Number.POSITIVE_INFINITY, ...latencyThresholdsMs);
+  const lag = Number.isFinite(lowest)
+    ? Math.min(LAG_CEILING_MS, Math.max(LAG_FLOOR_MS, lowest / 2))
+    : LAG_CEILING_MS;
+  return {
+    maxCpuBusy: overrides.maxCpuBusy ?? DEFAULT_MAX_CPU_BUSY,
+    maxEventLoopLagMs: overrides.maxEventLoopLagMs ?? lag,
+    maxProcessCoreBusy: overrides.maxProcessCoreBusy ?? DEFAULT_MAX_PROCESS_CORE_BUSY,
+    minHeadroomShare: overrides.minHeadroomShare ?? DEFAULT_MIN_HEADROOM_SHARE,
+  };
+}
+
+/** What saturated an interval, one phrase per signal over its threshold; empty: headroom. */
+export function saturation(state: MachineState, limits: HeadroomThresholds): string[] {
+  const out: string[] = [];
+  if (state.cpuBusy !== undefined && state.cpuBusy >= limits.maxCpuBusy)
+    out.push(`CPU ${Math.round(state.cpuBusy * 100)} %`);
+  for (const [source, lagMs] of Object.entries(state.lagMs))
+    if (lagMs > limits.maxEventLoopLagMs) out.push(`${source} lag ${Math.round(lagMs)} ms`);
+  for (const [role, busy] of Object.entries(state.coreBusy))
+    if (busy >= limits.maxProcessCoreBusy) out.push(`${role} ${Math.round(busy * 100)} % of a core`);
+  return out;
+}
+
+/** The worse of two states, signal by signal: what a stretch of intervals is summed up as. */
+export function worstOf(a: MachineState, b: MachineState): MachineState {
+  const max = <K extends string>(x: Partial<Record<K, number>>, y: Partial<Record<K, number>>) => {
+    const out: Partial<Record<K, number>> = { ...x };
+    for (const [k, v] of Object.entries(y) as [K, number][]) out[k] = Math.max(out[k] ?? 0, v);
+    return out;
+  };
+  const cpu = [a.cpuBusy, b.cpuBusy].filter((v): v is number => v !== undefined);
+  return {
+    ...(cpu.length > 0 ? { cpuBusy: Math.max(...cpu) } : {}),
+    lagMs: max(a.lagMs, b.lagMs),
+    coreBusy: max(a.coreBusy, b.coreBusy),
+  };
+}
+
+/**
+ * This process's event-loop lag, interval by interval: how much later than due a short timer
+ * fired. Not `monitorEventLoopDelay`: its `reset()` drops the first delay after it, so a stall
+ * that began just after an interval started would go unseen.
+ */
+export class LagMonitor {
+  private readonly timer: NodeJS.Timeout;
+  private lastTickMs = performance.now();
+  private intervalMaxMs = 0;
+  private everMs = 0;
+
+  constructor(private readonly periodMs = 10) {
+    this.timer = setInterval(() => this.tick(), periodMs);
+    this.timer.unref();
+  }
+
+  /** The worst lag since the last call, ms; starts a new interval. */
+  takeMaxMs(): number {
+    this.tick();
+    const lagMs = this.intervalMaxMs;
+    this.intervalMaxMs = 0;
+    return Math.round(lagMs * 10) / 10;
+  }
+
+  /** The worst lag so far, ms. */
+  get maxEverMs(): number {
+    return this.everMs;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const lagMs = Math.max(0, now - this.lastTickMs - this.periodMs);
+    this.lastTickMs = now;
+    if (lagMs > this.intervalMaxMs) this.intervalMaxMs = lagMs;
+    if (lagMs > this.everMs) this.everMs = lagMs;
+  }
+}
+
+/** How a process's command line shows its role; undefined: not on the path. */
+export function roleOf(commandLine: string): ProcessRole | undefined {
+  if (commandLine.includes('load/worker.ts')) return 'load-worker';
+  if (commandLine.includes('alb/worker.ts')) return 'alb-worker';
+  if (commandLine.includes('app/main.ts')) return 'app';
+  if (commandLine.startsWith('redis-server') || commandLine.includes('/redis-server')) return 'redis';
+  if (commandLine.startsWith('postgres') || commandLine.includes('/postgres')) return 'postgres';
+  return undefined;
+}
+
+/** What the meter reads of a process: its command line and CPU time so far (ns), or undefined if gone. */
+export interface ProcessSource {
+  /** Every process id now running. */
+  pids(): number[];
+  parentOf(pid: number): number | undefined;
+  commandLine(pid: number): string | undefined;
+  cpuNs(pid: number): number | undefined;
+}
+
+/** The kernel's view (Linux /proc): `schedstat`'s first field is the time spent on a CPU, ns. */
+export const procSource: ProcessSource = {
+  // No /proc (macOS): no process is seen, and the state has CPU and lag only.
+  pids: () => (existsSync('/proc') ? readdirSync('/proc').map(Number).filter(Number.isInteger) : []),
+  parentOf: (pid) => {
+    const stat = readProc(`/proc/${pid}/stat`);
+    // The command may hold spaces and parentheses: the fields after the last ')' are fixed.
+    return stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  },
+  commandLine: (pid) => readProc(`/proc/${pid}/cmdline`)?.replaceAll('\0', ' '),
+  cpuNs: (pid) => {
+    const schedstat = readProc(`/proc/${pid}/schedstat`);
+    return schedstat === undefined ? undefined : Number(schedstat.split(' ')[0]);
+  },
+};
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    // A process that exits between the listing and the read is gone, not an error.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
+      return undefined;
+    throw err;
+  }
+}
+
+/** Re-read the process tree this often: instances launch and terminate during a run. */
+const REFRESH_TREE_MS = 5_000;
+
+/**
+ * How busy the busiest process of each role under `rootPid` was between two calls, as a share of
+ * one core. Finds the processes by walking the tree from the root (the runner), so it sees the app
+ * instances, ALB workers, load workers, Redis and PostgreSQL the run started, and nothing else.
+ */
+export class ProcessBusyMeter {
+  private processes = new Map<number, ProcessRole>();
+  private lastCpuNs = new Map<number, number>();
+  private readonly cpuNsByRole = new Map<ProcessRole, number>();
+  private lastWallMs: number | undefined;
+  private treeReadAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly rootPid: number,
+    private readonly source: ProcessSource = procSource,
+  ) {}
+
+  sample(wallMs: number): Partial<Record<ProcessRole, number>> {
+    if (wallMs - this.treeReadAtMs >= REFRESH_TREE_MS) {
+      this.processes = this.tree();
+      this.treeReadAtMs = wallMs;
+    }
+    const out: Partial<Record<ProcessRole, number>> = {};
+    const elapsedMs = this.lastWallMs === undefined ? 0 : wallMs - this.lastWallMs;
+    const cpuNow = new Map<number, number>();
+    for (const [pid, role] of this.processes) {
+      const ns = this.source.cpuNs(pid);
+      if (ns === undefined) continue;
+      cpuNow.set(pid, ns);
+      const before = this.lastCpuNs.get(pid);
+      if (before === undefined || elapsedMs <= 0) continue;
+      const busy = Math.min(1, Math.max(0, (ns - before) / 1e6 / elapsedMs));
+      out[role] = Math.max(out[role] ?? 0, busy);
+      this.cpuNsByRole.set(role, (this.cpuNsByRole.get(role) ?? 0) + Math.max(0, ns - before));
+    }
+    this.lastCpuNs = cpuNow;
+    this.lastWallMs = wallMs;
+    return out;
+  }
+
+  /** CPU time each role's processes used between the first and the last `sample()`, ms. */
+  cpuMsByRole(): Partial<Record<ProcessRole, number>> {
+    const out: Partial<Record<ProcessRole, number>> = {};
+    for (const [role, ns] of this.cpuNsByRole) out[role] = Math.round(ns / 1e6);
+    return out;
+  }
+
+  private tree(): Map<number, ProcessRole> {
+    const children = new Map<number, number[]>();
+    for (const pid of this.source.pids()) {
+      const parent = this.source.parentOf(pid);
+      if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
+    }
+    const out = new Map<number, ProcessRole>();
+    const stack = [...(children.get(this.rootPid) ?? [])];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      const line = this.source.commandLine(pid);
+      const role = line === undefined ? undefined : roleOf(line);
+      if (role) out.set(pid, role);
+      stack.push(...(children.get(pid) ?? []));
+    }
+    return out;
+  }
+}
+
+const hundredths = (share: number) => Math.round(share * 100) / 100;
+
+/** The machine's state, interval by interval, as the runner sees it. */
+export class MachineStateMeter {
+  private readonly runnerLag = new LagMonitor();
+
+  constructor(
+    private readonly cpuBusy: () => number | undefined,
+    private readonly processes?: ProcessBusyMeter,
+  ) {}
+
+  /** CPU time used so far by the runner (since it started) and by each role's processes (since the first `take`), ms. */
+  cpuMs(): Partial<Record<ProcessRole | 'runner', number>> {
+    const { user, system } = process.cpuUsage();
+    return { runner: Math.round((user + system) / 1_000), ...this.processes?.cpuMsByRole() };
+  }
+
+  /** The state since the last call; the load workers' lag comes with their reports. */
+  take(wallMs: number, loadWorkerLagMs: number | undefined): MachineState {
+    const cpuBusy = this.cpuBusy();
+    const coreBusy: Partial<Record<ProcessRole, number>> = {};
+    for (const [role, busy] of Object.entries(this.processes?.sample(wallMs) ?? {}))
+      coreBusy[role as ProcessRole] = hundredths(busy);
+    return {
+      ...(cpuBusy === undefined ? {} : { cpuBusy: hundredths(cpuBusy) }),
+      lagMs: {
+        runner: this.runnerLag.takeMaxMs(),
+        ...(loadWorkerLagMs === undefined ? {} : { 'load-worker': loadWorkerLagMs }),
+      },
+      coreBusy,
+    };
+  }
+
+  stop(): void {
+    this.runnerLag.stop();
+  }
+}
+
+/** A run's thresholds: the scenario's `measurement`, else defaults from its latency expectations. */
+export function scenarioHeadroom(
+  scenario: Pick<Scenario, 'expectations' | 'measurement'>,
+): HeadroomThresholds {
+  const latencyThresholdsMs = scenario.expectations.flatMap((e) =>
+    e.expect === 'latency' || e.expect === 'socket-delivery' ? [e.belowMs] : [],
+  );
+  return headroomThresholds(latencyThresholdsMs, scenario.measurement);
+}

@@ -1,0 +1,93 @@
+/**
+ * Whether this machine can measure, interval by interval (docs/report.md, "measurement"): the
+ * machine's state each pacer decision, the latency samples of that interval filed as taken with
+ * or without headroom, and the CPU the run's processes spent. The pacer reads the latest state,
+ * the sampler the minute's, the record the whole run's.
+ */
+
+import {
+  cpuCost,
+  HeadroomLedger,
+  type MeasurementRecord,
+  type MinuteMachineState,
+} from '../metrics/headroom.ts';
+import type { LatencyAggregate } from '../metrics/latency.ts';
+import {
+  type MachineState,
+  MachineStateMeter,
+  ProcessBusyMeter,
+  scenarioHeadroom,
+} from '../metrics/machine-state.ts';
+import type { Scenario } from '../scenario/schema.ts';
+import { cpuBusyMeter } from './cpu-busy.ts';
+
+/** What the measurement reads of the load generator. */
+export interface MeasuredLoad {
+  takeFeedback(): LatencyAggregate;
+  /** The load workers' worst event-loop lag since the last call. */
+  takeWorkerLagMs(): number | undefined;
+  totals(): { joined: number };
+}
+
+export interface MeasuredInterval {
+  state: MachineState;
+  /** The interval's latency samples (API requests and Socket.IO connects: the pacer's feedback). */
+  feedback: LatencyAggregate;
+  /** What took the headroom, empty when there was some. */
+  saturation: readonly string[];
+}
+
+type CpuTotals = Partial<Record<string, number>>;
+
+export class RunMeasurement {
+  private readonly meter = new MachineStateMeter(cpuBusyMeter(), new ProcessBusyMeter(process.pid));
+  private readonly ledger: HeadroomLedger;
+  private readonly cpuAtStart: CpuTotals;
+  private cpuAtSalesOpen: { cpuMs: CpuTotals; joined: number } | undefined;
+  private measuredUntilSimMs: number;
+
+  constructor(
+    scenario: Pick<Scenario, 'expectations' | 'measurement'>,
+    private readonly load: MeasuredLoad,
+    startSimMs: number,
+  ) {
+    this.ledger = new HeadroomLedger(scenarioHeadroom(scenario));
+    this.cpuAtStart = this.meter.cpuMs();
+    this.measuredUntilSimMs = startSimMs;
+  }
+
+  /** The interval since the last call: its state and samples, filed in the ledger. */
+  take(nowSimMs: number, wallMs = Date.now()): MeasuredInterval {
+    const state = this.meter.take(wallMs, this.load.takeWorkerLagMs());
+    const feedback = this.load.takeFeedback();
+    this.ledger.add({ fromSimMs: this.measuredUntilSimMs, toSimMs: nowSimMs, state }, feedback);
+    this.measuredUntilSimMs = nowSimMs;
+    return { state, feedback, saturation: this.ledger.lastSaturation };
+  }
+
+  /** Marks when sales opened: the CPU spent until then, per user joined, is a join's upper cost. */
+  salesOpened(): void {
+    this.cpuAtSalesOpen ??= { cpuMs: this.meter.cpuMs(), joined: this.load.totals().joined };
+  }
+
+  /** The machine over the minute since the last call, for the sample. */
+  takeMinute(): MinuteMachineState | undefined {
+    return this.ledger.takeMinute();
+  }
+
+  /**
+   * The whole run's record. `lastInterval`: the workers' final reports, measured while the load
+   * stopped, judged like any other interval (read them after the load generator stopped).
+   */
+  record(nowSimMs: number): MeasurementRecord {
+    this.take(nowSimMs);
+    return {
+      ...this.ledger.record(),
+      cpu: cpuCost(this.cpuAtStart, this.cpuAtSalesOpen, this.meter.cpuMs()),
+    };
+  }
+
+  stop(): void {
+    this.meter.stop();
+  }
+}
