@@ -90,7 +90,7 @@ function activityInFlight(sample: Sample | undefined): boolean {
 }
 
 export async function runDrop(setup: DropSetup): Promise<DropOutcome> {
-  const { plan, world, load } = setup;
+  const { plan, load } = setup;
   const measurement = new RunMeasurement(plan.scenario, load, setup.clock.now());
   try {
     return await dropWithMeasurement(setup, measurement);
