@@ -79,3 +79,37 @@ export interface GroupInstanceRecord extends InstanceRecord {
 export function isTargetHealthState(value: unknown): value is TargetHealthState {
   return typeof value === 'string' && (TARGET_HEALTH_STATES as readonly string[]).includes(value);
 }
+
+/** Instances by lifecycle state, as a sample counts them (Terminated and Other are not counted). */
+export interface LifecycleCounts {
+  pending: number;
+  inService: number;
+  terminating: number;
+}
+
+export function countLifecycles(
+  instances: readonly { lifecycle: ObservedLifecycleState }[],
+): LifecycleCounts {
+  const count = (state: LifecycleState) => instances.filter((i) => i.lifecycle === state).length;
+  return { pending: count('Pending'), inService: count('InService'), terminating: count('Terminating') };
+}
+
+/** Targets by health state, as a sample counts them (unused and unavailable are not counted). */
+export interface TargetHealthCounts {
+  initial: number;
+  healthy: number;
+  unhealthy: number;
+  draining: number;
+}
+
+export function countTargetHealth(
+  targets: readonly { state: ObservedTargetHealthState }[],
+): TargetHealthCounts {
+  const count = (state: TargetHealthState) => targets.filter((t) => t.state === state).length;
+  return {
+    initial: count('initial'),
+    healthy: count('healthy'),
+    unhealthy: count('unhealthy'),
+    draining: count('draining'),
+  };
+}

@@ -4,7 +4,14 @@
  */
 import type { MeasurementRecord, MinuteMachineState } from '../metrics/headroom.ts';
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
-import type { AlarmState, AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
+import type {
+  AlarmState,
+  AlarmTransition,
+  InstanceRecord,
+  LifecycleCounts,
+  ScalingActivityRecord,
+  TargetHealthCounts,
+} from '../model/aws.ts';
 
 /** The report's AWS nouns are harness/model/aws.ts's; re-exported for the modules that import them from here. */
 export type { AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
@@ -16,8 +23,8 @@ export interface Sample {
   atMs: number;
   queueSize: number;
   activeUsers: number;
-  instances: { pending: number; inService: number; terminating: number };
-  targets: { initial: number; healthy: number; unhealthy: number; draining: number };
+  instances: LifecycleCounts;
+  targets: TargetHealthCounts;
   alarms: Record<string, AlarmState>;
   /** Open client connections (HTTP + WebSocket) per instance id. */
   connectionsPerInstance: Record<string, number>;

@@ -8,7 +8,12 @@ import {
   DescribeScalingActivitiesCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { Topology } from '../../../infra/topology.ts';
-import type { InstanceRecord, ObservedLifecycleState, ScalingActivityRecord } from '../../model/aws.ts';
+import {
+  countLifecycles,
+  type InstanceRecord,
+  type ObservedLifecycleState,
+  type ScalingActivityRecord,
+} from '../../model/aws.ts';
 import type { Sample } from '../../report/run-record.ts';
 import { epochMsOf, pages, type SdkClient } from './sdk.ts';
 
@@ -119,9 +124,7 @@ export function instancesFrom(
 
 /** The Sample's instance counts (Other and Terminated are not counted). */
 export function instanceCounts(instances: GroupInstance[]): Sample['instances'] {
-  const count = (lifecycle: ObservedLifecycleState) =>
-    instances.filter((i) => i.lifecycle === lifecycle).length;
-  return { pending: count('Pending'), inService: count('InService'), terminating: count('Terminating') };
+  return countLifecycles(instances);
 }
 
 /**

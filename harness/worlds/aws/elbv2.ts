@@ -1,7 +1,7 @@
 /** Elastic Load Balancing v2, read: the target group's health, in the report's shapes. */
 import type { DescribeTargetHealthOutput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { isTargetHealthState, type ObservedTargetHealthState } from '../../model/aws.ts';
+import { countTargetHealth, isTargetHealthState, type ObservedTargetHealthState } from '../../model/aws.ts';
 import type { Sample } from '../../report/run-record.ts';
 import { call, type SdkClient } from './sdk.ts';
 
@@ -42,16 +42,7 @@ export function targetHealthFrom(output: DescribeTargetHealthOutput): {
     });
   }
   targets.sort((a, b) => a.id.localeCompare(b.id));
-  const count = (state: ObservedTargetHealthState) => targets.filter((t) => t.state === state).length;
-  return {
-    targets,
-    counts: {
-      initial: count('initial'),
-      healthy: count('healthy'),
-      unhealthy: count('unhealthy'),
-      draining: count('draining'),
-    },
-  };
+  return { targets, counts: countTargetHealth(targets) };
 }
 
 /** Every target of a target group (DescribeTargetHealth does not page: one answer holds them all). */

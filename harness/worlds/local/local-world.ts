@@ -18,7 +18,12 @@ import type { Topology } from '../../../infra/topology.ts';
 import type { Backend } from '../../backends/backend.ts';
 import type { Clock } from '../../clock/clock.ts';
 import { checkIntegrity } from '../../faults/integrity.ts';
-import type { AlarmState, AlarmTransition } from '../../model/aws.ts';
+import {
+  type AlarmState,
+  type AlarmTransition,
+  countLifecycles,
+  countTargetHealth,
+} from '../../model/aws.ts';
 import { CLIENT_PATH_MAX_USERS, ScenarioError } from '../../scenario/schema.ts';
 import { type StartedTopology, startLocalTopology } from '../../topology/local-topology.ts';
 import { readyUsers, type StartedWorld, type World, type WorldName, type WorldSetup } from '../world.ts';
@@ -148,22 +153,11 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
         () => false,
       ),
     async sample() {
-      const instances = world.asg.live();
-      const targets = world.alb.targetHealth();
       return {
         queueSize: await runner.zcard(keys.queue(eventId)).catch(() => -1),
         activeUsers: await runner.scard(keys.active(eventId)).catch(() => -1),
-        instances: {
-          pending: instances.filter((i) => i.lifecycle === 'Pending').length,
-          inService: instances.filter((i) => i.lifecycle === 'InService').length,
-          terminating: instances.filter((i) => i.lifecycle === 'Terminating').length,
-        },
-        targets: {
-          initial: targets.filter((t) => t.state === 'initial').length,
-          healthy: targets.filter((t) => t.state === 'healthy').length,
-          unhealthy: targets.filter((t) => t.state === 'unhealthy').length,
-          draining: targets.filter((t) => t.state === 'draining').length,
-        },
+        instances: countLifecycles(world.asg.live()),
+        targets: countTargetHealth(world.alb.targetHealth()),
         alarms: external
           ? await external.states()
           : Object.fromEntries(world.cloudwatch.describe().map((a) => [a.name, a.state])),
