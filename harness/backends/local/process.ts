@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 
 export type LogSink = (line: string) => void;
 
@@ -70,6 +71,17 @@ function wrapWithParentDeathSignal(
   return { command: SETPRIV, args: ['--pdeathsig', signal, ...identity, '--', command, ...args] };
 }
 
+/** Calls `onLine` with each non-empty line `stream` prints, as it completes. */
+export function onLines(stream: Readable | null, onLine: (line: string) => void): void {
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.length > 0) onLine(line);
+  });
+}
+
 export async function startProcess(options: StartProcessOptions): Promise<ManagedProcess> {
   const tail: string[] = [];
   const pushLine = (line: string) => {
@@ -97,15 +109,7 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
     () => undefined,
     (err: unknown) => err,
   );
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.length > 0) pushLine(line);
-    });
-  }
+  for (const stream of [child.stdout, child.stderr]) onLines(stream, pushLine);
   let running = true;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
