@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
+import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
-import { type ForkedWorker, forkWorker } from '../workers/fork-worker.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));

@@ -1,6 +1,6 @@
 /** A load worker's counters, fed by its users' journeys and emptied into each report. */
 
-import type { ReconnectObservation, WorkerReport } from './protocol.ts';
+import { JOURNEY_COUNTERS, type ReconnectObservation, type WorkerReport, zeroCounters } from './protocol.ts';
 import type { JourneyEvents } from './user-journey.ts';
 
 /** The report fields a tally fills: deltas since the last report, and gauges. */
@@ -19,14 +19,7 @@ export type TallyReport = Pick<
 >;
 
 export class JourneyTally implements JourneyEvents {
-  private readonly delta = {
-    joined: 0,
-    settled: 0,
-    admitted: 0,
-    seatsHeld: 0,
-    reservations: 0,
-    socketDisconnects: 0,
-  };
+  private readonly delta = zeroCounters();
   private confirmed: string[] = [];
   private reconnects: ReconnectObservation[] = [];
   private socketsConnected = 0;
@@ -83,7 +76,7 @@ export class JourneyTally implements JourneyEvents {
       unsettled: this.unsettled,
       reconnects: this.reconnects,
     };
-    for (const key of Object.keys(this.delta) as (keyof typeof this.delta)[]) this.delta[key] = 0;
+    for (const key of JOURNEY_COUNTERS) this.delta[key] = 0;
     this.confirmed = [];
     this.reconnects = [];
     return out;

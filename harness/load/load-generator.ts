@@ -3,16 +3,18 @@
  * and merged into one view (histograms merged, never averaged).
  */
 import { fileURLToPath } from 'node:url';
+import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
 import { LatencyAggregate } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
-import { type ForkedWorker, forkWorker } from '../workers/fork-worker.ts';
 import type { WallSpan } from './http-client.ts';
-import type {
-  FromWorker,
-  ReconnectObservation,
-  ToWorker,
-  VirtualUserCredentials,
-  WorkerReport,
+import {
+  type FromWorker,
+  JOURNEY_COUNTERS,
+  type ReconnectObservation,
+  type ToWorker,
+  type VirtualUserCredentials,
+  type WorkerReport,
+  zeroCounters,
 } from './protocol.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -72,14 +74,7 @@ export class LoadGenerator {
   private interval = new LatencyAggregate();
   /** Histograms since the last `takeFeedback()`: the runner's view of whether the machine keeps up. */
   private feedback = new LatencyAggregate();
-  private readonly sums = {
-    joined: 0,
-    settled: 0,
-    admitted: 0,
-    seatsHeld: 0,
-    reservations: 0,
-    socketDisconnects: 0,
-  };
+  private readonly sums = zeroCounters();
   private readonly confirmed: string[] = [];
   private readonly reconnects: ReconnectObservation[] = [];
 
@@ -130,12 +125,7 @@ export class LoadGenerator {
     this.total.add(report.latency);
     this.interval.add(report.latency);
     this.feedback.add(report.latency);
-    this.sums.joined += report.joined;
-    this.sums.settled += report.settled;
-    this.sums.admitted += report.admitted;
-    this.sums.seatsHeld += report.seatsHeld;
-    this.sums.reservations += report.reservations;
-    this.sums.socketDisconnects += report.socketDisconnects;
+    for (const key of JOURNEY_COUNTERS) this.sums[key] += report[key];
     this.confirmed.push(...report.confirmedReservationIds);
     this.reconnects.push(...report.reconnects);
     this.latest.set(report.workerIndex, report);

@@ -3,7 +3,7 @@
  * target can switch and whose traffic can be delayed or partitioned.
  */
 import { fileURLToPath } from 'node:url';
-import { forkWorker } from '../../workers/fork-worker.ts';
+import { forkWorker } from '../fork-worker.ts';
 import type { ProxyCommand, ProxyReply, ProxyRequest, ProxyTarget, RouteStats, Toxics } from './protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./proxy-process.ts', import.meta.url));

@@ -39,7 +39,8 @@ export class ProcessStartError extends Error {
   }
 }
 
-const OUTPUT_TAIL_LINES = 30;
+/** Lines of a child's output kept for error messages. */
+export const OUTPUT_TAIL_LINES = 30;
 const SETPRIV = '/usr/bin/setpriv';
 const READY_BACKOFF_MS = [100, 250, 500, 1000];
 
@@ -69,6 +70,16 @@ function wrapWithParentDeathSignal(
       ? ['--reuid', String(ids.uid), '--regid', String(ids.gid ?? ids.uid), '--clear-groups']
       : [];
   return { command: SETPRIV, args: ['--pdeathsig', signal, ...identity, '--', command, ...args] };
+}
+
+/** Whether a process with this pid exists (one of another user's counts: EPERM). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Calls `onLine` with each non-empty line `stream` prints, as it completes. */

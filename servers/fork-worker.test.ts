@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isAlive } from '../run/process-tree.ts';
 import { type ForkedWorker, forkWorker } from './fork-worker.ts';
+import { isAlive } from './process.ts';
+import { waitUntil } from './wait-until.ts';
 
 const ENTRY = fileURLToPath(new URL('./fixtures/test-worker.ts', import.meta.url));
 
@@ -28,14 +29,6 @@ function start(
   });
 }
 
-async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('forkWorker', () => {
   it('resolves once the worker says ready; messages flow both ways; output is prefixed with its name', async () => {
     const lines: string[] = [];
@@ -43,9 +36,9 @@ describe('forkWorker', () => {
     const worker = await start('ready', { lines, messages });
     expect(isAlive(worker.pid)).toBe(true);
     expect(worker.send('hello')).toBe(true);
-    await eventually(() => messages.length > 0);
+    await waitUntil('the echo', async () => messages.length > 0, { intervalMs: 20 });
     expect(messages).toEqual(['echo hello']);
-    await eventually(() => lines.length >= 2);
+    await waitUntil('both output lines', async () => lines.length >= 2, { intervalMs: 20 });
     expect(lines.sort()).toEqual(['[test-ready] a line on stderr', '[test-ready] started in mode ready']);
   });
 

@@ -1,13 +1,11 @@
 /**
  * A worker process of the harness (ALB proxy, load generator, fault proxy): a TypeScript module
- * forked with an IPC channel. Like every process the harness starts (backends/local/process.ts),
+ * forked with an IPC channel. Like every process the harness starts (process.ts),
  * it is ready when it says so, racing its early exit and a deadline; its output is prefixed with
  * its name; it is stopped by its pid, escalating to SIGKILL.
  */
 import { type ChildProcess, fork, type SendHandle } from 'node:child_process';
-import { type LogSink, onLines, ProcessStartError } from '../backends/local/process.ts';
-
-const OUTPUT_TAIL_LINES = 30;
+import { type LogSink, OUTPUT_TAIL_LINES, onLines, ProcessStartError } from './process.ts';
 
 export interface ForkWorkerOptions<In, Out> {
   /** Prefix of every output line, e.g. `alb-worker-0`. */
