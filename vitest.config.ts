@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 // so they never compete with each other for the two cores.
 export default defineConfig({
   test: {
-    include: ['{app,harness,infra,scenarios,bench}/**/*.test.ts'],
+    include: ['{app,harness,infra,scenarios,servers,bench}/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/*.e2e.test.ts'],
     pool: 'forks',
     maxWorkers: 2,

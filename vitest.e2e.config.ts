@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Whole rehearsals: each file starts a topology and load generator of its own, so one at a time.
 export default defineConfig({
   test: {
-    include: ['{app,harness,infra,scenarios,bench}/**/*.e2e.test.ts'],
+    include: ['{app,harness,infra,scenarios,servers,bench}/**/*.e2e.test.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 600_000,

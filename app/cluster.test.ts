@@ -2,7 +2,8 @@ import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../harness/backends/local/wait-until.ts';
+import type { StartedRedisCluster } from '../servers/redis-cluster.ts';
+import { waitUntil } from '../servers/wait-until.ts';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -22,7 +23,6 @@ import {
   TEST_SECRET,
   testPool,
 } from './test-support/app-harness.ts';
-import type { StartedRedisCluster } from './test-support/redis-cluster.ts';
 
 describe('cluster configuration', () => {
   const base = { DATABASE_URL: 'postgres://db/tiketi', TOKEN_SECRET: TEST_SECRET };

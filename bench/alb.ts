@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAlb } from '../harness/alb/alb.ts';
-import { freePort } from '../harness/backends/local/ports.ts';
 import { ManualClock } from '../harness/clock/clock.ts';
 import { designTopology } from '../infra/topology.ts';
+import { freePort } from '../servers/ports.ts';
 
 const { values } = parseArgs({
   strict: false,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedRedis, startRedisServer } from '../../harness/backends/local/redis-server.ts';
 import { designTopology } from '../../infra/topology.ts';
+import { type StartedRedis, startRedisServer } from '../../servers/redis-server.ts';
 import { keys } from '../core/keys.ts';
 import { createQueueMonitorHandler, type PutMetricDataInput } from './queue-monitor.ts';
 

@@ -1,15 +1,24 @@
 /**
- * What the app's integration tests share: real Redis and PostgreSQL started on free ports, app
- * instances started in-process (or as child processes for kill/SIGTERM tests), and small clients.
+ * What the app's integration tests share: real Redis and PostgreSQL started on free ports
+ * (`servers/`) with the app's settings for them, app instances started in-process (or as child
+ * processes for kill/SIGTERM tests), and small clients.
  */
-import pg from 'pg';
 import { pino } from 'pino';
 import { io as connectSocket, type Socket } from 'socket.io-client';
-import { type StartedPostgres, startPostgresServer } from '../../harness/backends/local/postgres-server.ts';
-import { type StartedRedis, startRedisServer } from '../../harness/backends/local/redis-server.ts';
+import { startDataTierServers } from '../../servers/data-tier.ts';
+import type { StartedPostgres } from '../../servers/postgres-server.ts';
+import type { StartedRedisCluster } from '../../servers/redis-cluster.ts';
+import type { StartedRedis } from '../../servers/redis-server.ts';
 import { type AppConfig, loadConfig, type RedisSettings } from '../config.ts';
 import { type StartedTiketiServer, startTiketiServer } from '../server.ts';
-import { type StartedRedisCluster, startRedisCluster } from './redis-cluster.ts';
+
+export {
+  api,
+  type EventEmitting,
+  type JsonResponse,
+  nextEvent,
+  testPool,
+} from '../../servers/test-clients.ts';
 
 export const TEST_SECRET = 'test-secret-at-least-16-chars';
 
@@ -38,23 +47,8 @@ export function startDataTier(options: { redis: 'cluster' }): Promise<DataTier<S
 export async function startDataTier(
   options: DataTierOptions = {},
 ): Promise<DataTier<StartedRedis | StartedRedisCluster>> {
-  const [redisStart, postgresStart] = await Promise.allSettled([
-    options.redis === 'cluster'
-      ? startRedisCluster({ name: 'test-redis-cluster' })
-      : startRedisServer({ name: 'test-redis' }),
-    startPostgresServer({ name: 'test-pg' }),
-  ]);
-  if (redisStart.status === 'rejected' || postgresStart.status === 'rejected') {
-    // One failed: stop the other rather than leave it running.
-    await Promise.allSettled(
-      [redisStart, postgresStart].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])),
-    );
-    throw redisStart.status === 'rejected'
-      ? redisStart.reason
-      : (postgresStart as PromiseRejectedResult).reason;
-  }
-  const redis = redisStart.value;
-  const postgres = postgresStart.value;
+  const servers = await startDataTierServers(options.redis);
+  const { redis, postgres } = servers;
   const redisSettings: RedisSettings = 'settings' in redis ? redis.settings : { kind: 'url', url: redis.url };
   const redisEnv: Record<string, string> =
     'settings' in redis ? { REDIS_CLUSTER_NODES: redis.startupNodes } : { REDIS_URL: redis.url };
@@ -70,18 +64,7 @@ export async function startDataTier(
     ADMISSION_LEASE_MS: '1000',
     ...overrides,
   });
-  const stop = async () => {
-    await Promise.allSettled([redis.stop(), postgres.stop()]);
-  };
-  return {
-    redis,
-    redisSettings,
-    postgres,
-    env,
-    config: (o) => loadConfig(env(o)),
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
+  return { ...servers, redisSettings, env, config: (o) => loadConfig(env(o)) };
 }
 
 export async function startInstance(
@@ -92,74 +75,8 @@ export async function startInstance(
   return startTiketiServer(config, { log: pino({ level: 'silent' }) });
 }
 
-/** A pg pool for test assertions; a server stopping under a closing connection is not an error. */
-export function testPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  return pool;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies of many shapes
-export interface JsonResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies of many shapes
-export async function api<T = any>(
-  baseUrl: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; contentType?: string } = {},
-): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined || options.rawBody !== undefined)
-    headers['content-type'] = options.contentType ?? 'application/json';
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers,
-    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
-
 export function connect(baseUrl: string, auth: Record<string, unknown>): Socket {
   return connectSocket(baseUrl, { auth, transports: ['websocket'], forceNew: true, reconnection: false });
-}
-
-/** What `nextEvent` listens on: socket.io-client's Socket, or the load generator's light client. */
-export interface EventEmitting {
-  // biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
-  on(event: string, listener: (payload: any) => void): unknown;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
-  off(event: string, listener: (payload: any) => void): unknown;
-}
-
-/** Resolves with the first `event` payload matching `predicate`. */
-// biome-ignore lint/suspicious/noExplicitAny: tests read payloads of many shapes
-export function nextEvent<T = any>(
-  socket: EventEmitting,
-  event: string,
-  predicate: (payload: T) => boolean = () => true,
-  timeoutMs = 15_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.off(event, handler);
-      reject(new Error(`no ${event} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const handler = (payload: T) => {
-      if (!predicate(payload)) return;
-      clearTimeout(timer);
-      socket.off(event, handler);
-      resolve(payload);
-    };
-    socket.on(event, handler);
-  });
 }
 
 export function connected(socket: Socket): Promise<void> {

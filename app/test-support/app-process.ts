@@ -1,7 +1,7 @@
 /** The app as a real child process (for kill and SIGTERM tests), as the emulator runs it. */
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../harness/backends/local/ports.ts';
-import { type ManagedProcess, startProcess } from '../../harness/backends/local/process.ts';
+import { freePort } from '../../servers/ports.ts';
+import { type ManagedProcess, startProcess } from '../../servers/process.ts';
 
 const ENTRY = fileURLToPath(new URL('../main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -79,7 +79,7 @@ async function healthyAlb(clock: ManualClock, targets: TestTarget[], workers = 2
   return lb;
 }
 
-describe('ALB emulator', () => {
+describe('ALB emulator: health checks and stickiness', () => {
   it('a new target is initial until 3 checks pass; 2 failures make it unhealthy; 3 successes healthy again', async () => {
     const clock = new ManualClock(0);
     const t = await target('t1');
@@ -133,7 +133,9 @@ describe('ALB emulator', () => {
     expect(await moved.text()).not.toBe(stuckTo);
     expect(moved.headers.getSetCookie().some((c) => c.startsWith('AWSALB='))).toBe(true);
   });
+});
 
+describe('ALB emulator: failing open, forwarding, no target', () => {
   it('fails open like ALB: with every target unhealthy it routes to all of them', async () => {
     const clock = new ManualClock(0);
     const [a, b] = [await target('a'), await target('b')];
@@ -166,7 +168,9 @@ describe('ALB emulator', () => {
     expect(res.headers.get('server')).toBe('awselb/2.0');
     expect(await res.text()).toContain('<title>503 Service Temporarily Unavailable</title>');
   });
+});
 
+describe('ALB emulator: a dying target and draining', () => {
   it('answers 502 when the target dies mid-request', async () => {
     const clock = new ManualClock(0);
     const child = spawn(
@@ -230,7 +234,9 @@ describe('ALB emulator', () => {
     await drained;
     expect(lb.health('a')).toBe('unused');
   });
+});
 
+describe('ALB emulator: WebSockets across workers, and worker lifetime', () => {
   it('keeps a WebSocket client on its instance across workers with the cookie', async () => {
     const clock = new ManualClock(0);
     const [a, b] = [await target('a', { socketIo: true }), await target('b', { socketIo: true })];
@@ -385,7 +391,7 @@ async function readyAlb(targets: TestTarget[], options: { workers?: number; idle
   return lb;
 }
 
-describe('ALB emulator: the HTTP/1.1 proxy path', () => {
+describe('ALB emulator: the HTTP/1.1 proxy path, framing', () => {
   it('forwards method, path and a JSON body, and adds X-Forwarded-For/Proto/Port and X-Amzn-Trace-Id', async () => {
     const lb = await readyAlb([await echoTarget('a')]);
     const res = await fetch(`${lb.url}/api/orders?x=1`, {
@@ -457,7 +463,9 @@ describe('ALB emulator: the HTTP/1.1 proxy path', () => {
     expect(statusLines(out)).toEqual(['HTTP/1.1 200 OK']);
     expect(out).toContain('"url":"/split"');
   });
+});
 
+describe('ALB emulator: the HTTP/1.1 proxy path, connections and bodies', () => {
   it('Connection: close from the client or from the target closes the client connection after the response', async () => {
     const lb = await readyAlb([await echoTarget('a')]);
     const fromClient = await raw(lb.port, ['GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n']);
@@ -493,7 +501,9 @@ describe('ALB emulator: the HTTP/1.1 proxy path', () => {
     expect(sha).toBe(createHash('sha256').update(body).digest('hex'));
     expect((await (await fetch(`${lb.url}/big`)).arrayBuffer()).byteLength).toBe(3_000_000);
   });
+});
 
+describe('ALB emulator: the HTTP/1.1 proxy path, with bad input', () => {
   it('answers 400 to a malformed or oversized head, and the worker serves on', async () => {
     const lb = await readyAlb([await echoTarget('a')]);
     for (const bad of [
@@ -570,7 +580,9 @@ describe('ALB emulator: the HTTP/1.1 proxy path', () => {
     for (let i = 0; i < 6; i++) expect((await fetch(`${lb.url}/x`)).status).toBe(200);
     await eventually(() => lb.connectionsPerTarget().a === 0);
   });
+});
 
+describe('ALB emulator: the HTTP/1.1 proxy path, when targets fail', () => {
   it('502 when the target resets before answering; the client connection is cut when it fails mid-body', async () => {
     const lb = await readyAlb([await echoTarget('a')]);
     const res = await fetch(`${lb.url}/reset`);
@@ -641,7 +653,9 @@ describe('ALB emulator: the HTTP/1.1 proxy path', () => {
     expect(post.status).toBe(502);
     await post.text();
   });
+});
 
+describe('ALB emulator: the HTTP/1.1 proxy path, upgrades and 503', () => {
   it('a WebSocket upgrade gets the sticky cookie on its 101, carries bytes both ways and is counted', async () => {
     const t = await echoTarget('a');
     const lb = await readyAlb([t]);

@@ -7,11 +7,11 @@
  * with no registered target at all it answers 503. Difference from AWS, on purpose: health-check
  * timeouts are wall time (a busy machine must not fail checks because the clock runs fast).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
+import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
@@ -54,7 +54,7 @@ export interface AlbOptions {
 
 export class StartedAlb implements AsyncDisposable {
   private readonly targets = new Map<string, Target>();
-  private readonly workers: ChildProcess[] = [];
+  private readonly workers: ForkedWorker<ToAlbWorker>[] = [];
   private readonly connections = new Map<number, Record<string, number>>();
   private readonly workerStats = new Map<
     number,
@@ -80,54 +80,53 @@ export class StartedAlb implements AsyncDisposable {
     });
     this.port = (this.listener.address() as { port: number }).port;
     const count = this.options.workers ?? 2;
-    await Promise.all(Array.from({ length: count }, (_, i) => this.startWorker(i)));
+    const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => this.startWorker(i)));
+    for (const s of started) if (s.status === 'fulfilled') this.workers.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      this.listener.close();
+      await this.stop();
+      throw failed.reason;
+    }
     // The workers hold copies of the listening socket now; this process must not accept on it
     // (a connection it accepted would wait forever), so its own copy goes.
     await new Promise<void>((resolve) => this.listener.close(() => resolve()));
     return this;
   }
 
-  private startWorker(index: number): Promise<void> {
-    const child = fork(WORKER_ENTRY, [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.workers[index] = child;
-    return new Promise((resolve, reject) => {
-      child.once('exit', (code) =>
-        reject(new Error(`alb worker ${index} exited (${code}) before it was ready`)),
-      );
-      child.on('message', (message: FromAlbWorker) => {
-        if (message.type === 'ready') {
-          child.send({
-            type: 'targets',
-            targets: this.routable(),
-            anchor: this.anchor(),
-          } satisfies ToAlbWorker);
-          resolve();
-        } else {
-          this.connections.set(message.workerIndex, message.perTarget);
-          this.workerStats.set(message.workerIndex, {
-            requests: message.requests,
-            errors502: message.errors502,
-            errors503: message.errors503,
-          });
-          this.checkDrained();
-        }
-      });
-      const lb = this.options.topology.loadBalancer;
-      child.send(
-        {
+  private async startWorker(index: number): Promise<ForkedWorker<ToAlbWorker>> {
+    const lb = this.options.topology.loadBalancer;
+    const worker = await forkWorker<ToAlbWorker, FromAlbWorker>({
+      name: `alb-worker-${index}`,
+      entry: WORKER_ENTRY,
+      isReady: (message) => message.type === 'ready',
+      onMessage: (message) => {
+        if (message.type === 'connections') this.absorb(message);
+      },
+      init: {
+        message: {
           type: 'init',
           workerIndex: index,
           stickinessSeconds: lb.stickiness.durationSeconds,
           cookieSecret: this.cookieSecret,
           idleTimeoutMs: lb.idleTimeoutSeconds * 1_000,
           anchor: this.anchor(),
-        } satisfies ToAlbWorker,
-        this.listener,
-      );
+        },
+        handle: this.listener,
+      },
     });
+    worker.send({ type: 'targets', targets: this.routable(), anchor: this.anchor() });
+    return worker;
+  }
+
+  private absorb(message: Extract<FromAlbWorker, { type: 'connections' }>): void {
+    this.connections.set(message.workerIndex, message.perTarget);
+    this.workerStats.set(message.workerIndex, {
+      requests: message.requests,
+      errors502: message.errors502,
+      errors503: message.errors503,
+    });
+    this.checkDrained();
   }
 
   private anchor(): ClockAnchor {
@@ -145,7 +144,7 @@ export class StartedAlb implements AsyncDisposable {
   /** Tells every worker the current table (and clock speed). */
   publish(): void {
     const message: ToAlbWorker = { type: 'targets', targets: this.routable(), anchor: this.anchor() };
-    for (const w of this.workers) if (w.connected) w.send(message);
+    for (const w of this.workers) w.send(message);
   }
 
   private setState(t: Target, state: TargetState, reason?: string): void {
@@ -218,8 +217,7 @@ export class StartedAlb implements AsyncDisposable {
         if (!t.draining) return;
         t.draining.timer.cancel();
         t.draining = undefined;
-        for (const w of this.workers)
-          if (w.connected) w.send({ type: 'close-target', id } satisfies ToAlbWorker);
+        for (const w of this.workers) w.send({ type: 'close-target', id });
         this.targets.delete(id);
         this.setState(t, 'unused');
         resolve();
@@ -286,17 +284,7 @@ export class StartedAlb implements AsyncDisposable {
       t.timer?.cancel();
       t.draining?.timer.cancel();
     }
-    await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (w.exitCode !== null || !w.connected) return resolve();
-            w.once('exit', () => resolve());
-            w.send({ type: 'stop' } satisfies ToAlbWorker);
-            setTimeout(() => w.kill('SIGKILL'), 5_000).unref();
-          }),
-      ),
-    );
+    await Promise.all(this.workers.map((w) => w.stop(5_000, () => w.send({ type: 'stop' }))));
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -287,51 +287,17 @@ export class BodyFramer {
     while (i < n) {
       const c = buf[i]!;
       switch (this.state) {
-        case Chunk.Size: {
-          const digit = hexValue(c);
-          if (digit >= 0) {
-            if (++this.sizeDigits > 13) throw new ParseError('chunk size too large');
-            this.remaining = this.remaining * 16 + digit;
-            i++;
-          } else if (this.sizeDigits === 0) throw new ParseError('chunk size missing');
-          else if (c === 13) {
-            this.state = Chunk.SizeLf;
-            i++;
-          } else if (c === 59 /* ; */) {
-            this.state = Chunk.Ext;
-            i++;
-          } else if (c === 32 || c === 9) {
-            this.state = Chunk.SizeOws;
-            i++;
-          } else throw new ParseError('bad chunk size');
+        case Chunk.Size:
+          this.sizeByte(c);
+          i++;
           break;
-        }
         case Chunk.SizeOws:
-          if (c === 32 || c === 9) i++;
-          else if (c === 59) {
-            this.state = Chunk.Ext;
-            i++;
-          } else if (c === 13) {
-            this.state = Chunk.SizeLf;
-            i++;
-          } else throw new ParseError('bad chunk size line');
+          this.sizeOwsByte(c);
+          i++;
           break;
-        case Chunk.Ext: {
-          const cr = buf.indexOf(13, i);
-          const stop = cr < 0 ? n : cr;
-          for (let j = i; j < stop; j++) {
-            const e = buf[j]!;
-            if ((e < 32 && e !== 9) || e === 127) throw new ParseError('bad chunk extension');
-          }
-          this.trailerBytes += stop - i;
-          if (this.trailerBytes > MAX_LINE_BYTES) throw new ParseError('chunk extension too long');
-          i = stop;
-          if (cr >= 0) {
-            this.state = Chunk.SizeLf;
-            i++;
-          }
+        case Chunk.Ext:
+          i = this.extension(buf, i);
           break;
-        }
         case Chunk.SizeLf:
           if (c !== 10) throw new ParseError('chunk size line without LF');
           i++;
@@ -362,20 +328,9 @@ export class BodyFramer {
             i++;
           } else this.state = Chunk.TrailerLine;
           break;
-        case Chunk.TrailerLine: {
-          const cr = buf.indexOf(13, i);
-          const stop = cr < 0 ? n : cr;
-          for (let j = i; j < stop; j++)
-            if (buf[j] === 10 || buf[j] === 0) throw new ParseError('bad trailer');
-          this.trailerBytes += stop - i + 2;
-          if (this.trailerBytes > MAX_HEAD_BYTES) throw new ParseError('trailers too large');
-          i = stop;
-          if (cr >= 0) {
-            this.state = Chunk.TrailerLf;
-            i++;
-          }
+        case Chunk.TrailerLine:
+          i = this.trailerLine(buf, i);
           break;
-        }
         case Chunk.TrailerLf:
           if (c !== 10) throw new ParseError('trailer without LF');
           this.state = Chunk.TrailerStart;
@@ -388,6 +343,54 @@ export class BodyFramer {
       }
     }
     return -1;
+  }
+
+  /** A byte of the chunk-size line before any whitespace, extension or CR. */
+  private sizeByte(c: number): void {
+    const digit = hexValue(c);
+    if (digit >= 0) {
+      if (++this.sizeDigits > 13) throw new ParseError('chunk size too large');
+      this.remaining = this.remaining * 16 + digit;
+    } else if (this.sizeDigits === 0) throw new ParseError('chunk size missing');
+    else if (c === 13) this.state = Chunk.SizeLf;
+    else if (c === 59 /* ; */) this.state = Chunk.Ext;
+    else if (c === 32 || c === 9) this.state = Chunk.SizeOws;
+    else throw new ParseError('bad chunk size');
+  }
+
+  /** Whitespace after the chunk size. */
+  private sizeOwsByte(c: number): void {
+    if (c === 32 || c === 9) return;
+    if (c === 59) this.state = Chunk.Ext;
+    else if (c === 13) this.state = Chunk.SizeLf;
+    else throw new ParseError('bad chunk size line');
+  }
+
+  /** Skips a chunk extension up to its CR; returns where to go on. */
+  private extension(buf: Buffer, i: number): number {
+    const cr = buf.indexOf(13, i);
+    const stop = cr < 0 ? buf.length : cr;
+    for (let j = i; j < stop; j++) {
+      const e = buf[j]!;
+      if ((e < 32 && e !== 9) || e === 127) throw new ParseError('bad chunk extension');
+    }
+    this.trailerBytes += stop - i;
+    if (this.trailerBytes > MAX_LINE_BYTES) throw new ParseError('chunk extension too long');
+    if (cr < 0) return stop;
+    this.state = Chunk.SizeLf;
+    return stop + 1;
+  }
+
+  /** Skips a trailer line up to its CR; returns where to go on. */
+  private trailerLine(buf: Buffer, i: number): number {
+    const cr = buf.indexOf(13, i);
+    const stop = cr < 0 ? buf.length : cr;
+    for (let j = i; j < stop; j++) if (buf[j] === 10 || buf[j] === 0) throw new ParseError('bad trailer');
+    this.trailerBytes += stop - i + 2;
+    if (this.trailerBytes > MAX_HEAD_BYTES) throw new ParseError('trailers too large');
+    if (cr < 0) return stop;
+    this.state = Chunk.TrailerLf;
+    return stop + 1;
   }
 }
 

@@ -3,8 +3,8 @@
  * `external`); whatever it is, the topology gets the same endpoints: Redis through Sentinels (or a
  * plain URL) and PostgreSQL writer and reader URLs.
  */
-import type { ProxyRoute } from '../faults/proxy/proxy-host.ts';
-import type { LogSink } from './local/process.ts';
+import type { ProxyRoute } from '../../servers/fault-proxy/proxy-host.ts';
+import type { LogSink } from '../../servers/process.ts';
 
 export type BackendKind = 'local' | 'containers' | 'external';
 export type BackendChoice = BackendKind | 'auto';

@@ -1,8 +1,9 @@
 /** `--backend auto|local|containers|external`: picks what this machine can run, or says what to install. */
+
+import { findPostgres, findRedis } from '../../servers/binaries.ts';
 import { type Backend, type BackendChoice, BackendUnavailableError } from './backend.ts';
 import { containerEngineAvailable, containersBackend } from './containers/containers-backend.ts';
 import { type ExternalBackendOptions, externalBackend } from './external-backend.ts';
-import { findPostgres, findRedis } from './local/binaries.ts';
 import { localBackend } from './local/local-backend.ts';
 
 const INSTALL_HINT =

@@ -1,8 +1,8 @@
 /** `tiketi-sim doctor`: what this machine has for each backend, and what to install for the rest. */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { findPostgres, findRedis } from '../../servers/binaries.ts';
 import { containerEngineAvailable } from '../backends/containers/containers-backend.ts';
-import { findPostgres, findRedis } from '../backends/local/binaries.ts';
 
 export interface DoctorCheck {
   name: string;

@@ -8,6 +8,7 @@
  * database writer — dies.
  */
 import type { Topology } from '../../infra/topology.ts';
+import type { ProxyRoute } from '../../servers/fault-proxy/proxy-host.ts';
 import type { StartedAlb } from '../alb/alb.ts';
 import type { BackendFaults, StartedBackend } from '../backends/backend.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
@@ -15,7 +16,6 @@ import type { AutoScalingGroup } from '../control-plane/auto-scaling-group.ts';
 import type { StartedAppInstance } from '../instances/app-instance.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
-import type { ProxyRoute } from './proxy/proxy-host.ts';
 
 /** What faults act on: the local world. */
 export interface FaultWorld {

@@ -15,8 +15,8 @@ import { createRedis } from '../../app/core/redis.ts';
 import { migrate } from '../../app/db/migrate.ts';
 import { createReservation, payReservation } from '../../app/sales/reservations.ts';
 import { seedDemoEvent } from '../../app/sales/seed.ts';
-import { startPostgresCluster } from '../backends/local/postgres-cluster.ts';
-import { type StartedRedis, startRedisServer } from '../backends/local/redis-server.ts';
+import { startPostgresCluster } from '../../servers/postgres-cluster.ts';
+import { type StartedRedis, startRedisServer } from '../../servers/redis-server.ts';
 import { checkIntegrity } from './integrity.ts';
 
 const EVENT = 'drop';

@@ -3,9 +3,9 @@
  * output prefixed `[app-3 az-b]`, connected to the backend's Redis Sentinels and DB endpoints.
  */
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../servers/ports.ts';
+import { type LogSink, type ManagedProcess, startProcess } from '../../servers/process.ts';
 import type { BackendEndpoints } from '../backends/backend.ts';
-import { freePort } from '../backends/local/ports.ts';
-import { type LogSink, type ManagedProcess, startProcess } from '../backends/local/process.ts';
 
 const APP_ENTRY = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
 

@@ -10,16 +10,10 @@ import { createTokenSigner } from '../../app/auth/tokens.ts';
 import { createRedis } from '../../app/core/redis.ts';
 import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
 import type { StartedTiketiServer } from '../../app/server.ts';
-import {
-  api,
-  type DataTier,
-  nextEvent,
-  startDataTier,
-  startInstance,
-  TEST_SECRET,
-  testPool,
-} from '../../app/test-support/app-harness.ts';
+import { type DataTierServers, startDataTierServers } from '../../servers/data-tier.ts';
+import { api, nextEvent, testPool } from '../../servers/test-clients.ts';
 import { type ConnectError, io, type LightSocket, type LightSocketOptions } from './light-socket.ts';
+import { startTestInstance, TEST_TOKEN_SECRET } from './test-app.ts';
 
 /** Counts an event's occurrences from now on. */
 function count(socket: LightSocket, event: string): { n: number } {
@@ -110,7 +104,7 @@ async function startCookieRouter(): Promise<CookieRouter> {
 }
 
 describe('light-socket against the app', () => {
-  let tier: DataTier;
+  let tier: DataTierServers;
   let a: StartedTiketiServer;
   let b: StartedTiketiServer;
   let c: StartedTiketiServer;
@@ -118,9 +112,9 @@ describe('light-socket against the app', () => {
   let users: { userId: string; token: string }[];
 
   beforeAll(async () => {
-    tier = await startDataTier();
+    tier = await startDataTierServers();
     const overrides = { ADMISSION_PER_SECOND: '5', SHOPPING_WINDOW_SECONDS: '120', DRAIN_NOTICE_MS: '0' };
-    const start = (id: string) => startInstance(tier, { ...overrides, INSTANCE_ID: id });
+    const start = (id: string) => startTestInstance(tier, { ...overrides, INSTANCE_ID: id });
     [a, b, c] = await Promise.all([start('app-a'), start('app-b'), start('app-c')]);
     router = await startCookieRouter();
     const db = testPool(tier.postgres.url);
@@ -128,7 +122,7 @@ describe('light-socket against the app', () => {
     try {
       await seedDemoEvent(db, redis, { eventId: 'waiting', seats: 10 });
       await seedDemoEvent(db, redis, { eventId: 'onsale', seats: 10 });
-      users = await createUsersInBulk(db, redis, createTokenSigner(TEST_SECRET), {
+      users = await createUsersInBulk(db, redis, createTokenSigner(TEST_TOKEN_SECRET), {
         count: 6,
         emailPrefix: 'light',
         password: 'rehearsal-pass',

@@ -113,20 +113,13 @@ const NO_ARGS: unknown[] = [];
 /** 2 ** 30 times the first delay is past any sensible maximum; beyond, backo2 overflows. */
 const MAX_EXPONENT = 30;
 
-let lastBase = '';
-let lastPath = '';
-let lastEngineUrl = '';
-/** The Engine.IO WebSocket URL for a base URL (memoised: every virtual user has the same one). */
+/** The Engine.IO WebSocket URL for a base URL. */
 function engineUrl(base: string, path = '/socket.io'): string {
-  if (base === lastBase && path === lastPath) return lastEngineUrl;
   const url = new URL(base);
   if ((url.pathname !== '/' && url.pathname !== '') || url.search)
     throw new Error(`light-socket connects to the main namespace only, without a query: ${base}`);
   const scheme = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-  lastEngineUrl = `${scheme}//${url.host}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
-  lastBase = base;
-  lastPath = path;
-  return lastEngineUrl;
+  return `${scheme}//${url.host}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
 }
 
 function invoke(self: LightSocket, listener: Listener, args: unknown[], from: number): void {
@@ -148,12 +141,15 @@ export class LightSocket {
   /** Packets emitted while not connected, sent on connect (as socket.io-client). */
   private sendBuffer: string[] | undefined = undefined;
 
+  /** Where every attempt connects; worked out here, so a bad URL throws here, not in a timer. */
+  private readonly engineUrl: string;
+
   constructor(
-    private readonly url: string,
+    url: string,
     /** The caller's options object, kept (not copied): headers and auth may change between attempts. */
     readonly opts: LightSocketOptions = {},
   ) {
-    engineUrl(url, opts.path); // a bad URL throws here, not in a timer
+    this.engineUrl = engineUrl(url, opts.path);
     if (opts.autoConnect !== false) this.start();
   }
 
@@ -191,7 +187,7 @@ export class LightSocket {
     let ws: OwnedWebSocket;
     this.state = OPENING;
     try {
-      ws = new WebSocket(engineUrl(this.url, opts.path), {
+      ws = new WebSocket(this.engineUrl, {
         headers: opts.extraHeaders,
         perMessageDeflate: false,
         skipUTF8Validation: true,

@@ -5,22 +5,18 @@ import { createTokenSigner } from '../../app/auth/tokens.ts';
 import { createRedis } from '../../app/core/redis.ts';
 import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
 import type { StartedTiketiServer } from '../../app/server.ts';
-import {
-  type DataTier,
-  startDataTier,
-  startInstance,
-  TEST_SECRET,
-  testPool,
-} from '../../app/test-support/app-harness.ts';
+import { type DataTierServers, startDataTierServers } from '../../servers/data-tier.ts';
+import { testPool } from '../../servers/test-clients.ts';
 import { parseScenario } from '../scenario/schema.ts';
 import { LoadGenerator } from './load-generator.ts';
+import { startTestInstance, TEST_TOKEN_SECRET } from './test-app.ts';
 
 describe('load generator: real users in worker processes', () => {
-  let tier: DataTier;
+  let tier: DataTierServers;
   let app: StartedTiketiServer;
   beforeAll(async () => {
-    tier = await startDataTier();
-    app = await startInstance(tier, {
+    tier = await startDataTierServers();
+    app = await startTestInstance(tier, {
       ADMISSION_PER_SECOND: '500',
       SHOPPING_WINDOW_SECONDS: '600',
       SEAT_HOLD_SECONDS: '300',
@@ -35,7 +31,7 @@ describe('load generator: real users in worker processes', () => {
     const db = testPool(tier.postgres.url);
     const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
     const { seatIds } = await seedDemoEvent(db, redis, { eventId: 'load', seats: 200 });
-    const users = await createUsersInBulk(db, redis, createTokenSigner(TEST_SECRET), {
+    const users = await createUsersInBulk(db, redis, createTokenSigner(TEST_TOKEN_SECRET), {
       count: 300,
       emailPrefix: 'vu',
       password: 'rehearsal-pass',

@@ -2,17 +2,19 @@
  * The load generator: worker processes running virtual users, fed on the open-model schedule
  * and merged into one view (histograms merged, never averaged).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
 import { LatencyAggregate } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import type { WallSpan } from './http-client.ts';
-import type {
-  FromWorker,
-  ReconnectObservation,
-  ToWorker,
-  VirtualUserCredentials,
-  WorkerReport,
+import {
+  type FromWorker,
+  JOURNEY_COUNTERS,
+  type ReconnectObservation,
+  type ToWorker,
+  type VirtualUserCredentials,
+  type WorkerReport,
+  zeroCounters,
 } from './protocol.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -62,7 +64,7 @@ export interface LoadTotals {
 }
 
 export class LoadGenerator {
-  private readonly workers: ChildProcess[] = [];
+  private readonly workers: ForkedWorker<ToWorker>[] = [];
   private readonly latest = new Map<number, WorkerReport>();
   private readonly finals = new Map<number, WorkerReport>();
   private next = 0;
@@ -72,14 +74,7 @@ export class LoadGenerator {
   private interval = new LatencyAggregate();
   /** Histograms since the last `takeFeedback()`: the runner's view of whether the machine keeps up. */
   private feedback = new LatencyAggregate();
-  private readonly sums = {
-    joined: 0,
-    settled: 0,
-    admitted: 0,
-    seatsHeld: 0,
-    reservations: 0,
-    socketDisconnects: 0,
-  };
+  private readonly sums = zeroCounters();
   /** Worst event-loop lag any worker reported since the last `takeWorkerLagMs()`. */
   private workerLagMs: number | undefined;
   private readonly confirmed: string[] = [];
@@ -90,39 +85,41 @@ export class LoadGenerator {
   static async start(options: LoadGeneratorOptions): Promise<LoadGenerator> {
     const generator = new LoadGenerator(options);
     const count = options.workers ?? Math.max(2, Math.ceil(options.users / USERS_PER_WORKER));
-    await Promise.all(Array.from({ length: count }, (_, i) => generator.startWorker(i)));
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, (_, i) => generator.startWorker(i)),
+    );
+    for (const s of started) if (s.status === 'fulfilled') generator.workers.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await generator.stop();
+      throw failed.reason;
+    }
     return generator;
   }
 
-  private startWorker(index: number): Promise<void> {
-    const child = fork(WORKER_ENTRY, [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  private startWorker(index: number): Promise<ForkedWorker<ToWorker>> {
+    return forkWorker<ToWorker, FromWorker>({
+      name: `load-worker-${index}`,
+      entry: WORKER_ENTRY,
       serialization: 'advanced',
-    });
-    this.workers[index] = child;
-    return new Promise((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) =>
-        reject(new Error(`load worker ${index} exited (${code}) before it was ready`)),
-      );
-      child.on('message', (message: FromWorker) => {
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'error') this.options.onError?.(message.message);
-        else this.absorb(message);
-      });
-      const init: ToWorker = {
-        type: 'init',
-        workerIndex: index,
-        baseUrl: this.options.baseUrl,
-        eventId: this.options.eventId,
-        seatIds: this.options.seatIds,
-        behaviour: this.options.behaviour,
-        timeScale: this.options.timeScale,
-        seed: (this.options.seed ?? 1) * 1_000 + index,
-        httpConnections: this.options.httpConnectionsPerWorker ?? 64,
-      };
-      child.send(init);
+      isReady: (message) => message.type === 'ready',
+      onMessage: (message) => {
+        if (message.type === 'error') this.options.onError?.(message.message);
+        else if (message.type === 'report') this.absorb(message);
+      },
+      init: {
+        message: {
+          type: 'init',
+          workerIndex: index,
+          baseUrl: this.options.baseUrl,
+          eventId: this.options.eventId,
+          seatIds: this.options.seatIds,
+          behaviour: this.options.behaviour,
+          timeScale: this.options.timeScale,
+          seed: (this.options.seed ?? 1) * 1_000 + index,
+          httpConnections: this.options.httpConnectionsPerWorker ?? 64,
+        },
+      },
     });
   }
 
@@ -132,12 +129,7 @@ export class LoadGenerator {
     this.feedback.add(report.latency);
     if (report.eventLoopLagMs !== undefined)
       this.workerLagMs = Math.max(this.workerLagMs ?? 0, report.eventLoopLagMs);
-    this.sums.joined += report.joined;
-    this.sums.settled += report.settled;
-    this.sums.admitted += report.admitted;
-    this.sums.seatsHeld += report.seatsHeld;
-    this.sums.reservations += report.reservations;
-    this.sums.socketDisconnects += report.socketDisconnects;
+    for (const key of JOURNEY_COUNTERS) this.sums[key] += report[key];
     this.confirmed.push(...report.confirmedReservationIds);
     this.reconnects.push(...report.reconnects);
     this.latest.set(report.workerIndex, report);
@@ -153,12 +145,12 @@ export class LoadGenerator {
     const batches = this.workers.map(() => [] as VirtualUserCredentials[]);
     for (const user of users) batches[this.next++ % this.workers.length]!.push(user);
     batches.forEach((batch, i) => {
-      if (batch.length > 0) this.workers[i]!.send({ type: 'arrive', users: batch } satisfies ToWorker);
+      if (batch.length > 0) this.workers[i]!.send({ type: 'arrive', users: batch });
     });
   }
 
   setTimeScale(timeScale: number): void {
-    for (const w of this.workers) w.send({ type: 'time-scale', timeScale } satisfies ToWorker);
+    for (const w of this.workers) w.send({ type: 'time-scale', timeScale });
   }
 
   /** Latency of the interval since the last call. */
@@ -210,20 +202,11 @@ export class LoadGenerator {
   /** Stops every user, collects the final reports, ends the workers. */
   async stop(): Promise<LoadTotals> {
     await Promise.all(
-      this.workers.map(
-        (w, i) =>
-          new Promise<void>((resolve) => {
-            if (w.exitCode !== null) return resolve();
-            const timer = setTimeout(() => {
-              w.kill('SIGKILL');
-              resolve();
-            }, 10_000);
-            w.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            if (!this.finals.has(i)) w.send({ type: 'stop' } satisfies ToWorker);
-          }),
+      this.workers.map((w, i) =>
+        w.stop(10_000, () => {
+          // A worker that sent its final report is on its way out already.
+          if (!this.finals.has(i)) w.send({ type: 'stop' });
+        }),
       ),
     );
     return this.totals();

@@ -72,6 +72,22 @@ export interface WorkerReport {
   eventLoopLagMs?: number;
 }
 
+/** The counters a worker reports as deltas since its previous report; the generator sums them. */
+export const JOURNEY_COUNTERS = [
+  'joined',
+  'settled',
+  'admitted',
+  'seatsHeld',
+  'reservations',
+  'socketDisconnects',
+] as const satisfies readonly (keyof WorkerReport)[];
+
+export type JourneyCounters = Record<(typeof JOURNEY_COUNTERS)[number], number>;
+
+export function zeroCounters(): JourneyCounters {
+  return Object.fromEntries(JOURNEY_COUNTERS.map((key) => [key, 0])) as JourneyCounters;
+}
+
 export type FromWorker =
   | WorkerReport
   | { type: 'ready'; workerIndex: number }

@@ -15,10 +15,10 @@ import {
   type StartedTestContainer,
   Wait,
 } from 'testcontainers';
-import { startProxyHost } from '../../faults/proxy/proxy-host.ts';
+import { startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
+import { DEFAULT_MASTER_NAME } from '../../../servers/redis-sentinel-group.ts';
+import { waitUntil } from '../../../servers/wait-until.ts';
 import { type Backend, BackendUnavailableError, type HostPort, type StartedBackend } from '../backend.ts';
-import { DEFAULT_MASTER_NAME } from '../local/redis-sentinel-group.ts';
-import { waitUntil } from '../local/wait-until.ts';
 
 const REDIS_IMAGE = 'redis:7.2-alpine';
 const POSTGRES_IMAGE = 'postgres:15-alpine';

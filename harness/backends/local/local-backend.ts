@@ -1,8 +1,8 @@
 /** The `local` backend: real redis-server and PostgreSQL processes started on this machine. */
-import { startProxyHost } from '../../faults/proxy/proxy-host.ts';
+import { startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
+import { startPostgresCluster } from '../../../servers/postgres-cluster.ts';
+import { startRedisSentinelGroup } from '../../../servers/redis-sentinel-group.ts';
 import type { Backend, BackendComponent, BackendFaults, StartedBackend } from '../backend.ts';
-import { startPostgresCluster } from './postgres-cluster.ts';
-import { startRedisSentinelGroup } from './redis-sentinel-group.ts';
 
 export const localBackend: Backend = {
   kind: 'local',

@@ -2,9 +2,9 @@
  * The harness's handle on its fault-proxy process (proxy-process.ts): named TCP routes whose
  * target can switch and whose traffic can be delayed or partitioned.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProxyReply, ProxyRequest, ProxyTarget, RouteStats, Toxics } from './protocol.ts';
+import { forkWorker } from '../fork-worker.ts';
+import type { ProxyCommand, ProxyReply, ProxyRequest, ProxyTarget, RouteStats, Toxics } from './protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('./proxy-process.ts', import.meta.url));
 
@@ -32,46 +32,33 @@ export interface ProxyHost extends AsyncDisposable {
 }
 
 export async function startProxyHost(): Promise<ProxyHost> {
-  const child: ChildProcess = fork(ENTRY, [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
   const pending = new Map<number, (reply: ProxyReply) => void>();
   let nextId = 1;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`fault proxy exited (${code}) before it was ready`)));
-    child.on('message', (reply: ProxyReply) => {
-      if (reply.id === 0) return resolve();
+  const child = await forkWorker<ProxyCommand, ProxyReply>({
+    name: 'fault-proxy',
+    entry: ENTRY,
+    isReady: (reply) => reply.id === 0,
+    onMessage: (reply) => {
       pending.get(reply.id)?.(reply);
       pending.delete(reply.id);
-    });
+    },
   });
-  void exited.then(() => {
+  void child.exited.then(() => {
     for (const [id, settle] of pending) settle({ id, ok: false, error: 'the fault proxy exited' });
     pending.clear();
   });
 
   const call = (request: ProxyRequest): Promise<ProxyReply & { ok: true }> =>
     new Promise((resolve, reject) => {
-      if (!child.connected) return reject(new Error('the fault proxy is not running'));
       const id = nextId++;
+      if (!child.send({ ...request, id })) return reject(new Error('the fault proxy is not running'));
       pending.set(id, (reply) => (reply.ok ? resolve(reply) : reject(new Error(reply.error))));
-      child.send({ ...request, id });
     });
 
   const routes = new Map<string, ProxyRoute>();
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const stop = () => child.stop(3_000);
   return {
-    pid: child.pid!,
+    pid: child.pid,
     async route(name, initial) {
       const { port } = await call({ type: 'add', name, target: initial });
       let target = initial;

@@ -3,7 +3,7 @@
  * whose target can switch (Aurora's cluster endpoint following a promotion) and whose bytes can
  * be delayed or held (a partition), then released without loss — Toxiproxy's model. Toxiproxy
  * itself is a Go server with no Debian package, so this process stands in for it. It runs apart
- * from the harness so a busy runner never slows the database path.
+ * from the harness so a busy runner never slows the database path; its entry is proxy-process.ts.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ProxyCommand, ProxyReply, ProxyTarget, RouteStats, Toxics } from './protocol.ts';
@@ -155,48 +155,41 @@ class Route {
   }
 }
 
-const routes = new Map<string, Route>();
+/** The proxy's routes by name, driven by commands from the harness (proxy-host.ts). */
+export class FaultProxy {
+  private readonly routes = new Map<string, Route>();
 
-function route(name: string): Route {
-  const r = routes.get(name);
-  if (!r) throw new Error(`no route named ${name}`);
-  return r;
-}
+  private route(name: string): Route {
+    const r = this.routes.get(name);
+    if (!r) throw new Error(`no route named ${name}`);
+    return r;
+  }
 
-async function handle(command: ProxyCommand): Promise<ProxyReply> {
-  switch (command.type) {
-    case 'add': {
-      if (routes.has(command.name)) throw new Error(`route ${command.name} exists`);
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: 0, host: '127.0.0.1' }, () => resolve());
-      });
-      const r = new Route(server, command.target);
-      routes.set(command.name, r);
-      return { id: command.id, ok: true, port: r.port };
+  async handle(command: ProxyCommand): Promise<ProxyReply> {
+    switch (command.type) {
+      case 'add': {
+        if (this.routes.has(command.name)) throw new Error(`route ${command.name} exists`);
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ port: 0, host: '127.0.0.1' }, () => resolve());
+        });
+        const r = new Route(server, command.target);
+        this.routes.set(command.name, r);
+        return { id: command.id, ok: true, port: r.port };
+      }
+      case 'switch':
+        this.route(command.name).switchTo(command.target);
+        return { id: command.id, ok: true };
+      case 'toxics':
+        this.route(command.name).setToxics(command.toxics);
+        return { id: command.id, ok: true };
+      case 'stats':
+        return {
+          id: command.id,
+          ok: true,
+          stats: Object.fromEntries([...this.routes].map(([name, r]) => [name, r.stats()])),
+        };
     }
-    case 'switch':
-      route(command.name).switchTo(command.target);
-      return { id: command.id, ok: true };
-    case 'toxics':
-      route(command.name).setToxics(command.toxics);
-      return { id: command.id, ok: true };
-    case 'stats':
-      return {
-        id: command.id,
-        ok: true,
-        stats: Object.fromEntries([...routes].map(([name, r]) => [name, r.stats()])),
-      };
   }
 }
-
-process.on('message', (command: ProxyCommand) => {
-  handle(command).then(
-    (reply) => process.send?.(reply),
-    (err: unknown) => process.send?.({ id: command.id, ok: false, error: (err as Error).message }),
-  );
-});
-// The harness is gone (even SIGKILLed): so are we.
-process.on('disconnect', () => process.exit(0));
-process.send?.({ id: 0, ok: true });

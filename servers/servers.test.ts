@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { isAlive } from '../../run/process-tree.ts';
 import { startPostgresServer } from './postgres-server.ts';
+import { isAlive } from './process.ts';
 import { redisCommand, startRedisServer } from './redis-server.ts';
 
 describe('local backend servers', () => {
@@ -47,8 +47,8 @@ describe('when the harness dies', () => {
   it('takes its servers with it, even on SIGKILL', async () => {
     const { spawn } = await import('node:child_process');
     const script = `
-      import { startRedisServer } from './harness/backends/local/redis-server.ts';
-      import { startPostgresServer } from './harness/backends/local/postgres-server.ts';
+      import { startRedisServer } from './servers/redis-server.ts';
+      import { startPostgresServer } from './servers/postgres-server.ts';
       const r = await startRedisServer({ name: 'orphan-redis' });
       const p = await startPostgresServer({ name: 'orphan-pg' });
       console.log(JSON.stringify({ redis: r.pid, pg: p.pid }));

@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { type ProxyHost, type ProxyRoute, startProxyHost } from '../../faults/proxy/proxy-host.ts';
 import { requirePostgres } from './binaries.ts';
+import { type ProxyHost, type ProxyRoute, startProxyHost } from './fault-proxy/proxy-host.ts';
 import { freePort } from './ports.ts';
 import {
   baseSettings,

@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 
 export type LogSink = (line: string) => void;
 
@@ -38,7 +39,8 @@ export class ProcessStartError extends Error {
   }
 }
 
-const OUTPUT_TAIL_LINES = 30;
+/** Lines of a child's output kept for error messages. */
+export const OUTPUT_TAIL_LINES = 30;
 const SETPRIV = '/usr/bin/setpriv';
 const READY_BACKOFF_MS = [100, 250, 500, 1000];
 
@@ -70,6 +72,27 @@ function wrapWithParentDeathSignal(
   return { command: SETPRIV, args: ['--pdeathsig', signal, ...identity, '--', command, ...args] };
 }
 
+/** Whether a process with this pid exists (one of another user's counts: EPERM). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Calls `onLine` with each non-empty line `stream` prints, as it completes. */
+export function onLines(stream: Readable | null, onLine: (line: string) => void): void {
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.length > 0) onLine(line);
+  });
+}
+
 export async function startProcess(options: StartProcessOptions): Promise<ManagedProcess> {
   const tail: string[] = [];
   const pushLine = (line: string) => {
@@ -97,15 +120,7 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
     () => undefined,
     (err: unknown) => err,
   );
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.length > 0) pushLine(line);
-    });
-  }
+  for (const stream of [child.stdout, child.stderr]) onLines(stream, pushLine);
   let running = true;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {

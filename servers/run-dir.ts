@@ -6,20 +6,12 @@
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from './process.ts';
 
 const OWNER_FILE = '.owner-pid';
 
 export function runRoot(): string {
   return join(tmpdir(), 'tiketi-sim');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes folders left by harness processes that no longer exist. */

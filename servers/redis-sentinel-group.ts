@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import type { ProxyHost, ProxyRoute } from '../../faults/proxy/proxy-host.ts';
 import { requireRedis } from './binaries.ts';
+import type { ProxyHost, ProxyRoute } from './fault-proxy/proxy-host.ts';
 import { freePort } from './ports.ts';
 import { type LogSink, type ManagedProcess, startProcess } from './process.ts';
 import { redisCommand, type StartedRedis, startRedisServer } from './redis-server.ts';

@@ -5,17 +5,20 @@
  * themselves (what `redis-cli --cluster create` sends), so only `redis-server` is needed.
  */
 
-import { freePort } from '../../harness/backends/local/ports.ts';
-import type { LogSink } from '../../harness/backends/local/process.ts';
-import {
-  redisCommand,
-  type StartedRedis,
-  startRedisServer,
-} from '../../harness/backends/local/redis-server.ts';
-import { waitUntil } from '../../harness/backends/local/wait-until.ts';
-import type { RedisSettings } from '../config.ts';
+import { freePort } from './ports.ts';
+import type { LogSink } from './process.ts';
+import { redisCommand, type StartedRedis, startRedisServer } from './redis-server.ts';
+import { waitUntil } from './wait-until.ts';
 
 const SLOTS = 16_384;
+
+/** How a client reaches the cluster: the app's `RedisSettings` for cluster mode. */
+export interface RedisClusterSettings {
+  kind: 'cluster';
+  /** Startup nodes; the client discovers the rest. */
+  nodes: { host: string; port: number }[];
+  tls: boolean;
+}
 
 export interface RedisClusterOptions {
   /** @default 'redis-cluster' */
@@ -42,7 +45,7 @@ export interface ClusterNodeInfo {
 export interface StartedRedisCluster extends AsyncDisposable {
   readonly nodes: readonly ClusterNodeInfo[];
   /** What the app's config takes (`REDIS_CLUSTER_NODES`): every node as a startup node. */
-  readonly settings: Extract<RedisSettings, { kind: 'cluster' }>;
+  readonly settings: RedisClusterSettings;
   /** `host:port,…` for REDIS_CLUSTER_NODES. */
   readonly startupNodes: string;
   /** The primary that serves a slot. */

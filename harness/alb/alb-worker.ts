@@ -1,0 +1,141 @@
+/**
+ * An ALB proxy worker. Several share one listening socket (handed over by the control process);
+ * each routes HTTP requests and WebSocket upgrades to healthy targets with AWSALB stickiness.
+ * Several, because one process may hold 20,000 open files here and a proxied WebSocket holds two.
+ * The process entry is worker.ts; a test builds this class in-process.
+ *
+ * The HTTP path is a hand-written HTTP/1.1 proxy on raw sockets (`http1.ts` parses heads and
+ * frames bodies), because the library route was measured short of the goal (0.6× HAProxy's
+ * requests/s in `bench/alb.ts`): node:http server + client 0.33×, `http-proxy` 0.29×, this
+ * front end with undici as the upstream client 0.49×. Per client connection one request is in
+ * flight at a time (pipelined requests wait their turn); upstream connections are kept alive in a
+ * pool per target; bodies pass through as received, chunked framing included.
+ */
+import { createServer, type ListenOptions, type Server } from 'node:net';
+import { ClientConnection } from './client-connection.ts';
+import { StickyCookies, stickyCookieOf } from './cookie.ts';
+import type { RequestHead } from './http1.ts';
+import type { ClockAnchor, FromAlbWorker, ToAlbWorker } from './protocol.ts';
+import type { ProxyContext, ProxyStats } from './proxy-context.ts';
+import {
+  type ClientAddress,
+  errorResponse,
+  forwardedHead,
+  keepAliveLinesFor,
+  TraceIds,
+} from './responses.ts';
+import type { TargetChoice } from './routing.ts';
+import { type TargetRuntime, TargetTable } from './target-table.ts';
+import { UpstreamPool } from './upstream-pool.ts';
+
+const REPORT_MS = 500;
+const SWEEP_MS = 1_000;
+
+export type AlbWorkerInit = Extract<ToAlbWorker, { type: 'init' }>;
+
+export class AlbWorker implements ProxyContext {
+  readonly stats: ProxyStats = { requests: 0, errors502: 0, errors503: 0 };
+  readonly pool = new UpstreamPool();
+  readonly targets = new TargetTable();
+  readonly idleTimeoutMs: number;
+  readonly keepAliveLines: string;
+  private readonly cookies: StickyCookies;
+  private readonly traceIds = new TraceIds();
+  private anchor: ClockAnchor;
+  private server: Server | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly init: AlbWorkerInit,
+    /** Where reports go: the control process. */
+    private readonly send: (message: FromAlbWorker) => void,
+  ) {
+    this.anchor = init.anchor;
+    this.idleTimeoutMs = init.idleTimeoutMs;
+    this.keepAliveLines = keepAliveLinesFor(init.idleTimeoutMs);
+    this.cookies = new StickyCookies(init.cookieSecret, init.stickinessSeconds);
+  }
+
+  /**
+   * Accepts on `on`: the control process's listening socket, or (in a test) an address. Says
+   * `ready` once listening, then reports connections every REPORT_MS.
+   */
+  listen(on: Server | ListenOptions): Promise<void> {
+    // allowHalfOpen: a client may end its side after a request and still read the response.
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      void new ClientConnection(this, socket);
+    });
+    server.on('error', () => {}); // e.g. EMFILE on accept: that connection is lost, not the worker
+    this.server = server;
+    this.timers.push(
+      setInterval(() => this.report(), REPORT_MS).unref(),
+      setInterval(() => this.pool.sweep(this.targets.runtimes()), SWEEP_MS).unref(),
+    );
+    return new Promise((resolve) =>
+      server.listen(on, () => {
+        this.send({ type: 'ready', workerIndex: this.init.workerIndex });
+        resolve();
+      }),
+    );
+  }
+
+  /** The port it accepts on (a test listening on port 0 reads it here). */
+  get port(): number {
+    return (this.server?.address() as { port: number } | null)?.port ?? 0;
+  }
+
+  /** A message from the control process; `'stopped'` once the worker has closed everything. */
+  handle(message: ToAlbWorker): 'stopped' | undefined {
+    switch (message.type) {
+      case 'init':
+        return undefined; // the first message, given to the constructor
+      case 'targets':
+        this.anchor = message.anchor;
+        this.targets.apply(message.targets);
+        return undefined;
+      case 'close-target':
+        this.targets.close(message.id);
+        return undefined;
+      case 'stop':
+        this.stop();
+        return 'stopped';
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.server?.close();
+    this.targets.closeAll();
+  }
+
+  /** Simulated time now, from the anchor the control process last sent (cookie expiry). */
+  private simNow(): number {
+    return this.anchor.simMs + (Date.now() - this.anchor.wallMs) * this.anchor.timeScale;
+  }
+
+  route(cookieHeader: string | undefined): TargetChoice<TargetRuntime> | undefined {
+    const sticky = stickyCookieOf(cookieHeader);
+    return this.targets.route(sticky ? this.cookies.targetOf(sticky, this.simNow()) : undefined);
+  }
+
+  stickyLines(rt: TargetRuntime): string {
+    return this.cookies.linesFor(rt, this.simNow());
+  }
+
+  forwardedHead(head: RequestHead, client: ClientAddress, upgrade: boolean): string {
+    return forwardedHead(head, client, upgrade, this.traceIds.next());
+  }
+
+  errorResponse(status: 400 | 502 | 503, close: boolean): string {
+    return errorResponse(status, close, this.keepAliveLines);
+  }
+
+  report(): void {
+    this.send({
+      type: 'connections',
+      workerIndex: this.init.workerIndex,
+      perTarget: this.targets.connectionsPerTarget(),
+      ...this.stats,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { JourneyTally } from './journey-tally.ts';
+
+describe('a load worker tally', () => {
+  it('reports deltas once and keeps its gauges', () => {
+    const tally = new JourneyTally();
+    tally.arrived(3);
+    tally.joined();
+    tally.settled();
+    tally.socketConnected();
+    tally.socketConnected();
+    tally.socketDisconnected();
+    tally.paymentConfirmed('r-1');
+    tally.reconnect({ userId: 'u', disconnectedAtWallMs: 1 });
+    expect(tally.take()).toEqual({
+      joined: 1,
+      settled: 1,
+      admitted: 0,
+      seatsHeld: 0,
+      reservations: 0,
+      socketDisconnects: 1,
+      confirmedReservationIds: ['r-1'],
+      socketsConnected: 1,
+      unsettled: 2,
+      reconnects: [{ userId: 'u', disconnectedAtWallMs: 1 }],
+    });
+    const next = tally.take();
+    expect(next).toMatchObject({
+      joined: 0,
+      settled: 0,
+      socketDisconnects: 0,
+      socketsConnected: 1,
+      unsettled: 2,
+    });
+    expect(next.confirmedReservationIds).toEqual([]);
+    expect(next.reconnects).toEqual([]);
+  });
+
+  it('remembers the seats it learned are taken', () => {
+    const tally = new JourneyTally();
+    tally.seatsTaken(['A-1', 'A-2']);
+    expect(tally.isTaken('A-2')).toBe(true);
+    expect(tally.isTaken('A-3')).toBe(false);
+  });
+});

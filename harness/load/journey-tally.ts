@@ -1,0 +1,84 @@
+/** A load worker's counters, fed by its users' journeys and emptied into each report. */
+
+import { JOURNEY_COUNTERS, type ReconnectObservation, type WorkerReport, zeroCounters } from './protocol.ts';
+import type { JourneyEvents } from './user-journey.ts';
+
+/** The report fields a tally fills: deltas since the last report, and gauges. */
+export type TallyReport = Pick<
+  WorkerReport,
+  | 'joined'
+  | 'settled'
+  | 'admitted'
+  | 'seatsHeld'
+  | 'reservations'
+  | 'socketDisconnects'
+  | 'confirmedReservationIds'
+  | 'socketsConnected'
+  | 'unsettled'
+  | 'reconnects'
+>;
+
+export class JourneyTally implements JourneyEvents {
+  private readonly delta = zeroCounters();
+  private confirmed: string[] = [];
+  private reconnects: ReconnectObservation[] = [];
+  private socketsConnected = 0;
+  /** Users arrived whose join (and first socket connect) is not answered yet. */
+  private unsettled = 0;
+  private readonly taken = new Set<string>();
+
+  arrived(users: number): void {
+    this.unsettled += users;
+  }
+
+  joined(): void {
+    this.delta.joined++;
+  }
+  settled(): void {
+    this.delta.settled++;
+    this.unsettled--;
+  }
+  admitted(): void {
+    this.delta.admitted++;
+  }
+  seatHeld(): void {
+    this.delta.seatsHeld++;
+  }
+  reserved(): void {
+    this.delta.reservations++;
+  }
+  paymentConfirmed(reservationId: string): void {
+    this.confirmed.push(reservationId);
+  }
+  socketConnected(): void {
+    this.socketsConnected++;
+  }
+  socketDisconnected(): void {
+    this.socketsConnected--;
+    this.delta.socketDisconnects++;
+  }
+  reconnect(observation: ReconnectObservation): void {
+    this.reconnects.push(observation);
+  }
+  seatsTaken(seatIds: string[]): void {
+    for (const id of seatIds) this.taken.add(id);
+  }
+  isTaken(seatId: string): boolean {
+    return this.taken.has(seatId);
+  }
+
+  /** The deltas since the last call (then zeroed) and the gauges now. */
+  take(): TallyReport {
+    const out: TallyReport = {
+      ...this.delta,
+      confirmedReservationIds: this.confirmed,
+      socketsConnected: this.socketsConnected,
+      unsettled: this.unsettled,
+      reconnects: this.reconnects,
+    };
+    for (const key of JOURNEY_COUNTERS) this.delta[key] = 0;
+    this.confirmed = [];
+    this.reconnects = [];
+    return out;
+  }
+}
