@@ -76,16 +76,20 @@ function think(ctx: JourneyContext): Promise<void> {
   return sleepSimulated(ctx, minSeconds + ctx.random() * (maxSeconds - minSeconds));
 }
 
-/** Waits until a user's join is due (the runner sends users a little ahead of their time). */
-async function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise<void> {
+/**
+ * Waits until a user's join is due (the runner sends users a little ahead of their time); a user
+ * already due starts in the same turn, without yielding.
+ */
+function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise<void> | undefined {
   const waitMs = dueAtWallMs === undefined ? 0 : dueAtWallMs - Date.now();
-  if (waitMs > 0) await sleepWall(ctx, waitMs);
+  return waitMs > 0 ? sleepWall(ctx, waitMs) : undefined;
 }
 
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
   const caller: Caller = { token: user.token, jar: new CookieJar() };
   const path = `/api/events/${ctx.eventId}`;
-  await untilDue(ctx, user.dueAtWallMs);
+  const due = untilDue(ctx, user.dueAtWallMs);
+  if (due) await due;
   if (ctx.stop.stopped) return ctx.events.settled();
   const join = await ctx.http.call<{ position?: number; state?: string }>(
     'POST /api/events/:eventId/queue',
