@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../harness/backends/local/wait-until.ts';
+import { designTopology, queueMetricSettingsOf } from '../infra/topology.ts';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -315,6 +316,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       const handler = createQueueMonitorHandler({
         redis: lambdaRedis,
         sink: { putMetricData: async (input) => sent.push(input) },
+        settings: queueMetricSettingsOf(designTopology),
       });
       const before = await handler();
       expect(before.events).toContainEqual({ eventId, queueSize: 39, activeUsers: 0 });

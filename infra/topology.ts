@@ -121,7 +121,7 @@ export const statisticSchema = z.enum(['Average', 'Sum', 'Minimum', 'Maximum', '
 export const alarmSchema = z
   .object({
     name: z.string(),
-    /** A metric the queue monitor publishes (namespace and dimension come from `queueMonitor`). */
+    /** A metric the queue monitor publishes; the alarm watches its fleet-wide series (`alarmSeriesOf`). */
     metricName: z.string(),
     statistic: statisticSchema,
     periodSeconds: positiveInt,
@@ -367,6 +367,51 @@ export function mergeTopology(base: Topology, overrides: DeepPartial<TopologyInp
     return out;
   };
   return defineTopology(merge(base, overrides) as TopologyInput);
+}
+
+/** A CloudWatch metric dimension, in the shape of the AWS API. */
+export interface MetricDimension {
+  Name: string;
+  Value: string;
+}
+
+/** What the queue monitor publishes and where: the part of `queueMonitor` its handler needs. */
+export type QueueMetricSettings = Pick<
+  Topology['queueMonitor'],
+  'namespace' | 'dimensionName' | 'queueSizeMetric' | 'activeUsersMetric'
+>;
+
+export function queueMetricSettingsOf(t: Topology): QueueMetricSettings {
+  const { namespace, dimensionName, queueSizeMetric, activeUsersMetric } = t.queueMonitor;
+  return { namespace, dimensionName, queueSizeMetric, activeUsersMetric };
+}
+
+/**
+ * Dimensions of the fleet-wide series: none, as in the design's alarm JSON. The monitor publishes
+ * each metric once per event (`EventId`) and once summed over every event without a dimension;
+ * the scaling alarms watch the sum, because one fleet serves every event, so a drop of any event
+ * (whatever its id) scales the group without a redeploy.
+ */
+export const FLEET_DIMENSIONS: readonly MetricDimension[] = [];
+
+/** The dimensions of one event's series. */
+export function eventDimensions(settings: QueueMetricSettings, eventId: string): MetricDimension[] {
+  return [{ Name: settings.dimensionName, Value: eventId }];
+}
+
+/**
+ * The series a scaling alarm watches, the one definition the CDK alarms and the emulator's
+ * CloudWatch both read: the alarm's metric in the monitor's namespace, fleet-wide.
+ */
+export function alarmSeriesOf(
+  t: Topology,
+  alarm: AlarmDefinition,
+): { namespace: string; metricName: string; dimensions: MetricDimension[] } {
+  return {
+    namespace: t.queueMonitor.namespace,
+    metricName: alarm.metricName,
+    dimensions: [...FLEET_DIMENSIONS],
+  };
 }
 
 /** Boot time the emulator applies. */

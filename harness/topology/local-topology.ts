@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../app/db/migrate.ts';
 import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/queue-monitor.ts';
-import type { Topology } from '../../infra/topology.ts';
+import { queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
 import { type StartedAlb, startAlb } from '../alb/alb.ts';
 import type { Backend, BackendEndpoints, StartedBackend } from '../backends/backend.ts';
 import type { LogSink } from '../backends/local/process.ts';
@@ -203,6 +203,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     stack.push(() => cloudwatch.stop());
     const monitor = createQueueMonitorHandler({
       redis,
+      settings: queueMetricSettingsOf(topology),
       sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
       now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
     });
