@@ -27,14 +27,20 @@ interface OutputSpec<S extends z.ZodType> {
   schema: S;
 }
 
-const output = <S extends z.ZodType>(description: string, schema: S): OutputSpec<S> => ({ description, schema });
+const output = <S extends z.ZodType>(description: string, schema: S): OutputSpec<S> => ({
+  description,
+  schema,
+});
 
 /** Outputs both targets have. */
 const COMMON_OUTPUTS = {
   AlarmNames: output('The scaling alarms, comma-separated, in the order of topology.alarms', list),
   AppSecretArn: output('Secrets Manager secret with the token-signing key (TOKEN_SECRET)', nonEmpty),
   FrontendBucketName: output('Bucket of the React build (CloudFormation-generated name)', nonEmpty),
-  UploadsBucketName: output('Bucket of uploads such as event posters (CloudFormation-generated name)', nonEmpty),
+  UploadsBucketName: output(
+    'Bucket of uploads such as event posters (CloudFormation-generated name)',
+    nonEmpty,
+  ),
   VpcId: output('The VPC', nonEmpty),
   QueueMonitorFunctionName: output('The queue-monitor Lambda', nonEmpty),
 };
