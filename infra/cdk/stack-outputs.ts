@@ -110,3 +110,9 @@ export function targetOfOutputs(raw: Record<string, unknown>): DeployTarget {
 export function deployedAlarmName(stackName: string, designAlarmName: string): string {
   return `${stackName}-${designAlarmName}`;
 }
+
+/** The design name of a deployed alarm (what scenarios name); a name without the prefix is kept. */
+export function designAlarmName(stackName: string, deployedName: string): string {
+  const prefix = deployedAlarmName(stackName, '');
+  return deployedName.startsWith(prefix) ? deployedName.slice(prefix.length) : deployedName;
+}

@@ -1241,7 +1241,15 @@ describe('guards on topology values', () => {
   });
 });
 
-describe('the CDK CLI synthesizes offline, without AWS credentials', () => {
+/**
+ * cfn-lint (a Python tool: `pip install cfn-lint`, see docs/infra.md) lints the synthesized
+ * templates where it is on PATH; this machine cannot install it (no PyPI), so here it is skipped.
+ */
+const CFN_LINT = process.env.PATH?.split(':')
+  .map((dir) => join(dir, 'cfn-lint'))
+  .find((file) => existsSync(file));
+
+describe(`the CDK CLI synthesizes offline, without AWS credentials${CFN_LINT ? ', cfn-lint clean' : ' (cfn-lint not on PATH: not run)'}`, () => {
   const withoutAwsCredentials = (home: string): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_')) env[key] = value;
@@ -1278,6 +1286,17 @@ describe('the CDK CLI synthesizes offline, without AWS credentials', () => {
       const types = Object.values(template.Resources).map((r) => r.Type);
       expect(types).toContain('AWS::CloudWatch::Alarm');
       expect(types.includes('AWS::ElasticLoadBalancingV2::LoadBalancer')).toBe(target === 'aws');
+      if (CFN_LINT) {
+        // cfn-lint's exit code is a bit mask: 2 = errors (4 warnings, 8 informational).
+        const code = await run(CFN_LINT, [templatePath], { timeout: CLI_TIMEOUT_MS }).then(
+          () => 0,
+          (err: { code: number; stdout: string }) => {
+            if (err.code & 2) console.error(err.stdout);
+            return err.code;
+          },
+        );
+        expect(code & 2, 'cfn-lint errors').toBe(0);
+      }
     },
     CLI_TIMEOUT_MS,
   );
