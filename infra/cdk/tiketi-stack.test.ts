@@ -413,6 +413,14 @@ describe('TiketiStack, target aws (the whole design)', () => {
         nodes: [{ host: 'clustercfg.tiketi.abc123.apn2.cache.amazonaws.com', port: 6379 }],
         tls: true,
       });
+      // start.sh exports the AUTH token it reads from Secrets Manager as REDIS_PASSWORD.
+      const withToken = loadConfig({
+        ...env,
+        REDIS_PASSWORD: 'auth-token-from-secrets-manager',
+        DATABASE_URL: 'postgres://db/tiketi',
+        TOKEN_SECRET: 'x'.repeat(32),
+      });
+      expect(withToken.redis).toMatchObject({ kind: 'cluster', password: 'auth-token-from-secrets-manager' });
     });
 
     it('lets instances read the build and both secrets', () => {
