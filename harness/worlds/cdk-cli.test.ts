@@ -277,7 +277,11 @@ describe('deployStack / destroyStack', () => {
 
   it('passes extra context and keeps credentials that are set', () => {
     expect(
-      deployArgs({ target: 'aws', outputsFile: 'o.json', context: { watchedEventId: 'concert-42' } }),
+      deployArgs({
+        target: 'aws',
+        outputsFile: 'o.json',
+        context: { certificateArn: 'arn:aws:acm:us-east-1:1:certificate/x' },
+      }),
     ).toEqual([
       'cdk',
       'deploy',
@@ -287,7 +291,7 @@ describe('deployStack / destroyStack', () => {
       '-c',
       'target=aws',
       '-c',
-      'watchedEventId=concert-42',
+      'certificateArn=arn:aws:acm:us-east-1:1:certificate/x',
       '--outputs-file',
       'o.json',
     ]);
