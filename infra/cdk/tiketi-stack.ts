@@ -24,6 +24,7 @@ import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -252,7 +253,7 @@ export class TiketiStack extends Stack {
     parts: {
       securityGroups: ServiceSecurityGroups;
       redis: RedisCluster;
-      database: ReturnType<typeof createDatabaseCluster>;
+      database: rds.DatabaseCluster;
       originVerify: string;
       options: AwsOptions;
     },
