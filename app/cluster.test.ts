@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { designTopology, queueMetricSettingsOf } from '../infra/topology.ts';
 import type { StartedRedisCluster } from '../servers/redis-cluster.ts';
 import { waitUntil } from '../servers/wait-until.ts';
 import { createUsersInBulk } from './auth/bulk-users.ts';
@@ -315,6 +316,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       const handler = createQueueMonitorHandler({
         redis: lambdaRedis,
         sink: { putMetricData: async (input) => sent.push(input) },
+        settings: queueMetricSettingsOf(designTopology),
       });
       const before = await handler();
       expect(before.events).toContainEqual({ eventId, queueSize: 39, activeUsers: 0 });

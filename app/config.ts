@@ -53,6 +53,8 @@ const envSchema = z
       .enum(['true', 'false'], { message: 'must be true or false' })
       .transform((v) => v === 'true')
       .optional(),
+    /** AUTH token of the cluster nodes (ElastiCache AUTH; the instance reads it from Secrets Manager). */
+    REDIS_PASSWORD: z.string().min(1).optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_READER_URL: z
       .string()
@@ -141,6 +143,8 @@ export type RedisSettings =
       /** Startup nodes; the client discovers the rest. */
       nodes: { host: string; port: number }[];
       tls: boolean;
+      /** AUTH token. @default none */
+      password?: string;
     };
 
 export interface AppConfig {
@@ -187,7 +191,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     instanceId: e.INSTANCE_ID,
     az: e.AZ,
     redis: e.REDIS_CLUSTER_NODES
-      ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, tls: e.REDIS_TLS ?? false }
+      ? {
+          kind: 'cluster',
+          nodes: e.REDIS_CLUSTER_NODES,
+          tls: e.REDIS_TLS ?? false,
+          ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}),
+        }
       : e.REDIS_SENTINELS
         ? {
             kind: 'sentinel',

@@ -81,6 +81,11 @@ export const instanceSchema = z
     bootSecondsMax: seconds,
     /** Boot time the emulator applies on the simulated clock. @default the midpoint of min and max */
     bootSeconds: seconds.optional(),
+    /** Root volume of each instance: the design's 20 GB gp3. */
+    rootVolume: z
+      .object({ sizeGb: positiveInt, type: z.enum(['gp3', 'gp2', 'io1', 'io2']) })
+      .strict()
+      .default({ sizeGb: 20, type: 'gp3' }),
     /** Design capacity per instance. */
     capacity: z
       .object({ concurrentUsers: positiveInt, requestsPerSecond: positiveInt, webSockets: positiveInt })
@@ -121,7 +126,7 @@ export const statisticSchema = z.enum(['Average', 'Sum', 'Minimum', 'Maximum', '
 export const alarmSchema = z
   .object({
     name: z.string(),
-    /** A metric the queue monitor publishes (namespace and dimension come from `queueMonitor`). */
+    /** A metric the queue monitor publishes; the alarm watches its fleet-wide series (`alarmSeriesOf`). */
     metricName: z.string(),
     statistic: statisticSchema,
     periodSeconds: positiveInt,
@@ -220,6 +225,31 @@ export const edgeSchema = z
     compress: z.boolean(),
     apiPathPattern: z.string(),
     corsAllowedOrigin: z.string(),
+    /**
+     * The ALB's name under `domainName`, which CloudFront reaches it by over HTTPS (its
+     * certificate is issued for this name). @default 'origin'
+     */
+    originSubdomain: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .default('origin'),
+  })
+  .strict();
+
+/** How the stack is run and changed: logs kept, and how a new launch template rolls out. */
+export const operationsSchema = z
+  .object({
+    /** Retention of the app's log group (CloudWatch agent). @default 30 */
+    appLogRetentionDays: positiveInt.default(30),
+    /** Retention of the queue monitor's log group. @default 30 */
+    lambdaLogRetentionDays: positiveInt.default(30),
+    /** Instances replaced at once when the launch template changes (rolling update). @default 1 */
+    rollingUpdateMaxBatchSize: positiveInt.default(1),
+    /**
+     * How long CloudFormation waits for a new instance to signal that its app answers health
+     * checks, on creation and in a rolling update. @default 900 (boot 3–5 min, with margin)
+     */
+    instanceSignalTimeoutSeconds: positiveInt.default(900),
   })
   .strict();
 
@@ -248,6 +278,12 @@ export const topologySchema = z
     redis: redisSchema,
     database: databaseSchema,
     edge: edgeSchema,
+    operations: operationsSchema.default({
+      appLogRetentionDays: 30,
+      lambdaLogRetentionDays: 30,
+      rollingUpdateMaxBatchSize: 1,
+      instanceSignalTimeoutSeconds: 900,
+    }),
     /** The design's own peak timeline, checked (and possibly disproved) by rehearsals. */
     designTimeline: z.array(timelineRowSchema),
     /** The design's monthly cost table, ₩ (EC2 is per instance). */
@@ -377,6 +413,51 @@ export function mergeTopology(base: Topology, overrides: DeepPartial<TopologyInp
   return defineTopology(deepMerge(base, overrides) as TopologyInput);
 }
 
+/** A CloudWatch metric dimension, in the shape of the AWS API. */
+export interface MetricDimension {
+  Name: string;
+  Value: string;
+}
+
+/** What the queue monitor publishes and where: the part of `queueMonitor` its handler needs. */
+export type QueueMetricSettings = Pick<
+  Topology['queueMonitor'],
+  'namespace' | 'dimensionName' | 'queueSizeMetric' | 'activeUsersMetric'
+>;
+
+export function queueMetricSettingsOf(t: Topology): QueueMetricSettings {
+  const { namespace, dimensionName, queueSizeMetric, activeUsersMetric } = t.queueMonitor;
+  return { namespace, dimensionName, queueSizeMetric, activeUsersMetric };
+}
+
+/**
+ * Dimensions of the fleet-wide series: none, as in the design's alarm JSON. The monitor publishes
+ * each metric once per event (`EventId`) and once summed over every event without a dimension;
+ * the scaling alarms watch the sum, because one fleet serves every event, so a drop of any event
+ * (whatever its id) scales the group without a redeploy.
+ */
+export const FLEET_DIMENSIONS: readonly MetricDimension[] = [];
+
+/** The dimensions of one event's series. */
+export function eventDimensions(settings: QueueMetricSettings, eventId: string): MetricDimension[] {
+  return [{ Name: settings.dimensionName, Value: eventId }];
+}
+
+/**
+ * The series a scaling alarm watches, the one definition the CDK alarms and the emulator's
+ * CloudWatch both read: the alarm's metric in the monitor's namespace, fleet-wide.
+ */
+export function alarmSeriesOf(
+  t: Topology,
+  alarm: AlarmDefinition,
+): { namespace: string; metricName: string; dimensions: MetricDimension[] } {
+  return {
+    namespace: t.queueMonitor.namespace,
+    metricName: alarm.metricName,
+    dimensions: [...FLEET_DIMENSIONS],
+  };
+}
+
 /** Boot time the emulator applies. */
 export function bootSecondsOf(t: Topology): number {
   return t.instance.bootSeconds ?? (t.instance.bootSecondsMin + t.instance.bootSecondsMax) / 2;
@@ -420,6 +501,7 @@ export const designTopology: Topology = defineTopology({
     type: 't3.medium',
     bootSecondsMin: 180,
     bootSecondsMax: 300,
+    rootVolume: { sizeGb: 20, type: 'gp3' },
     capacity: { concurrentUsers: 1_000, requestsPerSecond: 1_000, webSockets: 500 },
   },
   autoScalingGroup: {
@@ -537,6 +619,12 @@ export const designTopology: Topology = defineTopology({
     compress: true,
     apiPathPattern: '/api/*',
     corsAllowedOrigin: 'https://tiketi.gg',
+  },
+  operations: {
+    appLogRetentionDays: 30,
+    lambdaLogRetentionDays: 30,
+    rollingUpdateMaxBatchSize: 1,
+    instanceSignalTimeoutSeconds: 900,
   },
   designTimeline: [
     { at: '19:30', queue: 0, instances: 2, action: 'normal' },

@@ -75,7 +75,11 @@ export function createRedis(
       // ElastiCache with TLS: connect by the name the nodes announce, or the certificate check
       // fails (ioredis README, "Special note: AWS ElastiCache Clusters with TLS").
       dnsLookup: (address, callback) => callback(null, address),
-      redisOptions: { ...redisOptions, ...(settings.tls ? { tls: {} } : {}) },
+      redisOptions: {
+        ...redisOptions,
+        ...(settings.tls ? { tls: {} } : {}),
+        ...(settings.password ? { password: settings.password } : {}),
+      },
     };
     client = new Cluster(settings.nodes, options);
   } else if (settings.kind === 'sentinel') {

@@ -1,47 +1,46 @@
 /**
- * The AWS entry point of the queue monitor: ioredis to ElastiCache (TLS, as the stack enables
- * encryption in transit) and the CloudWatch SDK. Bundled by the CDK stack with esbuild.
+ * The AWS entry point of the queue monitor: ioredis to ElastiCache (TLS and an AUTH token, as the
+ * stack configures them) and the CloudWatch SDK. Bundled by the CDK stack with esbuild. Everything
+ * it needs comes from the environment the stack writes (`environment.ts`).
  *
- * REDIS_CLUSTER=true (set by the stack, whose ElastiCache runs in cluster mode): REDIS_HOST is the
- * configuration endpoint and the client is a Redis Cluster client, which learns the shards from it
- * and sends each key to the shard that owns it.
+ * REDIS_CLUSTER=true (ElastiCache in cluster mode): REDIS_HOST is the configuration endpoint and
+ * the client is a Redis Cluster client, which learns the shards from it.
  */
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { Cluster, Redis } from 'ioredis';
-import { createQueueMonitorHandler } from './queue-monitor.ts';
+import { parseQueueMonitorEnvironment, type QueueMonitorConfig } from './environment.ts';
+import { createQueueMonitorHandler, type QueueMonitorResult, type QueueReader } from './queue-monitor.ts';
+import { readSecretString } from './secrets.ts';
 
-function flag(name: string, fallback: boolean): boolean {
-  const value = process.env[name];
-  if (value === undefined) return fallback;
-  if (value !== 'true' && value !== 'false')
-    throw new Error(`${name} must be true or false (got "${value}")`);
-  return value === 'true';
+async function connect(redis: QueueMonitorConfig['redis']): Promise<QueueReader> {
+  const password = redis.authSecretArn ? await readSecretString(redis.authSecretArn) : undefined;
+  const options = {
+    ...(redis.tls ? { tls: {} } : {}),
+    ...(password ? { password } : {}),
+    maxRetriesPerRequest: 2,
+  };
+  return redis.cluster
+    ? new Cluster([{ host: redis.host, port: redis.port }], {
+        // ElastiCache with TLS: connect by the announced name, or the certificate check fails.
+        dnsLookup: (address, callback) => callback(null, address),
+        redisOptions: options,
+      })
+    : new Redis({ host: redis.host, port: redis.port, ...options });
 }
 
-const host = process.env.REDIS_HOST;
-if (!host) throw new Error('REDIS_HOST is not set: point it at the ElastiCache configuration endpoint');
-const port = Number(process.env.REDIS_PORT ?? 6379);
-const tls = flag('REDIS_TLS', true);
-const cluster = flag('REDIS_CLUSTER', false);
-
-// Created once per Lambda container and reused across invocations.
-const redis = cluster
-  ? new Cluster([{ host, port }], {
-      // ElastiCache with TLS: connect by the announced name, or the certificate check fails.
-      dnsLookup: (address, callback) => callback(null, address),
-      redisOptions: { ...(tls ? { tls: {} } : {}), maxRetriesPerRequest: 2 },
-    })
-  : new Redis({
-      host,
-      port,
-      ...(tls ? { tls: {} } : {}),
-      maxRetriesPerRequest: 2,
-      lazyConnect: false,
-    });
+const config = parseQueueMonitorEnvironment(process.env);
 const cloudwatch = new CloudWatchClient({});
+// Created on the first invocation (the AUTH token is read then) and reused by the container.
+let monitor: Promise<() => Promise<QueueMonitorResult>> | undefined;
 
-export const handler = createQueueMonitorHandler({
-  redis,
-  sink: { putMetricData: (input) => cloudwatch.send(new PutMetricDataCommand(input)) },
-  log: (line) => console.log(line),
-});
+export function handler(): Promise<QueueMonitorResult> {
+  monitor ??= connect(config.redis).then((redis) =>
+    createQueueMonitorHandler({
+      redis,
+      settings: config.settings,
+      sink: { putMetricData: (input) => cloudwatch.send(new PutMetricDataCommand(input)) },
+      log: (line) => console.log(line),
+    }),
+  );
+  return monitor.then((run) => run());
+}

@@ -1,22 +1,33 @@
 /**
  * The queue-monitor Lambda (`tiketi-queue-monitor`): for each event with a live queue, ZCARD of
- * the queue and SCARD of the active set become `QueueSize` and `ActiveUsers` in CloudWatch. The
- * Redis client and the metrics sink are injected: AWS wires ioredis and the CloudWatch SDK, the
- * emulator wires its own CloudWatch — the same handler code runs in both.
+ * the queue and SCARD of the active set become `QueueSize` and `ActiveUsers` in CloudWatch, per
+ * event (`EventId`) and summed over every event without a dimension: the fleet-wide series the
+ * scaling alarms watch (`alarmSeriesOf` in infra/topology.ts). The Redis client, the metrics sink
+ * and the metric names are injected: AWS wires ioredis, the CloudWatch SDK and the names the stack
+ * put in the function's environment; the emulator wires its own CloudWatch and the run's
+ * topology — the same handler code runs in both.
  */
-import { designTopology } from '../../infra/topology.ts';
+import {
+  eventDimensions,
+  FLEET_DIMENSIONS,
+  type MetricDimension,
+  type QueueMetricSettings,
+} from '../../infra/topology.ts';
 import { keys } from '../core/keys.ts';
+
+/** One datum of PutMetricData's input, as the monitor sends it (the AWS SDK's shape). */
+export interface QueueMetricDatum {
+  MetricName: string;
+  Value: number;
+  Unit: 'Count';
+  Timestamp?: Date;
+  Dimensions: MetricDimension[];
+}
 
 /** The part of PutMetricData's input the monitor uses (the AWS SDK's shape). */
 export interface PutMetricDataInput {
   Namespace: string;
-  MetricData: {
-    MetricName: string;
-    Value: number;
-    Unit: 'Count';
-    Timestamp?: Date;
-    Dimensions: { Name: string; Value: string }[];
-  }[];
+  MetricData: QueueMetricDatum[];
 }
 
 export interface MetricsSink {
@@ -30,18 +41,46 @@ export interface QueueReader {
   scard(key: string): Promise<number>;
 }
 
-export interface QueueMonitorResult {
-  statusCode: 200;
-  events: { eventId: string; queueSize: number; activeUsers: number }[];
+export interface QueueCounts {
+  queueSize: number;
+  activeUsers: number;
 }
 
-export function createQueueMonitorHandler(deps: {
+export interface QueueMonitorResult {
+  statusCode: 200;
+  events: ({ eventId: string } & QueueCounts)[];
+  /** The sums over `events`; undefined (and not published) when no event has a live queue. */
+  fleet: QueueCounts | undefined;
+}
+
+export interface QueueMonitorDeps {
   redis: QueueReader;
   sink: MetricsSink;
+  /** Namespace, metric and dimension names (the run's or the stack's topology). */
+  settings: QueueMetricSettings;
   now?: () => Date;
   log?: (line: string) => void;
-}): () => Promise<QueueMonitorResult> {
-  const monitor = designTopology.queueMonitor;
+}
+
+export function createQueueMonitorHandler(deps: QueueMonitorDeps): () => Promise<QueueMonitorResult> {
+  const { settings } = deps;
+  const datums = (counts: QueueCounts, dimensions: readonly MetricDimension[]): QueueMetricDatum[] => {
+    const Timestamp = deps.now?.();
+    const datum = (MetricName: string, Value: number): QueueMetricDatum => ({
+      MetricName,
+      Value,
+      Unit: 'Count',
+      Dimensions: [...dimensions],
+      ...(Timestamp ? { Timestamp } : {}),
+    });
+    return [
+      datum(settings.queueSizeMetric, counts.queueSize),
+      datum(settings.activeUsersMetric, counts.activeUsers),
+    ];
+  };
+  const put = (MetricData: QueueMetricDatum[]) =>
+    deps.sink.putMetricData({ Namespace: settings.namespace, MetricData });
+
   return async () => {
     const events: QueueMonitorResult['events'] = [];
     for (const eventId of (await deps.redis.smembers(keys.activeEvents)).sort()) {
@@ -49,30 +88,17 @@ export function createQueueMonitorHandler(deps: {
         deps.redis.zcard(keys.queue(eventId)),
         deps.redis.scard(keys.active(eventId)),
       ]);
-      const Timestamp = deps.now?.();
-      const Dimensions = [{ Name: monitor.dimensionName, Value: eventId }];
-      await deps.sink.putMetricData({
-        Namespace: monitor.namespace,
-        MetricData: [
-          {
-            MetricName: monitor.queueSizeMetric,
-            Value: queueSize,
-            Unit: 'Count',
-            Dimensions,
-            ...(Timestamp ? { Timestamp } : {}),
-          },
-          {
-            MetricName: monitor.activeUsersMetric,
-            Value: activeUsers,
-            Unit: 'Count',
-            Dimensions,
-            ...(Timestamp ? { Timestamp } : {}),
-          },
-        ],
-      });
+      await put(datums({ queueSize, activeUsers }, eventDimensions(settings, eventId)));
       deps.log?.(`[${eventId}] Queue: ${queueSize}, Active: ${activeUsers}`);
       events.push({ eventId, queueSize, activeUsers });
     }
-    return { statusCode: 200, events };
+    if (events.length === 0) return { statusCode: 200, events, fleet: undefined };
+    const fleet = {
+      queueSize: events.reduce((sum, e) => sum + e.queueSize, 0),
+      activeUsers: events.reduce((sum, e) => sum + e.activeUsers, 0),
+    };
+    await put(datums(fleet, FLEET_DIMENSIONS));
+    deps.log?.(`[fleet] Queue: ${fleet.queueSize}, Active: ${fleet.activeUsers}`);
+    return { statusCode: 200, events, fleet };
   };
 }

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { type AlarmDefinition, designTopology, mergeTopology } from '../../infra/topology.ts';
+import {
+  type AlarmDefinition,
+  designTopology,
+  FLEET_DIMENSIONS,
+  mergeTopology,
+} from '../../infra/topology.ts';
 import { ManualClock } from '../clock/clock.ts';
 import { Alarm, CloudWatch, MetricStore } from './cloudwatch.ts';
 
 const T = (hhmmss: string) => Date.parse(`2026-11-24T${hhmmss}Z`);
-const dims = [{ Name: 'EventId', Value: 'drop' }];
+// The fleet-wide series the alarms watch (`alarmSeriesOf`), as the queue monitor publishes it.
+const dims = [...FLEET_DIMENSIONS];
 
 function put(store: MetricStore, at: string, value: number) {
   return store.putMetricData({

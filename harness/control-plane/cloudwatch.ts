@@ -16,7 +16,13 @@
  *   as long as the alarm stays in ALARM ("the alarm continues to invoke the action once per minute
  *   that the alarm remains in the new state").
  */
-import type { AlarmDefinition, ComparisonOperator, Statistic, Topology } from '../../infra/topology.ts';
+import {
+  type AlarmDefinition,
+  alarmSeriesOf,
+  type ComparisonOperator,
+  type Statistic,
+  type Topology,
+} from '../../infra/topology.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { AlarmState, AlarmTransition, MetricDataPoint } from '../model/aws.ts';
 
@@ -228,12 +234,12 @@ export class CloudWatch {
 
   constructor(private readonly options: CloudWatchOptions) {
     this.metrics = new MetricStore(options.clock);
-    const { namespace, dimensionName } = options.topology.queueMonitor;
     this.alarms = options.topology.alarms.map(
       (definition) =>
         new Alarm(
           definition,
-          { namespace, dimensions: [{ Name: dimensionName, Value: options.eventId }] },
+          // The series the stack's alarms watch too (fleet-wide, every event summed).
+          alarmSeriesOf(options.topology, definition),
           this.metrics,
           {
             onAlarm: (alarm) => options.onScalingAction(definition.scalingPolicy, alarm),

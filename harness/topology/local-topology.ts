@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../app/db/migrate.ts';
 import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/queue-monitor.ts';
-import type { Topology } from '../../infra/topology.ts';
+import { queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
 import { type ProxyRoute, startProxyHost } from '../../servers/fault-proxy/proxy-host.ts';
 import type { LogSink } from '../../servers/process.ts';
 import { type StartedAlb, startAlb } from '../alb/alb.ts';
@@ -224,6 +224,7 @@ function createMonitoring(
   teardown.defer(() => cloudwatch.stop());
   const monitor = createQueueMonitorHandler({
     redis: data.redis,
+    settings: queueMetricSettingsOf(topology),
     sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
     now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
   });

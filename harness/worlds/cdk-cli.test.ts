@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  deployedAlarmName,
+  designAlarmName,
+  stackOutputDescription,
+  stackOutputNames,
+} from '../../infra/cdk/stack-outputs.ts';
+import {
   type CommandRunner,
   checkDeployTarget,
   DeployUnavailableError,
@@ -271,7 +277,11 @@ describe('deployStack / destroyStack', () => {
 
   it('passes extra context and keeps credentials that are set', () => {
     expect(
-      deployArgs({ target: 'aws', outputsFile: 'o.json', context: { watchedEventId: 'concert-42' } }),
+      deployArgs({
+        target: 'aws',
+        outputsFile: 'o.json',
+        context: { certificateArn: 'arn:aws:acm:us-east-1:1:certificate/x' },
+      }),
     ).toEqual([
       'cdk',
       'deploy',
@@ -281,7 +291,7 @@ describe('deployStack / destroyStack', () => {
       '-c',
       'target=aws',
       '-c',
-      'watchedEventId=concert-42',
+      'certificateArn=arn:aws:acm:us-east-1:1:certificate/x',
       '--outputs-file',
       'o.json',
     ]);
@@ -341,5 +351,26 @@ describe('readStackOutputs', () => {
     expect(() => readStackOutputs(join(tmp, 'nope.json'))).toThrow(
       /no stack outputs at .*nope\.json: deploy first/,
     );
+  });
+});
+
+describe('the stack outputs contract (infra/cdk/stack-outputs.ts)', () => {
+  it('gives each target its outputs, every one with a meaning', () => {
+    expect(stackOutputNames('localstack')).toEqual(
+      expect.arrayContaining(['AlarmTopicArn', 'AlarmQueueUrl']),
+    );
+    expect(stackOutputNames('aws')).not.toContain('AlarmTopicArn');
+    for (const name of [...stackOutputNames('aws'), ...stackOutputNames('localstack')]) {
+      expect(stackOutputDescription(name).length, name).toBeGreaterThan(5);
+    }
+  });
+
+  it('reads back the alarm names the stack derives from its own name', () => {
+    const deployed = deployedAlarmName('TiketiStaging', 'tiketi-queue-scale-out');
+    expect(deployed).toBe('TiketiStaging-tiketi-queue-scale-out');
+    expect(designAlarmName('TiketiStaging', deployed)).toBe('tiketi-queue-scale-out');
+    // Another stack's alarm, or one deployed before the prefix, keeps its name.
+    expect(designAlarmName('Tiketi', deployed)).toBe(deployed);
+    expect(designAlarmName('Tiketi', 'tiketi-queue-scale-in')).toBe('tiketi-queue-scale-in');
   });
 });

@@ -17,12 +17,26 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import {
+  type AwsStackOutputs,
+  awsStackOutputsSchema,
+  DEFAULT_STACK_NAMES,
+  type DeployTarget,
+  type LocalStackStackOutputs,
+  localStackStackOutputsSchema,
+  targetOfOutputs,
+} from '../../infra/cdk/stack-outputs.ts';
 import { designTopology } from '../../infra/topology.ts';
 
-export type DeployTarget = 'aws' | 'localstack';
-
-/** The stack names `infra/cdk/app.ts` gives each target when no `-c stackName=…` is passed. */
-export const DEFAULT_STACK_NAMES: Record<DeployTarget, string> = { aws: 'Tiketi', localstack: 'TiketiLocal' };
+// The outputs contract lives with the stack that writes it; the harness reads it from here.
+export {
+  type AwsStackOutputs,
+  awsStackOutputsSchema,
+  DEFAULT_STACK_NAMES,
+  type DeployTarget,
+  type LocalStackStackOutputs,
+  localStackStackOutputsSchema,
+};
 
 /** LocalStack's edge endpoint (one port for every service). */
 export const LOCALSTACK_ENDPOINT = 'http://127.0.0.1:4566';
@@ -306,7 +320,7 @@ export interface DeployOptions {
   stackName?: string;
   /** Where the CDK CLI writes the stack outputs (JSON). */
   outputsFile: string;
-  /** Extra `-c key=value` context (e.g. watchedEventId, localRedisHost, certificateArn). */
+  /** Extra `-c key=value` context (e.g. localRedisHost, certificateArn). */
   context?: Record<string, string>;
   /**
    * LocalStack: run `cdk bootstrap` first (idempotent; a bootstrapped LocalStack reports no
@@ -476,45 +490,6 @@ export async function destroyStack(options: DestroyOptions, deps: RunDeps = {}):
 // Stack outputs
 // ---------------------------------------------------------------------------------------------
 
-const nonEmpty = z.string().min(1);
-const list = nonEmpty.transform((value) =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-);
-
-const commonOutputs = {
-  AlarmNames: list,
-  AppSecretArn: nonEmpty,
-  FrontendBucketName: nonEmpty,
-  UploadsBucketName: nonEmpty,
-  VpcId: nonEmpty,
-  QueueMonitorFunctionName: nonEmpty,
-};
-
-export const awsStackOutputsSchema = z.object({
-  ...commonOutputs,
-  AlbDnsName: nonEmpty,
-  DistributionDomainName: nonEmpty,
-  DistributionId: nonEmpty,
-  TargetGroupArn: nonEmpty,
-  AutoScalingGroupName: nonEmpty,
-  RedisConfigurationEndpoint: nonEmpty,
-  DatabaseWriterEndpoint: nonEmpty,
-  DatabaseReaderEndpoint: nonEmpty,
-  DatabaseSecretArn: nonEmpty,
-  HostedZoneNameServers: list,
-});
-
-export const localStackStackOutputsSchema = z.object({
-  ...commonOutputs,
-  AlarmTopicArn: nonEmpty,
-  AlarmQueueUrl: nonEmpty,
-});
-
-export type AwsStackOutputs = z.output<typeof awsStackOutputsSchema>;
-export type LocalStackStackOutputs = z.output<typeof localStackStackOutputsSchema>;
 export type StackOutputs =
   | { target: 'aws'; stackName: string; outputs: AwsStackOutputs }
   | { target: 'localstack'; stackName: string; outputs: LocalStackStackOutputs };
@@ -575,7 +550,7 @@ export function parseStackOutputs(
   stackName: string,
   source: string,
 ): StackOutputs {
-  const target: DeployTarget = 'AlarmTopicArn' in raw || 'AlarmQueueUrl' in raw ? 'localstack' : 'aws';
+  const target = targetOfOutputs(raw);
   const schema = target === 'aws' ? awsStackOutputsSchema : localStackStackOutputsSchema;
   const result = schema.safeParse(raw);
   if (!result.success) {

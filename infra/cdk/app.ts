@@ -4,14 +4,18 @@
  * Synth runs offline and without AWS credentials: zones are pinned by the topology, the hosted
  * zone is created rather than looked up, and the AMI is a deploy-time SSM parameter.
  *
+ * AWS: `-c certificateArn=…` (us-east-1, for the domain on CloudFront) and
+ * `-c originCertificateArn=…` (the stack's region, for origin.<domain> on the ALB; by default the
+ * stack issues one, DNS-validated in its hosted zone).
+ *
  * LocalStack only: `-c localRedisHost=…` / `-c localRedisPort=…` say where the queue monitor, run
  * in LocalStack's Lambda container, reaches Redis (default: the Docker host, the design's port).
  */
 import { App } from 'aws-cdk-lib';
 import { designTopology } from '../topology.ts';
-import { DEPLOY_TARGETS, type DeployTarget, TiketiStack } from './tiketi-stack.ts';
+import { DEFAULT_STACK_NAMES, DEPLOY_TARGETS, type DeployTarget } from './stack-outputs.ts';
+import { TiketiStack } from './tiketi-stack.ts';
 
-const DEFAULT_STACK_NAME: Record<DeployTarget, string> = { aws: 'Tiketi', localstack: 'TiketiLocal' };
 // How a container started by LocalStack reaches a server on the machine running Docker.
 const DEFAULT_LOCAL_REDIS_HOST = 'host.docker.internal';
 
@@ -37,9 +41,9 @@ if (!Number.isInteger(localRedisPort) || localRedisPort <= 0) {
   );
 }
 const certificateArn = contextString(app, 'certificateArn');
-const watchedEventId = contextString(app, 'watchedEventId');
+const originCertificateArn = contextString(app, 'originCertificateArn');
 
-new TiketiStack(app, contextString(app, 'stackName') ?? DEFAULT_STACK_NAME[target], {
+new TiketiStack(app, contextString(app, 'stackName') ?? DEFAULT_STACK_NAMES[target], {
   topology: designTopology,
   target,
   description: `TIKETI production design (${target})`,
@@ -52,6 +56,6 @@ new TiketiStack(app, contextString(app, 'stackName') ?? DEFAULT_STACK_NAME[targe
       }
     : {}),
   ...(certificateArn ? { distributionCertificateArn: certificateArn } : {}),
-  ...(watchedEventId ? { watchedEventId } : {}),
+  ...(originCertificateArn ? { originCertificateArn } : {}),
 });
 app.synth();

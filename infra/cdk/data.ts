@@ -6,12 +6,15 @@ import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { Topology } from '../topology.ts';
+import { acceptFinding } from './nag-suppressions.ts';
 
 /** The app's database inside the cluster; a name, not a design figure. */
 export const DATABASE_NAME = 'tiketi';
 const DATABASE_USER = 'tiketi';
+const REDIS_AUTH_TOKEN_LENGTH = 64;
 
 export interface RedisEndpoint {
   host: string;
@@ -27,6 +30,8 @@ export interface RedisEndpoint {
 
 export interface RedisCluster {
   replicationGroup: elasticache.CfnReplicationGroup;
+  /** The AUTH token every client presents (ElastiCache AUTH, with TLS). */
+  authToken: secretsmanager.Secret;
   /** The configuration endpoint, which cluster-aware clients start from. */
   endpoint: RedisEndpoint;
 }
@@ -41,10 +46,25 @@ export function createRedisCluster(
   },
 ): RedisCluster {
   const redis = options.topology.redis;
+  if (!redis.transitEncryption) {
+    throw new Error(
+      'topology.redis.transitEncryption is false: ElastiCache AUTH (which the stack sets) needs encryption in transit',
+    );
+  }
   const subnetGroup = new elasticache.CfnSubnetGroup(scope, 'RedisSubnetGroup', {
     description: 'tiketi Redis: private subnets',
     subnetIds: options.vpc.selectSubnets(options.subnets).subnetIds,
   });
+  // ElastiCache accepts 16–128 printable characters without @, " or /: letters and digits only.
+  const authToken = new secretsmanager.Secret(scope, 'RedisAuthToken', {
+    description: 'tiketi ElastiCache AUTH token',
+    generateSecretString: { passwordLength: REDIS_AUTH_TOKEN_LENGTH, excludePunctuation: true },
+  });
+  acceptFinding(
+    authToken,
+    'AwsSolutions-SMG4',
+    'ElastiCache takes a new AUTH token only through ModifyReplicationGroup (ROTATE, then SET); a scheduled rotation would change the secret without the cluster. Rotated by a deploy.',
+  );
   const replicationGroup = new elasticache.CfnReplicationGroup(scope, 'Redis', {
     replicationGroupDescription: 'tiketi queue, sessions, seat holds and Socket.IO pub/sub',
     engine: 'redis',
@@ -59,13 +79,21 @@ export function createRedisCluster(
     automaticFailoverEnabled: true,
     transitEncryptionEnabled: redis.transitEncryption,
     atRestEncryptionEnabled: redis.atRestEncryption,
+    // A dynamic reference: CloudFormation resolves it at deploy, the template never holds it.
+    authToken: authToken.secretValue.unsafeUnwrap(),
     snapshotRetentionLimit: redis.snapshotRetentionDays,
     port: redis.port,
     cacheSubnetGroupName: subnetGroup.ref,
     securityGroupIds: [options.securityGroup.securityGroupId],
   });
+  acceptFinding(
+    replicationGroup,
+    'AwsSolutions-AEC5',
+    "The design's port (topology.redis.port, 6379); the cluster is reachable only from the instances' and the monitor's security groups.",
+  );
   return {
     replicationGroup,
+    authToken,
     endpoint: {
       host: replicationGroup.attrConfigurationEndPointAddress,
       port: replicationGroup.attrConfigurationEndPointPort,
@@ -112,7 +140,7 @@ export function createDatabaseCluster(
 ): rds.DatabaseCluster {
   const db = options.topology.database;
   const instanceType = databaseInstanceType(db.instanceClass);
-  return new rds.DatabaseCluster(scope, 'Database', {
+  const cluster = new rds.DatabaseCluster(scope, 'Database', {
     engine: rds.DatabaseClusterEngine.auroraPostgres({ version: auroraPostgresVersion(db.engineVersion) }),
     // The design has a writer endpoint and a reader endpoint: one instance behind each.
     writer: rds.ClusterInstance.provisioned('Writer', { instanceType }),
@@ -131,4 +159,15 @@ export function createDatabaseCluster(
     vpcSubnets: options.subnets,
     securityGroups: [options.securityGroup],
   });
+  acceptFinding(
+    cluster,
+    'AwsSolutions-RDS6',
+    'The app authenticates with the generated password from Secrets Manager; IAM database tokens expire every 15 minutes and pg pools do not renew them.',
+  );
+  acceptFinding(
+    cluster,
+    'AwsSolutions-SMG4',
+    'Instances build DATABASE_URL from the secret when the app starts: a scheduled rotation would break every running instance until it restarts. Rotate between drops (docs/infra.md).',
+  );
+  return cluster;
 }

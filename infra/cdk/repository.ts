@@ -1,22 +1,15 @@
 /** Paths into this repository, resolved from this file so they hold whatever the working directory. */
 import { fileURLToPath } from 'node:url';
 
-export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
-export const QUEUE_MONITOR_ENTRY = fileURLToPath(new URL('../../app/lambda/index.ts', import.meta.url));
+const at = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
-/**
- * What the app build shipped to instances leaves out: instances install dependencies themselves
- * (`npm ci`), and run outputs, CDK output and VCS data have no place on a server.
- */
-export const APP_BUILD_EXCLUDES = [
-  '.git',
-  'node_modules',
-  'reports',
-  'scratch',
-  'cdk.out',
-  'infra/cdk.out',
-  '.tiketi-sim',
-  'dist',
-  '*.log',
-];
+export const REPOSITORY_ROOT = at('');
+export const LOCK_FILE = at('package-lock.json');
+export const QUEUE_MONITOR_ENTRY = at('app/lambda/index.ts');
+/** The app's sources: what the app build is made from. */
+export const APP_SOURCE_DIR = at('app');
+export const APP_ENTRY = at('app/main.ts');
+export const MIGRATIONS_DIR = at('app/db/migrations');
+
+/** The layout of the app build: the boot script runs the entry file from the unzipped build. */
+export const APP_BUILD = { entryFile: 'main.mjs', migrationsDir: 'migrations' } as const;

@@ -7,11 +7,25 @@
  *   monitor and its schedule, the alarms (notifying an SNS topic that an SQS queue reads), the
  *   buckets, the hosted zone and the app secret. It has no ELBv2, Auto Scaling, ElastiCache, RDS,
  *   CloudFront, Elastic IPs or launch templates, and runs alarm actions only to SNS and Lambda.
+ *
+ * No resource has a fixed physical name: CloudFormation generates them, and the alarms' names
+ * start with the stack's, so two stacks live side by side in one account and region.
  */
-import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  CfnOutput,
+  DefaultStackSynthesizer,
+  Fn,
+  Lazy,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { Topology } from '../topology.ts';
@@ -23,20 +37,43 @@ import {
   topicActions,
 } from './alarms.ts';
 import { type AppArtifact, resolveAppBuild } from './app-build.ts';
-import { createCompute } from './compute.ts';
-import { createDatabaseCluster, createRedisCluster, DATABASE_NAME, type RedisEndpoint } from './data.ts';
-import { type Buckets, createBuckets, createDistribution, createDns } from './edge.ts';
+import { type Compute, createCompute } from './compute.ts';
+import {
+  createDatabaseCluster,
+  createRedisCluster,
+  DATABASE_NAME,
+  type RedisCluster,
+  type RedisEndpoint,
+} from './data.ts';
+import {
+  type Buckets,
+  createBuckets,
+  createDistribution,
+  createHostedZone,
+  createRecords,
+  originCertificate,
+  originDomainName,
+} from './edge.ts';
 import { instanceUserData } from './instance-boot.ts';
+import { createAppLogGroup, createDashboard } from './monitoring.ts';
+import { acceptFinding, managedPolicyFinding } from './nag-suppressions.ts';
 import { createNetwork, type Network } from './network.ts';
 import { createQueueMonitor } from './queue-monitor.ts';
-import { createAppSecret } from './secrets.ts';
-import { createLambdaSecurityGroup, createServiceSecurityGroups } from './security-groups.ts';
+import { createAppSecret, createOriginVerifySecret } from './secrets.ts';
+import {
+  cloudFrontPrefixListId,
+  createLambdaSecurityGroup,
+  createServiceSecurityGroups,
+  type ServiceSecurityGroups,
+} from './security-groups.ts';
+import {
+  DEPLOY_TARGETS,
+  type DeployTarget,
+  type StackOutputName,
+  stackOutputDescription,
+} from './stack-outputs.ts';
 
-export type DeployTarget = 'aws' | 'localstack';
-export const DEPLOY_TARGETS: readonly DeployTarget[] = ['aws', 'localstack'];
-
-/** The metric dimension value the alarms watch when no event is named. */
-export const DEFAULT_WATCHED_EVENT_ID = 'default';
+export { DEPLOY_TARGETS, type DeployTarget };
 
 export interface LocalRedis {
   host: string;
@@ -46,14 +83,17 @@ export interface LocalRedis {
 export interface TiketiStackProps extends Omit<StackProps, 'env'> {
   topology: Topology;
   target: DeployTarget;
-  /** The app build instances fetch. @default this repository, packaged as a CDK asset */
+  /** The app build instances fetch. @default built from `app/main.ts` with esbuild, as a CDK asset */
   appArtifact?: AppArtifact;
-  /** The `EventId` the scaling alarms watch. @default 'default' */
-  watchedEventId?: string;
   /** Where the queue monitor finds Redis on LocalStack (no ElastiCache there). Required for `localstack`. */
   localRedis?: LocalRedis;
   /** ACM certificate (us-east-1) for the domain on CloudFront; see `createDistribution`. */
   distributionCertificateArn?: string;
+  /**
+   * ACM certificate (the stack's region) for the origin name on the ALB.
+   * @default one issued for `origin.<domain>`, DNS-validated in the stack's hosted zone
+   */
+  originCertificateArn?: string;
 }
 
 /** What both targets build the same way, handed to the target-specific part. */
@@ -62,7 +102,14 @@ interface SharedParts {
   appSecret: secretsmanager.ISecret;
   buckets: Buckets;
   lambdaSecurityGroup: ec2.SecurityGroup;
+  zone: route53.PublicHostedZone;
+  removalPolicy: RemovalPolicy;
 }
+
+type AwsOptions = Pick<
+  TiketiStackProps,
+  'appArtifact' | 'distributionCertificateArn' | 'originCertificateArn'
+>;
 
 export class TiketiStack extends Stack {
   readonly topology: Topology;
@@ -73,8 +120,15 @@ export class TiketiStack extends Stack {
   private readonly zoneNames: string[];
 
   constructor(scope: Construct, id: string, props: TiketiStackProps) {
-    const { topology, target, appArtifact, watchedEventId, localRedis, distributionCertificateArn, ...rest } =
-      props;
+    const {
+      topology,
+      target,
+      appArtifact,
+      localRedis,
+      distributionCertificateArn,
+      originCertificateArn,
+      ...rest
+    } = props;
     super(scope, id, { ...rest, env: { region: topology.region } });
     this.topology = topology;
     this.target = target;
@@ -82,24 +136,31 @@ export class TiketiStack extends Stack {
 
     const onAws = target === 'aws';
     this.network = createNetwork(this, { topology, withNatGateways: onAws, withDatabaseSubnets: onAws });
+    // LocalStack stacks are thrown away after a rehearsal; production data and logs are kept.
+    const removalPolicy = onAws ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const shared: SharedParts = {
       network: this.network,
       appSecret: createAppSecret(this),
-      buckets: createBuckets(this, {
-        topology,
-        // LocalStack stacks are thrown away after a rehearsal; production data is kept.
-        removalPolicy: onAws ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      }),
+      buckets: createBuckets(this, { topology, removalPolicy }),
       lambdaSecurityGroup: createLambdaSecurityGroup(this, this.network.vpc),
+      zone: createHostedZone(this, topology),
+      removalPolicy,
     };
+    if (onAws) {
+      this.network.vpc.addFlowLog('FlowLog', {
+        destination: ec2.FlowLogDestination.toS3(shared.buckets.accessLogs, 'vpc/'),
+      });
+    } else {
+      acceptFinding(
+        this.network.vpc,
+        'AwsSolutions-VPC7',
+        'The LocalStack stand-in carries no traffic worth logging and is thrown away after a rehearsal.',
+      );
+    }
     const actionOf = onAws
-      ? this.buildAwsTiers(shared, { appArtifact, distributionCertificateArn })
+      ? this.buildAwsTiers(shared, { appArtifact, distributionCertificateArn, originCertificateArn })
       : this.buildLocalStackStandIns(shared, localRedis);
-    this.alarms = createQueueAlarms(this, {
-      topology,
-      watchedEventId: watchedEventId ?? DEFAULT_WATCHED_EVENT_ID,
-      actionOf,
-    });
+    this.alarms = createQueueAlarms(this, { topology, actionOf });
 
     this.output(
       'AlarmNames',
@@ -120,18 +181,15 @@ export class TiketiStack extends Stack {
   }
 
   /** The whole design; the alarms invoke the scaling policies. */
-  private buildAwsTiers(
-    shared: SharedParts,
-    options: { appArtifact: AppArtifact | undefined; distributionCertificateArn: string | undefined },
-  ): AlarmActionOf {
+  private buildAwsTiers(shared: SharedParts, options: AwsOptions): AlarmActionOf {
     const { topology } = this;
     const { network } = shared;
-    const securityGroups = createServiceSecurityGroups(
-      this,
-      network.vpc,
+    const securityGroups = createServiceSecurityGroups(this, {
+      vpc: network.vpc,
       topology,
-      shared.lambdaSecurityGroup,
-    );
+      lambda: shared.lambdaSecurityGroup,
+      cloudFrontPrefixListId: cloudFrontPrefixListId(this),
+    });
     const redis = createRedisCluster(this, {
       topology,
       vpc: network.vpc,
@@ -144,22 +202,104 @@ export class TiketiStack extends Stack {
       subnets: network.databaseSubnets!,
       securityGroup: securityGroups.database,
     });
-    const databaseSecret = database.secret!;
+    const originVerify = createOriginVerifySecret(this).secretValue.unsafeUnwrap();
+    const compute = this.buildCompute(shared, { securityGroups, redis, database, originVerify, options });
 
+    const monitor = createQueueMonitor(this, {
+      topology,
+      vpc: network.vpc,
+      subnets: network.privateSubnets,
+      securityGroup: shared.lambdaSecurityGroup,
+      redis: redis.endpoint,
+      redisAuthToken: redis.authToken,
+      removalPolicy: shared.removalPolicy,
+    });
+    const distribution = createDistribution(this, {
+      topology,
+      frontendBucket: shared.buckets.frontend,
+      logBucket: shared.buckets.accessLogs,
+      originVerifyValue: originVerify,
+      ...(options.distributionCertificateArn ? { certificateArn: options.distributionCertificateArn } : {}),
+    });
+    createRecords(this, { topology, zone: shared.zone, distribution, loadBalancer: compute.loadBalancer });
+    const dashboard = createDashboard(this, {
+      topology,
+      autoScalingGroup: compute.autoScalingGroup,
+      loadBalancer: compute.loadBalancer,
+      targetGroup: compute.targetGroup,
+      database,
+      redis: redis.replicationGroup,
+    });
+
+    this.output('AlbDnsName', compute.loadBalancer.loadBalancerDnsName);
+    this.output('OriginDomainName', originDomainName(topology));
+    this.output('TargetGroupArn', compute.targetGroup.targetGroupArn);
+    this.output('AutoScalingGroupName', compute.autoScalingGroup.autoScalingGroupName);
+    this.output('DistributionDomainName', distribution.distributionDomainName);
+    this.output('DistributionId', distribution.distributionId);
+    this.output('RedisConfigurationEndpoint', Fn.join(':', [redis.endpoint.host, redis.endpoint.port]));
+    this.output('DatabaseWriterEndpoint', database.clusterEndpoint.socketAddress);
+    this.output('DatabaseReaderEndpoint', database.clusterReadEndpoint.socketAddress);
+    this.output('DatabaseSecretArn', database.secret!.secretArn);
+    this.output('QueueMonitorFunctionName', monitor.fn.functionName);
+    this.output('HostedZoneNameServers', Fn.join(',', shared.zone.hostedZoneNameServers!));
+    this.output('DashboardName', dashboard.dashboardName);
+    return scalingPolicyActions(compute.scalingPolicies);
+  }
+
+  /** The instances: their role, the app build, the boot script, the group behind the ALB. */
+  private buildCompute(
+    shared: SharedParts,
+    parts: {
+      securityGroups: ServiceSecurityGroups;
+      redis: RedisCluster;
+      database: rds.DatabaseCluster;
+      originVerify: string;
+      options: AwsOptions;
+    },
+  ): Compute {
+    const { topology } = this;
+    const { redis, database } = parts;
+    const databaseSecret = database.secret!;
     const instanceRole = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       // Session Manager instead of SSH: the instances have no key pair and no public address.
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
-    const appBuild = resolveAppBuild(this, options.appArtifact);
+    acceptFinding(
+      instanceRole,
+      managedPolicyFinding('AmazonSSMManagedInstanceCore'),
+      'AmazonSSMManagedInstanceCore is the policy AWS maintains for Session Manager, the only way onto an instance (no SSH, no key pair).',
+    );
+    const assetBucket = `cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-<AWS::AccountId>-${this.region}`;
+    for (const wildcard of [
+      'Action::s3:GetBucket*',
+      'Action::s3:GetObject*',
+      'Action::s3:List*',
+      `Resource::arn:<AWS::Partition>:s3:::${assetBucket}/*`,
+    ]) {
+      acceptFinding(
+        instanceRole,
+        `AwsSolutions-IAM5[${wildcard}]`,
+        "The read-only grant CDK writes for the app build asset (s3:GetObject*/GetBucket*/List* on the bootstrap asset bucket's objects).",
+      );
+    }
+    const appBuild = resolveAppBuild(this, parts.options.appArtifact);
+    const appLogs = createAppLogGroup(this, { topology, removalPolicy: shared.removalPolicy });
     appBuild.grantRead(instanceRole);
-    shared.appSecret.grantRead(instanceRole);
-    databaseSecret.grantRead(instanceRole);
+    appLogs.grantWrite(instanceRole);
+    for (const secret of [shared.appSecret, databaseSecret, redis.authToken]) secret.grantRead(instanceRole);
+    // The boot script signals the group, which is created below, from the launch template it uses.
+    let group: autoscaling.AutoScalingGroup | undefined;
+    const groupLogicalId = Lazy.string({
+      produce: () => this.getLogicalId(group!.node.defaultChild as autoscaling.CfnAutoScalingGroup),
+    });
     const userData = instanceUserData({
       region: this.region,
       artifact: appBuild,
       port: topology.loadBalancer.targetPort,
-      redis: redis.endpoint,
+      healthCheckPath: topology.loadBalancer.healthCheck.path,
+      redis: { ...redis.endpoint, authSecretArn: redis.authToken.secretArn },
       database: {
         writerHost: database.clusterEndpoint.hostname,
         readerHost: database.clusterReadEndpoint.hostname,
@@ -168,42 +308,26 @@ export class TiketiStack extends Stack {
         secretArn: databaseSecret.secretArn,
       },
       appSecretArn: shared.appSecret.secretArn,
+      appLogGroupName: appLogs.logGroupName,
+      signal: { stackName: this.stackName, resourceLogicalId: groupLogicalId },
     });
     const compute = createCompute(this, {
       topology,
-      network,
-      securityGroups,
+      network: shared.network,
+      securityGroups: parts.securityGroups,
       userData,
       instanceRole,
+      certificate: originCertificate(this, {
+        topology,
+        zone: shared.zone,
+        ...(parts.options.originCertificateArn ? { certificateArn: parts.options.originCertificateArn } : {}),
+      }),
+      originVerifyValue: parts.originVerify,
+      accessLogs: shared.buckets.accessLogs,
     });
-
-    const monitor = createQueueMonitor(this, {
-      topology,
-      vpc: network.vpc,
-      subnets: network.privateSubnets,
-      securityGroup: shared.lambdaSecurityGroup,
-      redis: redis.endpoint,
-    });
-    const distribution = createDistribution(this, {
-      topology,
-      frontendBucket: shared.buckets.frontend,
-      loadBalancer: compute.loadBalancer,
-      ...(options.distributionCertificateArn ? { certificateArn: options.distributionCertificateArn } : {}),
-    });
-    const dns = createDns(this, { topology, distribution });
-
-    this.output('AlbDnsName', compute.loadBalancer.loadBalancerDnsName);
-    this.output('TargetGroupArn', compute.targetGroup.targetGroupArn);
-    this.output('AutoScalingGroupName', compute.autoScalingGroup.autoScalingGroupName);
-    this.output('DistributionDomainName', distribution.distributionDomainName);
-    this.output('DistributionId', distribution.distributionId);
-    this.output('RedisConfigurationEndpoint', Fn.join(':', [redis.endpoint.host, redis.endpoint.port]));
-    this.output('DatabaseWriterEndpoint', database.clusterEndpoint.socketAddress);
-    this.output('DatabaseReaderEndpoint', database.clusterReadEndpoint.socketAddress);
-    this.output('DatabaseSecretArn', databaseSecret.secretArn);
-    this.output('QueueMonitorFunctionName', monitor.fn.functionName);
-    this.output('HostedZoneNameServers', Fn.join(',', dns.zone.hostedZoneNameServers!));
-    return scalingPolicyActions(compute.scalingPolicies);
+    group = compute.autoScalingGroup;
+    this.output('AppLogGroupName', appLogs.logGroupName);
+    return compute;
   }
 
   /** The subset LocalStack Community hosts; the alarms notify a topic a harness reads. */
@@ -224,9 +348,9 @@ export class TiketiStack extends Stack {
       subnets: shared.network.privateSubnets,
       securityGroup: shared.lambdaSecurityGroup,
       redis,
+      removalPolicy: shared.removalPolicy,
     });
     const notifications = createAlarmNotifications(this);
-    createDns(this, { topology });
 
     this.output('QueueMonitorFunctionName', monitor.fn.functionName);
     this.output('AlarmTopicArn', notifications.topic.topicArn);
@@ -234,7 +358,8 @@ export class TiketiStack extends Stack {
     return topicActions(notifications.topic);
   }
 
-  private output(id: string, value: string): void {
-    new CfnOutput(this, id, { value });
+  /** Only names of the outputs contract (`stack-outputs.ts`), each with its meaning. */
+  private output(name: StackOutputName, value: string): void {
+    new CfnOutput(this, name, { value, description: stackOutputDescription(name) });
   }
 }

@@ -7,6 +7,8 @@
  * Not evaluable here: the integrity checks (they count confirmed sales in Aurora, which only the
  * stack's instances reach).
  */
+
+import { designAlarmName } from '../../../infra/cdk/stack-outputs.ts';
 import { FaultError, type InjectedFault } from '../../faults/inject.ts';
 import type { Expectation, FaultAction } from '../../scenario/schema.ts';
 import type { AwsStackOutputs } from '../cdk-cli.ts';
@@ -196,7 +198,13 @@ async function startAwsWorld(options: AwsWorldOptions, setup: WorldSetup): Promi
           activeUsers: s.activeUsers,
           instances: s.instances,
           targets: s.targets,
-          alarms: s.alarms,
+          // Scenarios name the design's alarms; the stack prefixes them with its name.
+          alarms: Object.fromEntries(
+            Object.entries(s.alarms).map(([name, state]) => [
+              designAlarmName(options.stackName, name),
+              state,
+            ]),
+          ),
           // AWS reports connections per load balancer, not per target.
           connectionsPerInstance: {},
         };
@@ -223,7 +231,11 @@ async function startAwsWorld(options: AwsWorldOptions, setup: WorldSetup): Promi
         log(`[world] ${registrar.ready - registrar.registered} users were never registered`);
       const history = await observer.history(startedAtWallMs, now());
       return {
-        alarmHistory: history.alarmHistory.map((t) => ({ ...t, atMs: toSim(t.atMs) })),
+        alarmHistory: history.alarmHistory.map((t) => ({
+          ...t,
+          alarm: designAlarmName(options.stackName, t.alarm),
+          atMs: toSim(t.atMs),
+        })),
         scalingActivities: history.scalingActivities.map((a) => ({
           ...a,
           startMs: toSim(a.startMs),

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createQueueMonitorHandler } from '../../../app/lambda/queue-monitor.ts';
-import { designTopology } from '../../../infra/topology.ts';
+import { designTopology, queueMetricSettingsOf } from '../../../infra/topology.ts';
 import { checkDeployTarget, LOCALSTACK_ENDPOINT, localStackClientConfig } from '../cdk-cli.ts';
 import { type AlarmNotification, startAlarmFeed } from './alarm-feed.ts';
 import { cloudWatchMetricSink } from './metric-sink.ts';
@@ -80,6 +80,7 @@ describe(`hybrid world against LocalStack${suffix}`, () => {
             scard: async () => 50,
           },
           sink: cloudWatchMetricSink(cloudWatch),
+          settings: queueMetricSettingsOf(designTopology),
         });
         expect((await handler()).events).toEqual([{ eventId, queueSize: 7_000, activeUsers: 50 }]);
         const metrics = (await cloudWatch.send(
