@@ -66,6 +66,7 @@ function flow(plan: ExportPlan): object[] {
         name: SIGN_UP_ENDPOINT,
         json: { email: '{{ email }}', name: '{{ name }}', password: '{{ password }}' },
         capture: { json: '$.token', as: 'token' },
+        afterResponse: 'recordResponse',
       },
     },
     {
@@ -135,6 +136,8 @@ export function artilleryScript(
       processor: `./${processorFile}`,
       engines: { 'socketio-v3': { transports: ['websocket'] } },
       ensure: artilleryEnsure(plan),
+      // Artillery loads the ensure plugin only when it is listed.
+      plugins: { ensure: {} },
     },
     scenarios: [{ name: plan.scenario, engine: 'socketio-v3', flow: flow(plan) }],
   };

@@ -41,7 +41,7 @@ export function k6Options(curve: WallCurve, plan: ExportPlan): Options {
   }
   for (const t of plan.thresholds.socketDelivery) add(M.k6SocketDelivery, `p(${t.percentile})<${t.belowMs}`);
   if (plan.thresholds.errorRateBelow !== undefined)
-    add(`http_req_failed{${M.stepTag}:journey}`, `rate<${plan.thresholds.errorRateBelow}`);
+    add('http_req_failed', `rate<${plan.thresholds.errorRateBelow}`);
   // Users the engine could not start on time are load the design never saw: the run does not count.
   add('dropped_iterations', 'count==0');
   // Every endpoint in the summary export, for tiketi-sim's report (a no-op rule makes k6 keep a submetric).

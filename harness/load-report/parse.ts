@@ -24,7 +24,7 @@ export type EngineMetric = JourneyEndpoint | 'all' | 'socket.delivery';
 export interface EngineLoadReport {
   engine: 'k6' | 'artillery';
   latency: Partial<Record<EngineMetric, EngineLatency>>;
-  /** Journey requests (sign-up excluded) and those that failed (5xx or no response). */
+  /** The script's requests and those that failed (5xx or no response). */
   requests: number;
   errors: number;
   usersAdmitted: number;
@@ -121,7 +121,7 @@ function fromK6(summary: z.infer<typeof k6Summary>): EngineLoadReport {
   for (const e of JOURNEY_ENDPOINTS) set(e, metrics[`http_req_duration{${M.endpointTag}:${e}}`]);
   set('socket.delivery', metrics[M.k6SocketDelivery]);
   // A k6 Rate counts its true samples as `passes`: for http_req_failed, the failed requests.
-  const failed = metrics[`http_req_failed{${M.stepTag}:journey}`] ?? {};
+  const failed = metrics.http_req_failed ?? {};
   const passes = typeof failed.passes === 'number' ? failed.passes : 0;
   const fails = typeof failed.fails === 'number' ? failed.fails : 0;
   const count = (name: string) => {

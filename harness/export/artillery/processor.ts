@@ -5,7 +5,7 @@
  * is an entry file of Artillery's worker: the run's start is the one module-level value.
  */
 import { randomUUID } from 'node:crypto';
-import { JOURNEY_ENDPOINTS, ENGINE_METRICS as M } from '../plan.ts';
+import { JOURNEY_ENDPOINTS, ENGINE_METRICS as M, OUTSIDE_ALL, SIGN_UP_ENDPOINT } from '../plan.ts';
 import { ARTILLERY_PLAN as plan } from './artillery-plan.ts';
 import {
   type Done,
@@ -18,7 +18,8 @@ import {
 
 /** When this worker started: the scenario's start, within a worker's start-up. */
 const workerStartedAtMs = Date.now();
-const journeyEndpoints = new Set<string>(JOURNEY_ENDPOINTS);
+const named = new Set<string>([...JOURNEY_ENDPOINTS, SIGN_UP_ENDPOINT]);
+const outsideAll = new Set<string>(OUTSIDE_ALL);
 
 function deadlineMs(): number {
   return workerStartedAtMs + plan.journey.runMs;
@@ -51,11 +52,11 @@ export function recordResponse(
   done: Done,
 ): void {
   const name = req.name;
-  if (name && journeyEndpoints.has(name)) {
+  if (name && named.has(name)) {
     const ms = res.timings?.phases?.total ?? res.timings?.phases?.firstByte;
     if (typeof ms === 'number') {
       events.emit('histogram', `${M.artilleryEndpointLatencyPrefix}${name}`, ms);
-      events.emit('histogram', M.artilleryJourneyLatency, ms);
+      if (!outsideAll.has(name)) events.emit('histogram', M.artilleryJourneyLatency, ms);
     }
     events.emit('counter', M.artilleryRequests, 1);
     if (res.statusCode >= 500) events.emit('counter', M.artilleryErrors, 1);

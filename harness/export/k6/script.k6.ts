@@ -19,7 +19,7 @@ import {
   engineIoUrl,
   eventPacket,
 } from '../../load/socketio-framing.ts';
-import { type JourneyEndpoint, ENGINE_METRICS as M, SIGN_UP_ENDPOINT } from '../plan.ts';
+import { type JourneyEndpoint, ENGINE_METRICS as M, OUTSIDE_ALL, SIGN_UP_ENDPOINT } from '../plan.ts';
 import { k6Options, K6_PLAN as plan } from './k6-plan.ts';
 
 export const options = k6Options;
@@ -49,7 +49,7 @@ function call(
     responseType: 'text',
     tags: {
       [M.endpointTag]: endpoint,
-      [M.stepTag]: endpoint === SIGN_UP_ENDPOINT ? 'sign-up' : 'journey',
+      [M.stepTag]: (OUTSIDE_ALL as readonly string[]).includes(endpoint) ? 'outside-all' : 'journey',
       name: endpoint,
     },
   });
