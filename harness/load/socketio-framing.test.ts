@@ -123,7 +123,7 @@ describe('socketio-framing against the real app over a real WebSocket', () => {
     });
     const admitted = await client.next(isEvent('queue:admitted'), 'queue:admitted');
     expect(admitted).toMatchObject({ kind: 'event', args: ['queue:admitted', { eventId: 'framing' }] });
-    const sentAt = (admitted as { args: [string, { sentAt: number }] }).args[1].sentAt;
+    const sentAt = (admitted as unknown as { args: [string, { sentAt: number }] }).args[1].sentAt;
     expect(sentAt).toBeLessThanOrEqual(Date.now());
   });
 
@@ -164,5 +164,10 @@ describe('socketio-framing packets', () => {
     expect(eventPacket(['e'], 4)).toBe('424["e"]');
     expect(connectPacket({ token: 't' })).toBe('40{"token":"t"}');
     expect(engineIoUrl('https://tiketi.gg')).toBe('wss://tiketi.gg/socket.io/?EIO=4&transport=websocket');
+    expect(engineIoUrl('http://127.0.0.1:8080/')).toBe(
+      'ws://127.0.0.1:8080/socket.io/?EIO=4&transport=websocket',
+    );
+    expect(() => engineIoUrl('http://tiketi.gg/admin')).toThrow(/main namespace/);
+    expect(() => engineIoUrl('http://tiketi.gg?x=1')).toThrow(/without a path or query/);
   });
 });

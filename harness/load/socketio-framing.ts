@@ -14,13 +14,18 @@
  *   ← 41 / → 41                                      DISCONNECT
  */
 
-/** The Engine.IO WebSocket URL of a base URL (`http://host` → `ws://host/socket.io/?EIO=4&transport=websocket`). */
+/**
+ * The Engine.IO WebSocket URL of a base URL (`http://host` → `ws://host/socket.io/?EIO=4&transport=websocket`).
+ * Parsed by hand: k6 has no global `URL`.
+ */
 export function engineIoUrl(base: string, path = '/socket.io'): string {
-  const url = new URL(base);
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search)
-    throw new Error(`Socket.IO over WebSocket connects to the main namespace only, without a query: ${base}`);
-  const scheme = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-  return `${scheme}//${url.host}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
+  const match = /^(https?|wss?):\/\/([^/?#\s]+)\/?$/i.exec(base);
+  if (!match)
+    throw new Error(
+      `Socket.IO over WebSocket connects to the main namespace of an http(s):// or ws(s):// base URL, without a path or query: ${base}`,
+    );
+  const scheme = /^(https|wss)$/i.test(match[1]!) ? 'wss:' : 'ws:';
+  return `${scheme}//${match[2]}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
 }
 
 /** One Engine.IO text frame, decoded. */
