@@ -3,8 +3,8 @@
  * the smoke scenario's 200 users sign up, join, are admitted over Socket.IO, the buyers pay, the
  * database holds every confirmed payment, and Artillery's own `ensure` checks pass.
  *
- * Both sides run at 4×: `up --time-scale 4` (the app's seat holds and the control plane) and
- * `export --time-scale 4` (arrivals and think times), so the run takes about a minute and a buyer's
+ * Both sides run at 2×: `up --time-scale 2` (the app's seat holds and the control plane) and
+ * `export --time-scale 2` (arrivals and think times), so the run takes under two minutes and a buyer's
  * think times stay within its seat holds, as at 1×.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ import { descendantsOf, isAlive } from '../run/process-tree.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/tiketi-sim.js');
 const ARTILLERY = join(ROOT, 'node_modules/.bin/artillery');
-const TIME_SCALE = '4';
+const TIME_SCALE = '2';
 
 interface Ready {
   edgeUrl: string;
