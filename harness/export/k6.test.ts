@@ -89,8 +89,10 @@ describe('the k6 export', () => {
       'connectPacket',
       'eventPacket',
       'engineIoUrl',
-    ])
-      expect(framing).toContain(`export function ${name}(`), expect(text).toContain(`function ${name}(`);
+    ]) {
+      expect(framing).toContain(`export function ${name}(`);
+      expect(text).toContain(`function ${name}(`);
+    }
     expect(text).toContain('"executor": "ramping-arrival-rate"');
     expect(text).toContain('"http_req_duration{step:journey}"');
     expect(text).toContain('"p(95)<200"');
