@@ -110,3 +110,33 @@ export default defineScenario({
     expect(unknown.stderr).toContain('no built-in scenario with that name');
   });
 });
+
+describe('tiketi-sim load-report', () => {
+  const FIXTURES = fileURLToPath(new URL('../load-report/fixtures/', import.meta.url));
+
+  it("reads an engine's report on tiketi-sim's names", () => {
+    const k6 = cli('load-report', join(FIXTURES, 'k6-summary-export.json'));
+    expect(k6.code, k6.stderr).toBe(0);
+    expect(k6.stdout).toContain(
+      'k6 report: 1100 requests, 3 failed (0.273 %), 198 users admitted, 97 payments confirmed',
+    );
+    const artillery = cli('load-report', join(FIXTURES, 'artillery-smoke.json'), '--json');
+    expect(artillery.code, artillery.stderr).toBe(0);
+    expect(JSON.parse(artillery.stdout)).toMatchObject({ engine: 'artillery', usersAdmitted: 200 });
+  });
+
+  it('a report of the wrong shape, or no file, exits 2 naming the file and the problem', () => {
+    const wrong = join(dir, 'wrong.json');
+    writeFileSync(
+      wrong,
+      JSON.stringify({ aggregate: { counters: { 'vusers.created': 'many' }, summaries: {} } }),
+    );
+    const bad = cli('load-report', wrong);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${wrong}: not a k6 --summary-export or Artillery --output report`);
+    expect(bad.stderr).toContain('aggregate.counters.vusers.created');
+    const missing = cli('load-report', join(dir, 'nope.json'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot be read');
+  });
+});

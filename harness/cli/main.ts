@@ -17,6 +17,7 @@ import { WORLD_NAMES, type WorldName, WorldSetupError } from '../worlds/world.ts
 import { chaos, chaosFault } from './chaos.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
 import { DEFAULT_EXPORT_TARGET, type ExportCommandOptions, exportCommand } from './export.ts';
+import { loadReportCommand } from './load-report.ts';
 import { runCommand } from './run.ts';
 import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
 
@@ -266,6 +267,17 @@ program
         }))
           console.log(line);
       }),
+  );
+
+program
+  .command('load-report')
+  .description('read a k6 --summary-export or Artillery --output report as tiketi-sim reads it')
+  .argument('<file>', 'the JSON report the engine wrote')
+  .option('--json', 'print the parsed report as JSON')
+  .action((file: string, options: { json?: boolean }) =>
+    exitOn2(async () => {
+      for (const line of loadReportCommand(file, options.json ?? false)) console.log(line);
+    }),
   );
 
 program

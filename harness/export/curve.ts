@@ -69,15 +69,3 @@ export function exactTimeUnitMs(segments: readonly CurveSegment[]): number {
   }
   return unit;
 }
-
-/** Users the curve has let in by `wallMs` after the scenario's start (what an engine will have started). */
-export function joinedBy(curve: WallCurve, wallMs: number): number {
-  let t = curve.idleBeforeMs;
-  let joined = 0;
-  for (const s of curve.segments) {
-    if (wallMs >= t + s.durationMs) joined += s.arrivals;
-    else if (wallMs > t) joined += Math.floor((s.arrivals * (wallMs - t)) / s.durationMs);
-    t += s.durationMs;
-  }
-  return joined;
-}
