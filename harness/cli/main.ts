@@ -1,6 +1,8 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
 import { Command, InvalidArgumentError } from 'commander';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
+import { ExportError } from '../export/build-plan.ts';
+import { LoadReportError } from '../load-report/parse.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
@@ -14,6 +16,8 @@ import {
 import { WORLD_NAMES, type WorldName, WorldSetupError } from '../worlds/world.ts';
 import { chaos, chaosFault } from './chaos.ts';
 import { formatDoctor, runDoctorChecks } from './doctor.ts';
+import { DEFAULT_EXPORT_TARGET, type ExportCommandOptions, exportCommand } from './export.ts';
+import { loadReportCommand } from './load-report.ts';
 import { runCommand } from './run.ts';
 import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
 
@@ -71,7 +75,9 @@ async function exitOn2(work: () => Promise<void>): Promise<void> {
       err instanceof ScenarioError ||
       err instanceof DeployUnavailableError ||
       err instanceof CdkCommandError ||
-      err instanceof WorldSetupError
+      err instanceof WorldSetupError ||
+      err instanceof ExportError ||
+      err instanceof LoadReportError
     ) {
       console.error(err.message);
       process.exitCode = 2;
@@ -224,6 +230,54 @@ program
           stopSignal(),
         );
       }),
+  );
+
+program
+  .command('export')
+  .description(
+    'write a k6 or Artillery script of a scenario (arrivals, journey, expectations) to drive load from many machines',
+  )
+  .argument('<scenario>', 'built-in name (tiketi-sim list) or path to a scenario file')
+  .option('--format <k6|artillery>', 'the load engine')
+  .option(
+    '--target <url>',
+    'the base URL users go to (overridable when the script runs)',
+    DEFAULT_EXPORT_TARGET,
+  )
+  .option(
+    '--users <n>',
+    "users in all (default: the scenario's); the arrival curve keeps its shape",
+    positiveNumber('--users'),
+  )
+  .option('--event <id>', 'the event users queue for', 'demo')
+  .option(
+    '--time-scale <n>',
+    'simulated seconds per wall second (1: the drop in real time)',
+    positiveNumber('--time-scale'),
+    1,
+  )
+  .option('--without-faults', "leave the scenario's faults out (inject them yourself at their times)")
+  .option('--out <dir>', 'where the script goes', 'load-scripts')
+  .action(
+    (name: string, options: Omit<ExportCommandOptions, 'withoutFaults'> & { withoutFaults?: boolean }) =>
+      exitOn2(async () => {
+        for (const line of await exportCommand(name, {
+          ...options,
+          withoutFaults: options.withoutFaults ?? false,
+        }))
+          console.log(line);
+      }),
+  );
+
+program
+  .command('load-report')
+  .description('read a k6 --summary-export or Artillery --output report as tiketi-sim reads it')
+  .argument('<file>', 'the JSON report the engine wrote')
+  .option('--json', 'print the parsed report as JSON')
+  .action((file: string, options: { json?: boolean }) =>
+    exitOn2(async () => {
+      for (const line of loadReportCommand(file, options.json ?? false)) console.log(line);
+    }),
   );
 
 program

@@ -42,6 +42,15 @@
  * `volatile`/`timeout()`/`retries`, `onAny`, `reconnectionAttempts` (always unlimited).
  */
 import { WebSocket } from 'ws';
+import {
+  ackPacket,
+  connectPacket,
+  DISCONNECT_PACKET,
+  decodeEnginePacket,
+  decodeSocketPacket,
+  engineIoUrl,
+  eventPacket,
+} from './socketio-framing.ts';
 
 export type DisconnectReason =
   | 'io server disconnect'
@@ -115,11 +124,7 @@ const MAX_EXPONENT = 30;
 
 /** The Engine.IO WebSocket URL for a base URL. */
 function engineUrl(base: string, path = '/socket.io'): string {
-  const url = new URL(base);
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search)
-    throw new Error(`light-socket connects to the main namespace only, without a query: ${base}`);
-  const scheme = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-  return `${scheme}//${url.host}${path.replace(/\/$/, '')}/?EIO=4&transport=websocket`;
+  return engineIoUrl(base, path);
 }
 
 function invoke(self: LightSocket, listener: Listener, args: unknown[], from: number): void {
@@ -209,7 +214,7 @@ export class LightSocket {
   close(): this {
     const was = this.state;
     if (was === CLOSED) return this;
-    if (was === CONNECTED) this.ws?.send('41');
+    if (was === CONNECTED) this.ws?.send(DISCONNECT_PACKET);
     this.release(true);
     this.state = CLOSED;
     this.attempts = 0;
@@ -280,17 +285,16 @@ export class LightSocket {
    */
   emit(event: string, ...args: unknown[]): this {
     if (RESERVED.has(event)) throw new Error(`"${event}" is a reserved event name`);
-    let id = '';
+    let id: number | undefined;
     const last = args[args.length - 1];
     if (typeof last === 'function') {
       args.pop();
-      const n = this.ackIds++;
+      id = this.ackIds++;
       this.acks ??= new Map();
-      this.acks.set(n, last as AckCallback);
-      id = String(n);
+      this.acks.set(id, last as AckCallback);
     }
     args.unshift(event);
-    const packet = `42${id}${JSON.stringify(args)}`;
+    const packet = eventPacket(args, id);
     if (this.state === CONNECTED) this.ws!.send(packet);
     else {
       this.sendBuffer ??= [];
@@ -360,114 +364,88 @@ export class LightSocket {
 
   /** One Engine.IO packet (a text frame). */
   private onFrame(text: string): void {
-    switch (text.charCodeAt(0)) {
-      case 52: // 4 message: a Socket.IO packet
-        if (this.state === HANDSHAKE || this.state === CONNECTED) this.onPacket(text);
+    const packet = decodeEnginePacket(text);
+    const live = this.state === HANDSHAKE || this.state === CONNECTED;
+    switch (packet.kind) {
+      case 'message':
+        if (live) this.onPacket(packet.text);
         return;
-      case 50: // 2 ping → 3 pong; the deadline moves on
-        if (this.state !== HANDSHAKE && this.state !== CONNECTED) return;
-        this.ws!.send(text.length === 1 ? '3' : `3${text.slice(1)}`);
+      case 'ping': // the deadline moves on
+        if (!live) return;
+        this.ws!.send(packet.pong);
         this.timer?.refresh();
         return;
-      case 48: // 0 open
-        if (this.state === OPENING) this.onOpen(text);
+      case 'open':
+        if (this.state === OPENING) this.onOpen(packet.heartbeatMs);
         return;
-      case 49: // 1 close
+      case 'bad-open':
+        if (this.state === OPENING)
+          this.lost('parse error', new Error(`bad Engine.IO open packet: ${text.slice(0, 80)}`), true);
+        return;
+      case 'close':
         this.lost('transport close', this.state === OPENING ? new Error('transport close') : undefined, true);
         return;
-      case 54: // 6 noop
+      case 'noop':
         return;
-      default:
+      case 'unknown':
         this.lost('parse error', new Error(`not an Engine.IO packet: ${text.slice(0, 40)}`), true);
     }
   }
 
-  private onOpen(text: string): void {
-    let heartbeatMs: number;
-    try {
-      const handshake = JSON.parse(text.slice(1)) as { pingInterval?: unknown; pingTimeout?: unknown };
-      heartbeatMs = Number(handshake.pingInterval) + Number(handshake.pingTimeout);
-    } catch {
-      heartbeatMs = Number.NaN;
-    }
-    if (!(heartbeatMs > 0)) {
-      this.lost('parse error', new Error(`bad Engine.IO open packet: ${text.slice(0, 80)}`), true);
-      return;
-    }
+  private onOpen(heartbeatMs: number): void {
     const attempt = this.attempts;
     this.attempts = 0;
     this.state = HANDSHAKE;
     // No ping within pingInterval + pingTimeout of the open packet (or of the last ping): dead.
     this.arm(heartbeatMs);
-    const auth = this.opts.auth;
-    this.ws!.send(auth === undefined ? '40' : `40${JSON.stringify(auth)}`);
+    this.ws!.send(connectPacket(this.opts.auth));
     if (attempt > 0) this.fire('reconnect', [attempt], 0);
   }
 
   /** A Socket.IO packet: `4<type>[<nsp>,][<id>][<json>]`. */
   private onPacket(text: string): void {
-    const type = text.charCodeAt(1) - 48;
-    if (type === 5 || type === 6) {
-      this.lost(
-        'parse error',
-        new Error('binary packet received: light-socket speaks text packets only'),
-        true,
-      );
-      return;
-    }
-    let i = 2;
-    if (text.charCodeAt(2) === 47) {
-      // A namespace other than "/" (which is never written): not ours, ignored as upstream does.
-      const comma = text.indexOf(',', 2);
-      if ((comma < 0 ? text.slice(2) : text.slice(2, comma)) !== '/') return;
-      i = comma + 1;
-    }
-    let id = -1;
-    for (; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      id = (id < 0 ? 0 : id * 10) + c - 48;
-    }
-    let payload: unknown;
-    if (i < text.length) {
-      try {
-        payload = JSON.parse(i === 2 ? text.slice(2) : text.slice(i));
-      } catch {
-        this.lost('parse error', new Error(`bad Socket.IO packet: ${text.slice(0, 80)}`), true);
+    const packet = decodeSocketPacket(text);
+    switch (packet.kind) {
+      case 'event': {
+        const args = packet.args;
+        if (packet.ackId !== undefined) args.push(this.replier(packet.ackId));
+        this.fire(String(args[0]), args, 1);
         return;
       }
-    }
-    switch (type) {
-      case 2: // EVENT
-        if (!Array.isArray(payload) || (typeof payload[0] !== 'string' && typeof payload[0] !== 'number'))
-          break;
-        if (id >= 0) payload.push(this.replier(id));
-        this.fire(String(payload[0]), payload, 1);
-        return;
-      case 0: // CONNECT
-        if (this.state !== HANDSHAKE || typeof payload !== 'object' || payload === null) break;
+      case 'connect':
+        if (this.state !== HANDSHAKE) break;
         this.onConnect();
         return;
-      case 3: // ACK
-        if (!Array.isArray(payload) || id < 0) break;
-        this.onAck(id, payload);
+      case 'ack':
+        this.onAck(packet.ackId, packet.args);
         return;
-      case 1: // DISCONNECT by the server: no reconnection (as socket.io-client)
+      case 'disconnect': // by the server: no reconnection (as socket.io-client)
         this.stop();
         if (this.acks) this.failAcks();
         this.fire('disconnect', ['io server disconnect'], 0);
         return;
-      case 4: {
-        // CONNECT_ERROR: refused (by a middleware); no reconnection (as socket.io-client)
-        const refusal = (payload ?? {}) as { message?: unknown; data?: unknown };
-        const err = new Error(
-          typeof payload === 'string' ? payload : String(refusal.message ?? 'refused'),
-        ) as ConnectError;
-        if (refusal.data !== undefined) err.data = refusal.data;
+      case 'connect-error': {
+        // Refused (by a middleware); no reconnection (as socket.io-client)
+        const err = new Error(packet.message) as ConnectError;
+        if (packet.data !== undefined) err.data = packet.data;
         this.stop();
         this.fire('connect_error', [err], 0);
         return;
       }
+      case 'other-namespace':
+        return;
+      case 'binary':
+        this.lost(
+          'parse error',
+          new Error('binary packet received: light-socket speaks text packets only'),
+          true,
+        );
+        return;
+      case 'malformed':
+        if (packet.problem === 'json') {
+          this.lost('parse error', new Error(`bad Socket.IO packet: ${text.slice(0, 80)}`), true);
+          return;
+        }
     }
     this.lost('parse error', new Error(`unexpected Socket.IO packet: ${text.slice(0, 80)}`), true);
   }
@@ -496,7 +474,7 @@ export class LightSocket {
     return (...args: unknown[]) => {
       if (sent) return;
       sent = true;
-      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(`43${id}${JSON.stringify(args)}`);
+      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(ackPacket(id, args));
     };
   }
 

@@ -1,0 +1,85 @@
+/**
+ * What an exported script does, derived from the scenario and nothing else: the journey of its
+ * `behaviour` and the latency and error expectations the engine turns into its own pass/fail.
+ * Plain JSON: it is embedded as is in the k6 script and the Artillery processor, which read it
+ * with these types (no second source of truth for a number).
+ */
+import type { Endpoint } from '../metrics/latency.ts';
+
+/** Users sign up with the app's own API as they arrive (see docs/load-engines.md for why). */
+export const SIGN_UP_ENDPOINT = 'POST /api/auth/register';
+
+/** The endpoints the exported journey calls, as tiketi-sim names them (its latency metrics). */
+export const JOURNEY_ENDPOINTS = [
+  'POST /api/events/:eventId/queue',
+  'GET /api/events/:eventId/queue/me',
+  'GET /api/events/:eventId/seats',
+  'POST /api/events/:eventId/seats/:seatId/hold',
+  'POST /api/reservations',
+  'POST /api/reservations/:id/payments',
+] as const satisfies readonly Endpoint[];
+export type JourneyEndpoint = (typeof JOURNEY_ENDPOINTS)[number];
+
+export interface JourneyPlan {
+  eventId: string;
+  /** Hold a Socket.IO connection (false: poll `GET queue/me`). */
+  socket: boolean;
+  /** Poll period without a socket, wall ms. */
+  pollEveryMs: number;
+  buyShare: number;
+  seatsPerOrder: number;
+  thinkMinMs: number;
+  thinkMaxMs: number;
+  /** Wall ms from the scenario's start to its end: no user waits for admission beyond it. */
+  runMs: number;
+  /** Wall ms from the scenario's start to its first arrival (where the engine's clock starts). */
+  firstArrivalMs: number;
+  /** Stay connected after buying until the scenario ends, or leave. */
+  stayConnectedAfterPurchase: boolean;
+}
+
+/**
+ * What `all` covers: the calls tiketi-sim's own users make. Its users are created ahead and know the
+ * seat ids, so the sign-up and the seat-map read are measured under their own names only.
+ */
+export const OUTSIDE_ALL = [SIGN_UP_ENDPOINT, 'GET /api/events/:eventId/seats'] as const;
+
+export interface LatencyThreshold {
+  /** `all`: the journey requests tiketi-sim's own users make (OUTSIDE_ALL excluded). */
+  endpoint: JourneyEndpoint | 'all';
+  percentile: 50 | 90 | 95 | 99;
+  belowMs: number;
+}
+
+export interface ThresholdPlan {
+  latency: LatencyThreshold[];
+  socketDelivery: { percentile: 50 | 90 | 95 | 99; belowMs: number }[];
+  /** Share of the script's requests (sign-up included) that failed: 5xx or no response, as tiketi-sim counts errors. */
+  errorRateBelow?: number;
+}
+
+export interface ExportPlan {
+  scenario: string;
+  users: number;
+  journey: JourneyPlan;
+  thresholds: ThresholdPlan;
+}
+
+/** The k6 metric and tag names and the Artillery metric names of the exported scripts, declared once. */
+export const ENGINE_METRICS = {
+  /** k6 tag on every request: the tiketi-sim endpoint name. */
+  endpointTag: 'endpoint',
+  /** k6 tag: `journey` on what `all` covers, `outside-all` on the rest (OUTSIDE_ALL). */
+  stepTag: 'step',
+  k6SocketDelivery: 'socket_delivery',
+  k6SocketConnect: 'socket_connect',
+  k6Admitted: 'users_admitted',
+  k6PaymentsConfirmed: 'payments_confirmed',
+  artilleryJourneyLatency: 'tiketi.journey.response_time',
+  artilleryEndpointLatencyPrefix: 'tiketi.endpoint.response_time.',
+  artilleryRequests: 'tiketi.journey.requests',
+  artilleryErrors: 'tiketi.journey.errors',
+  artillerySocketDelivery: 'tiketi.socket.delivery',
+  artilleryAdmitted: 'tiketi.users.admitted',
+  artilleryPaymentsConfirmed: 'tiketi.payments.confirmed',
+} as const;
