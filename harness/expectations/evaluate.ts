@@ -11,6 +11,13 @@ export interface Verdict {
   passed: boolean;
   expected: string;
   observed: string;
+  /** Why this verdict is shown but does not gate the run (a scale model's latency); absent: it gates. */
+  indicative?: string;
+}
+
+/** A verdict that fails the run: failed, and not merely indicative. */
+export function failsTheRun(verdict: Verdict): boolean {
+  return !verdict.passed && verdict.indicative === undefined;
 }
 
 /** Simulated epoch ms of a `HH:MM[:SS]` on the run's day. */

@@ -22,7 +22,7 @@ import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
 import { FaultError, type InjectedFault, injectFault } from '../faults/inject.ts';
 import { type ProxyRoute, startProxyHost } from '../faults/proxy/proxy-host.ts';
-import { type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+import { queueEnvironment, type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import { type FaultAction, faultActionSchema } from '../scenario/schema.ts';
 
@@ -173,6 +173,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
             tokenSecret,
             log,
             env: {
+              ...queueEnvironment(topology.queue),
               TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
               QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
               LOG_LEVEL: 'warn',
