@@ -3,6 +3,7 @@
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
+import type { ScaleModelRecord } from '../scenario/scale-model.ts';
 
 export type AlarmStateName = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
@@ -131,4 +132,6 @@ export interface RunRecord {
   longestClientGapMs: number;
   /** How hard the load generator itself worked: its stalls are part of every measured latency. */
   loadGenerator: { workers: number; maxEventLoopDelayMs: number };
+  /** Present when the run was a 1:1/F scale model of the design (docs/scale-models.md). */
+  scaleModel?: ScaleModelRecord;
 }

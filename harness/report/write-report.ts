@@ -6,7 +6,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../../infra/topology.ts';
-import type { Verdict } from '../expectations/evaluate.ts';
+import { failsTheRun, type Verdict } from '../expectations/evaluate.ts';
 import { renderHtml } from './html.ts';
 import type { RunRecord } from './run-record.ts';
 
@@ -41,6 +41,8 @@ export interface Summary {
   scalingActivities: RunRecord['scalingActivities'];
   instances: RunRecord['instances'];
   faults: RunRecord['faults'];
+  /** The run was a 1:1/F scale model: F, and every scaled number beside the design's. */
+  scaleModel?: RunRecord['scaleModel'];
 }
 
 /** Hours of a month in the design's per-month prices (365 × 24 / 12). */
@@ -77,7 +79,7 @@ export function summarize(input: {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
     scenario: record.scenario,
     scenarioFile: input.scenarioFile,
-    passed: !input.aborted && verdicts.every((v) => v.passed),
+    passed: !input.aborted && !verdicts.some(failsTheRun),
     aborted: input.aborted,
     expectations: verdicts,
     timeScale: { requested: record.timeScaleRequested, effective: record.timeScaleEffective },
@@ -102,6 +104,7 @@ export function summarize(input: {
     scalingActivities: record.scalingActivities,
     instances: record.instances,
     faults: record.faults,
+    scaleModel: record.scaleModel,
   };
 }
 
@@ -110,11 +113,15 @@ function xml(text: string): string {
 }
 
 export function renderJunit(summary: Summary): string {
-  const failures = summary.expectations.filter((v) => !v.passed).length;
+  const failures = summary.expectations.filter(failsTheRun).length;
   const cases = summary.expectations.map((v) => {
+    const message = xml(`expected ${v.expected}, observed ${v.observed}`);
+    // A failed indicative verdict (a scale model's latency) is shown, not counted as a failure.
     const body = v.passed
       ? ''
-      : `\n      <failure message="${xml(`expected ${v.expected}, observed ${v.observed}`)}"/>\n    `;
+      : v.indicative !== undefined
+        ? `\n      <skipped message="${xml(v.indicative)}: ${message}"/>\n    `
+        : `\n      <failure message="${message}"/>\n    `;
     return `    <testcase classname="tiketi-sim.${xml(summary.scenario)}" name="${xml(v.name)}" time="0">${body}</testcase>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>
