@@ -73,16 +73,21 @@ function expectedAlarms(scenario: Scenario): Set<string> {
   return names;
 }
 
-function alarmMinutes(history: AlarmHistoryItem[], alarm: string): string[] {
-  return history
-    .filter((h) => h.alarm === alarm && h.to === 'ALARM')
-    .map((h) => new Date(h.atMs).toISOString().slice(11, 16));
+function alarmEntries(history: AlarmHistoryItem[], alarm: string): number[] {
+  return history.filter((h) => h.alarm === alarm && h.to === 'ALARM').map((h) => h.atMs);
+}
+
+/** The same ALARM entries, each within one evaluation period of the other's. */
+function sameEntries(a: number[], b: number[], periodMs: number): boolean {
+  return a.length === b.length && a.every((atMs, i) => Math.abs(atMs - b[i]!) <= periodMs);
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-function describeMinutes(minutes: string[]): string {
-  return minutes.length === 0 ? 'never' : `at ${minutes.join(', ')}`;
+function describeEntries(entries: number[]): string {
+  return entries.length === 0
+    ? 'never'
+    : `at ${entries.map((ms) => new Date(ms).toISOString().slice(11, 16)).join(', ')}`;
 }
 
 const OPERATOR_SIGN = {
@@ -93,8 +98,9 @@ const OPERATOR_SIGN = {
 } as const;
 
 /**
- * A warning when `users` moves or loses an ALARM that the scenario's expectations name, compared
- * with the scenario's own user count (undefined when nothing an expectation depends on changes).
+ * A warning when `users` moves (by more than the alarm's period) or loses an ALARM that the
+ * scenario's expectations name, compared with the scenario's own user count (undefined when
+ * nothing an expectation depends on changes).
  */
 export function usersWarning(scenario: Scenario, topology: Topology, users: number): string | undefined {
   if (users === scenario.users) return undefined;
@@ -103,11 +109,11 @@ export function usersWarning(scenario: Scenario, topology: Topology, users: numb
   const lines: string[] = [];
   for (const alarm of topology.alarms) {
     if (!expectedAlarms(scenario).has(alarm.name)) continue;
-    const was = alarmMinutes(before, alarm.name);
-    const now = alarmMinutes(after, alarm.name);
-    if (was.join() === now.join()) continue;
+    const was = alarmEntries(before, alarm.name);
+    const now = alarmEntries(after, alarm.name);
+    if (sameEntries(was, now, alarm.periodSeconds * 1_000)) continue;
     lines.push(
-      `  ${alarm.name} (${alarm.metricName} ${OPERATOR_SIGN[alarm.comparisonOperator]} ${alarm.threshold}): ALARM ${describeMinutes(was)} with ${count(scenario.users)} users, ${describeMinutes(now)} with ${count(users)}`,
+      `  ${alarm.name} (${alarm.metricName} ${OPERATOR_SIGN[alarm.comparisonOperator]} ${alarm.threshold}): ALARM ${describeEntries(was)} with ${count(scenario.users)} users, ${describeEntries(now)} with ${count(users)}`,
     );
   }
   if (lines.length === 0) return undefined;
