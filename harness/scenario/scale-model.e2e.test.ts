@@ -11,29 +11,25 @@ const work = mkdtempSync(join(tmpdir(), 'tiketi-scale-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
- * A small design, cheap to run at 1:1: 1,600 queued users against thresholds of 320 / 1,280 / 64
- * and admission at 8/s. It crosses every alarm: +2 while the room fills (19:36), +5 at the peak
- * once the +2's cooldown ends (about 19:45: the aggressive alarm stays in ALARM until sales open
- * at 19:47, minutes either side of that moment), scale-in after two 5-minute periods of a drained
- * queue (20:00). Times as designed.
+ * A small design, cheap to run at 1:1: 800 queued users against thresholds of 160 / 640 / 32 and
+ * admission at 4/s; scale-in judged over 2 × 1 minute so the run stays short. It crosses every
+ * alarm: +2 while the room fills (19:35), +5 at the peak once the +2's cooldown ends (about
+ * 19:44: the aggressive alarm is in ALARM from 19:40 until the queue drains below 640 after sales
+ * open at 19:45, a minute and more either side of that moment), scale-in once drained (19:51).
+ * Crossings fall mid-minute, away from the monitor's samples.
  */
 const SMALL_DESIGN = {
   name: 'small-design',
   description: 'A small design that crosses every alarm threshold',
   startAt: '19:30',
-  endAt: '20:05',
+  endAt: '19:53',
   timeScale: 60,
   topology: {
-    queue: { admissionPerSecond: 8 },
+    queue: { admissionPerSecond: 4 },
     alarms: [
-      { name: 'tiketi-queue-scale-out', threshold: 320, periodSeconds: 60, evaluationPeriods: 1 },
-      {
-        name: 'tiketi-queue-scale-out-aggressive',
-        threshold: 1_280,
-        periodSeconds: 60,
-        evaluationPeriods: 1,
-      },
-      { name: 'tiketi-queue-scale-in', threshold: 64, periodSeconds: 300, evaluationPeriods: 2 },
+      { name: 'tiketi-queue-scale-out', threshold: 160, periodSeconds: 60, evaluationPeriods: 1 },
+      { name: 'tiketi-queue-scale-out-aggressive', threshold: 640, periodSeconds: 60, evaluationPeriods: 1 },
+      { name: 'tiketi-queue-scale-in', threshold: 32, periodSeconds: 60, evaluationPeriods: 2 },
     ].map((a, i) => ({
       ...a,
       metricName: 'QueueSize',
@@ -42,12 +38,12 @@ const SMALL_DESIGN = {
       scalingPolicy: a.name.replace('-queue', ''),
     })),
   },
-  event: { seats: 400, salesOpenAt: '19:47' },
-  users: 1_600,
+  event: { seats: 200, salesOpenAt: '19:45' },
+  users: 800,
   arrivals: [
     { at: '19:30', joined: 0 },
-    { at: '19:37', joined: 480 },
-    { at: '19:42', joined: 1_600 },
+    { at: '19:36', joined: 300 },
+    { at: '19:40', joined: 800 },
   ],
   behaviour: { buyShare: 0.1, seatsPerOrder: 1, thinkTime: { minSeconds: 5, maxSeconds: 20 } },
   expectations: [
@@ -55,29 +51,33 @@ const SMALL_DESIGN = {
       expect: 'alarm-state',
       alarm: 'tiketi-queue-scale-out',
       state: 'ALARM',
-      within: { from: '19:35', to: '19:38' },
+      within: { from: '19:34', to: '19:36' },
     },
     {
       expect: 'alarm-state',
       alarm: 'tiketi-queue-scale-out-aggressive',
       state: 'ALARM',
-      within: { from: '19:40', to: '19:43' },
+      within: { from: '19:39', to: '19:41' },
     },
     {
       expect: 'alarm-state',
       alarm: 'tiketi-queue-scale-in',
       state: 'ALARM',
-      within: { from: '19:55', to: '20:04' },
+      within: { from: '19:49', to: '19:53' },
     },
-    { expect: 'instances', at: '19:50', min: 4 },
-    { expect: 'admission-rate', atLeastPerSecond: 6 },
+    { expect: 'instances', at: '19:46', min: 4 },
+    { expect: 'admission-rate', atLeastPerSecond: 3 },
     { expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 2_000 },
     { expect: 'no-seat-sold-twice' },
     { expect: 'error-rate', below: 0.01 },
   ],
 };
 
-async function run(args: string[]): Promise<{ code: number | null; summary: Summary; stderr: string }> {
+/** One run of the CLI, stopped (SIGINT: it cleans up) if it outlives `deadlineMs`. */
+async function run(
+  args: string[],
+  deadlineMs: number,
+): Promise<{ code: number | null; summary: Summary; log: string }> {
   const child = spawn(process.execPath, [BIN, 'run', ...args, '--report-dir', work, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -85,13 +85,13 @@ async function run(args: string[]): Promise<{ code: number | null; summary: Summ
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const stop = setTimeout(() => child.kill('SIGINT'), deadlineMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const { reportDir } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { reportDir: string };
-  return {
-    code,
-    stderr,
-    summary: JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as Summary,
-  };
+  clearTimeout(stop);
+  const log = stderr.slice(-3_000);
+  const { reportDir } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { reportDir?: string };
+  if (!reportDir) throw new Error(`tiketi-sim ${args.join(' ')} wrote no report (exit ${code}):\n${log}`);
+  return { code, log, summary: JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as Summary };
 }
 
 const minute = (ms: number) => new Date(ms).toISOString().slice(11, 16);
@@ -100,16 +100,17 @@ describe('a 1:4 scale model and the design it models (real processes)', () => {
   it('fire the same alarms and scaling activities within one evaluation period', async () => {
     const file = join(work, 'small-design.ts');
     writeFileSync(file, `export default ${JSON.stringify(SMALL_DESIGN)};`);
-    const full = await run([file]);
-    const model = await run([file, '--scale', '0.25']);
+    const full = await run([file], 270_000);
+    const model = await run([file, '--scale', '0.25'], 240_000);
 
     for (const r of [full, model]) {
       // Every non-latency expectation holds in both; the exit code is the gate.
       const failed = r.summary.expectations.filter((v) => !v.passed && v.kind !== 'latency');
-      expect(failed, r.stderr.slice(-2_000)).toEqual([]);
+      expect(failed, r.log).toEqual([]);
+      expect(r.summary.aborted, r.log).toBe(false);
       expect(r.code).toBe(r.summary.passed ? 0 : 1);
     }
-    expect(model.summary.users).toBe(400);
+    expect(model.summary.users).toBe(200);
     expect(model.summary.scaleModel).toMatchObject({ factor: 0.25, ratio: '1:4' });
     expect(model.summary.expectations.find((v) => v.kind === 'latency')?.indicative).toMatch(
       /^scale model 1:4/,
@@ -148,5 +149,5 @@ describe('a 1:4 scale model and the design it models (real processes)', () => {
         : [],
     );
     expect(activitiesApart).toEqual([]);
-  }, 540_000);
+  }, 580_000);
 });
