@@ -226,7 +226,8 @@ export async function runCommand(
     aborted: result.aborted,
   });
   if (options.baseline) {
-    summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
+    const baseline = compareWithBaseline(summary, options.baseline, options.tolerance);
+    summary.expectations.push(...(model ? markIndicative(baseline, model.record) : baseline));
     summary.passed = !summary.aborted && !summary.expectations.some(failsTheRun);
   }
   const dir = reportDirFor(options.reportDir, scenario.name);

@@ -181,6 +181,7 @@ describe('latency verdicts of a scale model', () => {
     { kind: 'latency', name: 'P95 < 200 ms', passed: false, expected: '< 200 ms', observed: '310 ms' },
     { kind: 'socket-delivery', name: 'delivery', passed: true, expected: '< 100 ms', observed: '20 ms' },
     { kind: 'alarm-state', name: 'alarm', passed: false, expected: 'ALARM', observed: 'never' },
+    { kind: 'baseline', name: 'P95 within 20 %', passed: false, expected: '<= 60 ms', observed: '90 ms' },
   ];
 
   it('are indicative, with the reason; every other verdict still gates', () => {
@@ -189,8 +190,9 @@ describe('latency verdicts of a scale model', () => {
       expect.stringMatching(/^scale model 1:4: indicative/),
       expect.stringMatching(/^scale model 1:4: indicative/),
       undefined,
+      expect.stringMatching(/^scale model 1:4: indicative/),
     ]);
-    expect(marked.map((v) => v.passed)).toEqual([false, true, false]);
+    expect(marked.map((v) => v.passed)).toEqual([false, true, false, false]);
   });
 
   it('gate when the scenario opts in', () => {

@@ -189,8 +189,8 @@ export const FAULT_RULES: RulesByKind<Fault, 'fault'> = {
   partition: { durationSeconds: 'time' },
 };
 
-/** Expectations that measure latency: at F of the load they are not the design's latency. */
-export const LATENCY_EXPECTATIONS: readonly Expectation['expect'][] = ['latency', 'socket-delivery'];
+/** Verdicts on latency (a baseline compares P95s): at F of the load they are not the design's latency. */
+export const LATENCY_VERDICTS: readonly Verdict['kind'][] = ['latency', 'socket-delivery', 'baseline'];
 
 /** One number the model changed, beside the design's. */
 export interface ScaledNumber {
@@ -338,7 +338,5 @@ export function scaleModel(
 export function markIndicative(verdicts: Verdict[], record: ScaleModelRecord): Verdict[] {
   if (record.latencyGates) return verdicts;
   const reason = `scale model ${record.ratio}: indicative (latency at ${record.factor} of the load is not the design's latency at full load)`;
-  return verdicts.map((v) =>
-    (LATENCY_EXPECTATIONS as readonly string[]).includes(v.kind) ? { ...v, indicative: reason } : v,
-  );
+  return verdicts.map((v) => (LATENCY_VERDICTS.includes(v.kind) ? { ...v, indicative: reason } : v));
 }
