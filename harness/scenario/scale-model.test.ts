@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../app/config.ts';
 import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
 import peakDrop from '../../scenarios/peak-drop.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import { appEnvironment, queueEnvironment } from '../instances/app-instance.ts';
 import { markIndicative, ratioOf, scaleModel, unclassifiedTopologyNumbers } from './scale-model.ts';
 import { parseScenario, type Scenario } from './schema.ts';
 import { estimateAlarmHistory } from './threshold-reach.ts';
@@ -173,6 +175,30 @@ describe('the 1:1/F model of a scenario', () => {
       const m = scaleModel(scenario, factor);
       expect([factor, minutes(m.scenario, m.topology)]).toEqual([factor, full]);
     }
+  });
+});
+
+describe('the app instances of a scale model', () => {
+  it("admit at the model's rate: the topology's queue figures reach the app's configuration", () => {
+    const { topology } = scaleModel(scenario, 0.25);
+    const env = appEnvironment(
+      {
+        id: 'app-1',
+        az: 'a',
+        endpoints: {
+          redis: { kind: 'url', url: 'redis://127.0.0.1:6379' },
+          postgres: { writerUrl: 'postgres://x@127.0.0.1/x', readerUrl: 'postgres://x@127.0.0.1/x' },
+        },
+        tokenSecret: 'a-token-secret-of-length',
+        env: queueEnvironment(topology.queue),
+      },
+      3001,
+    );
+    expect(loadConfig(env)).toMatchObject({
+      admissionPerSecond: 12.5,
+      shoppingWindowSeconds: designTopology.queue.shoppingWindowSeconds,
+      seatHoldSeconds: designTopology.queue.seatHoldSeconds,
+    });
   });
 });
 
