@@ -161,8 +161,8 @@ export const queueMonitorSchema = z
 
 export const queueSchema = z
   .object({
-    /** Users moved from the head of the queue into the active set per second. */
-    admissionPerSecond: positiveInt,
+    /** Users moved from the head of the queue into the active set per second (a rate: a scale model's may be fractional). */
+    admissionPerSecond: z.number().positive(),
     /** Shopping window an admitted user gets. */
     shoppingWindowSeconds: positiveInt,
     seatHoldSeconds: positiveInt,

@@ -192,6 +192,44 @@ describe('tiketi-sim CLI', () => {
   });
 });
 
+describe('scale models on the command line', () => {
+  it('bad --scale values exit 2 naming the option, the value and the fix', () => {
+    for (const value of ['0', '1.5', 'quarter']) {
+      const { code, stderr } = cli('run', 'peak-drop', '--scale', value);
+      expect([value, code]).toEqual([value, 2]);
+      expect(stderr).toContain(
+        `--scale must be a fraction of the design, 0 < F <= 1 (got ${value}): e.g. --scale 0.25 runs a 1:4 scale model`,
+      );
+    }
+  });
+
+  it('a scale model with --users, or in a deployed world, is refused before anything starts', () => {
+    const both = cli('run', 'peak-drop', '--scale', '0.25', '--users', '1000');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^--users 1000 and --scale 0.25 both set the user count: .* drop --users/m);
+    const aws = cli('run', 'peak-drop', '--scale', '0.25', '--world', 'aws', '--stack', 'Tiketi');
+    expect(aws.code).toBe(2);
+    expect(aws.stderr).toMatch(/^--scale 0.25: the aws world rehearses deployed alarms .* local world/m);
+  });
+
+  it('--users warns on stderr, before anything starts, when it moves the alarms the expectations name', () => {
+    // --backend external with no URLs stops the run right after the warning, before any server starts.
+    const { code, stdout, stderr } = cli('run', 'peak-drop', '--users', '6000', '--backend', 'external');
+    expect(code).toBe(2);
+    const warning = stderr.indexOf('[tiketi-sim] warning: --users 6000: peak-drop');
+    expect(warning).toBeGreaterThanOrEqual(0);
+    expect(stderr).toContain(
+      'tiketi-queue-scale-out-aggressive (QueueSize > 20000): ALARM at 19:59 with 25,000 users, never with 6,000',
+    );
+    expect(stderr).toContain('use --scale 0.24 instead');
+    expect(warning).toBeLessThan(stderr.indexOf('--backend external needs the URLs'));
+    expect(stdout).not.toContain('[tiketi-sim] peak-drop');
+    // A count that crosses the same thresholds at the same minutes is not warned about.
+    const same = cli('run', 'peak-drop', '--users', '25100', '--backend', 'external');
+    expect(same.stderr).not.toContain('warning: --users');
+  });
+});
+
 describe('--set overrides', () => {
   it('builds nested overrides, with JSON values where they parse', async () => {
     const { topologyOverrides } = await import('./run.ts');

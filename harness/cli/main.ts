@@ -39,6 +39,15 @@ function nonNegativeNumber(name: string) {
   };
 }
 
+function scaleFactor(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1))
+    throw new InvalidArgumentError(
+      `--scale must be a fraction of the design, 0 < F <= 1 (got ${value}): e.g. --scale 0.25 runs a 1:4 scale model, --scale 1 the design itself`,
+    );
+  return n;
+}
+
 function worldChoice(value: string): WorldName {
   if (!(WORLD_NAMES as readonly string[]).includes(value))
     throw new InvalidArgumentError(`--world must be one of ${WORLD_NAMES.join(', ')} (got ${value})`);
@@ -183,6 +192,11 @@ program
     positiveNumber('--users'),
   )
   .option(
+    '--scale <F>',
+    "run the design as a 1:1/F scale model (0 < F <= 1): users, thresholds, admission rate and seats × F, times as designed (default: the scenario's, else 1)",
+    scaleFactor,
+  )
+  .option(
     '--backend <kind>',
     `where Redis and PostgreSQL come from (local and localstack worlds): ${BACKENDS.join(', ')}`,
     backendChoice,
@@ -215,6 +229,7 @@ program
         stack?: string;
         timeScale?: number;
         users?: number;
+        scale?: number;
         backend: BackendChoice;
         reportDir: string;
         baseline?: string;

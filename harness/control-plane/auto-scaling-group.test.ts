@@ -93,6 +93,17 @@ describe('Auto Scaling group (simple scaling)', () => {
     expect(launched).toHaveLength(10);
   });
 
+  it('stopped while instances boot: they never start (no process outlives the run)', async () => {
+    const clock = new ManualClock(T0);
+    const { asg, launched } = await started(clock);
+    asg.executePolicy('tiketi-scale-out', 'alarm');
+    await clock.advanceAsync(BOOT_MS / 2);
+    asg.stop();
+    await clock.advanceAsync(BOOT_MS);
+    expect(launched).toEqual(['app-1@a', 'app-2@b']);
+    expect(asg.count('InService')).toBe(2);
+  });
+
   it('scale-in takes one instance from the AZ with the most, after draining, then waits 600 s', async () => {
     const clock = new ManualClock(T0);
     const { asg, health, terminated } = await started(clock);

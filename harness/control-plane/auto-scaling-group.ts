@@ -72,6 +72,8 @@ export class AutoScalingGroup {
   private activityInProgress: ScalingActivity | undefined;
   private nextId = 1;
   private timer: Timer | undefined;
+  /** Aborted by `stop()`: an instance still booting then never starts (no process after the run). */
+  private readonly stopping = new AbortController();
   private readonly random: () => number;
 
   constructor(private readonly options: AutoScalingGroupOptions) {
@@ -98,6 +100,7 @@ export class AutoScalingGroup {
 
   stop(): void {
     this.timer?.cancel();
+    this.stopping.abort(new Error('the Auto Scaling group stopped'));
   }
 
   live(): GroupInstanceRecord[] {
@@ -212,7 +215,9 @@ export class AutoScalingGroup {
       );
     }
     try {
-      if (!warm) await this.options.clock.sleep(bootSecondsOf(this.options.topology) * 1_000);
+      if (!warm)
+        await this.options.clock.sleep(bootSecondsOf(this.options.topology) * 1_000, this.stopping.signal);
+      this.stopping.signal.throwIfAborted();
       await this.options.launcher.launch({ id, az });
     } catch (err) {
       record.lifecycle = 'Terminated';

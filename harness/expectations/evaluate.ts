@@ -30,6 +30,13 @@ export interface Verdict {
   observed: string;
   /** Why the verdict is inconclusive (only then). */
   reason?: string;
+  /** Why this verdict is shown but does not gate the run (a scale model's latency); absent: it gates. */
+  indicative?: string;
+}
+
+/** A verdict that fails the run: failed, and not merely indicative. */
+export function failsTheRun(verdict: Verdict): boolean {
+  return verdict.status === 'failed' && verdict.indicative === undefined;
 }
 
 /** What one expectation's check found, before the validity rules. */

@@ -3,6 +3,7 @@
  * output prefixed `[app-3 az-b]`, connected to the backend's Redis Sentinels and DB endpoints.
  */
 import { fileURLToPath } from 'node:url';
+import type { Topology } from '../../infra/topology.ts';
 import { freePort } from '../../servers/ports.ts';
 import { type LogSink, type ManagedProcess, startProcess } from '../../servers/process.ts';
 import type { BackendEndpoints } from '../backends/backend.ts';
@@ -32,6 +33,17 @@ export interface StartedAppInstance {
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL, as a crashed instance. */
   kill(): Promise<void>;
+}
+
+/** The topology's queue figures as the app reads them (app/config.ts): a scenario's design reaches the app. */
+export function queueEnvironment(queue: Topology['queue']): Record<string, string> {
+  return {
+    ADMISSION_PER_SECOND: String(queue.admissionPerSecond),
+    SHOPPING_WINDOW_SECONDS: String(queue.shoppingWindowSeconds),
+    SEAT_HOLD_SECONDS: String(queue.seatHoldSeconds),
+    SESSION_TTL_SECONDS: String(queue.sessionTtlSeconds),
+    EVENT_CACHE_TTL_SECONDS: String(queue.eventCacheTtlSeconds),
+  };
 }
 
 /** The app's environment for these endpoints, as an EC2 instance's user data would set it. */

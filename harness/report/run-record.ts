@@ -12,6 +12,7 @@ import type {
   ScalingActivityRecord,
   TargetHealthCounts,
 } from '../model/aws.ts';
+import type { ScaleModelRecord } from '../scenario/scale-model.ts';
 
 /** The report's AWS nouns are harness/model/aws.ts's; re-exported for the modules that import them from here. */
 export type { AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
@@ -174,4 +175,6 @@ export interface RunRecord {
    * headroom, and the stretches it was saturated. Absent: every sample counts.
    */
   measurement?: MeasurementRecord;
+  /** Present when the run was a 1:1/F scale model of the design (docs/scale-models.md). */
+  scaleModel?: ScaleModelRecord;
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../../infra/topology.ts';
-import type { Verdict } from '../expectations/evaluate.ts';
+import { failsTheRun, type Verdict } from '../expectations/evaluate.ts';
 import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyMetric } from '../metrics/latency.ts';
 import { evaluateFindings, type FindingsResult } from './findings.ts';
@@ -26,8 +26,10 @@ export type RunOutcome = 'passed' | 'failed' | 'inconclusive';
 export const EXIT_CODES: Record<RunOutcome, number> = { passed: 0, failed: 1, inconclusive: 3 };
 
 export function outcomeOf(verdicts: readonly Verdict[], aborted: boolean): RunOutcome {
-  if (verdicts.some((v) => v.status === 'failed')) return 'failed';
-  if (aborted || verdicts.some((v) => v.status === 'inconclusive')) return 'inconclusive';
+  // An indicative verdict (a scale model's latency) is shown, and gates nothing.
+  const gating = verdicts.filter((v) => v.indicative === undefined);
+  if (gating.some(failsTheRun)) return 'failed';
+  if (aborted || gating.some((v) => v.status === 'inconclusive')) return 'inconclusive';
   return 'passed';
 }
 
@@ -72,6 +74,8 @@ export interface Summary {
   findings: FindingsResult['findings'];
   findingsNotEvaluated: FindingsResult['notEvaluated'];
   measurement?: MeasurementSummary;
+  /** The run was a 1:1/F scale model: F, and every scaled number beside the design's. */
+  scaleModel?: RunRecord['scaleModel'];
 }
 
 /** Hours of a month in the design's per-month prices (365 × 24 / 12). */
@@ -108,7 +112,7 @@ export function summarize(input: {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
     scenario: record.scenario,
     scenarioFile: input.scenarioFile,
-    passed: !input.aborted && verdicts.every((v) => v.passed),
+    passed: outcomeOf(verdicts, input.aborted) === 'passed',
     outcome: outcomeOf(verdicts, input.aborted),
     aborted: input.aborted,
     expectations: verdicts,
@@ -136,6 +140,7 @@ export function summarize(input: {
     faults: record.faults,
     ...findingsFields(evaluateFindings(record, topology)),
     ...(record.measurement ? { measurement: measurementSummary(record) } : {}),
+    scaleModel: record.scaleModel,
   };
 }
 
@@ -161,19 +166,26 @@ function xml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** A verdict's JUnit body: nothing when passed, `<failure>` when failed, `<skipped>` with the reason when inconclusive. */
+/**
+ * A verdict's JUnit body: nothing when passed, `<failure>` when it fails the run, `<skipped>` with
+ * the reason when inconclusive or merely indicative (a scale model's latency).
+ */
 function junitBody(v: Verdict): string {
   if (v.status === 'passed') return '';
+  const observed = `expected ${v.expected}, observed ${v.observed}`;
   const element =
     v.status === 'inconclusive'
       ? `<skipped message="${xml(`inconclusive: ${v.reason ?? v.observed}`)}"/>`
-      : `<failure message="${xml(`expected ${v.expected}, observed ${v.observed}`)}"/>`;
+      : v.indicative !== undefined
+        ? `<skipped message="${xml(`${v.indicative}: ${observed}`)}"/>`
+        : `<failure message="${xml(observed)}"/>`;
   return `\n      ${element}\n    `;
 }
 
 export function renderJunit(summary: Summary): string {
-  const failures = summary.expectations.filter((v) => v.status === 'failed').length;
-  const skipped = summary.expectations.filter((v) => v.status === 'inconclusive').length;
+  const failures = summary.expectations.filter(failsTheRun).length;
+  const skipped =
+    summary.expectations.length - failures - summary.expectations.filter((v) => v.passed).length;
   const cases = summary.expectations.map(
     (v) =>
       `    <testcase classname="tiketi-sim.${xml(summary.scenario)}" name="${xml(v.name)}" time="0">${junitBody(v)}</testcase>`,

@@ -205,6 +205,18 @@ export const scenarioSchema = z
     endAt: clockTimeSchema,
     /** Simulated seconds per wall second. @default 30 */
     timeScale: z.number().positive().default(30),
+    /**
+     * Runs the design as a 1:1/F scale model (docs/scale-models.md): users, the arrival curve,
+     * seats, alarm thresholds, the admission rate, capacity figures and the expectations' counts
+     * scale by F; every time stays. `--scale` overrides it. @default 1 (the design itself)
+     */
+    scale: z
+      .number()
+      .gt(0, 'must be > 0 (a fraction of the design, e.g. 0.25 for 1:4)')
+      .max(1, 'must be <= 1 (1 is the design itself; a scale model is smaller)')
+      .optional(),
+    /** Latency expectations gate a scale-model run too (by default they are indicative). @default false */
+    latencyGatesAtScale: z.boolean().optional(),
     /** Overrides of the design (infra/topology.ts); arrays replace, objects merge. */
     topology: z.custom<DeepPartial<TopologyInput>>((v) => typeof v === 'object' && v !== null).optional(),
     event: z

@@ -21,7 +21,7 @@ import { CloudWatch } from '../control-plane/cloudwatch.ts';
 import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
 import { type InjectedFault, injectFault } from '../faults/inject.ts';
-import { type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+import { queueEnvironment, type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 import { mountTopologyRoutes } from './control-routes.ts';
@@ -175,6 +175,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
   const instances = new Map<string, StartedAppInstance>();
   teardown.defer(() => Promise.allSettled([...instances.values()].map((i) => i.kill())));
   const env = {
+    ...queueEnvironment(topology.queue),
     TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
     QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
     LOG_LEVEL: 'warn',
