@@ -163,7 +163,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     const registered = await api(a.url, 'POST', '/api/auth/register', {
       body: { email: 'cluster@example.com', password: 'correct horse', name: 'Cluster Fan' },
     });
-    expect(registered.status).toBe(201);
+    expect(registered.status).toBe(202);
     const login = await api(b.url, 'POST', '/api/auth/login', {
       body: { email: 'cluster@example.com', password: 'correct horse' },
     });
@@ -191,7 +191,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(admission.admittedUntil).toBeGreaterThan(Date.now());
       expect(a.admitter.admittedCount).toBe(1);
       expect(b.admitter.admittedCount).toBe(0);
-      expect(await redis.sismember(keys.active(eventId), registered.body.userId)).toBe(1);
+      expect(await redis.sismember(keys.active(eventId), login.body.userId)).toBe(1);
       // Joining again once admitted says so (the JOIN script's admitted branch, on B).
       const again = await api(b.url, 'POST', `/api/events/${eventId}/queue`, { token });
       expect(again.status).toBe(200);
@@ -253,7 +253,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       // markSold's MULTI (sold set, seat locks, the user's holds) ran on the event's shard.
       expect((await redis.smembers(keys.sold(eventId))).sort()).toEqual([first, second].sort());
       expect(await redis.exists(keys.seatLock(eventId, first!))).toBe(0);
-      expect(await redis.scard(keys.userHolds(eventId, registered.body.userId))).toBe(0);
+      expect(await redis.scard(keys.userHolds(eventId, login.body.userId))).toBe(0);
       const after = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
       expect(
         (after.body.seats as { seatId: string; status: string }[])
@@ -284,11 +284,13 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     const shards = await Promise.all(
       users.map(
         async (u) =>
-          tier.redis.primaryForSlot(Number(await redis.cluster('KEYSLOT', keys.session(u.userId)))).id,
+          tier.redis.primaryForSlot(
+            Number(await redis.cluster('KEYSLOT', keys.session(u.userId, u.sessionId))),
+          ).id,
       ),
     );
     expect(new Set(shards).size).toBeGreaterThan(1);
-    expect(await Promise.all(users.map((u) => redis.exists(keys.session(u.userId))))).toEqual(
+    expect(await Promise.all(users.map((u) => redis.exists(keys.session(u.userId, u.sessionId))))).toEqual(
       users.map(() => 1),
     );
 

@@ -177,6 +177,8 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
               QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
               LOG_LEVEL: 'warn',
               DRAIN_NOTICE_MS: '500',
+              // The scenario's limits (its `topology` override merged on the design's).
+              LIMITS: JSON.stringify(topology.limits),
               ...options.appEnv,
             },
           });
