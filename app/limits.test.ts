@@ -49,7 +49,10 @@ describe('per-user limits at their boundaries, two instances racing', () => {
     api(on.url, 'POST', '/api/reservations', { token, body: { eventId: 'limits', seatIds: seats } });
   /** Seats no test took yet. */
   let seatCursor = 0;
-  const takeSeats = (n: number) => seatIds.slice(seatCursor, (seatCursor += n));
+  const takeSeats = (n: number) => {
+    seatCursor += n;
+    return seatIds.slice(seatCursor - n, seatCursor);
+  };
 
   beforeAll(async () => {
     tier = await startDataTier();
