@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitUntil } from '../harness/backends/local/wait-until.ts';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
@@ -222,10 +222,16 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(
         (await api(a.url, 'POST', `/api/events/${eventId}/seats/${second}/hold`, { token })).status,
       ).toBe(201);
-      const seatMap = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
-      const statusOf = (id: string) =>
-        (seatMap.body.seats as { seatId: string; status: string }[]).find((s) => s.seatId === id)?.status;
-      expect([statusOf(first!), statusOf(second!)]).toEqual(['held', 'held']);
+      // The seat map is a snapshot per instance (limits.seatSnapshotTtlMs): it shows the holds once renewed.
+      await vi.waitFor(
+        async () => {
+          const seatMap = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
+          const statusOf = (id: string) =>
+            (seatMap.body.seats as { seatId: string; status: string }[]).find((s) => s.seatId === id)?.status;
+          expect([statusOf(first!), statusOf(second!)]).toEqual(['held', 'held']);
+        },
+        { timeout: 5_000, interval: 200 },
+      );
 
       const reservation = await api(a.url, 'POST', '/api/reservations', {
         token,
