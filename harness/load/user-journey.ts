@@ -8,6 +8,7 @@
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
+import { runHostile } from './hostile-journey.ts';
 import type { Caller, VirtualUserHttp } from './http-client.ts';
 import { io, type LightSocket as Socket } from './light-socket.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
@@ -73,6 +74,8 @@ function think(ctx: JourneyContext): Promise<void> {
 }
 
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
+  const { hostile } = ctx.behaviour;
+  if (hostile && ctx.random() < hostile.share) return runHostile(user, ctx, hostile);
   const caller: Caller = { token: user.token, jar: new CookieJar() };
   const path = `/api/events/${ctx.eventId}`;
   const join = await ctx.http.call<{ position?: number; state?: string }>(

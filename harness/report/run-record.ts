@@ -105,6 +105,8 @@ export interface Integrity {
   /** Payments confirmed to clients that the database does not hold as confirmed. */
   confirmedReservationsLost: number;
   confirmedInDatabase: number;
+  /** The most seats one user holds in live reservations (absent in records of older runs). */
+  mostSeatsPerUser?: number;
 }
 
 export interface RunRecord {
