@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitUntil } from '../harness/backends/local/wait-until.ts';
+import { designTopology } from '../infra/topology.ts';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { createTokenSigner } from './auth/tokens.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -10,6 +11,7 @@ import { keys } from './core/keys.ts';
 import { createRedis, type RedisClient } from './core/redis.ts';
 import { createQueueMonitorHandler, type PutMetricDataInput } from './lambda/queue-monitor.ts';
 import { openSales, seedDemoEvent } from './sales/seed.ts';
+import { RateLimits } from './security/rate-limits.ts';
 import type { StartedTiketiServer } from './server.ts';
 import {
   api,
@@ -116,6 +118,22 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     const info = String(await redis.cluster('INFO'));
     expect(info).toContain('cluster_state:ok');
     expect(info).toContain('cluster_size:3');
+  });
+
+  it('rate limits count on the cluster: N allowed, N+1 refused, keys spread over shards', async () => {
+    const limits = new RateLimits(redis, {
+      ...designTopology.limits.rate,
+      holdPerUser: { points: 3, windowSeconds: 60 },
+    });
+    const users = Array.from({ length: 12 }, (_, i) => `cluster-user-${i}`);
+    for (const user of users) for (let i = 0; i < 3; i++) await limits.consume('holdPerUser', user);
+    for (const user of users)
+      await expect(limits.consume('holdPerUser', user)).rejects.toMatchObject({
+        status: 429,
+        code: 'rate_limited',
+      });
+    const slots = await Promise.all(users.map((u) => redis.cluster('KEYSLOT', `rate:holdPerUser:${u}`)));
+    expect(new Set(slots.map((s) => tier.redis.primaryForSlot(Number(s)).id)).size).toBeGreaterThan(1);
   });
 
   it("puts every key of one event in one slot, so the event's scripts and MULTIs cannot hit CROSSSLOT", async () => {
@@ -260,13 +278,18 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect((await redis.smembers(keys.sold(eventId))).sort()).toEqual([first, second].sort());
       expect(await redis.exists(keys.seatLock(eventId, first!))).toBe(0);
       expect(await redis.scard(keys.userHolds(eventId, login.body.userId))).toBe(0);
-      const after = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
-      expect(
-        (after.body.seats as { seatId: string; status: string }[])
-          .filter((s) => s.status === 'sold')
-          .map((s) => s.seatId)
-          .sort(),
-      ).toEqual([first, second].sort());
+      await vi.waitFor(
+        async () => {
+          const after = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
+          expect(
+            (after.body.seats as { seatId: string; status: string }[])
+              .filter((s) => s.status === 'sold')
+              .map((s) => s.seatId)
+              .sort(),
+          ).toEqual([first, second].sort());
+        },
+        { timeout: 5_000, interval: 200 },
+      );
       const { rows } = await pool.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM reservations WHERE event_id = $1 AND status = 'confirmed'",
         [eventId],
