@@ -89,6 +89,8 @@ export interface Counters {
   errors: number;
   /** 4xx the app uses for contention (seat taken: 409): expected outcomes, not errors. */
   conflicts: number;
+  /** Other 4xx (refused input, limits, 429 rate limits): absent in records of older runs. */
+  rejected?: number;
   /** Consecutive responses to one user from the same instance, and from another one. */
   sameInstance: number;
   instanceSwitches: number;

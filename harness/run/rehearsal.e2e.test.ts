@@ -56,6 +56,8 @@ describe('rehearsals end to end (real processes)', () => {
     expect(summary).toMatchObject({ schemaVersion: 1, scenario: 'smoke', passed: result.passed, users: 200 });
     expect(summary.loadGenerator.workers).toBeGreaterThanOrEqual(2);
     expect(summary.counters.usersJoined).toBe(200);
+    // Honest users never meet a limit: no 429, no other refusal.
+    expect(summary.counters.rejected).toBe(0);
     expect(summary.integrity.confirmedReservationsLost).toBe(0);
     expect(readFileSync(join(result.reportDir, 'junit.xml'), 'utf8')).toContain(
       '<testcase classname="tiketi-sim.smoke"',
@@ -64,6 +66,28 @@ describe('rehearsals end to end (real processes)', () => {
     expect(run.descendants.length).toBeGreaterThan(10);
     expect(await noneAlive(run.descendants)).toEqual([]);
   }, 200_000);
+
+  it('bot-storm: a tenth of the users attack; every instance keeps serving, limits hold, fans buy', async () => {
+    const reports = join(work, 'bot-storm');
+    const run = await cli(['run', 'bot-storm', '--report-dir', reports, '--json'], 170_000);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+      passed: boolean;
+      reportDir: string;
+      expectations: { kind: string; name: string; passed: boolean; observed: string }[];
+    };
+    expect(run.code, run.stderr).toBe(result.passed ? 0 : 1);
+    // Latency bounds are wall-clock figures a loaded CI machine may miss; everything else must hold.
+    expect(result.expectations.filter((e) => !e.passed && e.kind !== 'latency')).toEqual([]);
+    const kinds = result.expectations.map((e) => e.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining(['no-instance-lost', 'max-seats-per-user', 'purchases', 'no-seat-sold-twice']),
+    );
+    const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
+    // The attackers were refused (rate limits, limits, validation): 4xx, not 5xx.
+    expect(summary.counters.usersJoined).toBe(300);
+    expect(summary.counters.rejected).toBeGreaterThan(0);
+    expect(await noneAlive(run.descendants)).toEqual([]);
+  }, 220_000);
 
   it('a reduced peak: queue over 5,000 fires the scale-out alarm and two more instances serve traffic', async () => {
     const file = join(work, 'reduced-peak.ts');

@@ -296,6 +296,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         requests: totals.requests,
         errors: totals.errors,
         conflicts: totals.conflicts,
+        rejected: totals.rejected,
         sameInstance: totals.sameInstance,
         instanceSwitches: totals.instanceSwitches,
         seatsHeld: totals.seatsHeld,
