@@ -5,6 +5,7 @@
  * session's socket on another instance, and the socket limits.
  */
 import { pino } from 'pino';
+import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUsersInBulk } from './auth/bulk-users.ts';
 import { gatedHasher, KdfGate } from './auth/kdf-gate.ts';
@@ -248,6 +249,23 @@ describe('rate limits, sign-in, logout and socket limits on two instances', () =
       first.close();
       second.close();
     }
+  });
+
+  it('a browser page of another origin cannot open a socket; the configured origin can', async () => {
+    const from = (origin: string) =>
+      connectSocket(a.url, {
+        auth: { token: users[0]!.token },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        extraHeaders: { origin },
+      });
+    const evil = from('https://evil.example');
+    await expect(connected(evil)).rejects.toThrow();
+    evil.close();
+    const site = from('https://tiketi.gg');
+    await connected(site);
+    site.close();
   });
 
   it('/health tells the public only its status; details need the control token; security headers', async () => {

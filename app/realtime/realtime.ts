@@ -189,6 +189,12 @@ export class Realtime {
       connectTimeout: limits.socketConnectTimeoutMs,
       connectionStateRecovery: undefined,
       cors: { origin: options.corsOrigins, credentials: true },
+      // CORS binds only polling; a WebSocket from a browser page of another site is refused here.
+      // Clients that are not browsers send no Origin.
+      allowRequest: (req, callback) => {
+        const { origin } = req.headers;
+        callback(null, origin === undefined || options.corsOrigins.includes(origin));
+      },
     });
     this.io.use((socket, next) => {
       this.admit(socket).then(
