@@ -12,6 +12,7 @@ import { gatedHasher, KdfGate } from './auth/kdf-gate.ts';
 import { hashPassword, type PasswordHasher } from './auth/passwords.ts';
 import { createTokenSigner } from './auth/tokens.ts';
 import { RetryLaterError } from './core/errors.ts';
+import { keys } from './core/keys.ts';
 import { createRedis, type RedisClient } from './core/redis.ts';
 import { seedDemoEvent } from './sales/seed.ts';
 import { type StartedTiketiServer, startTiketiServer } from './server.ts';
@@ -20,6 +21,7 @@ import {
   connect,
   connected,
   type DataTier,
+  nextEvent,
   startDataTier,
   startInstance,
   TEST_SECRET,
@@ -62,7 +64,7 @@ describe('rate limits, sign-in, logout and socket limits on two instances', () =
   let b: StartedTiketiServer;
   let redis: RedisClient;
   let db: ReturnType<typeof testPool>;
-  let users: { userId: string; token: string; email: string }[];
+  let users: { userId: string; sessionId: string; token: string; email: string }[];
   const hasher = new CountingHasher();
 
   beforeAll(async () => {
@@ -201,7 +203,7 @@ describe('rate limits, sign-in, logout and socket limits on two instances', () =
     const other = connect(b.url, { token: users[4]!.token });
     try {
       await Promise.all([connected(socket), connected(other)]);
-      const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      const gone = nextEvent<string>(socket, 'disconnect', () => true, 15_000);
       const out = await api(a.url, 'POST', '/api/auth/logout', { token });
       expect(out.status).toBe(200);
       expect(await gone).toBe('io server disconnect');
@@ -211,6 +213,27 @@ describe('rate limits, sign-in, logout and socket limits on two instances', () =
     } finally {
       socket.close();
       other.close();
+    }
+  });
+
+  it('a socket whose session ended meanwhile is refused its next message and disconnected', async () => {
+    const login = await api(b.url, 'POST', '/api/auth/login', {
+      body: { email: users[1]!.email, password: 'rehearsal-pass' },
+    });
+    const { token, userId } = login.body as { token: string; userId: string };
+    const socket = connect(a.url, { token });
+    try {
+      await connected(socket);
+      const [sessionKey] = await redis
+        .keys(`session:${userId}:*`)
+        .then((all) => all.filter((k) => k !== keys.session(userId, users[1]!.sessionId)));
+      await redis.del(sessionKey!); // as its TTL would
+      const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      const reply = await socket.timeout(5_000).emitWithAck('queue:subscribe', { eventId: 'one' });
+      expect(reply).toMatchObject({ error: { code: 'unauthorized' } });
+      expect(await gone).toBe('io server disconnect');
+    } finally {
+      socket.close();
     }
   });
 

@@ -22,7 +22,8 @@ import { Server, type Socket } from 'socket.io';
 import type { Limits } from '../../infra/topology.ts';
 import { authenticate, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
-import { ApiError, RetryLaterError } from '../core/errors.ts';
+import { ApiError, RetryLaterError, unauthorized } from '../core/errors.ts';
+import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import { idPattern, schemas } from '../http/validation.ts';
@@ -262,6 +263,14 @@ export class Realtime {
     (socket.data as SocketData).following = new Set();
   }
 
+  /** A socket's session may have expired since its handshake: then the socket goes too. */
+  private async requireLiveSession(socket: Socket): Promise<void> {
+    const { userId, sessionId } = (socket.data as SocketData).session;
+    if ((await this.options.redis.exists(keys.session(userId, sessionId))) === 1) return;
+    setImmediate(() => socket.disconnect(true));
+    throw unauthorized('session has ended (expired or logged out); log in again');
+  }
+
   /** Logout: the session's sockets, on every instance, are disconnected (through the adapter). */
   revokeSession(sessionId: string): void {
     this.io.in(sessionRoom(sessionId)).disconnectSockets(true);
@@ -283,6 +292,7 @@ export class Realtime {
     user.sockets.add(socket);
     void socket.join([`user:${session.userId}`, sessionRoom(session.sessionId)]);
     const follow = async (eventId: string): Promise<SessionState> => {
+      await this.requireLiveSession(socket);
       if (!following.has(eventId)) {
         const limit = this.options.limits.subscriptionsPerSocket;
         if (following.size >= limit)
