@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { designTopology, queueMetricSettingsOf } from '../infra/topology.ts';
 import type { StartedRedisCluster } from '../servers/redis-cluster.ts';
 import { waitUntil } from '../servers/wait-until.ts';
@@ -12,6 +12,7 @@ import { keys } from './core/keys.ts';
 import { createRedis, type RedisClient } from './core/redis.ts';
 import { createQueueMonitorHandler, type PutMetricDataInput } from './lambda/queue-monitor.ts';
 import { openSales, seedDemoEvent } from './sales/seed.ts';
+import { RateLimits } from './security/rate-limits.ts';
 import type { StartedTiketiServer } from './server.ts';
 import {
   api,
@@ -119,6 +120,22 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     expect(info).toContain('cluster_size:3');
   });
 
+  it('rate limits count on the cluster: N allowed, N+1 refused, keys spread over shards', async () => {
+    const limits = new RateLimits(redis, {
+      ...designTopology.limits.rate,
+      holdPerUser: { points: 3, windowSeconds: 60 },
+    });
+    const users = Array.from({ length: 12 }, (_, i) => `cluster-user-${i}`);
+    for (const user of users) for (let i = 0; i < 3; i++) await limits.consume('holdPerUser', user);
+    for (const user of users)
+      await expect(limits.consume('holdPerUser', user)).rejects.toMatchObject({
+        status: 429,
+        code: 'rate_limited',
+      });
+    const slots = await Promise.all(users.map((u) => redis.cluster('KEYSLOT', `rate:holdPerUser:${u}`)));
+    expect(new Set(slots.map((s) => tier.redis.primaryForSlot(Number(s)).id)).size).toBeGreaterThan(1);
+  });
+
   it("puts every key of one event in one slot, so the event's scripts and MULTIs cannot hit CROSSSLOT", async () => {
     const eventId = 'slot-check';
     const eventKeys = [
@@ -164,7 +181,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     const registered = await api(a.url, 'POST', '/api/auth/register', {
       body: { email: 'cluster@example.com', password: 'correct horse', name: 'Cluster Fan' },
     });
-    expect(registered.status).toBe(201);
+    expect(registered.status).toBe(202);
     const login = await api(b.url, 'POST', '/api/auth/login', {
       body: { email: 'cluster@example.com', password: 'correct horse' },
     });
@@ -192,7 +209,7 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(admission.admittedUntil).toBeGreaterThan(Date.now());
       expect(a.admitter.admittedCount).toBe(1);
       expect(b.admitter.admittedCount).toBe(0);
-      expect(await redis.sismember(keys.active(eventId), registered.body.userId)).toBe(1);
+      expect(await redis.sismember(keys.active(eventId), login.body.userId)).toBe(1);
       // Joining again once admitted says so (the JOIN script's admitted branch, on B).
       const again = await api(b.url, 'POST', `/api/events/${eventId}/queue`, { token });
       expect(again.status).toBe(200);
@@ -223,10 +240,16 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       expect(
         (await api(a.url, 'POST', `/api/events/${eventId}/seats/${second}/hold`, { token })).status,
       ).toBe(201);
-      const seatMap = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
-      const statusOf = (id: string) =>
-        (seatMap.body.seats as { seatId: string; status: string }[]).find((s) => s.seatId === id)?.status;
-      expect([statusOf(first!), statusOf(second!)]).toEqual(['held', 'held']);
+      // The seat map is a snapshot per instance (limits.seatSnapshotTtlMs): it shows the holds once renewed.
+      await vi.waitFor(
+        async () => {
+          const seatMap = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
+          const statusOf = (id: string) =>
+            (seatMap.body.seats as { seatId: string; status: string }[]).find((s) => s.seatId === id)?.status;
+          expect([statusOf(first!), statusOf(second!)]).toEqual(['held', 'held']);
+        },
+        { timeout: 5_000, interval: 200 },
+      );
 
       const reservation = await api(a.url, 'POST', '/api/reservations', {
         token,
@@ -254,14 +277,19 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
       // markSold's MULTI (sold set, seat locks, the user's holds) ran on the event's shard.
       expect((await redis.smembers(keys.sold(eventId))).sort()).toEqual([first, second].sort());
       expect(await redis.exists(keys.seatLock(eventId, first!))).toBe(0);
-      expect(await redis.scard(keys.userHolds(eventId, registered.body.userId))).toBe(0);
-      const after = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
-      expect(
-        (after.body.seats as { seatId: string; status: string }[])
-          .filter((s) => s.status === 'sold')
-          .map((s) => s.seatId)
-          .sort(),
-      ).toEqual([first, second].sort());
+      expect(await redis.scard(keys.userHolds(eventId, login.body.userId))).toBe(0);
+      await vi.waitFor(
+        async () => {
+          const after = await api(b.url, 'GET', `/api/events/${eventId}/seats`);
+          expect(
+            (after.body.seats as { seatId: string; status: string }[])
+              .filter((s) => s.status === 'sold')
+              .map((s) => s.seatId)
+              .sort(),
+          ).toEqual([first, second].sort());
+        },
+        { timeout: 5_000, interval: 200 },
+      );
       const { rows } = await pool.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM reservations WHERE event_id = $1 AND status = 'confirmed'",
         [eventId],
@@ -285,11 +313,13 @@ describe('the app on a Redis Cluster (ElastiCache cluster mode), two instances',
     const shards = await Promise.all(
       users.map(
         async (u) =>
-          tier.redis.primaryForSlot(Number(await redis.cluster('KEYSLOT', keys.session(u.userId)))).id,
+          tier.redis.primaryForSlot(
+            Number(await redis.cluster('KEYSLOT', keys.session(u.userId, u.sessionId))),
+          ).id,
       ),
     );
     expect(new Set(shards).size).toBeGreaterThan(1);
-    expect(await Promise.all(users.map((u) => redis.exists(keys.session(u.userId))))).toEqual(
+    expect(await Promise.all(users.map((u) => redis.exists(keys.session(u.userId, u.sessionId))))).toEqual(
       users.map(() => 1),
     );
 

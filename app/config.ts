@@ -3,7 +3,7 @@
  * problem is reported at once, naming the variable. Design defaults come from infra/topology.ts.
  */
 import { z } from 'zod';
-import { designTopology } from '../infra/topology.ts';
+import { designTopology, type Limits, mergeTopology } from '../infra/topology.ts';
 
 const hostPortList = z.string().transform((value, ctx) => {
   const out: { host: string; port: number }[] = [];
@@ -94,6 +94,31 @@ const envSchema = z
     DRAIN_NOTICE_MS: z.coerce.number().int().min(0).default(2_000),
     /** SIGTERM drain deadline, wall ms. @default 25000 */
     DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
+    /**
+     * Overrides of the design's limits (infra/topology.ts `limits`) as JSON, e.g.
+     * `{"holdsPerUserPerEvent":2}`; the emulator passes a scenario's whole `limits`. @default none
+     */
+    LIMITS: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of limits (infra/topology.ts)' });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    /** Origins allowed to open sockets from a browser, comma-separated. @default the design's site */
+    CORS_ORIGINS: z
+      .string()
+      .default(designTopology.edge.corsAllowedOrigin)
+      .transform((v) => v.split(',').map((o) => o.trim())),
+    /**
+     * Secret the control plane sends as `X-Control-Token` to read `/health/details`; without it the
+     * details are not served at all. @default none
+     */
+    CONTROL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Largest JSON body accepted. @default '16kb' */
     MAX_BODY: z.string().default('16kb'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -169,6 +194,9 @@ export interface AppConfig {
   drainNoticeMs: number;
   maxBody: string;
   logLevel: string;
+  limits: Limits;
+  corsOrigins: string[];
+  controlToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -186,6 +214,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     );
   }
   const e = parsed.data;
+  let limits: Limits;
+  try {
+    limits = mergeTopology(designTopology, { limits: e.LIMITS as never }).limits;
+  } catch (err) {
+    throw new ConfigError([`LIMITS: ${(err as Error).message.replace(/^invalid topology:\s*/, '').trim()}`]);
+  }
   return {
     port: e.PORT,
     instanceId: e.INSTANCE_ID,
@@ -224,5 +258,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     drainNoticeMs: e.DRAIN_NOTICE_MS,
     maxBody: e.MAX_BODY,
     logLevel: e.LOG_LEVEL,
+    limits,
+    corsOrigins: e.CORS_ORIGINS,
+    controlToken: e.CONTROL_TOKEN,
   };
 }

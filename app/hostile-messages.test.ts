@@ -24,7 +24,7 @@ const MALFORMED: { name: string; args: unknown[] }[] = [
   { name: 'an array payload', args: [['demo']] },
   { name: 'a numeric event id', args: [{ eventId: 7 }] },
   { name: 'an event id with a Redis key separator', args: [{ eventId: 'demo}:x{' }] },
-  { name: 'an oversized event id', args: [{ eventId: 'e'.repeat(10_000) }] },
+  { name: 'an overlong event id', args: [{ eventId: 'e'.repeat(1_000) }] },
   { name: 'an unknown field', args: [{ eventId: 'demo', admin: true }] },
   { name: 'a prototype-polluting payload', args: [JSON.parse('{"__proto__": {"x": 1}, "eventId": "demo"}')] },
   { name: 'three arguments', args: [{ eventId: 'demo' }, { eventId: 'demo' }, 'x'] },
@@ -75,5 +75,19 @@ describe('hostile Socket.IO messages against a real instance process', () => {
     expect(app.process.running).toBe(true);
     const health = await fetch(`${app.url}/health`);
     expect(health.status).toBe(200);
+  });
+
+  it('a message over the size limit closes that connection only; the instance stays up', async () => {
+    const socket = connect(app.url, { token });
+    try {
+      await connected(socket);
+      const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      socket.emit('queue:subscribe', { eventId: 'e'.repeat(10_000) });
+      expect(await closed).toBe('transport close');
+    } finally {
+      socket.disconnect();
+    }
+    expect(app.process.running).toBe(true);
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
   });
 });

@@ -132,10 +132,20 @@ describe('Socket.IO across instances', () => {
       [{}, /missing token/],
       [{ token: 'not.a.token' }, /not a TIKETI access token/],
       [
-        { token: createTokenSigner('another-secret-of-16+').sign(users[0]!.userId, 60) },
+        { token: createTokenSigner('another-secret-of-16+').sign(users[0]!.userId, 'any-session', 60) },
         /signature is invalid/,
       ],
-      [{ token: createTokenSigner(TEST_SECRET).sign(users[0]!.userId, 60, Date.now() - 120_000) }, /expired/],
+      [
+        {
+          token: createTokenSigner(TEST_SECRET).sign(
+            users[0]!.userId,
+            'any-session',
+            60,
+            Date.now() - 120_000,
+          ),
+        },
+        /expired/,
+      ],
     ] as const) {
       const socket = connect(a.url, auth);
       try {

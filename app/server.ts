@@ -5,6 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { gatedHasher, KdfGate } from './auth/kdf-gate.ts';
+import type { PasswordHasher } from './auth/passwords.ts';
 import { createTokenSigner } from './auth/tokens.ts';
 import type { AppConfig } from './config.ts';
 import { createRedis } from './core/redis.ts';
@@ -17,6 +19,7 @@ import { WaitingQueue } from './queue/queue.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { EventCatalog } from './sales/events.ts';
 import { SeatHolds } from './sales/holds.ts';
+import { RateLimits } from './security/rate-limits.ts';
 
 export interface StartedTiketiServer {
   readonly url: string;
@@ -46,7 +49,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 export async function startTiketiServer(
   config: AppConfig,
-  options: { log?: Logger; migrate?: boolean } = {},
+  options: {
+    log?: Logger;
+    migrate?: boolean;
+    /** How passwords are hashed. @default scrypt at OWASP's minimum behind a `KdfGate` */
+    hasher?: PasswordHasher;
+  } = {},
 ): Promise<StartedTiketiServer> {
   const log =
     options.log ?? pino({ level: config.logLevel, base: { instanceId: config.instanceId, az: config.az } });
@@ -70,7 +78,10 @@ export async function startTiketiServer(
   const timeScale = createTimeScale(config.timeScale, redis);
   speed = timeScale.current;
   const queue = new WaitingQueue(redis);
-  const holds = new SeatHolds(redis);
+  const { limits } = config;
+  const holds = new SeatHolds(redis, limits.holdsPerUserPerEvent);
+  const rateLimits = new RateLimits(redis, limits.rate);
+  const hasher = options.hasher ?? gatedHasher(new KdfGate(limits.kdfConcurrency, limits.kdfQueue));
   const catalog = new EventCatalog(db.reader, redis, config.eventCacheTtlSeconds);
   const inFlight = { count: 0 };
   let draining = false;
@@ -105,6 +116,10 @@ export async function startTiketiServer(
     seatHoldSeconds: config.seatHoldSeconds,
     maxBody: config.maxBody,
     log,
+    limits,
+    rateLimits,
+    hasher,
+    controlToken: config.controlToken,
     health,
     inFlight,
     isDraining: () => draining,
@@ -124,6 +139,10 @@ export async function startTiketiServer(
     queueUpdateMs: config.queueUpdateMs,
     queueUpdateSimulatedMs: config.queueUpdateSimulatedMs,
     timeScale,
+    limits,
+    rateLimits,
+    eventExists: async (eventId) => (await catalog.get(eventId)) !== undefined,
+    corsOrigins: config.corsOrigins,
   });
   const admitter = new Admitter({
     redis,

@@ -171,6 +171,76 @@ export const queueSchema = z
   })
   .strict();
 
+/** A rate limit: at most `points` requests per `windowSeconds` per key, shared by every instance. */
+export const rateLimitSchema = z
+  .object({
+    points: positiveInt,
+    /** Wall seconds: a rate limit protects machines, and they run on wall time. */
+    windowSeconds: positiveInt,
+  })
+  .strict();
+
+/**
+ * What one user, socket or address may do: the bounds that keep one account (or a bot farm) from
+ * holding the venue or taking an instance down. Enforced atomically where they are checked (the
+ * HOLD script, the reservation transaction, Redis counters shared by all instances).
+ */
+export const limitsSchema = z
+  .object({
+    /** Seats one user may hold at once in one event (checked inside the HOLD script). @default 4 */
+    holdsPerUserPerEvent: positiveInt.default(4),
+    /** Pending (not expired) plus confirmed reservations of one user in one event. @default 2 */
+    reservationsPerUserPerEvent: positiveInt.default(2),
+    /** Seats in those reservations, in all. @default 4 */
+    seatsPerUserPerEvent: positiveInt.default(4),
+    /** Events one socket may follow (`queue:subscribe`); existing events only. @default 3 */
+    subscriptionsPerSocket: z.number().int().min(1).max(3).default(3),
+    /** Live sockets of one user on one instance (tabs, a reconnect overlapping its old socket). @default 3 */
+    socketsPerUserPerInstance: positiveInt.default(3),
+    /** Largest Socket.IO message accepted (the app's largest is `queue:subscribe`, under 100 bytes). @default 4096 */
+    socketMaxMessageBytes: positiveInt.default(4_096),
+    /** How long a socket may take to complete the Socket.IO handshake, wall ms. @default 10000 */
+    socketConnectTimeoutMs: positiveInt.default(10_000),
+    /** Proxies in front of an instance that append `X-Forwarded-For` (the ALB). @default 1 */
+    trustedProxyHops: z.number().int().nonnegative().default(1),
+    /** How long an instance serves one rendered seat map before asking Redis again, wall ms. @default 1000 */
+    seatSnapshotTtlMs: positiveInt.default(1_000),
+    /** Password hashes computed at once per instance (each takes 128 MiB at N=2^17). @default 2 */
+    kdfConcurrency: positiveInt.default(2),
+    /** Password hashes waiting for their turn; past that, `503` with `Retry-After`. @default 64 */
+    kdfQueue: z.number().int().nonnegative().default(64),
+    /**
+     * Rate limits. Per address only where no account exists yet (register, login, refused socket
+     * handshakes), sized for a crowd behind one carrier NAT; per account for what a signed-in
+     * user does, sized so an honest fan never meets them. (The emulator's users all come from
+     * 127.0.0.1: per-address limits on signed-in routes would measure the load generator.)
+     */
+    rate: z
+      .object({
+        /** @default 30 per hour per address */
+        registerPerAddress: rateLimitSchema.default({ points: 30, windowSeconds: 3_600 }),
+        /** @default 300 per 15 min per address */
+        loginPerAddress: rateLimitSchema.default({ points: 300, windowSeconds: 900 }),
+        /** Brute force of one account from many addresses. @default 10 per 15 min per email */
+        loginPerEmail: rateLimitSchema.default({ points: 10, windowSeconds: 900 }),
+        /** @default 10 per minute per account */
+        queueJoinPerUser: rateLimitSchema.default({ points: 10, windowSeconds: 60 }),
+        /** @default 60 per minute per account */
+        holdPerUser: rateLimitSchema.default({ points: 60, windowSeconds: 60 }),
+        /** @default 10 per minute per account */
+        reservePerUser: rateLimitSchema.default({ points: 10, windowSeconds: 60 }),
+        /** @default 10 per minute per account */
+        payPerUser: rateLimitSchema.default({ points: 10, windowSeconds: 60 }),
+        /** Socket handshakes with a valid token. @default 30 per minute per account */
+        socketConnectPerUser: rateLimitSchema.default({ points: 30, windowSeconds: 60 }),
+        /** Socket handshakes refused (no or bad token). @default 300 per minute per address */
+        socketRefusedPerAddress: rateLimitSchema.default({ points: 300, windowSeconds: 60 }),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const redisSchema = z
   .object({
     engineVersion: z.string(),
@@ -275,6 +345,8 @@ export const topologySchema = z
     alarms: z.array(alarmSchema),
     queueMonitor: queueMonitorSchema,
     queue: queueSchema,
+    /** Per-user, per-socket and per-address bounds. @default see `limitsSchema` */
+    limits: limitsSchema.prefault({}),
     redis: redisSchema,
     database: databaseSchema,
     edge: edgeSchema,
@@ -372,6 +444,8 @@ export type TopologyInput = z.input<typeof topologySchema>;
 export type Topology = z.output<typeof topologySchema>;
 export type AlarmDefinition = Topology['alarms'][number];
 export type ScalingPolicyDefinition = Topology['scalingPolicies'][number];
+export type Limits = Topology['limits'];
+export type RateLimit = z.output<typeof rateLimitSchema>;
 export type ComparisonOperator = z.infer<typeof comparisonOperatorSchema>;
 export type Statistic = z.infer<typeof statisticSchema>;
 
@@ -583,6 +657,7 @@ export const designTopology: Topology = defineTopology({
     sessionTtlSeconds: 3_600,
     eventCacheTtlSeconds: 60,
   },
+  limits: {},
   redis: {
     engineVersion: '7.0',
     nodeType: 'cache.t4g.micro',

@@ -8,10 +8,12 @@ import type pg from 'pg';
 import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
 import { hashPassword } from './passwords.ts';
+import { newSessionId } from './sessions.ts';
 import type { TokenSigner } from './tokens.ts';
 
 export interface BulkUser {
   userId: string;
+  sessionId: string;
   email: string;
   token: string;
 }
@@ -52,11 +54,14 @@ export async function createUsersInBulk(
     const pipeline = redis instanceof Cluster ? undefined : redis.pipeline();
     const writes: Promise<unknown>[] = [];
     for (const row of rows) {
-      const session = JSON.stringify({ userId: row.id, email: row.email, name: row.name });
+      const sessionId = newSessionId();
+      const session = JSON.stringify({ userId: row.id, sessionId, email: row.email, name: row.name });
+      const key = keys.session(row.id, sessionId);
       const ttlSeconds = Math.ceil(options.sessionTtlSeconds);
-      if (pipeline) pipeline.set(keys.session(row.id), session, 'EX', ttlSeconds);
-      else writes.push(redis.set(keys.session(row.id), session, 'EX', ttlSeconds));
-      users.push({ userId: row.id, email: row.email, token: signer.sign(row.id, options.sessionTtlSeconds) });
+      if (pipeline) pipeline.set(key, session, 'EX', ttlSeconds);
+      else writes.push(redis.set(key, session, 'EX', ttlSeconds));
+      const token = signer.sign(row.id, sessionId, options.sessionTtlSeconds);
+      users.push({ userId: row.id, sessionId, email: row.email, token });
     }
     if (pipeline) {
       // exec() resolves with each command's error rather than rejecting: surface the first.

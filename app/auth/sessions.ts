@@ -1,4 +1,8 @@
-/** Sessions in Redis (`session:<userId>`, TTL from the design) and the checks a request needs. */
+/**
+ * Sessions in Redis (`session:<userId>:<sessionId>`, TTL from the design) and the checks a request
+ * needs. A token names its session; logging out deletes that session, and the token with it.
+ */
+import { randomBytes } from 'node:crypto';
 import { unauthorized } from '../core/errors.ts';
 import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
@@ -6,12 +10,33 @@ import { TokenError, type TokenSigner } from './tokens.ts';
 
 export interface Session {
   userId: string;
+  sessionId: string;
   email: string;
   name: string;
 }
 
-export async function openSession(redis: RedisClient, session: Session, ttlSeconds: number): Promise<void> {
-  await redis.set(keys.session(session.userId), JSON.stringify(session), 'EX', Math.ceil(ttlSeconds));
+export const newSessionId = (): string => randomBytes(16).toString('base64url');
+
+/** Opens a session and returns its token. */
+export async function openSession(
+  redis: RedisClient,
+  signer: TokenSigner,
+  user: Omit<Session, 'sessionId'>,
+  ttlSeconds: number,
+): Promise<{ session: Session; token: string }> {
+  const session = { ...user, sessionId: newSessionId() };
+  await redis.set(
+    keys.session(session.userId, session.sessionId),
+    JSON.stringify(session),
+    'EX',
+    Math.ceil(ttlSeconds),
+  );
+  return { session, token: signer.sign(session.userId, session.sessionId, ttlSeconds) };
+}
+
+/** Ends a session: its token no longer authenticates anything. */
+export async function closeSession(redis: RedisClient, session: Session): Promise<void> {
+  await redis.del(keys.session(session.userId, session.sessionId));
 }
 
 /** Verifies the token and that its session still lives; the message says which failed. */
@@ -21,15 +46,15 @@ export async function authenticate(
   redis: RedisClient,
 ): Promise<Session> {
   if (!token) throw unauthorized('missing token: send Authorization: Bearer <token> (from /api/auth/login)');
-  let userId: string;
+  let claims: { sub: string; sid: string };
   try {
-    userId = signer.verify(token).sub;
+    claims = signer.verify(token);
   } catch (err) {
     if (err instanceof TokenError) throw unauthorized(err.message);
     throw err;
   }
-  const raw = await redis.get(keys.session(userId));
-  if (!raw) throw unauthorized('session has expired; log in again');
+  const raw = await redis.get(keys.session(claims.sub, claims.sid));
+  if (!raw) throw unauthorized('session has ended (expired or logged out); log in again');
   return JSON.parse(raw) as Session;
 }
 

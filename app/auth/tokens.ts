@@ -1,8 +1,12 @@
-/** Signed access tokens: compact HS256 JWTs (`sub` = user id), with node's own HMAC. */
+/**
+ * Signed access tokens: compact HS256 JWTs (`sub` = user id, `sid` = session id), with node's own
+ * HMAC. The session id names the one session a token belongs to, so it can be revoked alone.
+ */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface TokenClaims {
   sub: string;
+  sid: string;
   iat: number;
   exp: number;
 }
@@ -20,17 +24,17 @@ export class TokenError extends Error {
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 export interface TokenSigner {
-  sign(userId: string, ttlSeconds: number, nowMs?: number): string;
+  sign(userId: string, sessionId: string, ttlSeconds: number, nowMs?: number): string;
   verify(token: string, nowMs?: number): TokenClaims;
 }
 
 export function createTokenSigner(secret: string): TokenSigner {
   const mac = (data: string) => createHmac('sha256', secret).update(data).digest();
   return {
-    sign(userId, ttlSeconds, nowMs = Date.now()) {
+    sign(userId, sessionId, ttlSeconds, nowMs = Date.now()) {
       const iat = Math.floor(nowMs / 1_000);
       const payload = Buffer.from(
-        JSON.stringify({ sub: userId, iat, exp: iat + Math.ceil(ttlSeconds) }),
+        JSON.stringify({ sub: userId, sid: sessionId, iat, exp: iat + Math.ceil(ttlSeconds) }),
       ).toString('base64url');
       return `${HEADER}.${payload}.${mac(`${HEADER}.${payload}`).toString('base64url')}`;
     },
@@ -49,8 +53,8 @@ export function createTokenSigner(secret: string): TokenSigner {
       } catch {
         throw new TokenError('malformed', 'token payload is not JSON');
       }
-      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number')
-        throw new TokenError('malformed', 'token lacks sub or exp');
+      if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.exp !== 'number')
+        throw new TokenError('malformed', 'token lacks sub, sid or exp');
       if (claims.exp * 1_000 <= nowMs) throw new TokenError('expired', 'token has expired; log in again');
       return claims;
     },

@@ -18,7 +18,10 @@ export const keys = {
   /** Events with a live queue. In a slot of its own: never in a script with an event's keys. */
   activeEvents: 'active-events',
   salesOpen: (eventId: string) => `sales-open:${tag(eventId)}`,
-  session: (userId: string) => `session:${userId}`,
+  /** One signed-in session (a user may have several: devices, tabs); revoked alone at logout. */
+  session: (userId: string, sessionId: string) => `session:${userId}:${sessionId}`,
+  /** Users who bought in this event's drop: they do not queue again. */
+  purchased: (eventId: string) => `purchased:${tag(eventId)}`,
   seatLock: (eventId: string, seatId: string) => `seat:${tag(eventId)}:${seatId}:locked`,
   /** Seats a user holds, for restoring state on reconnect. */
   userHolds: (eventId: string, userId: string) => `holds:${tag(eventId)}:${userId}`,

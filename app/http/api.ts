@@ -1,10 +1,13 @@
 /** The HTTP API (Express 5). Routes and payloads are a contract: the harness and outside checks use them. */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { hashPassword, verifyPassword } from '../auth/passwords.ts';
-import { authenticate, bearerToken, openSession, type Session } from '../auth/sessions.ts';
+import type { Limits } from '../../infra/topology.ts';
+import type { PasswordHasher } from '../auth/passwords.ts';
+import { authenticate, bearerToken, closeSession, openSession, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
-import { ApiError, conflict, forbidden, notFound } from '../core/errors.ts';
+import { ApiError, conflict, forbidden, notFound, RetryLaterError } from '../core/errors.ts';
 import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import type { Database } from '../db/pool.ts';
@@ -13,6 +16,9 @@ import type { Realtime } from '../realtime/realtime.ts';
 import type { EventCatalog } from '../sales/events.ts';
 import type { SeatHolds } from '../sales/holds.ts';
 import { createReservation, getReservation, payReservation } from '../sales/reservations.ts';
+import { SeatSnapshots } from '../sales/seat-snapshots.ts';
+import { clientAddress } from '../security/client-address.ts';
+import { emailKey, type RateLimits } from '../security/rate-limits.ts';
 import { parse, schemas } from './validation.ts';
 
 export interface ApiDependencies {
@@ -30,8 +36,13 @@ export interface ApiDependencies {
   seatHoldSeconds: number;
   maxBody: string;
   log: Logger;
-  /** Health of dependencies and whether the instance is draining. */
-  health: () => Promise<{ healthy: boolean; body: object }>;
+  limits: Limits;
+  rateLimits: RateLimits;
+  hasher: PasswordHasher;
+  /** What `/health/details` asks for in `X-Control-Token`; without one, no details are served. */
+  controlToken: string | undefined;
+  /** Health of dependencies and whether the instance is draining; `status` alone is public. */
+  health: () => Promise<{ healthy: boolean; body: { status: string } & object }>;
   inFlight: { count: number };
   isDraining: () => boolean;
 }
@@ -42,6 +53,9 @@ export function createApi(deps: ApiDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // req.ip is the client as the ALB saw it: the X-Forwarded-For entry our own proxies added.
+  app.set('trust proxy', deps.limits.trustedProxyHops);
+  app.use(helmet());
 
   app.use((_req, res, next) => {
     res.setHeader('X-Instance-Id', deps.instanceId);
@@ -59,7 +73,15 @@ export function createApi(deps: ApiDependencies): express.Express {
     next();
   });
 
+  // The load balancer needs the status code; the details (dependency errors, instance, AZ) are
+  // for the control plane, which proves itself with a shared secret.
   app.get('/health', async (_req, res) => {
+    const { healthy, body } = await deps.health();
+    res.status(healthy ? 200 : 503).json({ status: body.status });
+  });
+  app.get('/health/details', async (req, res) => {
+    if (!isControlPlane(deps.controlToken, req.header('x-control-token')))
+      throw notFound('no route for GET /health/details');
     const { healthy, body } = await deps.health();
     res.status(healthy ? 200 : 503).json(body);
   });
@@ -72,41 +94,64 @@ export function createApi(deps: ApiDependencies): express.Express {
     authenticate(bearerToken(req.header('authorization')), deps.signer, deps.redis);
   const scaledMs = (seconds: number) => (seconds * 1_000) / deps.timeScale.current();
 
+  const address = (req: Request) => clientAddress(req, deps.limits.trustedProxyHops);
+  const noStore = (res: Response) => res.setHeader('Cache-Control', 'no-store');
+  const hashOfNobody = lazyHash(deps.hasher);
+
+  // The same answer, after the same work, whether the email is new or taken: registration does
+  // not tell who has an account. Sign in next (POST /api/auth/login).
   app.post('/api/auth/register', async (req, res) => {
     const input = parse(schemas.register, req.body);
-    const passwordHash = await hashPassword(input.password);
-    let userId: string;
+    await deps.rateLimits.consume('registerPerAddress', address(req));
+    const passwordHash = await deps.hasher.hash(input.password);
     try {
-      const { rows } = await deps.db.writer.query<{ id: string }>(
-        'INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id',
-        [input.email, input.name, passwordHash],
-      );
-      userId = rows[0]!.id;
+      await deps.db.writer.query('INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3)', [
+        input.email,
+        input.name,
+        passwordHash,
+      ]);
     } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION)
-        throw conflict('email_taken', 'an account with this email exists; log in instead');
-      throw err;
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
     }
-    await openSession(deps.redis, { userId, email: input.email, name: input.name }, deps.sessionTtlSeconds);
-    res.status(201).json({ userId, token: deps.signer.sign(userId, deps.sessionTtlSeconds) });
+    noStore(res);
+    res.status(202).json({
+      accepted: true,
+      message: 'if this email had no account, it has one now: sign in with POST /api/auth/login',
+    });
   });
 
   app.post('/api/auth/login', async (req, res) => {
     const input = parse(schemas.login, req.body);
+    await deps.rateLimits.consume('loginPerAddress', address(req));
+    await deps.rateLimits.consume('loginPerEmail', emailKey(input.email));
     const { rows } = await deps.db.writer.query<{ id: string; name: string; password_hash: string }>(
       'SELECT id, name, password_hash FROM users WHERE email = $1',
       [input.email],
     );
     const user = rows[0];
-    if (!user || !(await verifyPassword(input.password, user.password_hash))) {
-      throw new ApiError(401, 'invalid_credentials', 'email or password is wrong');
+    // An unknown email costs the same KDF work as a known one: timing does not tell them apart.
+    const matches = await deps.hasher.verify(input.password, user?.password_hash ?? (await hashOfNobody()));
+    if (!user || !matches) throw new ApiError(401, 'invalid_credentials', 'email or password is wrong');
+    if (deps.hasher.needsRehash(user.password_hash)) {
+      const rehashed = await deps.hasher.hash(input.password);
+      await deps.db.writer.query('UPDATE users SET password_hash = $2 WHERE id = $1', [user.id, rehashed]);
     }
-    await openSession(
+    const { token } = await openSession(
       deps.redis,
+      deps.signer,
       { userId: user.id, email: input.email, name: user.name },
       deps.sessionTtlSeconds,
     );
-    res.json({ userId: user.id, token: deps.signer.sign(user.id, deps.sessionTtlSeconds) });
+    noStore(res);
+    res.json({ userId: user.id, token });
+  });
+
+  app.post('/api/auth/logout', async (req, res) => {
+    const session = await auth(req);
+    await closeSession(deps.redis, session);
+    deps.realtime()?.revokeSession(session.sessionId);
+    noStore(res);
+    res.json({ loggedOut: true });
   });
 
   app.get('/api/events', async (_req, res) => {
@@ -120,35 +165,33 @@ export function createApi(deps: ApiDependencies): express.Express {
     res.json(event);
   });
 
+  const snapshots = new SeatSnapshots(deps.catalog, deps.holds, deps.limits.seatSnapshotTtlMs);
   app.get('/api/events/:eventId/seats', async (req, res) => {
     const { eventId } = parse(schemas.eventParams, req.params, 'path');
-    const seats = await deps.catalog.seatMap(eventId);
-    if (!seats) throw notFound(`event ${eventId}`);
-    const [holders, sold] = await Promise.all([
-      deps.holds.holders(
-        eventId,
-        seats.map((s) => s.seatId),
-      ),
-      deps.holds.sold(eventId),
-    ]);
-    res.json({
-      eventId,
-      seats: seats.map((s, i) => ({
-        ...s,
-        status: sold.has(s.seatId) ? 'sold' : holders[i] ? 'held' : 'available',
-      })),
-    });
+    const body = await snapshots.get(eventId);
+    if (!body) throw notFound(`event ${eventId}`);
+    res.type('application/json').send(body);
   });
 
   const requireEvent = async (eventId: string) => {
     if (!(await deps.catalog.get(eventId))) throw notFound(`event ${eventId}`);
+  };
+  const requireAdmitted = async (eventId: string, userId: string, what: string) => {
+    if (!(await deps.queue.isAdmitted(eventId, userId)))
+      throw forbidden(`only admitted users can ${what}: join the queue and wait for your turn`);
   };
 
   app.post('/api/events/:eventId/queue', async (req, res) => {
     const session = await auth(req);
     const { eventId } = parse(schemas.eventParams, req.params, 'path');
     await requireEvent(eventId);
+    await deps.rateLimits.consume('queueJoinPerUser', session.userId);
     const status = await deps.queue.join(eventId, session.userId);
+    if (status.state === 'purchased')
+      throw conflict(
+        'already_purchased',
+        'you bought tickets in this drop; one queue place per user per drop',
+      );
     if (status.state === 'admitted') {
       res
         .status(200)
@@ -182,12 +225,16 @@ export function createApi(deps: ApiDependencies): express.Express {
     const seats = await deps.catalog.seatMap(eventId);
     if (!seats) throw notFound(`event ${eventId}`);
     if (!seats.some((s) => s.seatId === seatId)) throw notFound(`seat ${seatId} in event ${eventId}`);
-    if (!(await deps.queue.isAdmitted(eventId, session.userId))) {
-      throw forbidden('only admitted users can hold seats: join the queue and wait for your turn');
-    }
+    await deps.rateLimits.consume('holdPerUser', session.userId);
+    await requireAdmitted(eventId, session.userId, 'hold seats');
     const holdMs = scaledMs(deps.seatHoldSeconds);
     const result = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
     if (result === 'sold') throw conflict('seat_sold', `seat ${seatId} is sold`);
+    if (result === 'limit')
+      throw conflict(
+        'hold_limit',
+        `you hold ${deps.limits.holdsPerUserPerEvent} seats of this event already (the most one user may); reserve or release some first`,
+      );
     if (result === 'held') throw conflict('seat_held', `seat ${seatId} is held by someone else`);
     deps.realtime()?.broadcastSeats('held', eventId, [seatId]);
     res.status(201).json({ eventId, seatId, heldUntil: Date.now() + holdMs });
@@ -208,6 +255,8 @@ export function createApi(deps: ApiDependencies): express.Express {
     const session = await auth(req);
     const input = parse(schemas.reservation, req.body);
     await requireEvent(input.eventId);
+    await deps.rateLimits.consume('reservePerUser', session.userId);
+    await requireAdmitted(input.eventId, session.userId, 'reserve seats');
     const holders = await deps.holds.holders(input.eventId, input.seatIds);
     const notHeld = input.seatIds.filter((_, i) => holders[i] !== session.userId);
     if (notHeld.length > 0) {
@@ -218,12 +267,16 @@ export function createApi(deps: ApiDependencies): express.Express {
         'seatIds',
       );
     }
-    const reservation = await createReservation(deps.db.writer, {
-      userId: session.userId,
-      eventId: input.eventId,
-      seatIds: input.seatIds,
-      expiresAt: new Date(Date.now() + scaledMs(deps.seatHoldSeconds)),
-    });
+    const reservation = await createReservation(
+      deps.db.writer,
+      {
+        userId: session.userId,
+        eventId: input.eventId,
+        seatIds: input.seatIds,
+        expiresAt: new Date(Date.now() + scaledMs(deps.seatHoldSeconds)),
+      },
+      deps.limits,
+    );
     res.status(201).json({
       reservationId: reservation.reservationId,
       status: reservation.status,
@@ -242,6 +295,9 @@ export function createApi(deps: ApiDependencies): express.Express {
     const session = await auth(req);
     const { id } = parse(schemas.reservationParams, req.params, 'path');
     const input = parse(schemas.payment, req.body);
+    await deps.rateLimits.consume('payPerUser', session.userId);
+    const owned = await getReservation(deps.db.writer, id, session.userId);
+    await requireAdmitted(owned.eventId, session.userId, 'pay');
     const { payment, reservation } = await payReservation(deps.db.writer, {
       reservationId: id,
       userId: session.userId,
@@ -268,6 +324,7 @@ export function createApi(deps: ApiDependencies): express.Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const body = (status: number, code: string, message: string, field?: string) =>
       res.status(status).json({ error: field ? { code, message, field } : { code, message } });
+    if (err instanceof RetryLaterError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     if (err instanceof ApiError) return body(err.status, err.code, err.message, err.field);
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed')
@@ -281,4 +338,19 @@ export function createApi(deps: ApiDependencies): express.Express {
   });
 
   return app;
+}
+
+function isControlPlane(expected: string | undefined, given: string | undefined): boolean {
+  if (!expected || !given) return false;
+  const [a, b] = [Buffer.from(expected), Buffer.from(given)];
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A hash of a random password, made once on first use: what an unknown email is checked against. */
+function lazyHash(hasher: PasswordHasher): () => Promise<string> {
+  let hash: Promise<string> | undefined;
+  return () => {
+    hash ??= hasher.hash(randomBytes(18).toString('base64url'));
+    return hash;
+  };
 }

@@ -9,11 +9,17 @@ import type { RedisClient } from '../core/redis.ts';
 export type QueueStatus =
   | { state: 'queued'; position: number; queueSize: number }
   | { state: 'admitted'; queueSize: number; admittedUntil: number }
-  | { state: 'none'; queueSize: number };
+  | { state: 'none'; queueSize: number }
+  /** Bought in this drop: one queue place per user per event per drop. */
+  | { state: 'purchased'; queueSize: number };
 
-// Joining keeps the first place: NX never moves an existing member. Admitted users stay admitted.
-// Only the event's own keys (one hash slot): `active-events` is added to beside the script.
+// Joining keeps the first place: NX never moves an existing member. Admitted users stay admitted;
+// buyers do not queue again. Only the event's own keys (one hash slot): `active-events` is added
+// to beside the script.
 const JOIN = `
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  return {'purchased', redis.call('ZCARD', KEYS[1])}
+end
 local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
   return {'admitted', redis.call('ZCARD', KEYS[1]), expiry}
@@ -45,6 +51,7 @@ function toStatus(reply: [string, number, string | number | undefined]): QueueSt
   const [state, queueSize, extra] = reply;
   if (state === 'queued') return { state, queueSize, position: Number(extra) + 1 };
   if (state === 'admitted') return { state, queueSize, admittedUntil: Number(extra) };
+  if (state === 'purchased') return { state, queueSize };
   return { state: 'none', queueSize };
 }
 
@@ -57,9 +64,15 @@ export class WaitingQueue {
     // monitor see the event. (Adding an event that already has a queue changes nothing.)
     const [, reply] = await Promise.all([
       this.redis.sadd(keys.activeEvents, eventId),
-      this.redis.eval(JOIN, 2, keys.queue(eventId), keys.activeUntil(eventId), userId, nowMs) as Promise<
-        [string, number, string | number]
-      >,
+      this.redis.eval(
+        JOIN,
+        3,
+        keys.queue(eventId),
+        keys.activeUntil(eventId),
+        keys.purchased(eventId),
+        userId,
+        nowMs,
+      ) as Promise<[string, number, string | number]>,
     ]);
     return toStatus(reply);
   }
@@ -98,10 +111,11 @@ export class WaitingQueue {
     return until !== null && Number(until) > nowMs;
   }
 
-  /** Ends a user's shopping (after payment): they leave the active set. */
+  /** Ends a user's shopping (after payment): they leave the active set and do not queue again. */
   async finishShopping(eventId: string, userId: string): Promise<void> {
     await this.redis
       .multi()
+      .sadd(keys.purchased(eventId), userId)
       .srem(keys.active(eventId), userId)
       .zrem(keys.activeUntil(eventId), userId)
       .exec();

@@ -19,15 +19,19 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
+import type { Limits } from '../../infra/topology.ts';
 import { authenticate, type Session } from '../auth/sessions.ts';
 import type { TokenSigner } from '../auth/tokens.ts';
-import { ApiError } from '../core/errors.ts';
+import { ApiError, RetryLaterError, unauthorized } from '../core/errors.ts';
+import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import { idPattern, schemas } from '../http/validation.ts';
 import type { AdmissionBatch } from '../queue/admission.ts';
 import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
+import { clientAddress } from '../security/client-address.ts';
+import type { RateLimits } from '../security/rate-limits.ts';
 import { createRedisAdapter } from './redis-adapter.ts';
 import { onMessage } from './socket-handlers.ts';
 
@@ -44,6 +48,8 @@ export interface SessionState {
 
 interface SocketData {
   session: Session;
+  /** Events this socket follows (at most `limits.subscriptionsPerSocket`). */
+  following: Set<string>;
 }
 
 interface LocalUser {
@@ -69,6 +75,12 @@ export interface RealtimeOptions {
   /** App-time ms between position updates. */
   queueUpdateSimulatedMs: number;
   timeScale: TimeScale;
+  limits: Limits;
+  rateLimits: RateLimits;
+  /** Whether an event exists: only those can be followed. */
+  eventExists: (eventId: string) => Promise<boolean>;
+  /** Origins a browser may open sockets from. */
+  corsOrigins: string[];
 }
 
 const ADMITTED_CHANNEL = 'tiketi:admitted';
@@ -112,6 +124,7 @@ class SeatChanges {
   }
 }
 const EXPIRED_CHANNEL = 'tiketi:expired';
+const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** Resend an unchanged position every this many updates, so a missed update heals. */
 const HEARTBEAT_UPDATES = 10;
 /** Queued users whose ranks are asked for, and who are told, in one go. */
@@ -166,26 +179,37 @@ export class Realtime {
 
   constructor(private readonly options: RealtimeOptions) {
     this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
+    const { limits } = options;
     this.io = new Server(options.httpServer, {
       adapter: createRedisAdapter(options.pubClient, options.subClient),
       serveClient: true,
       pingInterval: 25_000,
       pingTimeout: 20_000,
+      // engine.io's 1 MB and 45 s were sized for anything; the app's messages are a few bytes.
+      maxHttpBufferSize: limits.socketMaxMessageBytes,
+      connectTimeout: limits.socketConnectTimeoutMs,
       connectionStateRecovery: undefined,
-      cors: { origin: true, credentials: true },
+      cors: { origin: options.corsOrigins, credentials: true },
+      // CORS binds only polling; a WebSocket from a browser page of another site is refused here.
+      // Clients that are not browsers send no Origin.
+      allowRequest: (req, callback) => {
+        const { origin } = req.headers;
+        callback(null, origin === undefined || options.corsOrigins.includes(origin));
+      },
     });
     this.io.use((socket, next) => {
-      const token =
-        typeof socket.handshake.auth?.token === 'string' ? socket.handshake.auth.token : undefined;
-      authenticate(token, options.signer, options.redis).then(
-        (session) => {
-          (socket.data as SocketData).session = session;
-          next();
-        },
+      this.admit(socket).then(
+        () => next(),
         (err: unknown) => {
-          const message = err instanceof ApiError ? err.message : 'authentication is unavailable; retry';
-          const refused = new Error(message) as Error & { data?: unknown };
-          refused.data = { code: err instanceof ApiError ? err.code : 'unavailable' };
+          const known = err instanceof ApiError;
+          if (!known) options.log.warn({ err: (err as Error).message }, 'socket handshake failed');
+          const refused = new Error(known ? err.message : 'authentication is unavailable; retry') as Error & {
+            data?: unknown;
+          };
+          refused.data = {
+            code: known ? err.code : 'unavailable',
+            ...(err instanceof RetryLaterError ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
+          };
           next(refused);
         },
       );
@@ -209,12 +233,55 @@ export class Realtime {
     this.timer = setInterval(() => void this.tickPositions(), this.options.queueUpdateMs);
   }
 
+  /**
+   * A handshake: a valid token of a live session, within the user's connect rate and socket
+   * count. Refused handshakes count against the address (a token-guessing flood has no account).
+   */
+  private async admit(socket: Socket): Promise<void> {
+    const { signer, redis, rateLimits, limits } = this.options;
+    const token = typeof socket.handshake.auth?.token === 'string' ? socket.handshake.auth.token : undefined;
+    let session: Session;
+    try {
+      session = await authenticate(token, signer, redis);
+    } catch (err) {
+      if (err instanceof ApiError)
+        await rateLimits.consume(
+          'socketRefusedPerAddress',
+          clientAddress(socket.request, limits.trustedProxyHops),
+        );
+      throw err;
+    }
+    await rateLimits.consume('socketConnectPerUser', session.userId);
+    const open = this.users.get(session.userId)?.sockets.size ?? 0;
+    if (open >= limits.socketsPerUserPerInstance)
+      throw new ApiError(
+        429,
+        'too_many_sockets',
+        `this account has ${open} live connections here (at most ${limits.socketsPerUserPerInstance}); close one first`,
+      );
+    (socket.data as SocketData).session = session;
+    (socket.data as SocketData).following = new Set();
+  }
+
+  /** A socket's session may have expired since its handshake: then the socket goes too. */
+  private async requireLiveSession(socket: Socket): Promise<void> {
+    const { userId, sessionId } = (socket.data as SocketData).session;
+    if ((await this.options.redis.exists(keys.session(userId, sessionId))) === 1) return;
+    setImmediate(() => socket.disconnect(true));
+    throw unauthorized('session has ended (expired or logged out); log in again');
+  }
+
+  /** Logout: the session's sockets, on every instance, are disconnected (through the adapter). */
+  revokeSession(sessionId: string): void {
+    this.io.in(sessionRoom(sessionId)).disconnectSockets(true);
+  }
+
   get connectionCount(): number {
     return this.io.engine.clientsCount;
   }
 
   private onConnection(socket: Socket): void {
-    const { session } = socket.data as SocketData;
+    const { session, following } = socket.data as SocketData;
     const user = this.users.get(session.userId) ?? {
       sockets: new Set(),
       lastPosition: new Map(),
@@ -223,11 +290,26 @@ export class Realtime {
     };
     this.users.set(session.userId, user);
     user.sockets.add(socket);
-    void socket.join(`user:${session.userId}`);
-    const follow = (eventId: string): Promise<SessionState> => {
-      const followers = this.followers.get(eventId) ?? new Set();
-      followers.add(session.userId);
-      this.followers.set(eventId, followers);
+    void socket.join([`user:${session.userId}`, sessionRoom(session.sessionId)]);
+    const follow = async (eventId: string): Promise<SessionState> => {
+      await this.requireLiveSession(socket);
+      if (!following.has(eventId)) {
+        const limit = this.options.limits.subscriptionsPerSocket;
+        if (following.size >= limit)
+          throw new ApiError(
+            409,
+            'subscription_limit',
+            `this connection follows ${following.size} events already (at most ${limit})`,
+            'eventId',
+          );
+        if (!(await this.options.eventExists(eventId)))
+          throw new ApiError(404, 'not_found', `event ${eventId} not found`, 'eventId');
+        if (!socket.connected) throw new ApiError(409, 'disconnected', 'the connection closed');
+        following.add(eventId);
+        const followers = this.followers.get(eventId) ?? new Set();
+        followers.add(session.userId);
+        this.followers.set(eventId, followers);
+      }
       return this.sendState(socket, eventId);
     };
     onMessage(
@@ -237,13 +319,7 @@ export class Realtime {
       ({ eventId }) => follow(eventId),
       this.options.log,
     );
-    socket.on('disconnect', () => {
-      user.sockets.delete(socket);
-      if (user.sockets.size === 0) {
-        this.users.delete(session.userId);
-        for (const followers of this.followers.values()) followers.delete(session.userId);
-      }
-    });
+    socket.on('disconnect', () => this.forget(socket));
     const eventId: unknown = socket.handshake.auth?.eventId;
     if (eventId === undefined) return;
     if (typeof eventId !== 'string' || !idPattern.test(eventId)) {
@@ -253,9 +329,29 @@ export class Realtime {
       });
       return;
     }
-    follow(eventId).catch((err: unknown) =>
-      this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect'),
-    );
+    follow(eventId).catch((err: unknown) => {
+      if (err instanceof ApiError) socket.emit('error:event', { code: err.code, message: err.message });
+      else this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect');
+    });
+  }
+
+  /** A socket went: its user stops following what no other socket of theirs here follows. */
+  private forget(socket: Socket): void {
+    const { session } = socket.data as SocketData;
+    const user = this.users.get(session.userId);
+    if (!user) return;
+    user.sockets.delete(socket);
+    const stillFollowed = new Set<string>();
+    for (const other of user.sockets)
+      for (const e of (other.data as SocketData).following) stillFollowed.add(e);
+    if (user.sockets.size === 0) this.users.delete(session.userId);
+    for (const eventId of (socket.data as SocketData).following) {
+      if (stillFollowed.has(eventId)) continue;
+      const followers = this.followers.get(eventId);
+      followers?.delete(session.userId);
+      user.lastPosition.delete(eventId);
+      if (followers?.size === 0) this.followers.delete(eventId);
+    }
   }
 
   /** Tells a socket where its user stands in an event: queue place or admission, and held seats. */

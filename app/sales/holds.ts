@@ -1,18 +1,29 @@
 /**
  * Seat holds: `SET seat:<eventId>:<seatId>:locked <userId> NX EX <hold>` (design: 300 s). A held
- * or sold seat refuses another holder; only the holder releases.
+ * or sold seat refuses another holder; only the holder releases. A user holds at most
+ * `holdsPerUserPerEvent` seats of an event at once, counted inside the script (two requests
+ * racing on two instances cannot both take the last slot), and holding a seat again does not
+ * renew it: a hold lasts its time once, so nobody keeps a seat by asking again.
  */
 import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
 
+// KEYS: the seat's lock, the sold set, the user's holds. ARGV: user, hold ms, seat, limit, the
+// lock key's prefix and suffix (the user's other locks share the event's hash tag: one slot).
 const HOLD = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 'sold' end
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 'ok'
-end
+if holder == ARGV[1] then return 'ok' end
 if holder then return 'held' end
+local count = 0
+for _, seat in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('GET', ARGV[5] .. seat .. ARGV[6]) == ARGV[1] then
+    count = count + 1
+  else
+    redis.call('SREM', KEYS[3], seat)
+  end
+end
+if count >= tonumber(ARGV[4]) then return 'limit' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
@@ -28,13 +39,18 @@ redis.call('SREM', KEYS[2], ARGV[2])
 return 'ok'
 `;
 
-export type HoldResult = 'ok' | 'held' | 'sold';
+export type HoldResult = 'ok' | 'held' | 'sold' | 'limit';
 export type ReleaseResult = 'ok' | 'not_held' | 'not_yours';
 
 export class SeatHolds {
-  constructor(private readonly redis: RedisClient) {}
+  constructor(
+    private readonly redis: RedisClient,
+    /** Seats one user may hold at once in one event. */
+    private readonly holdsPerUser: number,
+  ) {}
 
   async hold(eventId: string, seatId: string, userId: string, holdMs: number): Promise<HoldResult> {
+    const [lockPrefix, lockSuffix] = keys.seatLock(eventId, '\0').split('\0') as [string, string];
     return (await this.redis.eval(
       HOLD,
       3,
@@ -44,6 +60,9 @@ export class SeatHolds {
       userId,
       Math.max(1, Math.round(holdMs)),
       seatId,
+      this.holdsPerUser,
+      lockPrefix,
+      lockSuffix,
     )) as HoldResult;
   }
 

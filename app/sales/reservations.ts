@@ -1,9 +1,12 @@
 /**
  * Reservations and payments in PostgreSQL. A reservation takes only seats the caller holds, in
  * one transaction; the `one_live_reservation_per_seat` constraint makes a second reservation of a
- * seat fail in the database, whatever the code above it does.
+ * seat fail in the database, whatever the code above it does. A user's live reservations of an
+ * event, and the seats in them, are bounded (`ReservationLimits`): the transaction locks the
+ * user's row first, so two requests of one user on two instances are counted one after the other.
  */
 import type pg from 'pg';
+import { designTopology } from '../../infra/topology.ts';
 import { ApiError, conflict, forbidden, notFound } from '../core/errors.ts';
 
 export interface Reservation {
@@ -34,12 +37,53 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
   }
 }
 
+export interface ReservationLimits {
+  /** Pending (not expired) and confirmed reservations of one user in one event. */
+  reservationsPerUserPerEvent: number;
+  /** Seats in them, in all. */
+  seatsPerUserPerEvent: number;
+}
+
+/** Refuses a reservation that would take the user past a limit; call with the user's row locked. */
+async function checkUserLimits(
+  client: pg.PoolClient,
+  input: { userId: string; eventId: string; seatIds: string[] },
+  limits: ReservationLimits,
+): Promise<void> {
+  const { rows } = await client.query<{ reservations: number; seats: number }>(
+    `SELECT count(DISTINCT r.id)::int AS reservations, count(rs.seat_id)::int AS seats
+     FROM reservations r LEFT JOIN reservation_seats rs ON rs.reservation_id = r.id
+     WHERE r.user_id = $1 AND r.event_id = $2
+       AND (r.status = 'confirmed' OR (r.status = 'pending' AND r.expires_at >= now()))`,
+    [input.userId, input.eventId],
+  );
+  const live = rows[0]!;
+  if (live.reservations + 1 > limits.reservationsPerUserPerEvent) {
+    throw conflict(
+      'reservation_limit',
+      `you have ${live.reservations} live reservations for this event (at most ${limits.reservationsPerUserPerEvent}); pay or let one expire first`,
+    );
+  }
+  if (live.seats + input.seatIds.length > limits.seatsPerUserPerEvent) {
+    throw new ApiError(
+      409,
+      'seat_limit',
+      `you have ${live.seats} seats reserved for this event; ${input.seatIds.length} more would pass the limit of ${limits.seatsPerUserPerEvent}`,
+      'seatIds',
+    );
+  }
+}
+
 export async function createReservation(
   pool: pg.Pool,
   input: { userId: string; eventId: string; seatIds: string[]; expiresAt: Date },
+  limits: ReservationLimits = designTopology.limits,
 ): Promise<Reservation> {
   try {
     return await inTransaction(pool, async (client) => {
+      // One user's reservations take turns from here to the commit, on whatever instance.
+      await client.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [input.userId]);
+      await checkUserLimits(client, input, limits);
       const seats = await client.query<{ seat_id: string; price_krw: number }>(
         `SELECT s.seat_id, t.price_krw FROM seats s JOIN tickets t ON t.id = s.ticket_id
          WHERE s.event_id = $1 AND s.seat_id = ANY($2::text[])`,

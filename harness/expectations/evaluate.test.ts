@@ -225,6 +225,44 @@ describe('expectations on a recorded run', () => {
     expect(ok?.passed).toBe(true);
   });
 
+  it('a drop under attack: seats per user within the limit, no instance lost, enough purchases', () => {
+    const calm = recorded({
+      instances: [{ id: 'app-1', az: 'a', launchedAtMs: at('19:30'), inServiceAtMs: at('19:30') }],
+      integrity: {
+        seatsSoldTwice: 0,
+        confirmedReservationsLost: 0,
+        confirmedInDatabase: 10,
+        mostSeatsPerUser: 4,
+      },
+    });
+    const checks = [
+      { expect: 'max-seats-per-user', max: 4 },
+      { expect: 'no-instance-lost' },
+      { expect: 'purchases', atLeast: 4_000 },
+    ];
+    expect(verdicts(checks, calm).map((v) => v.passed)).toEqual([true, true, true]);
+    const stormed = recorded({
+      integrity: {
+        seatsSoldTwice: 0,
+        confirmedReservationsLost: 0,
+        confirmedInDatabase: 10,
+        mostSeatsPerUser: 5,
+      },
+    });
+    const [seats, lost, bought] = verdicts(
+      [...checks.slice(0, 2), { expect: 'purchases', atLeast: 4_001 }],
+      stormed,
+    );
+    expect(seats).toMatchObject({ passed: false, observed: 'at most 5 seats per user' });
+    expect(lost).toMatchObject({
+      passed: false,
+      observed: expect.stringMatching(/^terminated: app-10 at 20:05/),
+    });
+    expect(bought).toMatchObject({ passed: false, observed: '4000 confirmed payments' });
+    // A world that could not count seats per user does not pass the check.
+    expect(verdicts([checks[0]!], recorded({}))[0]).toMatchObject({ passed: false, observed: 'not counted' });
+  });
+
   it('a user still away at the end is late only once the limit has passed before the end', () => {
     const end = recorded({}).endMs;
     const away = (disconnectedAtMs: number) =>

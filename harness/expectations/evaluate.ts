@@ -208,6 +208,34 @@ function judge(expectation: Expectation, record: RunRecord): Judgement {
         expected: `all ${record.counters.paymentsConfirmed} confirmed payments in the database`,
         observed: `${record.integrity.confirmedReservationsLost} lost; ${record.integrity.confirmedInDatabase} confirmed in the database`,
       };
+    case 'max-seats-per-user': {
+      const most = record.integrity.mostSeatsPerUser ?? -1;
+      return {
+        name: `no user holds more than ${expectation.max} seats`,
+        passed: most >= 0 && most <= expectation.max,
+        expected: `<= ${expectation.max} seats per user`,
+        observed: most < 0 ? 'not counted' : `at most ${most} seats per user`,
+      };
+    }
+    case 'no-instance-lost': {
+      const lost = record.instances.filter((i) => i.terminatedAtMs !== undefined);
+      return {
+        name: 'no instance lost',
+        passed: lost.length === 0,
+        expected: 'every instance serves to the end',
+        observed:
+          lost.length === 0
+            ? `${record.instances.length} instances, none terminated`
+            : `terminated: ${lost.map((i) => `${i.id} at ${clockOf(i.terminatedAtMs!)}`).join(', ')}`,
+      };
+    }
+    case 'purchases':
+      return {
+        name: `at least ${expectation.atLeast} purchases`,
+        passed: record.counters.paymentsConfirmed >= expectation.atLeast,
+        expected: `>= ${expectation.atLeast} confirmed payments`,
+        observed: `${record.counters.paymentsConfirmed} confirmed payments`,
+      };
     case 'reconnect': {
       const limitMs = expectation.withinSeconds * 1_000;
       // Still away at the end counts only once the limit has passed: the run may just have ended.

@@ -162,7 +162,7 @@ describe('faults against real processes', () => {
     // The promoted writer takes writes through the same endpoint the instances always used.
     // A client retries a request that met a connection the switch closed; the next one goes through.
     let status = 0;
-    for (let attempt = 0; attempt < 10 && status !== 201; attempt++) {
+    for (let attempt = 0; attempt < 10 && status !== 202; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
       const res = await fetch(`${w.clientUrl}/api/auth/register`, {
         method: 'POST',
@@ -176,7 +176,7 @@ describe('faults against real processes', () => {
       status = res.status;
       await res.body?.cancel();
     }
-    expect(status).toBe(201);
+    expect(status).toBe(202);
     const { rows } = await w.db.query<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
     expect(rows[0]?.recovery).toBe(false);
   }, 240_000);

@@ -12,6 +12,8 @@ export interface IntegrityReport {
   /** Up to 20 of the lost ids, for the report. */
   lostSample: string[];
   confirmedInDatabase: number;
+  /** The most seats one user has in live (confirmed, or pending and not expired) reservations. */
+  mostSeatsPerUser: number;
 }
 
 export async function checkIntegrity(
@@ -29,6 +31,13 @@ export async function checkIntegrity(
     "SELECT id::text AS id FROM reservations WHERE status = 'confirmed' AND event_id = $1",
     [eventId],
   );
+  const most = await db.query<{ n: number }>(
+    `SELECT COALESCE(max(n), 0)::int AS n FROM (
+       SELECT count(*) AS n FROM reservation_seats rs JOIN reservations r ON r.id = rs.reservation_id
+       WHERE r.event_id = $1 AND (r.status = 'confirmed' OR (r.status = 'pending' AND r.expires_at >= now()))
+       GROUP BY r.user_id) u`,
+    [eventId],
+  );
   const inDb = new Set(confirmed.rows.map((r) => r.id));
   const lost = confirmedToClients.filter((id) => !inDb.has(id));
   return {
@@ -36,5 +45,6 @@ export async function checkIntegrity(
     confirmedReservationsLost: lost.length,
     lostSample: lost.slice(0, 20),
     confirmedInDatabase: inDb.size,
+    mostSeatsPerUser: most.rows[0]?.n ?? 0,
   };
 }

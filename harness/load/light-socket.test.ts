@@ -161,7 +161,7 @@ describe('light-socket against the app', () => {
       [{ eventId: 'waiting' }, /missing token/],
       [{ token: 'not.a.token', eventId: 'waiting' }, /not a TIKETI access token/],
       [
-        { token: createTokenSigner('another-secret-of-16+').sign(users[0]!.userId, 60) },
+        { token: createTokenSigner('another-secret-of-16+').sign(users[0]!.userId, 'any-session', 60) },
         /signature is invalid/,
       ],
     ] as const) {

@@ -8,6 +8,7 @@
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
+import { runHostile } from './hostile-journey.ts';
 import type { Caller, VirtualUserHttp } from './http-client.ts';
 import { io, type LightSocket as Socket } from './light-socket.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
@@ -86,6 +87,8 @@ function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise
 }
 
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
+  const { hostile } = ctx.behaviour;
+  if (hostile && ctx.random() < hostile.share) return runHostile(user, ctx, hostile);
   const caller: Caller = { token: user.token, jar: new CookieJar() };
   const path = `/api/events/${ctx.eventId}`;
   const due = untilDue(ctx, user.dueAtWallMs);

@@ -74,6 +74,7 @@ function counters(totals: LoadTotals): RunRecord['counters'] {
     requests: totals.requests,
     errors: totals.errors,
     conflicts: totals.conflicts,
+    rejected: totals.rejected,
     sameInstance: totals.sameInstance,
     instanceSwitches: totals.instanceSwitches,
     seatsHeld: totals.seatsHeld,

@@ -120,6 +120,8 @@ export interface Counters {
   errors: number;
   /** 4xx the app uses for contention (seat taken: 409): expected outcomes, not errors. */
   conflicts: number;
+  /** Other 4xx (refused input, limits, 429 rate limits): absent in records of older runs. */
+  rejected?: number;
   /** Consecutive responses to one user from the same instance, and from another one. */
   sameInstance: number;
   instanceSwitches: number;
@@ -136,6 +138,8 @@ export interface Integrity {
   /** Payments confirmed to clients that the database does not hold as confirmed. */
   confirmedReservationsLost: number;
   confirmedInDatabase: number;
+  /** The most seats one user holds in live reservations (absent in records of older runs). */
+  mostSeatsPerUser?: number;
 }
 
 export interface RunRecord {

@@ -68,6 +68,8 @@ describe('rehearsals end to end (real processes)', () => {
     expect(summary.series.some((s: { machine?: unknown }) => s.machine !== undefined)).toBe(true);
     expect(summary.loadGenerator.workers).toBeGreaterThanOrEqual(2);
     expect(summary.counters.usersJoined).toBe(200);
+    // Honest users never meet a limit: no 429, no other refusal.
+    expect(summary.counters.rejected).toBe(0);
     expect(summary.integrity.confirmedReservationsLost).toBe(0);
     expect(readFileSync(join(result.reportDir, 'junit.xml'), 'utf8')).toContain(
       '<testcase classname="tiketi-sim.smoke"',
@@ -90,6 +92,24 @@ describe('rehearsals end to end (real processes)', () => {
       if (v.status === 'inconclusive') expect(v.reason).toMatch(/machine saturated|not reached/);
       else expect(summary.measurement.countedShare.all).toBeGreaterThanOrEqual(0.8);
     expect(isAlive(hog.pid)).toBe(true);
+    expect(await noneAlive(run.descendants)).toEqual([]);
+  }, 460_000);
+
+  it('bot-storm: a tenth of the users attack; every instance keeps serving, limits hold, fans buy', async () => {
+    const reports = join(work, 'bot-storm');
+    const run = await cli(['run', 'bot-storm', '--report-dir', reports, '--json'], 400_000);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
+    // Latency is judged only with headroom (else inconclusive); everything else must hold.
+    expect(result.expectations.filter((e) => e.status === 'failed' && e.kind !== 'latency')).toEqual([]);
+    const kinds = result.expectations.map((e) => e.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining(['no-instance-lost', 'max-seats-per-user', 'purchases', 'no-seat-sold-twice']),
+    );
+    const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
+    // The attackers were refused (rate limits, limits, validation): 4xx, not 5xx.
+    expect(summary.counters.usersJoined).toBe(300);
+    expect(summary.counters.rejected).toBeGreaterThan(0);
     expect(await noneAlive(run.descendants)).toEqual([]);
   }, 460_000);
 

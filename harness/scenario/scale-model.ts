@@ -65,6 +65,32 @@ export const TOPOLOGY_RULES: ScalingRules<Topology> = {
     deregistrationDelaySeconds: 'time',
     idleTimeoutSeconds: 'time',
   },
+  // Per-user bounds hold for each user of the model as for one of the design's; rate windows are
+  // wall time in the app, as in production.
+  limits: {
+    holdsPerUserPerEvent: 'kept',
+    reservationsPerUserPerEvent: 'kept',
+    seatsPerUserPerEvent: 'kept',
+    subscriptionsPerSocket: 'kept',
+    socketsPerUserPerInstance: 'kept',
+    socketMaxMessageBytes: 'kept',
+    socketConnectTimeoutMs: 'kept',
+    trustedProxyHops: 'kept',
+    seatSnapshotTtlMs: 'kept',
+    kdfConcurrency: 'kept',
+    kdfQueue: 'kept',
+    rate: {
+      registerPerAddress: { points: 'kept', windowSeconds: 'kept' },
+      loginPerAddress: { points: 'kept', windowSeconds: 'kept' },
+      loginPerEmail: { points: 'kept', windowSeconds: 'kept' },
+      queueJoinPerUser: { points: 'kept', windowSeconds: 'kept' },
+      holdPerUser: { points: 'kept', windowSeconds: 'kept' },
+      reservePerUser: { points: 'kept', windowSeconds: 'kept' },
+      payPerUser: { points: 'kept', windowSeconds: 'kept' },
+      socketConnectPerUser: { points: 'kept', windowSeconds: 'kept' },
+      socketRefusedPerAddress: { points: 'kept', windowSeconds: 'kept' },
+    },
+  },
   // How the stack is operated: retention, rollouts. Nothing a rehearsal's load touches.
   operations: {
     appLogRetentionDays: 'kept',
@@ -167,6 +193,8 @@ export const SCENARIO_RULES: ScalingRules<Omit<Scenario, 'topology' | 'expectati
     seatsPerOrder: 'kept',
     thinkTime: { minSeconds: 'time', maxSeconds: 'time' },
     pollQueueEverySeconds: 'time',
+    // A share of the users attack, each as hard as in the design.
+    hostile: { share: 'kept', attemptsPerAttack: 'kept' },
   },
   // Whether this machine can measure: about the machine, not the design.
   measurement: {
@@ -183,6 +211,9 @@ export const EXPECTATION_RULES: RulesByKind<Expectation, 'expect'> = {
   // The same scaling activities happen: instance counts are the design's.
   instances: { min: 'kept', max: 'kept' },
   'max-instances': { max: 'kept' },
+  'max-seats-per-user': { max: 'kept' },
+  'no-instance-lost': {},
+  purchases: { atLeast: 'scales-whole' },
   latency: { percentile: 'kept', belowMs: 'kept' },
   'socket-delivery': { percentile: 'kept', belowMs: 'kept' },
   'error-rate': { below: 'kept' },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import { listScenarios, loadScenario } from './load.ts';
-import { parseScenario, ScenarioError } from './schema.ts';
+import { HOSTILE_ATTACKS, parseScenario, ScenarioError } from './schema.ts';
 
 const valid = {
   name: 'mine',
@@ -36,6 +36,19 @@ describe('scenario schema', () => {
     expect(s.timeScale).toBe(30);
     expect(s.behaviour.buyShare).toBe(0.3);
     expect(s.faults).toEqual([]);
+  });
+
+  it('a hostile share attacks with every attack by default; an unknown attack is named', () => {
+    const s = parseScenario({ ...valid, behaviour: { hostile: { share: 0.1 } } });
+    expect(s.behaviour.hostile).toEqual({ share: 0.1, attacks: [...HOSTILE_ATTACKS], attemptsPerAttack: 20 });
+    expect(parseScenario(valid).behaviour.hostile).toBeUndefined();
+    const problems = problemsOf({ ...valid, behaviour: { hostile: { share: 2, attacks: ['ddos'] } } });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^behaviour\.hostile\.share .*\(got 2\)/),
+        expect.stringMatching(/^behaviour\.hostile\.attacks\[0\] .*\(got "ddos"\)/),
+      ]),
+    );
   });
 
   it('lists every problem at once, each with its key path and the value', () => {

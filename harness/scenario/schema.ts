@@ -31,6 +31,29 @@ const thinkTimeSchema = z
   .strict()
   .refine((t) => t.minSeconds <= t.maxSeconds, { message: 'minSeconds must be <= maxSeconds' });
 
+/** What an attacker tries (issue #17), in this order. */
+export const HOSTILE_ATTACKS = [
+  'malformed-frames',
+  'flood-subscriptions',
+  'hammer-login',
+  're-hold',
+  'many-reservations',
+] as const;
+
+export const hostileSchema = z
+  .object({
+    /** Share of users who attack instead of shopping (0–1). */
+    share: z.number().min(0).max(1),
+    /** What each attacker tries, in the order of `HOSTILE_ATTACKS`. @default all of them */
+    attacks: z
+      .array(z.enum(HOSTILE_ATTACKS))
+      .min(1)
+      .default([...HOSTILE_ATTACKS]),
+    /** Requests or frames per attack and attacker. @default 20 */
+    attemptsPerAttack: z.number().int().positive().max(1_000).default(20),
+  })
+  .strict();
+
 export const behaviourSchema = z
   .object({
     /** Hold a Socket.IO connection while queued and admitted. @default true */
@@ -45,6 +68,8 @@ export const behaviourSchema = z
     pollQueueEverySeconds: z.number().nonnegative().default(0),
     /** Disconnect and stay after admission (true) or leave once done (false). @default false */
     stayConnectedAfterPurchase: z.boolean().default(false),
+    /** Attackers among the users (bots, scalpers). @default none */
+    hostile: hostileSchema.optional(),
   })
   .strict();
 
@@ -174,6 +199,22 @@ export const expectationSchema = z.discriminatedUnion('expect', [
     .strict(),
   z.object({ expect: z.literal('no-seat-sold-twice') }).strict(),
   z.object({ expect: z.literal('no-confirmed-reservation-lost') }).strict(),
+  z
+    .object({
+      expect: z.literal('max-seats-per-user'),
+      /** No user holds more seats than this in live reservations (the design's limit). */
+      max: z.number().int().positive(),
+    })
+    .strict(),
+  /** No instance was terminated or replaced during the run (for runs without scale-in). */
+  z.object({ expect: z.literal('no-instance-lost') }).strict(),
+  z
+    .object({
+      expect: z.literal('purchases'),
+      /** Payments confirmed to virtual users. */
+      atLeast: z.number().int().nonnegative(),
+    })
+    .strict(),
   z
     .object({
       expect: z.literal('reconnect'),
@@ -321,6 +362,7 @@ export type FaultAction = z.output<typeof faultActionSchema>;
 export type Fault = z.output<typeof faultSchema>;
 export type Expectation = z.output<typeof expectationSchema>;
 export type Behaviour = z.output<typeof behaviourSchema>;
+export type HostileBehaviour = z.output<typeof hostileSchema>;
 
 /** A scenario file's error: every problem, each with the file and the key path. */
 export class ScenarioError extends Error {

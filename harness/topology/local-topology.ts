@@ -180,6 +180,8 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
     QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
     LOG_LEVEL: 'warn',
     DRAIN_NOTICE_MS: '500',
+    // The scenario's limits (its `topology` override merged on the design's).
+    LIMITS: JSON.stringify(topology.limits),
     ...options.appEnv,
   };
   const asg = new AutoScalingGroup({

@@ -127,6 +127,7 @@ export const INTEGRITY_NOT_EVALUATED: Integrity = {
   seatsSoldTwice: -1,
   confirmedReservationsLost: -1,
   confirmedInDatabase: -1,
+  mostSeatsPerUser: -1,
 };
 
 /** The observation a verdict carries when the world could not check its expectation. */

@@ -111,7 +111,16 @@ beforeAll(async () => {
           return reply(503, { error: { code: 'unavailable', message: 'retry shortly' } });
         }
         app.registered.push(body.email);
-        reply(201, { userId: `u-${body.email.split('@')[0]}`, token: `token-for-${body.email}` });
+        reply(202, { accepted: true, message: 'sign in next' });
+      });
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/api/auth/login') {
+      let raw = '';
+      req.on('data', (d: Buffer) => (raw += d));
+      req.on('end', () => {
+        const body = JSON.parse(raw) as { email: string };
+        reply(200, { userId: `u-${body.email.split('@')[0]}`, token: `token-for-${body.email}` });
       });
       return;
     }

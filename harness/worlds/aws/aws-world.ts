@@ -49,6 +49,7 @@ const INTEGRITY_REASON =
 export const AWS_NOT_EVALUABLE: Partial<Record<Expectation['expect'], string>> = {
   'no-seat-sold-twice': INTEGRITY_REASON,
   'no-confirmed-reservation-lost': INTEGRITY_REASON,
+  'max-seats-per-user': INTEGRITY_REASON,
 };
 
 /** Faults with no AWS API; `AwsFaults` says what would inject each. */

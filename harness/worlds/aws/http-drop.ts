@@ -7,7 +7,7 @@
  * | --- | --- |
  * | seed the event (`seedDemoEvent`) | none: the event must exist (`app/seed.ts` run once on an instance); `GET /api/events/:id` finds it |
  * | the seat map | `GET /api/events/:id/seats`, seats still available |
- * | users in bulk (`createUsersInBulk`) | `POST /api/auth/register` per user, shortly before each one arrives |
+ * | users in bulk (`createUsersInBulk`) | `POST /api/auth/register` then `login` per user, shortly before each one arrives |
  * | open sales at `salesOpenAt` | none: sales must already be open (`app/seed.ts --open`) |
  * | the integrity check (SQL) | none: not evaluable |
  *
@@ -234,35 +234,49 @@ export class UserRegistrar implements UserSupply {
 
   private async register(index: number): Promise<VirtualUserCredentials | null> {
     const n = index + 1;
+    const email = `fan-${this.options.runTag}-${n}@rehearsal.tiketi.gg`;
     const attempts = this.options.attempts ?? 3;
     for (let attempt = 1; attempt <= attempts && !this.stopped; attempt++) {
       try {
-        const res = await this.fetchImpl(`${this.options.baseUrl}/api/auth/register`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            email: `fan-${this.options.runTag}-${n}@rehearsal.tiketi.gg`,
-            password: REHEARSAL_PASSWORD,
-            name: `Rehearsal user ${n}`,
-          }),
-          signal: AbortSignal.timeout(30_000),
+        // Registration answers the same whether the email is new (#17): the token comes from login.
+        const registered = await this.post('/api/auth/register', {
+          email,
+          password: REHEARSAL_PASSWORD,
+          name: `Rehearsal user ${n}`,
         });
-        const body = (await res.json().catch(() => ({}))) as {
-          userId?: string;
-          token?: string;
-          error?: { message?: string };
-        };
-        if (res.status === 201 && body.userId && body.token)
+        const res =
+          registered.status === 202
+            ? await this.post('/api/auth/login', { email, password: REHEARSAL_PASSWORD })
+            : registered;
+        const body = res.body;
+        if (res.status === 200 && body.userId && body.token)
           return { userId: body.userId, token: body.token };
-        this.lastError = `POST /api/auth/register answered ${res.status}${body.error?.message ? `: ${body.error.message}` : ''}`;
+        this.lastError = `${res.path} answered ${res.status}${body.error?.message ? `: ${body.error.message}` : ''}`;
         // A 4xx will not change on a retry.
         if (res.status >= 400 && res.status < 500) break;
       } catch (err) {
-        this.lastError = `POST /api/auth/register failed: ${(err as Error).message}`;
+        this.lastError = `registering ${email} failed: ${(err as Error).message}`;
       }
       if (attempt < attempts)
         await new Promise((r) => setTimeout(r, (this.options.retryDelayMs ?? 500) * attempt));
     }
     return null;
+  }
+
+  private async post(
+    path: string,
+    payload: object,
+  ): Promise<{
+    path: string;
+    status: number;
+    body: { userId?: string; token?: string; error?: { message?: string } };
+  }> {
+    const res = await this.fetchImpl(`${this.options.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { path: `POST ${path}`, status: res.status, body: (await res.json().catch(() => ({}))) as never };
   }
 }

@@ -189,6 +189,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
           seatsSoldTwice: integrity.seatsSoldTwice,
           confirmedReservationsLost: integrity.confirmedReservationsLost,
           confirmedInDatabase: integrity.confirmedInDatabase,
+          mostSeatsPerUser: integrity.mostSeatsPerUser,
         },
       };
     },
