@@ -195,6 +195,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
       async terminate(id) {
         await instances.get(id)?.stop(10_000);
       },
+      isRunning: (id) => instances.get(id)?.process.running ?? false,
     },
     targets: {
       register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
