@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import { liveUrlLines } from '../live/mount.ts';
+import { frameFromSummary } from '../report/html.ts';
 import {
   reportDirFor,
   SUMMARY_SCHEMA_VERSION,
@@ -10,11 +12,12 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
-import { type Progress, runScenario } from '../run/run-scenario.ts';
+import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
+import { openInBrowser } from './open-browser.ts';
 import { UsageError } from './up.ts';
 
 export interface RunCommandOptions {
@@ -32,6 +35,10 @@ export interface RunCommandOptions {
   json: boolean;
   /** What-if overrides of the design, `key.path=value`. */
   set?: string[];
+  /** Serve the live dashboard on the control server (`--no-dashboard`: `/metrics` only). @default true */
+  dashboard?: boolean;
+  /** Open the live dashboard in a browser. @default false */
+  open?: boolean;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -148,6 +155,27 @@ export function checkWorldFlags(options: Pick<RunCommandOptions, 'world' | 'stac
     );
 }
 
+function writeRunReport(
+  result: RunResult,
+  scenarioFile: string,
+  options: Pick<RunCommandOptions, 'baseline' | 'tolerance' | 'reportDir'>,
+): { summary: Summary; dir: string } {
+  const summary = summarize({
+    scenarioFile,
+    record: result.record,
+    verdicts: result.verdicts,
+    topology: result.topology,
+    aborted: result.aborted,
+  });
+  if (options.baseline) {
+    summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
+    summary.passed = !summary.aborted && summary.expectations.every((v) => v.passed);
+  }
+  const dir = reportDirFor(options.reportDir, result.record.scenario);
+  writeReport(dir, summary, result.topology);
+  return { summary, dir };
+}
+
 export async function runCommand(
   nameOrPath: string,
   options: RunCommandOptions,
@@ -167,7 +195,8 @@ export async function runCommand(
   say(
     `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
   );
-  const result = await runScenario({
+  let written: { summary: Summary; dir: string } | undefined;
+  await runScenario({
     scenario,
     world,
     timeScale: options.timeScale,
@@ -175,21 +204,22 @@ export async function runCommand(
     signal,
     progress: progressPrinter(options.json),
     log: say,
+    live: {
+      dashboard: options.dashboard ?? true,
+      scenarioFile: file,
+      onReady(urls) {
+        for (const line of liveUrlLines(urls)) say(line);
+        if (options.open && urls.dashboardUrl) openInBrowser(urls.dashboardUrl, say);
+      },
+    },
+    // Written while the world still runs, so the live page's last frame is the report's.
+    report(result, live) {
+      written = writeRunReport(result, file, options);
+      live.dashboard?.finish(frameFromSummary(written.summary));
+    },
   });
   if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
-  const summary = summarize({
-    scenarioFile: file,
-    record: result.record,
-    verdicts: result.verdicts,
-    topology: result.topology,
-    aborted: result.aborted,
-  });
-  if (options.baseline) {
-    summary.expectations.push(...compareWithBaseline(summary, options.baseline, options.tolerance));
-    summary.passed = !summary.aborted && summary.expectations.every((v) => v.passed);
-  }
-  const dir = reportDirFor(options.reportDir, scenario.name);
-  writeReport(dir, summary, result.topology);
+  const { summary, dir } = written!;
   if (options.json)
     console.log(
       JSON.stringify({

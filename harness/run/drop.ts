@@ -5,6 +5,7 @@ import { ArrivalFeeder } from './arrival-feeder.ts';
 import { cpuBusyMeter } from './cpu-busy.ts';
 import { type DropLoad, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
+import type { LiveRun } from './live-run.ts';
 import { ClockPacer } from './pacer.ts';
 import { PacerDuty } from './pacer-duty.ts';
 import type { RunPlan } from './plan.ts';
@@ -51,6 +52,8 @@ export interface DropSetup {
   signal: AbortSignal;
   progress: (p: Progress) => void;
   log: (line: string) => void;
+  /** The live view, fed once per wall second. @default none */
+  live?: Pick<LiveRun, 'feed'>;
 }
 
 /** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
@@ -89,10 +92,24 @@ export async function runDrop(setup: DropSetup): Promise<DropOutcome> {
     wallStartMs,
     progress: setup.progress,
   });
+  const live = setup.live?.feed({
+    samples: () => sampler.samples,
+    faults: () => faults.injected.map((f) => f.record),
+    speed: pacer,
+    wallStartMs,
+    wallNow: Date.now,
+  });
   await runDropLoop({
     clock: setup.clock,
     endSimMs: plan.endMs,
-    duties: [new SalesOpener({ world, salesOpenSimMs: plan.salesOpenMs }), faults, arrivals, pacer, sampler],
+    duties: [
+      new SalesOpener({ world, salesOpenSimMs: plan.salesOpenMs }),
+      faults,
+      arrivals,
+      pacer,
+      sampler,
+      ...(live ? [live] : []),
+    ],
     signal: setup.signal,
     idle,
   });
