@@ -72,6 +72,19 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       expect(code, stderr).toBe(result.passed ? 0 : 1);
       const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8')) as Summary;
 
+      // A real run records what every finding rule reads (admission notices are not recorded yet).
+      expect(summary.findingsNotEvaluated.map((n) => n.rule)).toEqual([
+        'admission-notices-lost',
+        'admission-notices-rescued',
+      ]);
+      expect(summary.series.every((s) => s.desiredCapacity === 2)).toBe(true);
+      const socketsSeen = summary.series.map((s) =>
+        Object.values(s.socketsPerInstance ?? {}).reduce((a, b) => a + b, 0),
+      );
+      expect(Math.max(...socketsSeen)).toBeGreaterThan(0);
+      expect(Math.max(...socketsSeen)).toBeLessThanOrEqual(200);
+      expect(summary.series.some((s) => s.socketConnectP95Ms !== undefined)).toBe(true);
+
       // The last frame is the report's: same verdicts, same counts, same findings.
       expect(state).toBe(summary.passed ? 'passed' : 'failed');
       const shown = await page.$$eval('#expectations tr', (trs) =>
