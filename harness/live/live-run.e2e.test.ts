@@ -31,7 +31,8 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       const dashboardUrl = await new Promise<string>((resolve, reject) => {
         run.stderr.on('data', (d: Buffer) => {
           stderr += d;
-          const m = /Live dashboard:\s+(\S+)/.exec(stderr);
+          // Both lines are printed together, but may arrive in two chunks.
+          const m = /Live dashboard:\s+(\S+)\nPrometheus:\s+\S+\n/.exec(stderr);
           if (m) resolve(m[1]!);
         });
         void exited.then((code) =>
