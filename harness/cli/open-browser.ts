@@ -10,8 +10,12 @@ export function openerFor(platform: NodeJS.Platform, url: string): { command: st
   return { command: 'xdg-open', args: [url] };
 }
 
-export function openInBrowser(url: string, say: (line: string) => void, platform = process.platform): void {
-  const { command, args } = openerFor(platform, url);
+export function openInBrowser(
+  url: string,
+  say: (line: string) => void,
+  opener = openerFor(process.platform, url),
+): void {
+  const { command, args } = opener;
   const failed = (why: string) =>
     say(`[tiketi-sim] --open: ${command} ${why}; open ${url} in a browser yourself`);
   const child = spawn(command, args, { stdio: 'ignore', detached: true });
