@@ -98,7 +98,10 @@ export async function startTiketiServer(
     };
     const healthy = !draining && checks.redis === 'ok' && checks.db === 'ok';
     const status = draining ? 'draining' : healthy ? 'ok' : 'unhealthy';
-    return { healthy, body: { status, instanceId: config.instanceId, az: config.az, checks } };
+    // Socket.IO connections held here: what the operator (and the rehearsal's report) reads to see
+    // whether a scale-out relieved existing sockets (sticky WebSockets stay where they connected).
+    const sockets = realtime?.connectionCount ?? 0;
+    return { healthy, body: { status, instanceId: config.instanceId, az: config.az, sockets, checks } };
   };
 
   const api = createApi({

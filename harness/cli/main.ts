@@ -161,8 +161,20 @@ program
     'auto',
   )
   .option('--json', 'once ready, print one JSON object with the endpoints on stdout')
-  .action((options: { instances?: number; timeScale: number; backend: BackendChoice; json?: boolean }) =>
-    exitOn2(() => up({ ...options, json: options.json ?? false }, stopSignal())),
+  .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
+  .option('--open', 'open the live dashboard in a browser')
+  .action(
+    (options: {
+      instances?: number;
+      timeScale: number;
+      backend: BackendChoice;
+      json?: boolean;
+      dashboard: boolean;
+      open?: boolean;
+    }) =>
+      exitOn2(() =>
+        up({ ...options, json: options.json ?? false, open: options.open ?? false }, stopSignal()),
+      ),
   );
 
 program
@@ -220,6 +232,8 @@ program
     [] as string[],
   )
   .option('--json', 'print the result as one JSON object on stdout (progress goes to stderr)')
+  .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
+  .option('--open', 'open the live dashboard in a browser')
   .action(
     (
       name: string,
@@ -235,6 +249,8 @@ program
         baseline?: string;
         tolerance: number;
         json?: boolean;
+        dashboard: boolean;
+        open?: boolean;
       },
     ) =>
       exitOn2(async () => {

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
+import { liveUrlLines } from '../live/mount.ts';
+import { frameFromSummary } from '../report/html.ts';
 import {
   EXIT_CODES,
   outcomeOf,
@@ -12,13 +14,14 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
-import { type Progress, runScenario } from '../run/run-scenario.ts';
+import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { markIndicative, type ScaleModel, scaleModel } from '../scenario/scale-model.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { usersWarning } from '../scenario/threshold-reach.ts';
 import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
+import { openInBrowser } from './open-browser.ts';
 import { UsageError } from './up.ts';
 
 export interface RunCommandOptions {
@@ -38,6 +41,10 @@ export interface RunCommandOptions {
   json: boolean;
   /** What-if overrides of the design, `key.path=value`. */
   set?: string[];
+  /** Serve the live dashboard on the control server (`--no-dashboard`: `/metrics` only). @default true */
+  dashboard?: boolean;
+  /** Open the live dashboard in a browser. @default false */
+  open?: boolean;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -205,6 +212,30 @@ export function scaleModelFor(
   return undefined;
 }
 
+function writeRunReport(
+  result: RunResult,
+  scenarioFile: string,
+  model: ScaleModel | undefined,
+  options: Pick<RunCommandOptions, 'baseline' | 'tolerance' | 'reportDir'>,
+): { summary: Summary; dir: string } {
+  const summary = summarize({
+    scenarioFile,
+    record: model ? { ...result.record, scaleModel: model.record } : result.record,
+    verdicts: model ? markIndicative(result.verdicts, model.record) : result.verdicts,
+    topology: result.topology,
+    aborted: result.aborted,
+  });
+  if (options.baseline) {
+    const baseline = compareWithBaseline(summary, options.baseline, options.tolerance);
+    summary.expectations.push(...(model ? markIndicative(baseline, model.record) : baseline));
+    summary.outcome = outcomeOf(summary.expectations, summary.aborted);
+    summary.passed = summary.outcome === 'passed';
+  }
+  const dir = reportDirFor(options.reportDir, result.record.scenario);
+  writeReport(dir, summary, result.topology);
+  return { summary, dir };
+}
+
 export async function runCommand(
   nameOrPath: string,
   options: RunCommandOptions,
@@ -226,7 +257,8 @@ export async function runCommand(
   say(
     `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${model ? ` (a ${model.record.ratio} scale model of ${design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
   );
-  const result = await runScenario({
+  let written: { summary: Summary; dir: string } | undefined;
+  await runScenario({
     scenario,
     world,
     timeScale: options.timeScale,
@@ -234,23 +266,22 @@ export async function runCommand(
     signal,
     progress: progressPrinter(options.json),
     log: say,
+    live: {
+      dashboard: options.dashboard ?? true,
+      scenarioFile: file,
+      onReady(urls) {
+        for (const line of liveUrlLines(urls)) say(line);
+        if (options.open && urls.dashboardUrl) openInBrowser(urls.dashboardUrl, say);
+      },
+    },
+    // Written while the world still runs, so the live page's last frame is the report's.
+    report(result, live) {
+      written = writeRunReport(result, file, model, options);
+      live.dashboard?.finish(frameFromSummary(written.summary));
+    },
   });
   if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
-  const summary = summarize({
-    scenarioFile: file,
-    record: model ? { ...result.record, scaleModel: model.record } : result.record,
-    verdicts: model ? markIndicative(result.verdicts, model.record) : result.verdicts,
-    topology: result.topology,
-    aborted: result.aborted,
-  });
-  if (options.baseline) {
-    const baseline = compareWithBaseline(summary, options.baseline, options.tolerance);
-    summary.expectations.push(...(model ? markIndicative(baseline, model.record) : baseline));
-    summary.outcome = outcomeOf(summary.expectations, summary.aborted);
-    summary.passed = summary.outcome === 'passed';
-  }
-  const dir = reportDirFor(options.reportDir, scenario.name);
-  writeReport(dir, summary, result.topology);
+  const { summary, dir } = written!;
   if (options.json)
     console.log(
       JSON.stringify({

@@ -8,7 +8,12 @@ import { designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
+import { createLiveDashboard } from '../live/dashboard.ts';
+import { type LiveUrls, liveUrlLines, mountLive } from '../live/mount.ts';
+import { TopologyFeed } from '../live/topology-feed.ts';
 import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
+import { sampleTopology } from '../worlds/local/sample-topology.ts';
+import { openInBrowser } from './open-browser.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -17,6 +22,10 @@ export interface UpOptions {
   json: boolean;
   /** Demo event created for the queue monitor to watch. @default 'demo' */
   eventId?: string;
+  /** Serve the live dashboard (`--no-dashboard`: `/metrics` only). @default true */
+  dashboard?: boolean;
+  /** Open the live dashboard in a browser. @default false */
+  open?: boolean;
 }
 
 export const DEFAULT_TIME_SCALE = 30;
@@ -44,6 +53,8 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
   say(`[tiketi-sim] starting the ${backend.kind} backend…`);
   let started: StartedTopology | undefined;
+  let redis: Redis | undefined;
+  let live: LiveUp | undefined;
   try {
     started = await startLocalTopology({
       topology,
@@ -54,7 +65,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       clientPath: true,
       redisPath: true,
     });
-    const redis: Redis = createRedis(
+    redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }
         : {
@@ -67,13 +78,14 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     );
     await seedDemoEvent(started.db, redis, { eventId, seats: 5_000 });
     await openSales(started.db, redis, eventId);
-    redis.disconnect();
+    live = serveLive(started, redis, { ...options, eventId, say });
     const status = started.describe();
     const summary = {
       edgeUrl: status.endpoints.edgeUrl,
       albUrl: status.endpoints.albUrl,
       clientUrl: status.endpoints.clientUrl,
       controlUrl: status.endpoints.controlUrl,
+      ...live.urls,
       instances: [...started.instances.values()].map((i) => ({ id: i.id, az: i.az, url: i.url, pid: i.pid })),
       redis: status.endpoints.redis,
       postgres: status.endpoints.postgres,
@@ -94,15 +106,56 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       say(
         `Demo event:         ${eventId} (5,000 seats, sales open)\nTime scale:         ${clock.timeScale}× (1 simulated minute = ${(60 / clock.timeScale).toFixed(1)} s)`,
       );
+      for (const line of liveUrlLines(live.urls)) say(line);
       say('\nCtrl-C stops everything.');
     }
+    if (options.open && live.urls.dashboardUrl) openInBrowser(live.urls.dashboardUrl, say);
     writeStateFile({ controlUrl: summary.controlUrl, pid: process.pid });
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   } finally {
     say('[tiketi-sim] stopping…');
     removeStateFile();
+    live?.stop();
+    redis?.disconnect();
     await started?.stop();
   }
+}
+
+interface LiveUp {
+  urls: LiveUrls;
+  stop(): void;
+}
+
+/** `/metrics` and, unless `--no-dashboard`, the live page fed one sample per simulated minute. */
+function serveLive(
+  started: StartedTopology,
+  redis: Redis,
+  options: Pick<UpOptions, 'dashboard'> & { eventId: string; say: (line: string) => void },
+): LiveUp {
+  const feed = new TopologyFeed({
+    publish: (frame) => dashboard?.publish(frame),
+    topology: started.topology,
+    clock: started.clock,
+    timeScale: started.clock.timeScale,
+    sample: () => sampleTopology({ topology: started, redis, eventId: options.eventId }),
+    albStats: () => started.alb.stats(),
+    faults: () => started.faultRecords(),
+    wallNow: Date.now,
+    log: options.say,
+  });
+  const dashboard =
+    (options.dashboard ?? true)
+      ? createLiveDashboard({ topology: started.topology, initialFrame: feed.frame() })
+      : undefined;
+  const urls = mountLive(started.control, { metrics: { status: () => started.describe() }, dashboard });
+  if (dashboard) feed.start();
+  return {
+    urls,
+    stop() {
+      feed.stop();
+      dashboard?.close();
+    },
+  };
 }
 
 export class UsageError extends Error {

@@ -144,6 +144,35 @@ describe('Auto Scaling group (simple scaling)', () => {
     expect(terminated).toEqual(['app-3']);
     expect(launched.at(-1)).toMatch(/^app-5@/);
     expect(asg.activities.some((a) => /ELB system health check failure of app-3/.test(a.cause))).toBe(true);
+    // The launcher cannot say whether the process was alive: the record says nothing rather than guess.
+    expect(asg.healthReplacements).toEqual([
+      { instanceId: 'app-3', atMs: expect.any(Number), processAlive: undefined },
+    ]);
+  });
+
+  it('records whether an instance the health check replaced was still running', async () => {
+    const clock = new ManualClock(T0);
+    const w = world(clock);
+    const running = new Set(['app-1', 'app-2']);
+    const asg = new AutoScalingGroup({
+      topology: designTopology,
+      clock,
+      launcher: { ...w.launcher, isRunning: (id) => running.has(id) },
+      targets: w.targets,
+      warmStart: true,
+      random: () => 0,
+    });
+    await asg.start();
+    await clock.advanceAsync(designTopology.autoScalingGroup.healthCheckGracePeriodSeconds * 1_000);
+    running.delete('app-2'); // crashed
+    w.health.set('app-1', 'unhealthy'); // alive, failing its checks
+    w.health.set('app-2', 'unhealthy');
+    await clock.advanceAsync(20_000);
+    expect(asg.healthReplacements.map(({ instanceId, processAlive }) => [instanceId, processAlive])).toEqual([
+      ['app-1', true],
+      ['app-2', false],
+    ]);
+    asg.stop();
   });
 
   it('after an AZ is lost, replaces its instances in the AZ that is left', async () => {

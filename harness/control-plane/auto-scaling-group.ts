@@ -30,6 +30,8 @@ export interface InstanceLauncher {
   /** Resolves once the instance has booted (its boot time has passed on the clock). */
   launch(instance: { id: string; az: string }): Promise<void>;
   terminate(id: string): Promise<void>;
+  /** Whether the instance is still running (EC2's instance status), as the record of a health replacement says. */
+  isRunning?(id: string): boolean;
 }
 
 /** The load balancer's target group, as the group sees it. */
@@ -68,6 +70,8 @@ export class AutoScalingGroup {
   readonly activities: ScalingActivity[] = [];
   /** Policy invocations that did nothing, and why (cooldown, activity in progress, at a limit). */
   readonly refusals: { atMs: number; policy: string; reason: string }[] = [];
+  /** Instances the ELB health check took out of service, and whether they were still running. */
+  readonly healthReplacements: { instanceId: string; atMs: number; processAlive?: boolean }[] = [];
   private cooldownUntilMs = 0;
   private activityInProgress: ScalingActivity | undefined;
   private nextId = 1;
@@ -281,6 +285,11 @@ export class AutoScalingGroup {
           continue;
         if (this.options.targets.health(i.id) === 'unhealthy') {
           i.health = 'Unhealthy';
+          this.healthReplacements.push({
+            instanceId: i.id,
+            atMs: now,
+            processAlive: this.options.launcher.isRunning?.(i.id),
+          });
           void this.terminateOne(undefined, `an ELB system health check failure of ${i.id}`, i);
         }
       }

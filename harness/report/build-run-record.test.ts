@@ -110,4 +110,25 @@ describe('buildRunRecord', () => {
     faults[0]!.timeline.push({ label: 'later', atMs: 1 } as never);
     expect(record.faults[0]!.timeline).toEqual([]);
   });
+
+  it("carries the group's refusals and health replacements when the world saw them, else leaves them out", () => {
+    const policyRefusals = [{ atMs: T0 + 60_000, policy: 'tiketi-scale-out', reason: 'cooldown until …' }];
+    const healthReplacements = [{ instanceId: 'app-3', atMs: T0 + 90_000, processAlive: true }];
+    const seen = buildRunRecord(
+      input({
+        history: {
+          alarmHistory: [],
+          scalingActivities: [],
+          instances: [],
+          policyRefusals,
+          healthReplacements,
+        },
+      }),
+    );
+    expect(seen.policyRefusals).toEqual(policyRefusals);
+    expect(seen.healthReplacements).toEqual(healthReplacements);
+    const unseen = buildRunRecord(input());
+    expect('policyRefusals' in unseen).toBe(false);
+    expect('healthReplacements' in unseen).toBe(false);
+  });
 });

@@ -15,7 +15,8 @@ export interface RunRecordInput {
   users: number;
   samples: readonly Sample[];
   /** What the world recorded, already in simulated time. */
-  history: Pick<RunRecord, 'alarmHistory' | 'scalingActivities' | 'instances'>;
+  history: Pick<RunRecord, 'alarmHistory' | 'scalingActivities' | 'instances'> &
+    Partial<Pick<RunRecord, 'policyRefusals' | 'healthReplacements'>>;
   integrity: Integrity;
   faults: readonly FaultRecord[];
   /** The load generator's final totals and histograms. */
@@ -54,6 +55,9 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
       : 0,
     loadGenerator: { workers, maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs) },
     ...(input.measurement ? { measurement: input.measurement } : {}),
+    // What the findings read, where the world could see it (absent: the rule says "not evaluated").
+    ...(input.history.policyRefusals ? { policyRefusals: input.history.policyRefusals } : {}),
+    ...(input.history.healthReplacements ? { healthReplacements: input.history.healthReplacements } : {}),
   };
 }
 

@@ -92,6 +92,9 @@ export class FakeLoad implements DropLoad {
   intervalLatencyMs: number[] = [];
   feedbackLatencyMs: number[] = [];
   workerLagMs: number | undefined;
+  /** Socket.IO connect and delivery latencies (ms) the next `takeInterval` returns. */
+  intervalConnectMs: number[] = [];
+  intervalDeliveryMs: number[] = [];
 
   constructor(private readonly clock: { now(): number }) {}
 
@@ -108,7 +111,10 @@ export class FakeLoad implements DropLoad {
   }
 
   takeInterval(): LatencyAggregate {
-    return aggregateOf(this.intervalLatencyMs.splice(0));
+    return aggregateOf(this.intervalLatencyMs.splice(0), {
+      'socket.connect': this.intervalConnectMs.splice(0),
+      'socket.delivery': this.intervalDeliveryMs.splice(0),
+    });
   }
 
   takeFeedback(): LatencyAggregate {
@@ -120,9 +126,14 @@ export class FakeLoad implements DropLoad {
   }
 }
 
-function aggregateOf(latenciesMs: number[]): LatencyAggregate {
+function aggregateOf(
+  latenciesMs: number[],
+  sockets: Partial<Record<'socket.connect' | 'socket.delivery', number[]>> = {},
+): LatencyAggregate {
   const recorder = new LatencyRecorder();
   for (const ms of latenciesMs) recorder.record('POST /api/events/:eventId/queue', ms);
+  for (const [metric, values] of Object.entries(sockets) as [keyof typeof sockets, number[]][])
+    for (const ms of values) recorder.record(metric, ms);
   const aggregate = new LatencyAggregate();
   aggregate.add(recorder.drain());
   return aggregate;

@@ -213,6 +213,8 @@ describe('Sampler', () => {
     load.current.requests = 130;
     load.current.joined = 4;
     load.intervalLatencyMs = [50];
+    load.intervalConnectMs = [30, 300];
+    load.intervalDeliveryMs = [20, 40, 900];
     world.queueSize = 3;
     clock.advance(MINUTE - 1);
     await sampler.tick(clock.now());
@@ -230,6 +232,15 @@ describe('Sampler', () => {
     ]);
     expect(sampler.samples[0]).toMatchObject({ wallSeconds: 3.5, timeScale: 60, clockLimitedBy: 'backlog' });
     expect(sampler.samples[0]!.apiP95Ms).toBeCloseTo(50, 0);
+    const { socketConnectP95Ms, socketConnectP99Ms, socketDeliveryP95Ms, socketDeliveryP99Ms } =
+      sampler.samples[0]!;
+    expect([socketConnectP95Ms, socketConnectP99Ms, socketDeliveryP95Ms, socketDeliveryP99Ms]).toEqual([
+      expect.closeTo(300, -1),
+      expect.closeTo(300, -1),
+      expect.closeTo(900, -1),
+      expect.closeTo(900, -1),
+    ]);
+    expect(sampler.samples[1]!.socketConnectP95Ms).toBeUndefined();
     expect(sampler.lastQueueSize).toBe(3);
     expect(progress.map((p) => [p.simulated, p.phase, p.joined])).toEqual([
       ['20:01', 'filling the waiting room', 4],

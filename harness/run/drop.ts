@@ -4,6 +4,7 @@ import type { StartedWorld, UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
 import { type DropLoad, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
+import type { LiveRun } from './live-run.ts';
 import { ClockPacer, latencyTargetMs } from './pacer.ts';
 import { PacerDuty } from './pacer-duty.ts';
 import type { RunPlan } from './plan.ts';
@@ -59,6 +60,8 @@ export interface DropSetup {
   signal: AbortSignal;
   progress: (p: Progress) => void;
   log: (line: string) => void;
+  /** The live view, fed once per wall second. @default none */
+  live?: Pick<LiveRun, 'feed'>;
 }
 
 /** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
@@ -136,6 +139,13 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     progress: setup.progress,
     machine: () => measurement.takeMinute(),
   });
+  const live = setup.live?.feed({
+    samples: () => sampler.samples,
+    faults: () => faults.injected.map((f) => f.record),
+    speed: pacer,
+    wallStartMs,
+    wallNow: Date.now,
+  });
   await runDropLoop({
     clock: setup.clock,
     endSimMs: plan.endMs,
@@ -145,6 +155,7 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
       arrivals,
       pacer,
       sampler,
+      ...(live ? [live] : []),
     ],
     signal: setup.signal,
     idle,

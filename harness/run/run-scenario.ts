@@ -13,12 +13,14 @@
 import type { Topology } from '../../infra/topology.ts';
 import { ScaledClock } from '../clock/clock.ts';
 import { evaluateAll, type Verdict } from '../expectations/evaluate.ts';
+import type { LiveDashboard } from '../live/dashboard.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { LOCAL_EVENT_ID } from '../worlds/local/local-world.ts';
 import { markNotEvaluable, type World } from '../worlds/world.ts';
 import { runDrop, warmUp } from './drop.ts';
 import { finishRun } from './finish.ts';
+import { LiveRun, type LiveRunOptions } from './live-run.ts';
 import { PhaseRunner } from './phases.ts';
 import { planRun } from './plan.ts';
 import { prepareUsers } from './prepare.ts';
@@ -41,7 +43,14 @@ export interface RunOptions {
   progress: (p: Progress) => void;
   log: (line: string) => void;
   /** The report phase: runs with the result while the world still runs. @default nothing (the caller reports) */
-  report?: (result: RunResult) => Promise<void> | void;
+  report?: (result: RunResult, live: LiveView) => Promise<void> | void;
+  /** Serve `/metrics` and the live dashboard while the run goes. @default none */
+  live?: LiveRunOptions;
+}
+
+/** What the report phase may end: the live page, when one is served (`dashboard.finish(frame)`). */
+export interface LiveView {
+  dashboard?: Pick<LiveDashboard, 'finish'>;
 }
 
 export interface RunResult {
@@ -68,11 +77,20 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       () => target.start({ scenario: plan.scenario, topology: plan.topology, clock, users: plan.users, log }),
       (started) => started.stop(),
     );
+    const liveOptions = options.live;
+    const live = liveOptions
+      ? await phases.run(
+          'start world',
+          () => LiveRun.start(world, plan, liveOptions),
+          (l) => l.close(),
+        )
+      : undefined;
     const load = await phases.run(
       'prepare users',
       () => prepareUsers(plan, world, log),
       async (prepared) => void (await prepared.stop().catch(() => undefined)),
     );
+    live?.loadReady(load.generator);
     await phases.run('warm up', () => warmUp(clock, world, plan.startMs, signal));
     const drop = await phases.run('drop', () =>
       runDrop({
@@ -84,6 +102,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         signal,
         progress: options.progress,
         log,
+        live,
       }),
     );
     const record = await phases.run('finish', () => finishRun({ plan, clock, world, load, drop }));
@@ -91,7 +110,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       markNotEvaluable(evaluateAll(plan.scenario.expectations, record), target),
     );
     const result: RunResult = { record, verdicts, topology: plan.topology, aborted: signal.aborted };
-    await phases.run('report', async () => options.report?.(result));
+    await phases.run('report', async () => options.report?.(result, { dashboard: live?.dashboard }));
     return result;
   } finally {
     await phases.close();

@@ -83,6 +83,8 @@ export interface StartedTopology extends AsyncDisposable {
   /** Where clients send traffic: the client route when there is one, else the ALB. */
   readonly clientUrl: string;
   readonly tokenSecret: string;
+  /** What the control plane sends as `X-Control-Token` for an instance's `/health/details`. */
+  readonly controlToken: string;
   /** Admin connections (migrations, seeding, the queue monitor, integrity checks). */
   readonly db: pg.Pool;
   readonly redis: Redis;
@@ -159,6 +161,7 @@ interface Fleet {
   asg: AutoScalingGroup;
   instances: Map<string, StartedAppInstance>;
   tokenSecret: string;
+  controlToken: string;
 }
 
 /** The ALB and the Auto Scaling group that launches app instances behind it. */
@@ -172,6 +175,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
   });
   teardown.defer(() => alb.stop());
   const tokenSecret = randomBytes(24).toString('hex');
+  const controlToken = randomBytes(24).toString('hex');
   const instances = new Map<string, StartedAppInstance>();
   teardown.defer(() => Promise.allSettled([...instances.values()].map((i) => i.kill())));
   const env = {
@@ -182,6 +186,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
     DRAIN_NOTICE_MS: '500',
     // The scenario's limits (its `topology` override merged on the design's).
     LIMITS: JSON.stringify(topology.limits),
+    CONTROL_TOKEN: controlToken,
     ...options.appEnv,
   };
   const asg = new AutoScalingGroup({
@@ -198,6 +203,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
       async terminate(id) {
         await instances.get(id)?.stop(10_000);
       },
+      isRunning: (id) => instances.get(id)?.process.running ?? false,
     },
     targets: {
       register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
@@ -206,7 +212,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
     },
   });
   teardown.defer(() => asg.stop());
-  return { alb, asg, instances, tokenSecret };
+  return { alb, asg, instances, tokenSecret, controlToken };
 }
 
 /** CloudWatch alarms fed by the real queue-monitor handler on the Lambda's schedule (not started yet). */

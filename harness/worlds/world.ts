@@ -16,8 +16,15 @@ import type { Verdict } from '../expectations/evaluate.ts';
 import type { InjectedFault } from '../faults/inject.ts';
 import type { VirtualUserCredentials } from '../load/protocol.ts';
 import type { AlarmTransition, InstanceRecord, ScalingActivityRecord } from '../model/aws.ts';
-import type { Integrity, Sample } from '../report/run-record.ts';
+import type {
+  HealthReplacementRecord,
+  Integrity,
+  PolicyRefusalRecord,
+  Sample,
+} from '../report/run-record.ts';
 import type { Expectation, FaultAction, Scenario } from '../scenario/schema.ts';
+import type { ControlServer } from '../topology/control-server.ts';
+import type { TopologyStatus } from '../topology/local-topology.ts';
 
 export const WORLD_NAMES = ['local', 'localstack', 'aws'] as const;
 export type WorldName = (typeof WORLD_NAMES)[number];
@@ -25,7 +32,14 @@ export type WorldName = (typeof WORLD_NAMES)[number];
 /** The part of a `Sample` a world observes; requests, errors and latencies come from the load. */
 export type WorldSample = Pick<
   Sample,
-  'queueSize' | 'activeUsers' | 'instances' | 'targets' | 'alarms' | 'connectionsPerInstance'
+  | 'queueSize'
+  | 'activeUsers'
+  | 'instances'
+  | 'targets'
+  | 'alarms'
+  | 'connectionsPerInstance'
+  | 'socketsPerInstance'
+  | 'desiredCapacity'
 >;
 
 /**
@@ -61,6 +75,10 @@ export interface WorldHistory {
   instances: InstanceRecord[];
   /** The database's own counts; absent when the world cannot reach the database (`notEvaluable`). */
   integrity?: Integrity;
+  /** Scaling-policy invocations the group refused; absent where the world cannot see them. */
+  policyRefusals?: PolicyRefusalRecord[];
+  /** Instances the ELB health check had replaced; absent where the world cannot see them. */
+  healthReplacements?: HealthReplacementRecord[];
 }
 
 export interface WorldSetup {
@@ -101,6 +119,12 @@ export interface StartedWorld {
   /** Opens sales (admission begins); false when it could not right now (tried again next tick). */
   openSales(): Promise<boolean>;
   sample(): Promise<WorldSample>;
+  /** The emulator's control endpoint (local worlds): the run mounts its live page and `/metrics` there. */
+  readonly control?: Pick<ControlServer, 'mount' | 'url'>;
+  /** What `tiketi-sim status` shows (local worlds): `/metrics` reads it. */
+  status?(): TopologyStatus;
+  /** The history so far, for the live page (local worlds; the hybrid world's alarms are elsewhere). */
+  historySoFar?(): Partial<Omit<WorldHistory, 'integrity'>>;
   /** Injects a fault now; throws `FaultError` when this world has no way to. */
   injectFault(fault: FaultAction): Promise<InjectedFault>;
   /** Follows the runner's clock speed (a no-op in fixed-scale worlds). */

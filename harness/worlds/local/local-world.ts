@@ -10,7 +10,6 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createUsersInBulk } from '../../../app/auth/bulk-users.ts';
 import { createTokenSigner } from '../../../app/auth/tokens.ts';
-import { keys } from '../../../app/core/keys.ts';
 import { createRedis } from '../../../app/core/redis.ts';
 import type { MetricsSink } from '../../../app/lambda/queue-monitor.ts';
 import { openSales, seedDemoEvent } from '../../../app/sales/seed.ts';
@@ -18,15 +17,19 @@ import type { Topology } from '../../../infra/topology.ts';
 import type { Backend } from '../../backends/backend.ts';
 import type { Clock } from '../../clock/clock.ts';
 import { checkIntegrity } from '../../faults/integrity.ts';
-import {
-  type AlarmState,
-  type AlarmTransition,
-  countLifecycles,
-  countTargetHealth,
-} from '../../model/aws.ts';
+import type { AlarmState, AlarmTransition } from '../../model/aws.ts';
+import type { HealthReplacementRecord } from '../../report/run-record.ts';
 import { CLIENT_PATH_MAX_USERS, ScenarioError } from '../../scenario/schema.ts';
 import { type StartedTopology, startLocalTopology } from '../../topology/local-topology.ts';
-import { readyUsers, type StartedWorld, type World, type WorldName, type WorldSetup } from '../world.ts';
+import {
+  readyUsers,
+  type StartedWorld,
+  type World,
+  type WorldHistory,
+  type WorldName,
+  type WorldSetup,
+} from '../world.ts';
+import { sampleTopology } from './sample-topology.ts';
 
 /** The event a local rehearsal seeds and sells. */
 export const LOCAL_EVENT_ID = 'drop';
@@ -152,18 +155,19 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
         () => true,
         () => false,
       ),
-    async sample() {
-      return {
-        queueSize: await runner.zcard(keys.queue(eventId)).catch(() => -1),
-        activeUsers: await runner.scard(keys.active(eventId)).catch(() => -1),
-        instances: countLifecycles(world.asg.live()),
-        targets: countTargetHealth(world.alb.targetHealth()),
-        alarms: external
-          ? await external.states()
-          : Object.fromEntries(world.cloudwatch.describe().map((a) => [a.name, a.state])),
-        connectionsPerInstance: world.alb.connectionsPerTarget(),
-      };
-    },
+    sample: () =>
+      sampleTopology({
+        topology: world,
+        redis: runner,
+        eventId,
+        ...(external ? { alarms: () => external.states() } : {}),
+      }),
+    control: world.control,
+    status: () => world.describe(),
+    historySoFar: () => ({
+      ...(external ? {} : { alarmHistory: world.cloudwatch.history() }),
+      ...groupHistory(world),
+    }),
     injectFault: (fault) => world.injectFault(fault),
     setTimeScale: (timeScale) => world.setTimeScale(timeScale),
     async finish({ confirmedReservationIds, toSim }) {
@@ -171,20 +175,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       const integrity = await checkIntegrity(world.db, eventId, confirmedReservationIds);
       return {
         alarmHistory: external ? await external.history(toSim) : world.cloudwatch.history(),
-        scalingActivities: world.asg.activities.map((a) => ({
-          startMs: a.startMs,
-          endMs: a.endMs,
-          status: a.status,
-          description: a.description,
-          cause: a.cause,
-        })),
-        instances: [...world.asg.instances.values()].map((i) => ({
-          id: i.id,
-          az: i.az,
-          launchedAtMs: i.launchedAtMs,
-          inServiceAtMs: i.inServiceAtMs,
-          terminatedAtMs: i.terminatedAtMs,
-        })),
+        ...groupHistory(world),
         integrity: {
           seatsSoldTwice: integrity.seatsSoldTwice,
           confirmedReservationsLost: integrity.confirmedReservationsLost,
@@ -194,5 +185,32 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       };
     },
     stop,
+  };
+}
+
+/** The Auto Scaling group's side of the history: activities, instances, refusals, health replacements. */
+function groupHistory(world: Pick<StartedTopology, 'asg'>): Omit<WorldHistory, 'alarmHistory' | 'integrity'> {
+  const { asg } = world;
+  return {
+    scalingActivities: asg.activities.map((a) => ({
+      startMs: a.startMs,
+      endMs: a.endMs,
+      status: a.status,
+      description: a.description,
+      cause: a.cause,
+    })),
+    instances: [...asg.instances.values()].map((i) => ({
+      id: i.id,
+      az: i.az,
+      launchedAtMs: i.launchedAtMs,
+      inServiceAtMs: i.inServiceAtMs,
+      terminatingAtMs: i.terminatingAtMs,
+      terminatedAtMs: i.terminatedAtMs,
+    })),
+    policyRefusals: asg.refusals.map((r) => ({ ...r })),
+    // Recorded only when the launcher could say whether each process was alive.
+    ...(asg.healthReplacements.every((r) => r.processAlive !== undefined)
+      ? { healthReplacements: asg.healthReplacements.map((r) => ({ ...r }) as HealthReplacementRecord) }
+      : {}),
   };
 }
