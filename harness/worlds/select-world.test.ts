@@ -130,6 +130,7 @@ describe('selectWorld: aws', () => {
     expect(world.fixedTimeScale).toBe(1);
     expect(world.warmUpMs).toBe(0);
     expect(Object.keys(world.notEvaluable).sort()).toEqual([
+      'max-seats-per-user',
       'no-confirmed-reservation-lost',
       'no-seat-sold-twice',
     ]);
