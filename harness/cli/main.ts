@@ -1,10 +1,12 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
+
 import { Command, InvalidArgumentError } from 'commander';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { ExportError } from '../export/build-plan.ts';
 import { LoadReportError } from '../load-report/parse.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
+import type { SweepRule } from '../sweep/plan.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
 import {
   CdkCommandError,
@@ -46,6 +48,32 @@ function scaleFactor(value: string): number {
       `--scale must be a fraction of the design, 0 < F <= 1 (got ${value}): e.g. --scale 0.25 runs a 1:4 scale model, --scale 1 the design itself`,
     );
   return n;
+}
+
+function seedValue(value: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 4_294_967_295))
+    throw new InvalidArgumentError(
+      `--seed must be a whole number from 0 to 4294967295 (got ${value}): the seed a report prints repeats that run's choices`,
+    );
+  return n;
+}
+
+function sweepRuns(value: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 2 && n <= 60))
+    throw new InvalidArgumentError(
+      `--sweep must be a whole number of runs from 2 to 60 (got ${value}): e.g. --sweep 6 shifts the faults across the health-check interval in 6 steps`,
+    );
+  return n;
+}
+
+function sweepRule(value: string): SweepRule {
+  if (value !== 'all' && value !== 'majority')
+    throw new InvalidArgumentError(
+      `--require must be all or majority (got ${value}): all fails the sweep on one failed run, majority needs more than half to pass`,
+    );
+  return value;
 }
 
 function worldChoice(value: string): WorldName {
@@ -214,6 +242,26 @@ program
     backendChoice,
     'auto',
   )
+  .option(
+    '--seed <n>',
+    "every random choice of the run draws from it (which users buy, think times, seats, tie-breaks, a random fault victim); printed in the report (default: the scenario's, else 1)",
+    seedValue,
+  )
+  .option(
+    '--sweep <runs>',
+    "a phase sweep: the rehearsal <runs> times, its faults shifted evenly across --sweep-period, each run seeded from --seed; the verdict of each expectation is its worst run's (see --require)",
+    sweepRuns,
+  )
+  .option(
+    '--sweep-period <seconds>',
+    'simulated seconds the sweep spreads its faults over (default: the ALB health-check interval)',
+    positiveNumber('--sweep-period'),
+  )
+  .option(
+    '--require <rule>',
+    'a sweep passes an expectation when all runs pass it, or a majority (default: all)',
+    sweepRule,
+  )
   .option('--report-dir <dir>', 'where reports go', 'reports')
   .option(
     '--baseline <summary.json>',
@@ -244,6 +292,10 @@ program
         timeScale?: number;
         users?: number;
         scale?: number;
+        seed?: number;
+        sweep?: number;
+        sweepPeriod?: number;
+        require?: SweepRule;
         backend: BackendChoice;
         reportDir: string;
         baseline?: string;

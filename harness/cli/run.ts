@@ -1,4 +1,5 @@
 /** `tiketi-sim run <scenario>`: the rehearsal, its report, and the exit code CI gates on. */
+
 import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
@@ -14,14 +15,17 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
+import { DEFAULT_SEED } from '../run/plan.ts';
 import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { markIndicative, type ScaleModel, scaleModel } from '../scenario/scale-model.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { usersWarning } from '../scenario/threshold-reach.ts';
+import type { SweepRule } from '../sweep/plan.ts';
 import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
 import { openInBrowser } from './open-browser.ts';
+import { runSweep, sweepRequest } from './sweep-command.ts';
 import { UsageError } from './up.ts';
 
 export interface RunCommandOptions {
@@ -33,6 +37,13 @@ export interface RunCommandOptions {
   users?: number;
   /** Run the design as a 1:1/F scale model (overrides the scenario's `scale`). */
   scale?: number;
+  /** The run's seed (overrides the scenario's). */
+  seed?: number;
+  /** A phase sweep of this many runs (overrides the scenario's `sweep.runs`). */
+  sweep?: number;
+  /** Simulated seconds the sweep spreads its faults over. */
+  sweepPeriod?: number;
+  require?: SweepRule;
   backend: BackendChoice;
   reportDir: string;
   baseline?: string;
@@ -216,8 +227,9 @@ function writeRunReport(
   result: RunResult,
   scenarioFile: string,
   model: ScaleModel | undefined,
-  options: Pick<RunCommandOptions, 'baseline' | 'tolerance' | 'reportDir'>,
-): { summary: Summary; dir: string } {
+  dir: string,
+  options: Pick<RunCommandOptions, 'baseline' | 'tolerance'>,
+): Summary {
   const summary = summarize({
     scenarioFile,
     record: model ? { ...result.record, scaleModel: model.record } : result.record,
@@ -231,9 +243,61 @@ function writeRunReport(
     summary.outcome = outcomeOf(summary.expectations, summary.aborted);
     summary.passed = summary.outcome === 'passed';
   }
-  const dir = reportDirFor(options.reportDir, result.record.scenario);
   writeReport(dir, summary, result.topology);
-  return { summary, dir };
+  return summary;
+}
+
+/** One rehearsal as the command runs it: its world, the run, its report in `dir`. */
+export interface Rehearsal {
+  scenario: Scenario;
+  /** The scenario's design when `scenario` is a scale model of it. */
+  design: Scenario;
+  model: ScaleModel | undefined;
+  file: string;
+  seed?: number;
+  dir: string;
+  options: RunCommandOptions;
+  signal: AbortSignal;
+  say: (line: string) => void;
+}
+
+export async function rehearse(r: Rehearsal): Promise<{ summary: Summary; worldName: string }> {
+  const { scenario, options, say } = r;
+  const { world, description } = await selectWorld({
+    world: options.world ?? 'local',
+    stackName: options.stack,
+    backend: options.backend,
+    log: say,
+  });
+  say(
+    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${r.model ? ` (a ${r.model.record.ratio} scale model of ${r.design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, seed ${r.seed ?? scenario.seed ?? DEFAULT_SEED}, ${description}`,
+  );
+  let summary: Summary | undefined;
+  await runScenario({
+    scenario,
+    world,
+    timeScale: options.timeScale,
+    users: options.users,
+    seed: r.seed,
+    signal: r.signal,
+    progress: progressPrinter(options.json),
+    log: say,
+    live: {
+      dashboard: options.dashboard ?? true,
+      scenarioFile: r.file,
+      onReady(urls) {
+        for (const line of liveUrlLines(urls)) say(line);
+        if (options.open && urls.dashboardUrl) openInBrowser(urls.dashboardUrl, say);
+      },
+    },
+    // Written while the world still runs, so the live page's last frame is the report's.
+    report(result, live) {
+      summary = writeRunReport(result, r.file, r.model, r.dir, options);
+      live.dashboard?.finish(frameFromSummary(summary));
+    },
+  });
+  if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
+  return { summary: summary!, worldName: world.name };
 }
 
 export async function runCommand(
@@ -248,40 +312,11 @@ export async function runCommand(
   const model = scaleModelFor(design, options, (text) => process.stderr.write(`${text}\n`));
   const scenario = model?.scenario ?? design;
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
-  const { world, description } = await selectWorld({
-    world: options.world ?? 'local',
-    stackName: options.stack,
-    backend: options.backend,
-    log: say,
-  });
-  say(
-    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${model ? ` (a ${model.record.ratio} scale model of ${design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
-  );
-  let written: { summary: Summary; dir: string } | undefined;
-  await runScenario({
-    scenario,
-    world,
-    timeScale: options.timeScale,
-    users: options.users,
-    signal,
-    progress: progressPrinter(options.json),
-    log: say,
-    live: {
-      dashboard: options.dashboard ?? true,
-      scenarioFile: file,
-      onReady(urls) {
-        for (const line of liveUrlLines(urls)) say(line);
-        if (options.open && urls.dashboardUrl) openInBrowser(urls.dashboardUrl, say);
-      },
-    },
-    // Written while the world still runs, so the live page's last frame is the report's.
-    report(result, live) {
-      written = writeRunReport(result, file, model, options);
-      live.dashboard?.finish(frameFromSummary(written.summary));
-    },
-  });
-  if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
-  const { summary, dir } = written!;
+  const base = { scenario, design, model, file, options, signal, say };
+  const sweep = sweepRequest(scenario, options);
+  if (sweep) return runSweep({ ...base, sweep });
+  const dir = reportDirFor(options.reportDir, scenario.name);
+  const { summary, worldName } = await rehearse({ ...base, seed: options.seed, dir });
   if (options.json)
     console.log(
       JSON.stringify({
@@ -300,13 +335,13 @@ export async function runCommand(
     const headline =
       summary.aborted && summary.outcome !== 'failed' ? 'ABORTED' : summary.outcome.toUpperCase();
     say(
-      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${worldName} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
     );
   }
   return EXIT_CODES[summary.outcome];
 }
 
-function verdictLine(v: Verdict): string {
+export function verdictLine(v: Verdict): string {
   if (v.status === 'inconclusive')
     return `${isNotEvaluable(v) ? 'N/A ' : 'INCONCLUSIVE'}  ${v.name}: ${v.reason ?? v.observed}`;
   // A scale model's latency is shown, and gates nothing.

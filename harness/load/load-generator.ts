@@ -116,7 +116,8 @@ export class LoadGenerator {
           seatIds: this.options.seatIds,
           behaviour: this.options.behaviour,
           timeScale: this.options.timeScale,
-          seed: (this.options.seed ?? 1) * 1_000 + index,
+          // One seed for all: each user's stream comes from it and its arrival place (user-plan.ts).
+          seed: this.options.seed ?? 1,
           httpConnections: this.options.httpConnectionsPerWorker ?? 64,
         },
       },

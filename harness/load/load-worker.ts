@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker, VirtualUserCredentials, WorkerInit, WorkerRe
 import { seededRandom } from './random.ts';
 import { Stopper } from './stopper.ts';
 import { type JourneyContext, runJourney } from './user-journey.ts';
+import { userRandom } from './user-plan.ts';
 
 const REPORT_MS = 1_000;
 /** How long stopping waits for journeys to wind down before the final report. */
@@ -24,6 +25,8 @@ export class LoadWorker {
   private readonly journeys = new Set<Promise<void>>();
   private readonly ctx: JourneyContext;
   private timeScale: number;
+  /** Users sent without their arrival place (tests) are numbered as they come. */
+  private unplacedArrivals = 0;
   private reportTimer: NodeJS.Timeout | undefined;
   /** A saturated worker delays its own requests and receipts: measured, so the report can say so. */
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
@@ -77,7 +80,10 @@ export class LoadWorker {
   arrive(users: VirtualUserCredentials[]): void {
     this.tally.arrived(users.length);
     for (const user of users) {
-      const journey = runJourney(user, this.ctx).catch((err: unknown) =>
+      // Each user draws from its own stream: what it does depends on the seed and its place in
+      // the arrival order, not on which worker runs it or what the others did first.
+      const random = userRandom(this.init.seed, user.arrival ?? this.unplacedArrivals++);
+      const journey = runJourney(user, { ...this.ctx, random }).catch((err: unknown) =>
         this.send({ type: 'error', message: (err as Error).message }),
       );
       this.journeys.add(journey);

@@ -12,6 +12,8 @@ export interface VirtualUserCredentials {
    * omission). @default when the worker gets it
    */
   dueAtWallMs?: number;
+  /** The user's place in the arrival order: with the run's seed, it decides what the user does (user-plan.ts). */
+  arrival?: number;
 }
 
 export interface WorkerInit {

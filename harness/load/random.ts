@@ -9,3 +9,14 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/**
+ * The seed of the `index`-th stream under `seed` (splitmix32): neighbouring indexes give
+ * unrelated streams, so each user of a run, or each run of a sweep, draws its own.
+ */
+export function streamSeed(seed: number, index: number): number {
+  let z = (seed + Math.imul(index, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}

@@ -13,6 +13,7 @@ import type { Caller, VirtualUserHttp } from './http-client.ts';
 import { io, type LightSocket as Socket } from './light-socket.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
 import type { Stopper } from './stopper.ts';
+import { decideUser } from './user-plan.ts';
 
 export interface JourneyContext {
   baseUrl: string;
@@ -88,7 +89,8 @@ function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise
 
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
   const { hostile } = ctx.behaviour;
-  if (hostile && ctx.random() < hostile.share) return runHostile(user, ctx, hostile);
+  const decisions = decideUser(ctx.random, ctx.behaviour);
+  if (hostile && decisions.hostile) return runHostile(user, ctx, hostile);
   const caller: Caller = { token: user.token, jar: new CookieJar() };
   const path = `/api/events/${ctx.eventId}`;
   const due = untilDue(ctx, user.dueAtWallMs);
@@ -205,7 +207,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   if (ctx.stop.stopped) return;
   ctx.events.admitted();
 
-  if (ctx.random() < ctx.behaviour.buyShare) await buy(ctx, caller, known.held);
+  if (decisions.buys) await buy(ctx, caller, known.held);
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
 }
 

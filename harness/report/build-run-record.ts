@@ -1,7 +1,7 @@
 import type { LoadTotals } from '../load/load-generator.ts';
 import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
-import type { FaultRecord, Integrity, RunRecord, Sample } from './run-record.ts';
+import type { FaultRecord, Integrity, PlannedChoices, RunRecord, Sample } from './run-record.ts';
 
 /** What a finished run hands to the report; times are simulated unless a name says wall. */
 export interface RunRecordInput {
@@ -23,6 +23,8 @@ export interface RunRecordInput {
   load: { totals: LoadTotals; latency: LatencyAggregate; workers: number };
   /** Wall epoch ms → the run's simulated epoch ms (the clock's timeline). */
   toSim: (wallMs: number) => number;
+  seed?: number;
+  plannedChoices?: PlannedChoices;
   /** Whether the machine could measure (harness/run/run-measurement.ts). */
   measurement?: MeasurementRecord;
 }
@@ -33,6 +35,8 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
   const endMs = Math.min(input.endMs, input.clockNowMs);
   return {
     scenario: input.scenario,
+    ...(input.seed === undefined ? {} : { seed: input.seed }),
+    ...(input.plannedChoices ? { plannedChoices: input.plannedChoices } : {}),
     startMs: input.startMs,
     endMs,
     plannedEndMs: input.endMs,

@@ -142,7 +142,24 @@ export interface Integrity {
   mostSeatsPerUser?: number;
 }
 
+/**
+ * What the run's seed decided, recorded so two runs can be compared: same seed, same choices.
+ * Digests are the first 16 hex digits of a SHA-256 of the JSON list.
+ */
+export interface PlannedChoices {
+  /** Users who buy once admitted, and a digest of their arrival places. */
+  buyers: number;
+  buyersDigest: string;
+  /** A digest of every user's arrival time (simulated epoch ms). */
+  arrivalsDigest: string;
+  /** When each fault was scheduled (simulated epoch ms, after any sweep shift). */
+  faultsAtMs: number[];
+}
+
 export interface RunRecord {
+  /** The seed every random choice of the run drew from (`--seed`). */
+  seed?: number;
+  plannedChoices?: PlannedChoices;
   scenario: string;
   /** Simulated start and end (where the run got to: before the scenario's end if it stopped early). */
   startMs: number;

@@ -76,6 +76,9 @@ export interface Summary {
   measurement?: MeasurementSummary;
   /** The run was a 1:1/F scale model: F, and every scaled number beside the design's. */
   scaleModel?: RunRecord['scaleModel'];
+  /** The seed the run drew its random choices from (`--seed` repeats them), and what it decided. */
+  seed?: number;
+  plannedChoices?: RunRecord['plannedChoices'];
 }
 
 /** Hours of a month in the design's per-month prices (365 × 24 / 12). */
@@ -141,6 +144,8 @@ export function summarize(input: {
     ...findingsFields(evaluateFindings(record, topology)),
     ...(record.measurement ? { measurement: measurementSummary(record) } : {}),
     scaleModel: record.scaleModel,
+    seed: record.seed,
+    plannedChoices: record.plannedChoices,
   };
 }
 

@@ -39,7 +39,11 @@ export class ArrivalFeeder implements DropDuty {
     const from = this.sentCount;
     const batch = users.take(from, due);
     load.arrive(
-      toWallMs ? batch.map((u, k) => ({ ...u, dueAtWallMs: toWallMs(arrivalsSimMs[from + k]!) })) : batch,
+      batch.map((u, k) => ({
+        ...u,
+        arrival: from + k,
+        ...(toWallMs ? { dueAtWallMs: toWallMs(arrivalsSimMs[from + k]!) } : {}),
+      })),
     );
     this.sentCount = due;
   }

@@ -3,7 +3,7 @@ import { buildRunRecord } from '../report/build-run-record.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import { INTEGRITY_NOT_EVALUATED, type StartedWorld } from '../worlds/world.ts';
 import type { DropOutcome } from './drop.ts';
-import type { RunPlan } from './plan.ts';
+import { plannedChoices, type RunPlan } from './plan.ts';
 import type { PreparedLoad } from './prepare.ts';
 
 /** After the drop: faults reverted, the load stopped, the world's history, the run's record. */
@@ -47,5 +47,7 @@ async function recordRun(run: Parameters<typeof finishRun>[0]): Promise<RunRecor
     load: { totals, latency, workers },
     toSim,
     measurement,
+    seed: plan.seed,
+    plannedChoices: plannedChoices(plan),
   });
 }

@@ -1,8 +1,14 @@
+import { createHash } from 'node:crypto';
 import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
 import { arrivalOffsetsSeconds, rescaleArrivals } from '../load/arrivals.ts';
+import { buyerArrivals } from '../load/user-plan.ts';
+import type { PlannedChoices } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
 import type { World } from '../worlds/world.ts';
 import type { ScheduledFault } from './fault-scheduler.ts';
+
+/** The seed of a run that names none: the same scenario makes the same choices every time. */
+export const DEFAULT_SEED = 1;
 
 /** Everything the phases need to know before anything starts, in simulated epoch ms. */
 export interface RunPlan {
@@ -10,6 +16,8 @@ export interface RunPlan {
   /** The design with the scenario's overrides. */
   topology: Topology;
   users: number;
+  /** Every choice the harness makes at random draws from it (users, the group's ties, fault victims). */
+  seed: number;
   requestedScale: number;
   /** A deployed world's speed, which never moves (the wall clock). */
   fixedTimeScale?: number;
@@ -31,6 +39,7 @@ export function planRun(options: {
   world: Pick<World, 'name' | 'fixedTimeScale'>;
   timeScale?: number;
   users?: number;
+  seed?: number;
   log: (line: string) => void;
 }): RunPlan {
   const { scenario, world } = options;
@@ -45,6 +54,7 @@ export function planRun(options: {
     scenario,
     topology: mergeTopology(designTopology, scenario.topology),
     users,
+    seed: options.seed ?? scenario.seed ?? DEFAULT_SEED,
     requestedScale,
     fixedTimeScale: world.fixedTimeScale,
     startMs: simEpoch(scenario, scenario.startAt),
@@ -54,5 +64,19 @@ export function planRun(options: {
       (s) => dayStartMs + s * 1_000,
     ),
     faults: scenario.faults.map((action) => ({ atSimMs: simEpoch(scenario, action.at), action })),
+  };
+}
+
+const digest = (values: readonly number[]) =>
+  createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 16);
+
+/** What the plan's seed decides, as the record states it: two runs with one seed state the same. */
+export function plannedChoices(plan: RunPlan): PlannedChoices {
+  const buyers = buyerArrivals(plan.seed, plan.users, plan.scenario.behaviour);
+  return {
+    buyers: buyers.length,
+    buyersDigest: digest(buyers),
+    arrivalsDigest: digest(plan.arrivalsSimMs),
+    faultsAtMs: plan.faults.map((f) => f.atSimMs),
   };
 }

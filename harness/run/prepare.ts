@@ -28,6 +28,7 @@ export async function prepareUsers(
     behaviour: plan.scenario.behaviour,
     timeScale: plan.requestedScale,
     users: plan.users,
+    seed: plan.seed,
     onError: (m) => log(`[load] ${m}`),
   });
   let stopped: Promise<LoadTotals> | undefined;

@@ -38,6 +38,8 @@ export interface RunOptions {
   timeScale?: number;
   /** Overrides the scenario's user count (the curve keeps its shape). */
   users?: number;
+  /** Overrides the scenario's seed (`plan.ts` DEFAULT_SEED when neither names one). */
+  seed?: number;
   signal: AbortSignal;
   /** Progress lines (or a live line on a terminal). */
   progress: (p: Progress) => void;
@@ -74,7 +76,15 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   try {
     const world = await phases.run(
       'start world',
-      () => target.start({ scenario: plan.scenario, topology: plan.topology, clock, users: plan.users, log }),
+      () =>
+        target.start({
+          scenario: plan.scenario,
+          topology: plan.topology,
+          clock,
+          users: plan.users,
+          seed: plan.seed,
+          log,
+        }),
       (started) => started.stop(),
     );
     const liveOptions = options.live;

@@ -184,6 +184,9 @@ export const TOPOLOGY_RULES: ScalingRules<Topology> = {
 export const SCENARIO_RULES: ScalingRules<Omit<Scenario, 'topology' | 'expectations' | 'faults'>> = {
   scale: 'kept',
   timeScale: 'kept',
+  seed: 'kept',
+  // A sweep spreads the faults over a cycle of the design's times: the same in the model.
+  sweep: { runs: 'kept', periodSeconds: 'time' },
   users: 'scales-whole',
   arrivals: { joined: 'scales-whole' },
   event: { seats: 'scales-whole' },

@@ -267,6 +267,23 @@ export const scenarioSchema = z
         salesOpenAt: clockTimeSchema.optional(),
       })
       .strict(),
+    /**
+     * Every choice the harness makes at random draws from this seed (which users buy, their think
+     * times and seats, the group's tie-breaks, a `random` fault victim); `--seed` overrides it.
+     * @default 1
+     */
+    seed: z.number().int().nonnegative().max(4_294_967_295).optional(),
+    /** A phase sweep by default (`--sweep` overrides): the rehearsal `runs` times, its faults shifted across `periodSeconds`. */
+    sweep: z
+      .object({
+        runs: z.number().int().min(2).max(60),
+        /** @default the ALB health-check interval */
+        periodSeconds: z.number().positive().optional(),
+        /** @default 'all' */
+        require: z.enum(['all', 'majority']).default('all'),
+      })
+      .strict()
+      .optional(),
     /** Virtual users in all; `--users` rescales the arrival curve to another total. */
     users: z.number().int().positive(),
     /** Cumulative joins over time, linear between points; the last point's `joined` must equal `users`. */

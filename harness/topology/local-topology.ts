@@ -22,12 +22,17 @@ import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
 import { type InjectedFault, injectFault } from '../faults/inject.ts';
 import { queueEnvironment, type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+import { seededRandom, streamSeed } from '../load/random.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 import { mountTopologyRoutes } from './control-routes.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
 import { Teardown } from './teardown.ts';
 import { TimeScalePublisher } from './time-scale-publisher.ts';
+
+/** The run's random streams the topology draws from (users draw from theirs: load/user-plan.ts). */
+const ASG_STREAM = 0x5a5a0001;
+const FAULT_STREAM = 0x5a5a0002;
 
 /** Redis key through which app instances follow the simulated clock's speed. */
 export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
@@ -45,6 +50,11 @@ export interface LocalTopologyOptions {
   backend: Backend;
   /** The event whose queue the alarms watch. */
   eventId: string;
+  /**
+   * The run's seed: the group's tie-breaks and a fault's `random` victim draw from it, so the
+   * same seed makes the same choices. @default 1
+   */
+  seed?: number;
   log: LogSink;
   /** ALB proxy processes. @default 2 */
   albWorkers?: number;
@@ -192,6 +202,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
   const asg = new AutoScalingGroup({
     topology,
     clock,
+    random: seededRandom(streamSeed(options.seed ?? 1, ASG_STREAM)),
     warmStart: true,
     launcher: {
       async launch({ id, az }) {
@@ -320,10 +331,11 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const clientPath = await startClientPath(options, fleet.alb, teardown);
     const injected: InjectedFault[] = [];
     teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
+    const faultRandom = seededRandom(streamSeed(options.seed ?? 1, FAULT_STREAM));
     const inject = async (fault: FaultAction) => {
       const { alb, asg, instances } = fleet;
       const f = await injectFault(
-        { topology, clock, asg, alb, instances, backend: data.backend, clientPath },
+        { topology, clock, asg, alb, instances, backend: data.backend, clientPath, random: faultRandom },
         fault,
       );
       injected.push(f);

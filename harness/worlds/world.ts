@@ -88,6 +88,8 @@ export interface WorldSetup {
   /** The run's simulated clock, paused until the drop starts. */
   clock: ScaledClock;
   users: number;
+  /** The run's seed: every choice the world makes at random draws from it. @default 1 */
+  seed?: number;
   log: (line: string) => void;
 }
 

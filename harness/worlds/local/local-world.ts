@@ -98,6 +98,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       clock,
       backend: options.backend,
       eventId,
+      seed: setup.seed,
       log: () => {},
       // Two descriptors per proxied WebSocket, at most 20,000 per process: keep each under 14,000.
       albWorkers: Math.max(2, Math.ceil((users * 2) / 14_000)),
