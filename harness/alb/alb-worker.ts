@@ -11,7 +11,9 @@
  * flight at a time (pipelined requests wait their turn); upstream connections are kept alive in a
  * pool per target; bodies pass through as received, chunked framing included.
  */
+
 import { createServer, type ListenOptions, type Server } from 'node:net';
+import { simAt } from '../clock/timeline.ts';
 import { ClientConnection } from './client-connection.ts';
 import { StickyCookies, stickyCookieOf } from './cookie.ts';
 import type { RequestHead } from './http1.ts';
@@ -110,7 +112,7 @@ export class AlbWorker implements ProxyContext {
 
   /** Simulated time now, from the anchor the control process last sent (cookie expiry). */
   private simNow(): number {
-    return this.anchor.simMs + (Date.now() - this.anchor.wallMs) * this.anchor.timeScale;
+    return simAt(this.anchor, Date.now());
   }
 
   route(cookieHeader: string | undefined): TargetChoice<TargetRuntime> | undefined {
