@@ -232,7 +232,7 @@ describe('scale models on the command line', () => {
 
 describe('--set overrides', () => {
   it('builds nested overrides, with JSON values where they parse', async () => {
-    const { topologyOverrides } = await import('./run.ts');
+    const { topologyOverrides } = await import('./overrides.ts');
     expect(
       topologyOverrides([
         'autoScalingGroup.healthCheckType=EC2',

@@ -188,6 +188,12 @@ program
     backendChoice,
     'auto',
   )
+  .option(
+    '--set <key=value>',
+    'what-if on the design, e.g. limits.rate.registerPerAddress.points=1000 (repeatable)',
+    (value: string, all: string[]) => [...all, value],
+    [] as string[],
+  )
   .option('--json', 'once ready, print one JSON object with the endpoints on stdout')
   .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
   .option('--open', 'open the live dashboard in a browser')
@@ -199,6 +205,7 @@ program
       json?: boolean;
       dashboard: boolean;
       open?: boolean;
+      set: string[];
     }) =>
       exitOn2(() =>
         up({ ...options, json: options.json ?? false, open: options.open ?? false }, stopSignal()),

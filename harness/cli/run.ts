@@ -25,6 +25,7 @@ import type { SweepRule } from '../sweep/plan.ts';
 import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
 import { openInBrowser } from './open-browser.ts';
+import { topologyOverrides } from './overrides.ts';
 import { runSweep, sweepRequest } from './sweep-command.ts';
 import { UsageError } from './up.ts';
 
@@ -132,38 +133,6 @@ function progressPrinter(json: boolean): (p: Progress) => void {
     if (tty) out.write(`\r\x1b[2K${line}`);
     else out.write(`${line}\n`);
   };
-}
-
-/**
- * `--set autoScalingGroup.healthCheckType=EC2`: a what-if on the design for this run only. Values
- * are JSON where they parse (numbers, booleans, arrays), strings otherwise; the merged topology
- * is validated by the design's strict schema, so a wrong key or value is named.
- */
-export function topologyOverrides(assignments: string[]): Record<string, unknown> | undefined {
-  if (assignments.length === 0) return undefined;
-  const root: Record<string, unknown> = {};
-  for (const assignment of assignments) {
-    const eq = assignment.indexOf('=');
-    const path = eq > 0 ? assignment.slice(0, eq).split('.') : [];
-    if (path.length === 0 || path.some((k) => k === ''))
-      throw new UsageError(
-        `--set ${assignment}: expected <key.path>=<value>, e.g. --set autoScalingGroup.healthCheckType=EC2`,
-      );
-    const raw = assignment.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // a bare word is a string
-    }
-    let node = root;
-    for (const key of path.slice(0, -1)) {
-      if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
-      node = node[key] as Record<string, unknown>;
-    }
-    node[path.at(-1)!] = value;
-  }
-  return root;
 }
 
 function withOverrides(scenario: Scenario, assignments: string[]): Scenario {

@@ -4,7 +4,14 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createRedis } from '../../app/core/redis.ts';
 import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
-import { designTopology, mergeTopology } from '../../infra/topology.ts';
+import {
+  type DeepPartial,
+  deepMerge,
+  designTopology,
+  mergeTopology,
+  type Topology,
+  type TopologyInput,
+} from '../../infra/topology.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
@@ -14,6 +21,7 @@ import { TopologyFeed } from '../live/topology-feed.ts';
 import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
 import { sampleTopology } from '../worlds/local/sample-topology.ts';
 import { openInBrowser } from './open-browser.ts';
+import { topologyOverrides } from './overrides.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -26,6 +34,8 @@ export interface UpOptions {
   dashboard?: boolean;
   /** Open the live dashboard in a browser. @default false */
   open?: boolean;
+  /** What-ifs on the design, `key.path=value` (as `run --set`). */
+  set?: string[];
 }
 
 export const DEFAULT_TIME_SCALE = 30;
@@ -40,10 +50,16 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       `--instances must be between the group's min ${asg.minSize} and max ${asg.maxSize} (got ${options.instances})`,
     );
   }
-  const topology =
-    options.instances === undefined
-      ? designTopology
-      : mergeTopology(designTopology, { autoScalingGroup: { desiredCapacity: options.instances } });
+  const overrides = deepMerge(
+    topologyOverrides(options.set ?? []) ?? {},
+    options.instances === undefined ? {} : { autoScalingGroup: { desiredCapacity: options.instances } },
+  );
+  let topology: Topology;
+  try {
+    topology = mergeTopology(designTopology, overrides as DeepPartial<TopologyInput>);
+  } catch (err) {
+    throw new UsageError(`--set: ${(err as Error).message.replace('invalid topology:\n', '').trim()}`);
+  }
   const backend = await selectBackend(options.backend);
   const log = options.json
     ? (line: string) => process.stderr.write(`${line}\n`)
