@@ -6,7 +6,13 @@
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import type { WallCurve } from './curve.ts';
-import { type ExportPlan, type JourneyEndpoint, ENGINE_METRICS as M, SIGN_UP_ENDPOINT } from './plan.ts';
+import {
+  type ExportPlan,
+  type JourneyEndpoint,
+  ENGINE_METRICS as M,
+  SIGN_IN_ENDPOINT,
+  SIGN_UP_ENDPOINT,
+} from './plan.ts';
 
 const PROCESSOR_ENTRY = fileURLToPath(new URL('./artillery/processor.ts', import.meta.url));
 
@@ -65,6 +71,14 @@ function flow(plan: ExportPlan): object[] {
         url: '/api/auth/register',
         name: SIGN_UP_ENDPOINT,
         json: { email: '{{ email }}', name: '{{ name }}', password: '{{ password }}' },
+        afterResponse: 'recordResponse',
+      },
+    },
+    {
+      post: {
+        url: '/api/auth/login',
+        name: SIGN_IN_ENDPOINT,
+        json: { email: '{{ email }}', password: '{{ password }}' },
         capture: { json: '$.token', as: 'token' },
         afterResponse: 'recordResponse',
       },

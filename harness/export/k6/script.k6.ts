@@ -19,7 +19,13 @@ import {
   engineIoUrl,
   eventPacket,
 } from '../../load/socketio-framing.ts';
-import { type JourneyEndpoint, ENGINE_METRICS as M, OUTSIDE_ALL, SIGN_UP_ENDPOINT } from '../plan.ts';
+import {
+  type JourneyEndpoint,
+  ENGINE_METRICS as M,
+  OUTSIDE_ALL,
+  SIGN_IN_ENDPOINT,
+  SIGN_UP_ENDPOINT,
+} from '../plan.ts';
 import { k6Options, K6_PLAN as plan } from './k6-plan.ts';
 
 export const options = k6Options;
@@ -36,7 +42,7 @@ const target = (__ENV.TARGET ?? plan.target).replace(/\/$/, '');
 
 /** Async requests and timers only: a blocking `sleep` would stall the socket's heartbeat. */
 function call(
-  endpoint: JourneyEndpoint | typeof SIGN_UP_ENDPOINT,
+  endpoint: JourneyEndpoint | typeof SIGN_UP_ENDPOINT | typeof SIGN_IN_ENDPOINT,
   method: 'GET' | 'POST',
   path: string,
   token?: string,
@@ -84,8 +90,13 @@ export default async function user(): Promise<void> {
     name: 'k6 user',
     password: 'load-test-password',
   });
-  const token = json<{ token?: string }>(signUp)?.token;
-  if (!check(signUp, { 'signed up': (r) => r.status === 201 && token !== undefined }) || !token) return;
+  if (!check(signUp, { 'signed up': (r) => r.status === 202 })) return;
+  const signIn = await call(SIGN_IN_ENDPOINT, 'POST', '/api/auth/login', undefined, {
+    email,
+    password: 'load-test-password',
+  });
+  const token = json<{ token?: string }>(signIn)?.token;
+  if (!check(signIn, { 'signed in': (r) => r.status === 200 && token !== undefined }) || !token) return;
   const eventPath = `/api/events/${plan.journey.eventId}`;
   const join = await call('POST /api/events/:eventId/queue', 'POST', `${eventPath}/queue`, token);
   if (!check(join, { 'joined the queue': (r) => r.status === 200 || r.status === 201 })) return;
