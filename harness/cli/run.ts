@@ -4,6 +4,7 @@ import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.t
 import type { BackendChoice } from '../backends/backend.ts';
 import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import { liveUrlLines } from '../live/mount.ts';
+import { readLoadReport } from '../load-report/parse.ts';
 import { frameFromSummary } from '../report/html.ts';
 import {
   EXIT_CODES,
@@ -14,6 +15,7 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
+import { EXTERNAL_LOAD_TIME_SCALE, type LoadChoice, type LoadSource } from '../run/external-load.ts';
 import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { markIndicative, type ScaleModel, scaleModel } from '../scenario/scale-model.ts';
@@ -45,6 +47,10 @@ export interface RunCommandOptions {
   dashboard?: boolean;
   /** Open the live dashboard in a browser. @default false */
   open?: boolean;
+  /** Who sends the users: tiketi-sim's load generator, or an engine beside the run. @default 'generator' */
+  load?: LoadSource;
+  /** With `load: 'external'`: the engine's report (k6 --summary-export, Artillery --output), read at start. */
+  loadReport?: string;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -185,6 +191,34 @@ export function checkWorldFlags(options: Pick<RunCommandOptions, 'world' | 'stac
 }
 
 /**
+ * `--load external [--load-report FILE]`: checked, and the report read, before anything starts
+ * (a report of the wrong shape is a `LoadReportError`, exit 2).
+ */
+export function loadChoiceFor(
+  options: Pick<RunCommandOptions, 'load' | 'loadReport' | 'timeScale' | 'scale'>,
+): LoadChoice {
+  const source = options.load ?? 'generator';
+  if (source === 'generator') {
+    if (options.loadReport !== undefined)
+      throw new UsageError(
+        `--load-report ${options.loadReport}: an engine's report is read only when the engine sent the users; add --load external`,
+      );
+    return { source };
+  }
+  if (options.timeScale !== undefined && options.timeScale !== EXTERNAL_LOAD_TIME_SCALE)
+    throw new UsageError(
+      `--time-scale ${options.timeScale}: with --load external the engine sends its users in wall time, so the run follows at 1×. Leave --time-scale out (export the script with --time-scale N to rehearse compressed time against tiketi-sim up).`,
+    );
+  if (options.scale !== undefined && options.scale < 1)
+    throw new UsageError(
+      `--scale ${options.scale}: a scale model rescales tiketi-sim's own users; with --load external the engine's script sets them (tiketi-sim export --users N). Leave --scale out.`,
+    );
+  return options.loadReport === undefined
+    ? { source }
+    : { source, report: readLoadReport(options.loadReport) };
+}
+
+/**
  * The scale model the run asks for (`--scale`, else the scenario's `scale`; 1 is the design), or
  * a usage error when it cannot mean anything here. Without one, `--users` warns when it moves an
  * alarm the scenario's expectations name.
@@ -242,6 +276,7 @@ export async function runCommand(
   signal: AbortSignal,
 ): Promise<number> {
   checkWorldFlags(options);
+  const load = loadChoiceFor(options);
   const loaded = await loadScenario(nameOrPath);
   const { file } = loaded;
   const design = withOverrides(loaded.scenario, options.set ?? []);
@@ -255,7 +290,7 @@ export async function runCommand(
     log: say,
   });
   say(
-    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${model ? ` (a ${model.record.ratio} scale model of ${design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
+    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${load.source === 'external' ? ` sent by an engine${load.report ? ` (its ${load.report.engine} report: ${options.loadReport})` : ''}` : ''}${model ? ` (a ${model.record.ratio} scale model of ${design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? (load.source === 'external' ? EXTERNAL_LOAD_TIME_SCALE : undefined) ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
   );
   let written: { summary: Summary; dir: string } | undefined;
   await runScenario({
@@ -263,6 +298,7 @@ export async function runCommand(
     world,
     timeScale: options.timeScale,
     users: options.users,
+    load,
     signal,
     progress: progressPrinter(options.json),
     log: say,
