@@ -15,7 +15,12 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
-import { EXTERNAL_LOAD_TIME_SCALE, type LoadChoice, type LoadSource } from '../run/external-load.ts';
+import {
+  EXTERNAL_LOAD_TIME_SCALE,
+  type LoadChoice,
+  type LoadSource,
+  MEASURED_BY_ENGINE,
+} from '../run/external-load.ts';
 import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { markIndicative, type ScaleModel, scaleModel } from '../scenario/scale-model.ts';
@@ -333,10 +338,11 @@ export async function runCommand(
     for (const v of summary.expectations) say(verdictLine(v));
     // Not evaluable is not passed: the gate cannot say the expectation holds.
     const notEvaluable = summary.expectations.filter(isNotEvaluable).length;
+    const byEngine = summary.expectations.filter((v) => v.reason?.startsWith(MEASURED_BY_ENGINE)).length;
     const headline =
       summary.aborted && summary.outcome !== 'failed' ? 'ABORTED' : summary.outcome.toUpperCase();
     say(
-      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${world.name} world)` : ''}${byEngine > 0 ? ` (${byEngine} measured by the engine, not judged here)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
     );
   }
   return EXIT_CODES[summary.outcome];
