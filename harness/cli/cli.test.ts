@@ -175,7 +175,7 @@ describe('tiketi-sim CLI', () => {
         dir,
       );
       expect(missing.code).toBe(2);
-      expect(missing.stderr).toMatch(/nope\.json: [^\n]*\n  cannot be read \(ENOENT[^\n]*check the path/);
+      expect(missing.stderr).toMatch(/nope\.json: [^\n]*\n\s+cannot be read \(ENOENT[^\n]*check the path/);
       // Refused before anything started: no topology line, no report.
       for (const r of [scale, source, alone, shape, missing]) expect(r.stdout).not.toMatch(/\[tiketi-sim\]/);
       expect(readdirSync(dir)).toEqual(['not-a-report.json']);

@@ -14,7 +14,14 @@ import type { PreparedDrop } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
 import { FakeWorld, fakeMeasure } from './drop-fakes.ts';
 import { runDropLoop } from './drop-loop.ts';
-import { ExternalLoad, MEASURED_BY_ENGINE, markMeasuredByEngine, prepareForEngine } from './external-load.ts';
+import {
+  ExternalLoad,
+  MEASURED_BY_ENGINE,
+  markIdleDesign,
+  markMeasuredByEngine,
+  NO_ENGINE_USERS,
+  prepareForEngine,
+} from './external-load.ts';
 import { ClockPacer } from './pacer.ts';
 import { PacerDuty } from './pacer-duty.ts';
 import { planRun } from './plan.ts';
@@ -201,6 +208,37 @@ describe('verdicts measured by the engine', () => {
     // A latency the engine measured too slow fails, as it would from tiketi-sim's own users.
     const strict: Expectation[] = [{ expect: 'latency', endpoint: 'all', percentile: 95, belowMs: 150 }];
     expect(markMeasuredByEngine(evaluateAll(strict, merged), strict, report)[0]!.status).toBe('failed');
+  });
+});
+
+describe('a design no engine user reached', () => {
+  const record = recordedPeakDrop();
+  const idle = { samples: record.samples.map((s) => ({ ...s, queueSize: 0, activeUsers: 0 })) };
+
+  it("passes for want of load, so its verdicts are inconclusive and say so; the users' side is left to the engine", () => {
+    const judged = evaluateAll(expectations, record);
+    const marked = markIdleDesign(judged, expectations, idle);
+    expect(marked.map((v) => v.status)).toEqual([
+      'inconclusive',
+      judged[1]!.status,
+      judged[2]!.status,
+      judged[3]!.status,
+      judged[4]!.status,
+      'inconclusive',
+    ]);
+    expect(marked[0]).toMatchObject({
+      passed: false,
+      reason: NO_ENGINE_USERS,
+      observed: judged[0]!.observed,
+    });
+  });
+
+  it('a user queued or active in any sample, or a world that cannot count them (-1), leaves the verdicts as judged', () => {
+    const judged = evaluateAll(expectations, record);
+    const oneQueued = { samples: idle.samples.map((s, i) => (i === 3 ? { ...s, queueSize: 1 } : s)) };
+    expect(markIdleDesign(judged, expectations, oneQueued)).toEqual(judged);
+    const uncounted = { samples: idle.samples.map((s) => ({ ...s, queueSize: -1, activeUsers: -1 })) };
+    expect(markIdleDesign(judged, expectations, uncounted)).toEqual(judged);
   });
 });
 

@@ -108,7 +108,8 @@ export async function prepareForEngine(
         `[runner] ${new Date(plan.startMs).toISOString().slice(11, 16)}: the drop begins — the engine's script starts its arrivals now`,
       ),
     ...(report ? { completeRecord: (record: RunRecord) => mergeEngineReport(record, report) } : {}),
-    markVerdicts: (verdicts, expectations) => markMeasuredByEngine(verdicts, expectations, report),
+    markVerdicts: (verdicts, expectations, record) =>
+      markMeasuredByEngine(markIdleDesign(verdicts, expectations, record), expectations, report),
   };
 }
 
@@ -180,5 +181,36 @@ export function markMeasuredByEngine(
       return { ...verdict, status: 'inconclusive', passed: false, observed: missing, reason: missing };
     const from = report!.file ? `${report!.engine} report ${report!.file}` : `${report!.engine} report`;
     return { ...verdict, observed: `${verdict.observed} (${from})` };
+  });
+}
+
+/** The observation and reason of a design verdict no engine user was there to test. */
+export const NO_ENGINE_USERS =
+  'no user of the engine reached the stack during the drop (every sample: queue 0, active users 0): the design was not under load; start the engine when the run prints that the drop begins';
+
+/**
+ * Whether the world saw an engine's user at all: someone queued or active in some sample. Unknown
+ * (undefined) when the world could not count them (-1).
+ */
+function engineUsersSeen(record: Pick<RunRecord, 'samples'>): boolean | undefined {
+  const counts = record.samples.flatMap((s) => [s.queueSize, s.activeUsers]);
+  if (counts.length === 0 || counts.some((n) => n < 0)) return undefined;
+  return counts.some((n) => n > 0);
+}
+
+/**
+ * Verdicts of the design on a stack no engine user reached pass for want of load (no alarm, no
+ * double sale): they are inconclusive, and say so.
+ */
+export function markIdleDesign(
+  verdicts: readonly Verdict[],
+  expectations: readonly Expectation[],
+  record: Pick<RunRecord, 'samples'>,
+): Verdict[] {
+  if (engineUsersSeen(record) !== false) return [...verdicts];
+  return verdicts.map((verdict, i) => {
+    const expectation = expectations[i];
+    if (!expectation || JUDGED_BY[expectation.expect] !== 'world') return verdict;
+    return { ...verdict, status: 'inconclusive', passed: false, reason: NO_ENGINE_USERS };
   });
 }

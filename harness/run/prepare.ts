@@ -26,7 +26,7 @@ export interface PreparedLoad {
   /** The record with figures measured elsewhere (an engine's report). @default the record as it is */
   completeRecord?(record: RunRecord): RunRecord;
   /** Verdicts, one per expectation, with those this load could not decide marked. @default as they are */
-  markVerdicts?(verdicts: Verdict[], expectations: readonly Expectation[]): Verdict[];
+  markVerdicts?(verdicts: Verdict[], expectations: readonly Expectation[], record: RunRecord): Verdict[];
 }
 
 /** Setup happens outside simulated time: the event, its seats and users, the load's workers. */

@@ -113,7 +113,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     const verdicts = await phases.run('evaluate', async () => {
       const { expectations } = plan.scenario;
       const judged = evaluateAll(expectations, record);
-      return markNotEvaluable(load.markVerdicts?.(judged, expectations) ?? judged, target);
+      return markNotEvaluable(load.markVerdicts?.(judged, expectations, record) ?? judged, target);
     });
     const result: RunResult = { record, verdicts, topology: plan.topology, aborted: signal.aborted };
     await phases.run('report', async () => options.report?.(result, { dashboard: live?.dashboard }));
