@@ -105,7 +105,7 @@ export async function prepareForEngine(
     stop: () => load.stop(),
     dropStarting: () =>
       log(
-        `[runner] ${new Date(plan.startMs).toISOString().slice(11, 16)}: the drop begins — the engine's script starts its arrivals now`,
+        `[runner] ${new Date(plan.startMs).toISOString().slice(11, 16)}: the drop begins — start the engine now (its exported curve starts at the scenario's start)`,
       ),
     ...(report ? { completeRecord: (record: RunRecord) => mergeEngineReport(record, report) } : {}),
     markVerdicts: (verdicts, expectations, record) =>
