@@ -19,7 +19,11 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
  * Stands in for the engine beside the run: `count` users sign up and join the queue, as the
  * exported script's users do first (the latencies come from Artillery's recorded report).
  */
-async function engineUsers(baseUrl: string, eventId: string, count: number): Promise<number> {
+async function engineUsers(
+  baseUrl: string,
+  eventId: string,
+  count: number,
+): Promise<{ joined: number; failures: string[] }> {
   const post = async (path: string, body: object, token?: string) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
@@ -27,22 +31,21 @@ async function engineUsers(baseUrl: string, eventId: string, count: number): Pro
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as { token?: string } };
+    return { path, status: res.status, body: (await res.json().catch(() => ({}))) as { token?: string } };
   };
   let joined = 0;
+  const failures: string[] = [];
   for (let i = 0; i < count; i++) {
-    const user = {
-      email: `engine-${i}@rehearsal.tiketi.gg`,
-      password: 'engine-user-password',
-      name: `Engine ${i}`,
-    };
-    const registered = await post('/api/auth/register', user);
-    const session = registered.status === 202 ? await post('/api/auth/login', user) : registered;
-    if (!session.body.token) continue;
-    const join = await post(`/api/events/${eventId}/queue`, {}, session.body.token);
+    const credentials = { email: `engine-${i}@rehearsal.tiketi.gg`, password: 'engine-user-password' };
+    await post('/api/auth/register', { ...credentials, name: `Engine ${i}` });
+    const session = await post('/api/auth/login', credentials);
+    const join = session.body.token
+      ? await post(`/api/events/${eventId}/queue`, {}, session.body.token)
+      : session;
     if (join.status < 300) joined++;
+    else failures.push(`${join.path} ${join.status} ${JSON.stringify(join.body)}`);
   }
-  return joined;
+  return { joined, failures };
 }
 
 async function cli(args: string[], timeoutMs: number, onLine: (line: string) => void = () => {}) {
@@ -110,7 +113,7 @@ describe('run --load external (real processes, 1×)', () => {
     );
     const reports = join(work, 'reports');
     let target: { baseUrl: string; eventId: string } | undefined;
-    let engine: Promise<number> | undefined;
+    let engine: Promise<{ joined: number; failures: string[] }> | undefined;
     const onLine = (line: string) => {
       const to = /the engine's users go to (\S+), event (\S+)/.exec(line);
       if (to) target = { baseUrl: to[1]!, eventId: to[2]! };
@@ -133,7 +136,7 @@ describe('run --load external (real processes, 1×)', () => {
       onLine,
     );
     // The engine's users reached the stack: the design was under load (else its verdicts say they were not).
-    expect(await engine, run.stderr).toBe(20);
+    expect(await engine, run.stderr).toEqual({ joined: 20, failures: [] });
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
       reportDir: string;
       expectations: Verdict[];
