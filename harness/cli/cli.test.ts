@@ -142,6 +142,48 @@ describe('tiketi-sim CLI', () => {
     expect(scale.stderr).toMatch(/--time-scale 30: the aws world runs on the wall clock \(1×\)/);
   });
 
+  it('run --load external: flags that cannot work and a report of the wrong shape exit 2 before anything starts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiketi-cli-load-'));
+    try {
+      const scale = cli('run', 'smoke', '--load', 'external', '--time-scale', '30', '--report-dir', dir);
+      expect(scale.code).toBe(2);
+      expect(scale.stderr).toMatch(
+        /--time-scale 30: with --load external the engine sends its users in wall time, so the run follows at 1×/,
+      );
+      const source = cli('run', 'smoke', '--load', 'k6', '--report-dir', dir);
+      expect(source.code).toBe(2);
+      expect(source.stderr).toMatch(/--load must be one of generator, external \(got k6\)/);
+      const alone = cli('run', 'smoke', '--load-report', 'report.json', '--report-dir', dir);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toMatch(/--load-report report\.json: .* add --load external/);
+      const file = join(dir, 'not-a-report.json');
+      writeFileSync(file, JSON.stringify({ aggregate: { counters: {} } }));
+      const shape = cli('run', 'smoke', '--load', 'external', '--load-report', file, '--report-dir', dir);
+      expect(shape.code).toBe(2);
+      expect(shape.stderr).toMatch(
+        /not-a-report\.json: not a k6 --summary-export or Artillery --output report/,
+      );
+      expect(shape.stderr).toMatch(/aggregate\.summaries: /);
+      const missing = cli(
+        'run',
+        'smoke',
+        '--load',
+        'external',
+        '--load-report',
+        join(dir, 'nope.json'),
+        '--report-dir',
+        dir,
+      );
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/nope\.json: [^\n]*\n\s+cannot be read \(ENOENT[^\n]*check the path/);
+      // Refused before anything started: no topology line, no report.
+      for (const r of [scale, source, alone, shape, missing]) expect(r.stdout).not.toMatch(/\[tiketi-sim\]/);
+      expect(readdirSync(dir)).toEqual(['not-a-report.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('run: a scenario naming an alarm, an endpoint and a fault path that do not exist is refused, all three named, nothing started', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiketi-cli-names-'));
     try {

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { ExportError } from '../export/build-plan.ts';
 import { LoadReportError } from '../load-report/parse.ts';
+import { LOAD_SOURCES, type LoadSource } from '../run/external-load.ts';
 import { listScenarios } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/schema.ts';
 import type { SweepRule } from '../sweep/plan.ts';
@@ -80,6 +81,12 @@ function worldChoice(value: string): WorldName {
   if (!(WORLD_NAMES as readonly string[]).includes(value))
     throw new InvalidArgumentError(`--world must be one of ${WORLD_NAMES.join(', ')} (got ${value})`);
   return value as WorldName;
+}
+
+function loadSourceChoice(value: string): LoadSource {
+  if (!(LOAD_SOURCES as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`--load must be one of ${LOAD_SOURCES.join(', ')} (got ${value})`);
+  return value as LoadSource;
 }
 
 function backendChoice(value: string): BackendChoice {
@@ -286,6 +293,16 @@ program
     (value: string, all: string[]) => [...all, value],
     [] as string[],
   )
+  .option(
+    '--load <source>',
+    `who sends the users: ${LOAD_SOURCES.join(', ')} (generator: tiketi-sim's own; external: a k6 or Artillery script from tiketi-sim export, run beside it at 1×)`,
+    loadSourceChoice,
+    'generator',
+  )
+  .option(
+    '--load-report <file>',
+    "with --load external: the engine's k6 --summary-export or Artillery --output JSON, judged by the latency and error expectations",
+  )
   .option('--json', 'print the result as one JSON object on stdout (progress goes to stderr)')
   .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
   .option('--open', 'open the live dashboard in a browser')
@@ -310,6 +327,8 @@ program
         json?: boolean;
         dashboard: boolean;
         open?: boolean;
+        load: LoadSource;
+        loadReport?: string;
       },
     ) =>
       exitOn2(async () => {

@@ -5,6 +5,7 @@ import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.t
 import type { BackendChoice } from '../backends/backend.ts';
 import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import { liveUrlLines } from '../live/mount.ts';
+import { readLoadReport } from '../load-report/parse.ts';
 import { frameFromSummary } from '../report/html.ts';
 import {
   EXIT_CODES,
@@ -15,6 +16,12 @@ import {
   summarize,
   writeReport,
 } from '../report/write-report.ts';
+import {
+  EXTERNAL_LOAD_TIME_SCALE,
+  type LoadChoice,
+  type LoadSource,
+  MEASURED_BY_ENGINE,
+} from '../run/external-load.ts';
 import { DEFAULT_SEED } from '../run/plan.ts';
 import { type Progress, type RunResult, runScenario } from '../run/run-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -57,6 +64,10 @@ export interface RunCommandOptions {
   dashboard?: boolean;
   /** Open the live dashboard in a browser. @default false */
   open?: boolean;
+  /** Who sends the users: tiketi-sim's load generator, or an engine beside the run. @default 'generator' */
+  load?: LoadSource;
+  /** With `load: 'external'`: the engine's report (k6 --summary-export, Artillery --output), read at start. */
+  loadReport?: string;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -165,6 +176,34 @@ export function checkWorldFlags(options: Pick<RunCommandOptions, 'world' | 'stac
 }
 
 /**
+ * `--load external [--load-report FILE]`: checked, and the report read, before anything starts
+ * (a report of the wrong shape is a `LoadReportError`, exit 2).
+ */
+export function loadChoiceFor(
+  options: Pick<RunCommandOptions, 'load' | 'loadReport' | 'timeScale' | 'scale'>,
+): LoadChoice {
+  const source = options.load ?? 'generator';
+  if (source === 'generator') {
+    if (options.loadReport !== undefined)
+      throw new UsageError(
+        `--load-report ${options.loadReport}: an engine's report is read only when the engine sent the users; add --load external`,
+      );
+    return { source };
+  }
+  if (options.timeScale !== undefined && options.timeScale !== EXTERNAL_LOAD_TIME_SCALE)
+    throw new UsageError(
+      `--time-scale ${options.timeScale}: with --load external the engine sends its users in wall time, so the run follows at 1×. Leave --time-scale out (export the script with --time-scale N to rehearse compressed time against tiketi-sim up).`,
+    );
+  if (options.scale !== undefined && options.scale < 1)
+    throw new UsageError(
+      `--scale ${options.scale}: a scale model rescales tiketi-sim's own users; with --load external the engine's script sets them (tiketi-sim export --users N). Leave --scale out.`,
+    );
+  return options.loadReport === undefined
+    ? { source }
+    : { source, report: readLoadReport(options.loadReport) };
+}
+
+/**
  * The scale model the run asks for (`--scale`, else the scenario's `scale`; 1 is the design), or
  * a usage error when it cannot mean anything here. Without one, `--users` warns when it moves an
  * alarm the scenario's expectations name.
@@ -224,6 +263,8 @@ export interface Rehearsal {
   model: ScaleModel | undefined;
   file: string;
   seed?: number;
+  /** Who sends the users (read and checked before anything starts). */
+  load: LoadChoice;
   dir: string;
   options: RunCommandOptions;
   signal: AbortSignal;
@@ -239,7 +280,7 @@ export async function rehearse(r: Rehearsal): Promise<{ summary: Summary; worldN
     log: say,
   });
   say(
-    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${r.model ? ` (a ${r.model.record.ratio} scale model of ${r.design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, seed ${r.seed ?? scenario.seed ?? DEFAULT_SEED}, ${description}`,
+    `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${r.load.source === 'external' ? ` sent by an engine${r.load.report ? ` (its ${r.load.report.engine} report: ${options.loadReport})` : ''}` : ''}${r.model ? ` (a ${r.model.record.ratio} scale model of ${r.design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? (r.load.source === 'external' ? EXTERNAL_LOAD_TIME_SCALE : undefined) ?? options.timeScale ?? scenario.timeScale}×, seed ${r.seed ?? scenario.seed ?? DEFAULT_SEED}, ${description}`,
   );
   let summary: Summary | undefined;
   await runScenario({
@@ -248,6 +289,7 @@ export async function rehearse(r: Rehearsal): Promise<{ summary: Summary; worldN
     timeScale: options.timeScale,
     users: options.users,
     seed: r.seed,
+    load: r.load,
     signal: r.signal,
     progress: progressPrinter(options.json),
     log: say,
@@ -275,14 +317,19 @@ export async function runCommand(
   signal: AbortSignal,
 ): Promise<number> {
   checkWorldFlags(options);
+  const load = loadChoiceFor(options);
   const loaded = await loadScenario(nameOrPath);
   const { file } = loaded;
   const design = withOverrides(loaded.scenario, options.set ?? []);
   const model = scaleModelFor(design, options, (text) => process.stderr.write(`${text}\n`));
   const scenario = model?.scenario ?? design;
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
-  const base = { scenario, design, model, file, options, signal, say };
+  const base = { scenario, design, model, file, load, options, signal, say };
   const sweep = sweepRequest(scenario, options);
+  if (sweep && load.source === 'external')
+    throw new UsageError(
+      `--sweep ${sweep.runs} and --load external: a sweep runs the drop ${sweep.runs} times, and an engine's run is one drop; leave --sweep out`,
+    );
   if (sweep) return runSweep({ ...base, sweep });
   const dir = reportDirFor(options.reportDir, scenario.name);
   const { summary, worldName } = await rehearse({ ...base, seed: options.seed, dir });
@@ -301,10 +348,11 @@ export async function runCommand(
     for (const v of summary.expectations) say(verdictLine(v));
     // Not evaluable is not passed: the gate cannot say the expectation holds.
     const notEvaluable = summary.expectations.filter(isNotEvaluable).length;
+    const byEngine = summary.expectations.filter((v) => v.reason?.startsWith(MEASURED_BY_ENGINE)).length;
     const headline =
       summary.aborted && summary.outcome !== 'failed' ? 'ABORTED' : summary.outcome.toUpperCase();
     say(
-      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${worldName} world)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
+      `\n${headline}${notEvaluable > 0 ? ` (${notEvaluable} not evaluable in the ${worldName} world)` : ''}${byEngine > 0 ? ` (${byEngine} measured by the engine, not judged here)` : ''} in ${summary.wallSeconds} s wall (effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×). Report: ${dir}/index.html`,
     );
   }
   return EXIT_CODES[summary.outcome];

@@ -31,8 +31,10 @@ export function mergeEngineReport(record: RunRecord, report: EngineLoadReport): 
     const summary = toSummary(l);
     if (summary) latency[metric] = summary;
   }
+  // The engine's machines measured these latencies: this machine's headroom says nothing of them.
+  const { measurement: _, ...observed } = record;
   return {
-    ...record,
+    ...observed,
     latency,
     counters: {
       ...record.counters,

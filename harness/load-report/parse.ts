@@ -23,6 +23,8 @@ export type EngineMetric = JourneyEndpoint | 'all' | 'socket.delivery';
 
 export interface EngineLoadReport {
   engine: 'k6' | 'artillery';
+  /** The file it was read from (`readLoadReport`). */
+  file?: string;
   latency: Partial<Record<EngineMetric, EngineLatency>>;
   /** The script's requests and those that failed (5xx or no response). */
   requests: number;
@@ -220,5 +222,5 @@ export function readLoadReport(file: string): EngineLoadReport {
   } catch (err) {
     throw new LoadReportError(file, [`cannot be read (${(err as Error).message}); check the path`]);
   }
-  return parseLoadReport(text, file);
+  return { ...parseLoadReport(text, file), file };
 }

@@ -5,6 +5,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import { mergeEngineReport } from '../load-report/merge.ts';
+import { parseLoadReport } from '../load-report/parse.ts';
 import { recordedPeakDrop } from './record-fixture.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from './test-browser.ts';
 import { reportDirFor, summarize, writeReport } from './write-report.ts';
@@ -27,6 +29,7 @@ const verdicts: Verdict[] = [
     observed: '250 ms',
   },
 ];
+const K6_REPORT = new URL('../load-report/fixtures/k6-summary-export.json', import.meta.url);
 const root = mkdtempSync(join(tmpdir(), 'tiketi-html-'));
 const summary = summarize({
   scenarioFile: 'scenarios/peak-drop.ts',
@@ -80,6 +83,37 @@ describe('index.html', () => {
       expect(findings).toEqual(summary.findings.map((f) => f.rule));
       expect(await page.textContent('#findings')).toContain('held 0 of 24,942 Socket.IO connections');
       expect(await page.$$eval('.fault-timeline li', (lis) => lis.length)).toBe(5);
+    }, 60_000);
+
+    it("shows the engine's checks and thresholds when an engine sent the users, and says who did", async () => {
+      const report = { ...parseLoadReport(readFileSync(K6_REPORT, 'utf8'), 'k6.json'), file: 'k6.json' };
+      const engineDir = reportDirFor(root, 'engine', new Date('2026-11-24T23:00:00Z'));
+      const withEngine = summarize({
+        scenarioFile: 'scenarios/peak-drop.ts',
+        record: mergeEngineReport(recordedPeakDrop(), report),
+        verdicts,
+        topology: designTopology,
+        aborted: false,
+      });
+      writeReport(engineDir, withEngine, designTopology);
+      const { page, problems } = await strictPage(browser, (u) => u.startsWith('file://'));
+      await page.goto(`file://${join(engineDir, 'index.html')}`);
+      expect(problems).toEqual([]);
+      expect(await page.textContent('#engine-what')).toMatch(/^k6 sent the users \(report k6\.json\)/);
+      const rows = await page.$$eval('#engine tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      );
+      expect(rows).toHaveLength(report.checks.length + report.thresholds.length);
+      expect(rows).toContainEqual([
+        'FAIL',
+        'check: admitted before the scenario ended',
+        '198 passed, 2 failed',
+      ]);
+      expect(rows).toContainEqual(['PASS', 'threshold: http_req_failed: rate<0.01', 'held']);
+      // Without an engine the table is empty and the page says whose users they were.
+      await page.goto(`file://${join(dir, 'index.html')}`);
+      expect(await page.textContent('#engine-what')).toBe("tiketi-sim's load generator sent the users.");
+      expect(await page.$$eval('#engine tr', (trs) => trs.length)).toBe(0);
     }, 60_000);
 
     it('shows the value under the cursor, and zooms into a dragged span', async () => {

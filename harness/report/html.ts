@@ -45,6 +45,8 @@ export interface ReportFrame {
   reconnectTimesSeconds: number[];
   /** Known at the end. */
   cost?: { instanceHours: number; instanceCostKrw: number };
+  /** The engine that sent the users, when one did: its own checks and thresholds. */
+  loadEngine?: Pick<NonNullable<RunRecord['loadEngine']>, 'engine' | 'file' | 'checks' | 'thresholds'>;
 }
 
 export const verdictStatus = (v: Verdict): FrameExpectation['status'] => (v.passed ? 'PASS' : 'FAIL');
@@ -75,7 +77,13 @@ export function frameFromSummary(summary: Summary): ReportFrame {
     counters: { ...summary.counters, ...summary.integrity },
     reconnectTimesSeconds: summary.reconnects.timesSeconds,
     cost: { instanceHours: summary.instanceHours, instanceCostKrw: summary.instanceCostKrw },
+    ...(summary.loadEngine ? { loadEngine: engineOf(summary.loadEngine) } : {}),
   };
+}
+
+function engineOf(report: NonNullable<Summary['loadEngine']>): NonNullable<ReportFrame['loadEngine']> {
+  const { engine, file, checks, thresholds } = report;
+  return { engine, ...(file ? { file } : {}), checks, thresholds };
 }
 
 /** The design figures the page compares the run with. */
@@ -161,6 +169,8 @@ const BODY = `
 <h2>Faults</h2><div id="faults"></div>
 <h3>Client reconnect times (simulated seconds)</h3>
 <div class="chart" id="chart-reconnect-times" data-chart="reconnect-times"></div>
+<h2>Load engine</h2><p id="engine-what"></p>
+<table><thead><tr><th></th><th>the engine's check or threshold</th><th>result</th></tr></thead><tbody id="engine"></tbody></table>
 <h2>Cost</h2><p id="cost"></p>
 <h2>Counters</h2><table><tbody id="counters"></tbody></table>
 `;

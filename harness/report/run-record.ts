@@ -2,6 +2,8 @@
  * What a rehearsal observed, in simulated time: the data behind `summary.json`, the expectations
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
+
+import type { EngineLoadReport } from '../load-report/parse.ts';
 import type { MeasurementRecord, MinuteMachineState } from '../metrics/headroom.ts';
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
 import type {
@@ -198,4 +200,9 @@ export interface RunRecord {
   measurement?: MeasurementRecord;
   /** Present when the run was a 1:1/F scale model of the design (docs/scale-models.md). */
   scaleModel?: ScaleModelRecord;
+  /**
+   * Present when an engine sent the users (`--load external --load-report`): its report as
+   * tiketi-sim read it; `latency` and the user counters are then the engine's figures.
+   */
+  loadEngine?: EngineLoadReport;
 }

@@ -76,6 +76,8 @@ export interface Summary {
   measurement?: MeasurementSummary;
   /** The run was a 1:1/F scale model: F, and every scaled number beside the design's. */
   scaleModel?: RunRecord['scaleModel'];
+  /** An engine sent the users: its report (checks, thresholds); `latency` and the user counters are its figures. */
+  loadEngine?: RunRecord['loadEngine'];
   /** The seed the run drew its random choices from (`--seed` repeats them), and what it decided. */
   seed?: number;
   plannedChoices?: RunRecord['plannedChoices'];
@@ -144,6 +146,7 @@ export function summarize(input: {
     ...findingsFields(evaluateFindings(record, topology)),
     ...(record.measurement ? { measurement: measurementSummary(record) } : {}),
     scaleModel: record.scaleModel,
+    ...(record.loadEngine ? { loadEngine: record.loadEngine } : {}),
     seed: record.seed,
     plannedChoices: record.plannedChoices,
   };
@@ -187,20 +190,73 @@ function junitBody(v: Verdict): string {
   return `\n      ${element}\n    `;
 }
 
-export function renderJunit(summary: Summary): string {
-  const failures = summary.expectations.filter(failsTheRun).length;
-  const skipped =
-    summary.expectations.length - failures - summary.expectations.filter((v) => v.passed).length;
-  const cases = summary.expectations.map(
-    (v) =>
-      `    <testcase classname="tiketi-sim.${xml(summary.scenario)}" name="${xml(v.name)}" time="0">${junitBody(v)}</testcase>`,
+/** A JUnit test case; `body` holds its `<failure>` or `<skipped>`, empty when it passed. */
+interface JunitCase {
+  classname: string;
+  name: string;
+  body: string;
+  failed: boolean;
+  skipped: boolean;
+}
+
+function junitSuite(name: string, cases: readonly JunitCase[], wallSeconds: number): string {
+  const lines = cases.map(
+    (c) =>
+      `    <testcase classname="${xml(c.classname)}" name="${xml(c.name)}" time="0">${c.body}</testcase>`,
   );
-  const counts = `tests="${summary.expectations.length}" failures="${failures}" skipped="${skipped}" time="${summary.wallSeconds}"`;
+  return `  <testsuite name="${xml(name)}" ${junitCounts(cases, wallSeconds)}>
+${lines.join('\n')}
+  </testsuite>`;
+}
+
+function junitCounts(cases: readonly JunitCase[], wallSeconds: number): string {
+  const failures = cases.filter((c) => c.failed).length;
+  const skipped = cases.filter((c) => c.skipped).length;
+  return `tests="${cases.length}" failures="${failures}" skipped="${skipped}" time="${wallSeconds}"`;
+}
+
+/**
+ * The engine's own verdicts, one test case each, in a suite of their own: they are shown, and
+ * the run's outcome stays the scenario's expectations (judged on the engine's figures).
+ */
+function engineCases(summary: Summary): JunitCase[] {
+  const engine = summary.loadEngine;
+  if (!engine) return [];
+  const classname = `tiketi-sim.${summary.scenario}.${engine.engine}`;
+  const failure = (message: string) => `\n      <failure message="${xml(message)}"/>\n    `;
+  return [
+    ...engine.checks.map((c) => ({
+      classname,
+      name: `check: ${c.name}`,
+      body: c.fails > 0 ? failure(`${c.fails} of ${c.passes + c.fails} failed`) : '',
+      failed: c.fails > 0,
+      skipped: false,
+    })),
+    ...engine.thresholds.map((t) => ({
+      classname,
+      name: `threshold: ${t.name}`,
+      body: t.passed ? '' : failure('the threshold was crossed'),
+      failed: !t.passed,
+      skipped: false,
+    })),
+  ];
+}
+
+export function renderJunit(summary: Summary): string {
+  const cases: JunitCase[] = summary.expectations.map((v) => ({
+    classname: `tiketi-sim.${summary.scenario}`,
+    name: v.name,
+    body: junitBody(v),
+    failed: failsTheRun(v),
+    skipped: !v.passed && !failsTheRun(v),
+  }));
+  const engine = engineCases(summary);
+  const suites = [junitSuite(summary.scenario, cases, summary.wallSeconds)];
+  if (summary.loadEngine)
+    suites.push(junitSuite(`${summary.scenario} (${summary.loadEngine.engine} report)`, engine, 0));
   return `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="tiketi-sim" ${counts}>
-  <testsuite name="${xml(summary.scenario)}" ${counts}>
-${cases.join('\n')}
-  </testsuite>
+<testsuites name="tiketi-sim" ${junitCounts([...cases, ...engine], summary.wallSeconds)}>
+${suites.join('\n')}
 </testsuites>
 `;
 }

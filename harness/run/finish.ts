@@ -25,14 +25,14 @@ export async function finishRun(run: {
 async function recordRun(run: Parameters<typeof finishRun>[0]): Promise<RunRecord> {
   const { plan, clock, drop } = run;
   await drop.faults.stopAll();
-  const latency = run.load.generator.total;
-  const workers = run.load.generator.workerCount;
+  const latency = run.load.load.total;
+  const workers = run.load.load.workerCount;
   const totals = await run.load.stop();
   // The workers' final reports: measured while the run stopped, judged like any other interval.
   const measurement = drop.measurement.record(clock.now());
   const toSim = (wallMs: number) => clock.toSim(wallMs);
   const history = await run.world.finish({ confirmedReservationIds: totals.confirmedReservationIds, toSim });
-  return buildRunRecord({
+  const record = buildRunRecord({
     scenario: plan.scenario.name,
     startMs: plan.startMs,
     endMs: plan.endMs,
@@ -50,4 +50,5 @@ async function recordRun(run: Parameters<typeof finishRun>[0]): Promise<RunRecor
     seed: plan.seed,
     plannedChoices: plannedChoices(plan),
   });
+  return run.load.completeRecord?.(record) ?? record;
 }

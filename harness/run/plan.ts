@@ -5,6 +5,7 @@ import { buyerArrivals } from '../load/user-plan.ts';
 import type { PlannedChoices } from '../report/run-record.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
 import type { World } from '../worlds/world.ts';
+import { EXTERNAL_LOAD_TIME_SCALE, type LoadChoice } from './external-load.ts';
 import type { ScheduledFault } from './fault-scheduler.ts';
 
 /** The seed of a run that names none: the same scenario makes the same choices every time. */
@@ -19,8 +20,10 @@ export interface RunPlan {
   /** Every choice the harness makes at random draws from it (users, the group's ties, fault victims). */
   seed: number;
   requestedScale: number;
-  /** A deployed world's speed, which never moves (the wall clock). */
+  /** A deployed world's speed, or an external load's: it never moves (the wall clock). */
   fixedTimeScale?: number;
+  /** Who sends the users. */
+  load: LoadChoice;
   startMs: number;
   endMs: number;
   salesOpenMs: number;
@@ -39,14 +42,20 @@ export function planRun(options: {
   world: Pick<World, 'name' | 'fixedTimeScale'>;
   timeScale?: number;
   users?: number;
+  /** @default tiketi-sim's load generator */
+  load?: LoadChoice;
   seed?: number;
   log: (line: string) => void;
 }): RunPlan {
   const { scenario, world } = options;
-  const requestedScale = world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale;
-  if (world.fixedTimeScale !== undefined && scenario.timeScale !== world.fixedTimeScale)
+  const load = options.load ?? { source: 'generator' };
+  // An engine sends its arrivals in wall time: the run follows at 1× (the CLI refuses another scale).
+  const fixedTimeScale =
+    world.fixedTimeScale ?? (load.source === 'external' ? EXTERNAL_LOAD_TIME_SCALE : undefined);
+  const requestedScale = fixedTimeScale ?? options.timeScale ?? scenario.timeScale;
+  if (fixedTimeScale !== undefined && scenario.timeScale !== fixedTimeScale)
     options.log(
-      `[runner] the ${world.name} world runs on the wall clock (${world.fixedTimeScale}×), not the scenario's ${scenario.timeScale}×: ${scenario.startAt}–${scenario.endAt} takes ${Math.round((clockTimeToSeconds(scenario.endAt) - clockTimeToSeconds(scenario.startAt)) / 60 / world.fixedTimeScale)} minutes`,
+      `[runner] ${world.fixedTimeScale !== undefined ? `the ${world.name} world runs` : 'an external load engine sends users'} on the wall clock (${fixedTimeScale}×), not the scenario's ${scenario.timeScale}×: ${scenario.startAt}–${scenario.endAt} takes ${Math.round((clockTimeToSeconds(scenario.endAt) - clockTimeToSeconds(scenario.startAt)) / 60 / fixedTimeScale)} minutes`,
     );
   const users = options.users ?? scenario.users;
   const dayStartMs = simEpoch(scenario, '00:00');
@@ -56,7 +65,8 @@ export function planRun(options: {
     users,
     seed: options.seed ?? scenario.seed ?? DEFAULT_SEED,
     requestedScale,
-    fixedTimeScale: world.fixedTimeScale,
+    fixedTimeScale,
+    load,
     startMs: simEpoch(scenario, scenario.startAt),
     endMs: simEpoch(scenario, scenario.endAt),
     salesOpenMs: simEpoch(scenario, scenario.event.salesOpenAt ?? scenario.startAt),

@@ -1,13 +1,32 @@
+import type { Verdict } from '../expectations/evaluate.ts';
 import { LoadGenerator, type LoadTotals } from '../load/load-generator.ts';
+import type { RunRecord } from '../report/run-record.ts';
+import type { Expectation } from '../scenario/schema.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
+import type { DropLoad } from './drop-loop.ts';
+import { prepareForEngine } from './external-load.ts';
+import type { LiveLoad } from './live-run.ts';
 import type { RunPlan } from './plan.ts';
+import type { MeasuredLoad } from './run-measurement.ts';
 
-/** The drop's users and the load generator that will send them, before the clock starts. */
+/** What the run asks of its load, from the drop to the record: the `LoadGenerator`, or a null load. */
+export interface RunLoad extends DropLoad, MeasuredLoad, LiveLoad {
+  totals(): LoadTotals;
+  readonly workerCount: number;
+}
+
+/** The drop's users and the load that will send them, before the clock starts. */
 export interface PreparedLoad {
   users: UserSupply;
-  generator: LoadGenerator;
+  load: RunLoad;
   /** Stops the load once; later calls return the same totals. */
   stop(): Promise<LoadTotals>;
+  /** The scenario's start has come (an engine beside the run starts its arrivals now). @default nothing */
+  dropStarting?(): void;
+  /** The record with figures measured elsewhere (an engine's report). @default the record as it is */
+  completeRecord?(record: RunRecord): RunRecord;
+  /** Verdicts, one per expectation, with those this load could not decide marked. @default as they are */
+  markVerdicts?(verdicts: Verdict[], expectations: readonly Expectation[], record: RunRecord): Verdict[];
 }
 
 /** Setup happens outside simulated time: the event, its seats and users, the load's workers. */
@@ -16,6 +35,7 @@ export async function prepareUsers(
   world: StartedWorld,
   log: (line: string) => void,
 ): Promise<PreparedLoad> {
+  if (plan.load.source === 'external') return prepareForEngine(plan, world, log, plan.load.report);
   const { seatIds, users } = await world.prepare({
     seats: plan.scenario.event.seats,
     users: plan.users,
@@ -34,7 +54,7 @@ export async function prepareUsers(
   let stopped: Promise<LoadTotals> | undefined;
   return {
     users,
-    generator,
+    load: generator,
     stop: () => {
       stopped ??= generator.stop();
       return stopped;

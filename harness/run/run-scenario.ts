@@ -19,6 +19,7 @@ import type { Scenario } from '../scenario/schema.ts';
 import { LOCAL_EVENT_ID } from '../worlds/local/local-world.ts';
 import { markNotEvaluable, type World } from '../worlds/world.ts';
 import { runDrop, warmUp } from './drop.ts';
+import type { LoadChoice } from './external-load.ts';
 import { finishRun } from './finish.ts';
 import { LiveRun, type LiveRunOptions } from './live-run.ts';
 import { PhaseRunner } from './phases.ts';
@@ -38,6 +39,8 @@ export interface RunOptions {
   timeScale?: number;
   /** Overrides the scenario's user count (the curve keeps its shape). */
   users?: number;
+  /** Who sends the users. @default tiketi-sim's load generator */
+  load?: LoadChoice;
   /** Overrides the scenario's seed (`plan.ts` DEFAULT_SEED when neither names one). */
   seed?: number;
   signal: AbortSignal;
@@ -100,14 +103,15 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       () => prepareUsers(plan, world, log),
       async (prepared) => void (await prepared.stop().catch(() => undefined)),
     );
-    live?.loadReady(load.generator);
+    live?.loadReady(load.load);
     await phases.run('warm up', () => warmUp(clock, world, plan.startMs, signal));
+    load.dropStarting?.();
     const drop = await phases.run('drop', () =>
       runDrop({
         plan,
         clock,
         world,
-        load: load.generator,
+        load: load.load,
         users: load.users,
         signal,
         progress: options.progress,
@@ -116,9 +120,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       }),
     );
     const record = await phases.run('finish', () => finishRun({ plan, clock, world, load, drop }));
-    const verdicts = await phases.run('evaluate', async () =>
-      markNotEvaluable(evaluateAll(plan.scenario.expectations, record), target),
-    );
+    const verdicts = await phases.run('evaluate', async () => {
+      const { expectations } = plan.scenario;
+      const judged = evaluateAll(expectations, record);
+      return markNotEvaluable(load.markVerdicts?.(judged, expectations, record) ?? judged, target);
+    });
     const result: RunResult = { record, verdicts, topology: plan.topology, aborted: signal.aborted };
     await phases.run('report', async () => options.report?.(result, { dashboard: live?.dashboard }));
     return result;

@@ -311,12 +311,44 @@
         )
         .join('') || row(['none']);
     $('design-timeline').innerHTML = designRows(frame).join('');
+    engineTable(frame);
     $('counters').innerHTML = Object.entries(frame.counters ?? {})
       .map(([k, v]) => row([esc(k), num(v)]))
       .join('');
     $('cost').innerHTML = frame.cost
       ? `${frame.cost.instanceHours} instance-hours of ${esc(design.instanceType)} at ₩${num(design.ec2PerInstanceKrw)} per instance-month (730 h): <b>₩${num(frame.cost.instanceCostKrw)}</b> for this run.`
       : 'Known when the run ends.';
+  }
+
+  /** The engine that sent the users (--load external --load-report): its own verdicts. */
+  function engineTable(frame) {
+    const engine = frame.loadEngine;
+    $('engine-what').textContent = engine
+      ? `${engine.engine} sent the users${engine.file ? ` (report ${engine.file})` : ''}: the latencies, errors and purchases above are its figures; below, its own verdicts.`
+      : "tiketi-sim's load generator sent the users.";
+    if (!engine) {
+      $('engine').innerHTML = '';
+      return;
+    }
+    const checks = engine.checks.map((c) =>
+      row(
+        [
+          c.fails > 0 ? 'FAIL' : 'PASS',
+          esc(`check: ${c.name}`),
+          `${num(c.passes)} passed, ${num(c.fails)} failed`,
+        ],
+        c.fails > 0 ? 'fail' : 'pass',
+      ),
+    );
+    const thresholds = engine.thresholds.map((t) =>
+      row(
+        [t.passed ? 'PASS' : 'FAIL', esc(`threshold: ${t.name}`), t.passed ? 'held' : 'crossed'],
+        t.passed ? 'pass' : 'fail',
+      ),
+    );
+    $('engine').innerHTML =
+      [...checks, ...thresholds].join('') ||
+      row(['', `the ${esc(engine.engine)} report holds no checks or thresholds`, '']);
   }
 
   function designRows(frame) {

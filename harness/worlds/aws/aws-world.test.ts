@@ -21,6 +21,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { designTopology, mergeTopology } from '../../../infra/topology.ts';
 import { ScaledClock } from '../../clock/clock.ts';
 import { FaultError } from '../../faults/inject.ts';
+import { prepareForEngine } from '../../run/external-load.ts';
+import { planRun } from '../../run/plan.ts';
 import { type Scenario, scenarioSchema } from '../../scenario/schema.ts';
 import type { AwsStackOutputs } from '../cdk-cli.ts';
 import { stackOutputsFrom } from '../stack.ts';
@@ -343,6 +345,28 @@ describe('the aws world', () => {
     while (drop.users.ready < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(drop.users.ready).toBe(5);
     expect(drop.users.take(3, 5).map((u) => u.userId)).toEqual(['u-fan-run1-4', 'u-fan-run1-5']);
+  });
+
+  it('prepare for an engine (--load external): the event checked, no user registered, before or during the drop', async () => {
+    const s = setup();
+    started = await s.start();
+    const plan = planRun({
+      scenario: scenario(),
+      world: s.world,
+      load: { source: 'external' },
+      log: () => {},
+    });
+    const lines: string[] = [];
+    const prepared = await prepareForEngine(plan, started, (l) => lines.push(l), undefined);
+    expect(prepared.users.ready).toBe(0);
+    expect(lines.join('\n')).toMatch(
+      /tiketi-sim sends no users; the engine's users go to http:\/\/.+, event default/,
+    );
+    s.clock.resume();
+    started.clockResumed();
+    s.advance(30 * MINUTE);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(app.registered).toEqual([]);
   });
 
   it('prepare: a registration that fails is retried', async () => {
