@@ -680,6 +680,26 @@ describe('ALB emulator: the HTTP/1.1 proxy path, upgrades and 503', () => {
     await eventually(() => t.upgraded.size === 0);
   });
 
+  it('answers a non-WebSocket upgrade (h2c) as a plain request, without its upgrade headers, and serves on', async () => {
+    const t = await echoTarget('a');
+    const lb = await readyAlb([t]);
+    const h2c =
+      'GET /health-h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+      'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n';
+    const got = await raw(lb.port, [h2c, 'GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n']);
+    expect(statusLines(got)).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    const seen = JSON.parse(/\{"method".*?"body":""\}/.exec(got)![0]) as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    expect(seen.url).toBe('/health-h2c');
+    expect(seen.headers).not.toHaveProperty('upgrade');
+    expect(seen.headers).not.toHaveProperty('http2-settings');
+    expect(seen.headers.connection ?? '').not.toMatch(/upgrade/i);
+    expect(got).toContain('"url":"/after"');
+    expect(t.upgraded.size).toBe(0);
+  });
+
   it('answers 503 on a kept-alive connection and goes on serving it once a target is there', async () => {
     const clock = new ManualClock(0);
     const lb = await alb(clock);
