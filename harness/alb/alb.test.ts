@@ -103,6 +103,22 @@ describe('ALB emulator: health checks and stickiness', () => {
     await eventually(() => lb.health('t1') === 'healthy');
   });
 
+  it('a warm target (serving before the simulation began) passes its threshold of checks at once, clock stopped', async () => {
+    const clock = new ManualClock(0);
+    const lb = await alb(clock);
+    const up = await target('a');
+    const down = await target('b');
+    down.healthy = false;
+    lb.registerTarget({ id: 'a', url: up.url, az: 'a' }, { warm: true });
+    lb.registerTarget({ id: 'b', url: down.url, az: 'a' }, { warm: true });
+    await eventually(() => lb.health('a') === 'healthy');
+    expect(lb.health('b')).not.toBe('healthy');
+    const cold = await target('c');
+    lb.registerTarget({ id: 'c', url: cold.url, az: 'a' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lb.health('c')).toBe('initial');
+  });
+
   it('sticks with the AWSALB cookie, spreads without it, and re-sticks when the target goes unhealthy', async () => {
     const clock = new ManualClock(0);
     const [a, b] = [await target('a'), await target('b')];

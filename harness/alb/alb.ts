@@ -156,7 +156,12 @@ export class StartedAlb implements AsyncDisposable {
     if (previous !== state) this.options.onHealthChange?.(this.describeTarget(t), previous);
   }
 
-  registerTarget(target: { id: string; url: string; az: string }): void {
+  /**
+   * Registers a target in `initial`. A `warm` target stands for an instance that was serving before
+   * the simulation began: its first `healthyThresholdCount` checks run at once, back to back,
+   * instead of one per interval on the clock, so it is healthy as soon as it really answers them.
+   */
+  registerTarget(target: { id: string; url: string; az: string }, options: { warm?: boolean } = {}): void {
     const u = new URL(target.url);
     const t: Target = {
       id: target.id,
@@ -172,6 +177,11 @@ export class StartedAlb implements AsyncDisposable {
     this.publish();
     const hc = this.options.topology.loadBalancer.healthCheck;
     t.timer = this.options.clock.setInterval(() => void this.check(t), hc.intervalSeconds * 1_000);
+    if (options.warm) void this.checkBackToBack(t, hc.healthyThresholdCount);
+  }
+
+  private async checkBackToBack(t: Target, count: number): Promise<void> {
+    for (let i = 0; i < count && t.state === 'initial'; i++) await this.check(t);
   }
 
   private async check(t: Target): Promise<void> {

@@ -26,6 +26,7 @@ import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 import { mountTopologyRoutes } from './control-routes.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
+import { waitUntilServing } from './readiness.ts';
 import { Teardown } from './teardown.ts';
 import { TimeScalePublisher } from './time-scale-publisher.ts';
 
@@ -206,7 +207,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
       isRunning: (id) => instances.get(id)?.process.running ?? false,
     },
     targets: {
-      register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
+      register: ({ id, az, warm }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }, { warm }),
       deregister: (id) => alb.deregisterTarget(id),
       health: (id) => alb.health(id),
     },
@@ -348,6 +349,11 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     };
     const describe = () => describeTopology(options, parts);
     mountTopologyRoutes(control, { status: describe, faultRecords, injectFault: inject });
+    await waitUntilServing({
+      targets: () => fleet.alb.targetHealth(),
+      expectedTargets: fleet.asg.desiredCapacity,
+      edgeUrl: edge.url,
+    });
     const stop = async () => {
       clock.dispose();
       await teardown.unwind();
