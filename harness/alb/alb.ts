@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
 import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
+import type { LogSink } from '../../servers/process.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
@@ -50,6 +51,8 @@ export interface AlbOptions {
   /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */
   healthCheckTimeoutMs?: number;
   onHealthChange?: (target: TargetDescription, previous: TargetState) => void;
+  /** Receives the workers' prefixed output lines. @default the harness's own stdout and stderr */
+  log?: LogSink;
 }
 
 export class StartedAlb implements AsyncDisposable {
@@ -99,6 +102,7 @@ export class StartedAlb implements AsyncDisposable {
     const worker = await forkWorker<ToAlbWorker, FromAlbWorker>({
       name: `alb-worker-${index}`,
       entry: WORKER_ENTRY,
+      ...(this.options.log ? { log: this.options.log } : {}),
       isReady: (message) => message.type === 'ready',
       onMessage: (message) => {
         if (message.type === 'connections') this.absorb(message);

@@ -1,6 +1,7 @@
 /** `tiketi-sim run <scenario>`: the rehearsal, its report, and the exit code CI gates on. */
 import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
+import { TimedSteps } from '../../servers/startup-steps.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import { liveUrlLines } from '../live/mount.ts';
@@ -22,7 +23,8 @@ import { usersWarning } from '../scenario/threshold-reach.ts';
 import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
 import { openInBrowser } from './open-browser.ts';
-import { UsageError } from './up.ts';
+import { ServerLogs } from './server-logs.ts';
+import { LOGS_ROOT, UsageError } from './up.ts';
 
 export interface RunCommandOptions {
   /** Where the rehearsal runs. @default 'local' */
@@ -45,6 +47,8 @@ export interface RunCommandOptions {
   dashboard?: boolean;
   /** Open the live dashboard in a browser. @default false */
   open?: boolean;
+  /** Stream server logs to stderr as well as to their files. @default false */
+  verbose?: boolean;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -248,11 +252,16 @@ export async function runCommand(
   const model = scaleModelFor(design, options, (text) => process.stderr.write(`${text}\n`));
   const scenario = model?.scenario ?? design;
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const logs = ServerLogs.inRunFolder(LOGS_ROOT, {
+    verbose: options.verbose ?? false,
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  });
   const { world, description } = await selectWorld({
     world: options.world ?? 'local',
     stackName: options.stack,
     backend: options.backend,
     log: say,
+    startup: { steps: new TimedSteps(say), serverLog: logs.sink, failureLines: () => logs.failureLines() },
   });
   say(
     `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${model ? ` (a ${model.record.ratio} scale model of ${design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? options.timeScale ?? scenario.timeScale}×, ${description}`,
@@ -279,7 +288,7 @@ export async function runCommand(
       written = writeRunReport(result, file, model, options);
       live.dashboard?.finish(frameFromSummary(written.summary));
     },
-  });
+  }).finally(() => logs.close());
   if (process.stdout.isTTY && !options.json) process.stdout.write('\n');
   const { summary, dir } = written!;
   if (options.json)

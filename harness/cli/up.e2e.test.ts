@@ -82,6 +82,10 @@ describe('tiketi-sim up / status (real processes)', () => {
       const first = await fetch(`${ready.edgeUrl}/api/events/demo`);
       expect(first.status).toBe(200);
       await first.body?.cancel();
+      // Progress lines on stderr (--json keeps stdout for the object); server logs go to files.
+      expect(stderr).toMatch(/✓ PostgreSQL writer \+ sync replica +\d+\.\d s/);
+      expect(stderr).toMatch(/✓ ready: targets healthy, edge answers 200 +\d+\.\d s/);
+      expect(stderr).not.toMatch(/^\[(redis|aurora)/m);
       expect(ready.instances.map((i) => i.az).sort()).toEqual(['a', 'b']);
       expect(ready.postgres.writerUrl).toMatch(/^postgres:\/\//);
 

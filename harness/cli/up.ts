@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { createRedis } from '../../app/core/redis.ts';
 import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
 import { designTopology, mergeTopology } from '../../infra/topology.ts';
+import { StartupFailedError, TimedSteps } from '../../servers/startup-steps.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
@@ -14,6 +15,7 @@ import { TopologyFeed } from '../live/topology-feed.ts';
 import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
 import { sampleTopology } from '../worlds/local/sample-topology.ts';
 import { openInBrowser } from './open-browser.ts';
+import { ServerLogs } from './server-logs.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -26,7 +28,12 @@ export interface UpOptions {
   dashboard?: boolean;
   /** Open the live dashboard in a browser. @default false */
   open?: boolean;
+  /** Stream server logs to stderr as well as to their files. @default false */
+  verbose?: boolean;
 }
+
+/** Where `up` and `run` keep server logs, one folder per start. */
+export const LOGS_ROOT = '.tiketi-sim/logs';
 
 export const DEFAULT_TIME_SCALE = 30;
 
@@ -45,13 +52,15 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       ? designTopology
       : mergeTopology(designTopology, { autoScalingGroup: { desiredCapacity: options.instances } });
   const backend = await selectBackend(options.backend);
-  const log = options.json
-    ? (line: string) => process.stderr.write(`${line}\n`)
-    : (line: string) => console.log(line);
   const eventId = options.eventId ?? 'demo';
   const clock = new ScaledClock({ timeScale: options.timeScale });
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
-  say(`[tiketi-sim] starting the ${backend.kind} backend…`);
+  const logs = ServerLogs.inRunFolder(LOGS_ROOT, {
+    verbose: options.verbose ?? false,
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  });
+  const steps = new TimedSteps(say);
+  say(`[tiketi-sim] starting the topology on the ${backend.kind} backend (server logs: ${logs.dir}/)…`);
   let started: StartedTopology | undefined;
   let redis: Redis | undefined;
   let live: LiveUp | undefined;
@@ -61,9 +70,12 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       clock,
       backend,
       eventId,
-      log,
+      log: logs.sink,
+      steps,
       clientPath: true,
       redisPath: true,
+    }).catch((err: unknown) => {
+      throw new StartupFailedError(err, logs);
     });
     redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
@@ -76,8 +88,12 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       pino({ level: 'silent' }),
       'cli',
     );
-    await seedDemoEvent(started.db, redis, { eventId, seats: 5_000 });
-    await openSales(started.db, redis, eventId);
+    const db = started.db;
+    const admin = redis;
+    await steps.step(`demo event ${eventId} seeded, sales open`, async () => {
+      await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
+      await openSales(db, admin, eventId);
+    });
     live = serveLive(started, redis, { ...options, eventId, say });
     const status = started.describe();
     const summary = {
@@ -118,6 +134,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     live?.stop();
     redis?.disconnect();
     await started?.stop();
+    await logs.close();
   }
 }
 

@@ -13,6 +13,7 @@ import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/qu
 import { queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
 import { type ProxyRoute, startProxyHost } from '../../servers/fault-proxy/proxy-host.ts';
 import type { LogSink } from '../../servers/process.ts';
+import { type StartupSteps, silentSteps } from '../../servers/startup-steps.ts';
 import { type StartedAlb, startAlb } from '../alb/alb.ts';
 import type { Backend, BackendEndpoints, StartedBackend } from '../backends/backend.ts';
 import type { ScaledClock } from '../clock/clock.ts';
@@ -46,7 +47,10 @@ export interface LocalTopologyOptions {
   backend: Backend;
   /** The event whose queue the alarms watch. */
   eventId: string;
+  /** Servers' output lines (Redis, PostgreSQL, Sentinels, app instances, ALB workers). */
   log: LogSink;
+  /** Reports each start-up step, timed. @default silent */
+  steps?: StartupSteps;
   /** ALB proxy processes. @default 2 */
   albWorkers?: number;
   /** Extra environment for app instances. */
@@ -135,11 +139,13 @@ interface DataTier {
 
 async function startDataTier(options: LocalTopologyOptions, teardown: Teardown): Promise<DataTier> {
   const { topology, clock, log } = options;
+  const steps = options.steps ?? silentSteps;
   const scale = clock.timeScale;
   // Sentinel runs on wall time: the design's detection time, compressed, with a floor so a busy
   // machine does not fail over on a slow reply.
   const backend = await options.backend.start({
     log,
+    steps,
     redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
     redisFaultPath: options.redisPath ?? false,
     redisFailoverTimeoutMs: Math.max(3_000, (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale),
@@ -152,7 +158,7 @@ async function startDataTier(options: LocalTopologyOptions, teardown: Teardown):
   teardown.defer(() => db.end());
   const redis = redisClientFor(admin);
   teardown.defer(() => redis.quit());
-  await migrate(db);
+  await steps.step('database migrations', () => migrate(db));
   await redis.set(TIME_SCALE_KEY, String(scale));
   return { backend, db, redis };
 }
@@ -168,12 +174,10 @@ interface Fleet {
 /** The ALB and the Auto Scaling group that launches app instances behind it. */
 async function startFleet(options: LocalTopologyOptions, data: DataTier, teardown: Teardown): Promise<Fleet> {
   const { topology, clock, log } = options;
-  const alb = await startAlb({
-    topology,
-    clock,
-    workers: options.albWorkers ?? 2,
-    timeScale: () => clock.timeScale,
-  });
+  const workers = options.albWorkers ?? 2;
+  const alb = await (options.steps ?? silentSteps).step(`ALB (${workers} workers)`, () =>
+    startAlb({ topology, clock, workers, timeScale: () => clock.timeScale, log }),
+  );
   teardown.defer(() => alb.stop());
   const tokenSecret = randomBytes(24).toString('hex');
   const controlToken = randomBytes(24).toString('hex');
@@ -315,8 +319,11 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     const data = await startDataTier(options, teardown);
     const fleet = await startFleet(options, data, teardown);
     const { cloudwatch, schedule } = createMonitoring(options, data, fleet.asg, teardown);
-    await fleet.asg.start();
-    const edge = await startEdge({ topology, clock, originUrl: fleet.alb.url });
+    const steps = options.steps ?? silentSteps;
+    await steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start());
+    const edge = await steps.step('edge (CloudFront)', () =>
+      startEdge({ topology, clock, originUrl: fleet.alb.url }),
+    );
     teardown.defer(() => edge.stop());
     const clientPath = await startClientPath(options, fleet.alb, teardown);
     const injected: InjectedFault[] = [];
@@ -349,11 +356,13 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     };
     const describe = () => describeTopology(options, parts);
     mountTopologyRoutes(control, { status: describe, faultRecords, injectFault: inject });
-    await waitUntilServing({
-      targets: () => fleet.alb.targetHealth(),
-      expectedTargets: fleet.asg.desiredCapacity,
-      edgeUrl: edge.url,
-    });
+    await steps.step('ready: targets healthy, edge answers 200', () =>
+      waitUntilServing({
+        targets: () => fleet.alb.targetHealth(),
+        expectedTargets: fleet.asg.desiredCapacity,
+        edgeUrl: edge.url,
+      }),
+    );
     const stop = async () => {
       clock.dispose();
       await teardown.unwind();

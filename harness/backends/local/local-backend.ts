@@ -2,25 +2,33 @@
 import { startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
 import { startPostgresCluster } from '../../../servers/postgres-cluster.ts';
 import { startRedisSentinelGroup } from '../../../servers/redis-sentinel-group.ts';
+import { silentSteps } from '../../../servers/startup-steps.ts';
 import type { Backend, BackendComponent, BackendFaults, StartedBackend } from '../backend.ts';
 
 export const localBackend: Backend = {
   kind: 'local',
   async start(options) {
     // One fault-proxy process carries the app's paths to Redis and the database.
-    const proxies = await startProxyHost();
+    const steps = options.steps ?? silentSteps;
+    const proxies = await steps.step('fault proxy', () => startProxyHost());
     const [redis, postgres] = await Promise.allSettled([
-      startRedisSentinelGroup({
-        downAfterMs: options.redisDownAfterMs,
-        failoverTimeoutMs: options.redisFailoverTimeoutMs,
-        log: options.log,
-        proxies: options.redisFaultPath ? proxies : undefined,
-      }),
-      startPostgresCluster({
-        synchronous: options.synchronousReplication ?? true,
-        log: options.log,
-        proxies,
-      }),
+      steps.step('Redis primary + replica + 3 Sentinels', () =>
+        startRedisSentinelGroup({
+          downAfterMs: options.redisDownAfterMs,
+          failoverTimeoutMs: options.redisFailoverTimeoutMs,
+          log: options.log,
+          proxies: options.redisFaultPath ? proxies : undefined,
+        }),
+      ),
+      steps.step(
+        `PostgreSQL writer + ${(options.synchronousReplication ?? true) ? 'sync' : 'async'} replica`,
+        () =>
+          startPostgresCluster({
+            synchronous: options.synchronousReplication ?? true,
+            log: options.log,
+            proxies,
+          }),
+      ),
     ]);
     if (redis.status === 'rejected' || postgres.status === 'rejected') {
       await Promise.allSettled([
