@@ -171,14 +171,43 @@ interface Fleet {
   controlToken: string;
 }
 
-/** The ALB and the Auto Scaling group that launches app instances behind it. */
-async function startFleet(options: LocalTopologyOptions, data: DataTier, teardown: Teardown): Promise<Fleet> {
+/** The ALB and the edge in front of it: they need no data tier, so they start beside it. */
+async function startFront(
+  options: LocalTopologyOptions,
+  teardown: Teardown,
+): Promise<{ alb: StartedAlb; edge: StartedEdge }> {
   const { topology, clock, log } = options;
+  const steps = options.steps ?? silentSteps;
   const workers = options.albWorkers ?? 2;
-  const alb = await (options.steps ?? silentSteps).step(`ALB (${workers} workers)`, () =>
+  const alb = await steps.step(`ALB (${workers} workers)`, () =>
     startAlb({ topology, clock, workers, timeScale: () => clock.timeScale, log }),
   );
   teardown.defer(() => alb.stop());
+  const edge = await steps.step('edge (CloudFront)', () =>
+    startEdge({ topology, clock, originUrl: alb.url }),
+  );
+  teardown.defer(() => edge.stop());
+  return { alb, edge };
+}
+
+/** Every start settles before the first failure is thrown, so each started part is in the teardown. */
+async function allStarted<T extends readonly unknown[]>(
+  starts: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** The Auto Scaling group that launches app instances behind the ALB. */
+function createFleet(
+  options: LocalTopologyOptions,
+  data: DataTier,
+  alb: StartedAlb,
+  teardown: Teardown,
+): Fleet {
+  const { topology, clock, log } = options;
   const tokenSecret = randomBytes(24).toString('hex');
   const controlToken = randomBytes(24).toString('hex');
   const instances = new Map<string, StartedAppInstance>();
@@ -316,15 +345,20 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
   const { topology, clock } = options;
   const teardown = new Teardown();
   try {
-    const data = await startDataTier(options, teardown);
-    const fleet = await startFleet(options, data, teardown);
+    const [data, { alb, edge }, control] = await allStarted<
+      [DataTier, { alb: StartedAlb; edge: StartedEdge }, ControlServer]
+    >([
+      startDataTier(options, teardown),
+      startFront(options, teardown),
+      startControlServer().then((c) => {
+        teardown.defer(() => c.stop());
+        return c;
+      }),
+    ]);
+    const fleet = createFleet(options, data, alb, teardown);
     const { cloudwatch, schedule } = createMonitoring(options, data, fleet.asg, teardown);
     const steps = options.steps ?? silentSteps;
     await steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start());
-    const edge = await steps.step('edge (CloudFront)', () =>
-      startEdge({ topology, clock, originUrl: fleet.alb.url }),
-    );
-    teardown.defer(() => edge.stop());
     const clientPath = await startClientPath(options, fleet.alb, teardown);
     const injected: InjectedFault[] = [];
     teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
@@ -338,8 +372,6 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       return f;
     };
     const faultRecords = () => injected.map((f) => f.record);
-    const control = await startControlServer();
-    teardown.defer(() => control.stop());
     if (!options.queueMetrics) cloudwatch.start();
     schedule.start();
     const timeScale = new TimeScalePublisher(data.redis, TIME_SCALE_KEY, clock.timeScale);
