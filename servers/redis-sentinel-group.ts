@@ -33,7 +33,7 @@ export interface RedisSentinelGroupOptions {
    * (ioredis `natMap` rewrites the addresses Sentinel announces), so the app→Redis path can be
    * delayed or partitioned. Sentinels talk to the nodes directly, as ElastiCache's control plane.
    */
-  proxies?: ProxyHost;
+  proxies?: Pick<ProxyHost, 'route'>;
 }
 
 export interface StartedSentinel {

@@ -1,5 +1,5 @@
 /** The `local` backend: real redis-server and PostgreSQL processes started on this machine. */
-import { startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
+import { type ProxyHost, startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
 import { startPostgresCluster } from '../../../servers/postgres-cluster.ts';
 import { startRedisSentinelGroup } from '../../../servers/redis-sentinel-group.ts';
 import { silentSteps } from '../../../servers/startup-steps.ts';
@@ -8,16 +8,21 @@ import type { Backend, BackendComponent, BackendFaults, StartedBackend } from '.
 export const localBackend: Backend = {
   kind: 'local',
   async start(options) {
-    // One fault-proxy process carries the app's paths to Redis and the database.
     const steps = options.steps ?? silentSteps;
-    const proxies = await steps.step('fault proxy', () => startProxyHost());
-    const [redis, postgres] = await Promise.allSettled([
+    // One fault-proxy process carries the app's paths to Redis and the database. It starts beside
+    // the servers; they ask it for routes only once they run.
+    const startingProxies = steps.step('fault proxy', () => startProxyHost());
+    const routes = {
+      route: async (...args: Parameters<ProxyHost['route']>) => (await startingProxies).route(...args),
+    };
+    const [proxied, redis, postgres] = await Promise.allSettled([
+      startingProxies,
       steps.step('Redis primary + replica + 3 Sentinels', () =>
         startRedisSentinelGroup({
           downAfterMs: options.redisDownAfterMs,
           failoverTimeoutMs: options.redisFailoverTimeoutMs,
           log: options.log,
-          proxies: options.redisFaultPath ? proxies : undefined,
+          proxies: options.redisFaultPath ? routes : undefined,
         }),
       ),
       steps.step(
@@ -26,18 +31,19 @@ export const localBackend: Backend = {
           startPostgresCluster({
             synchronous: options.synchronousReplication ?? true,
             log: options.log,
-            proxies,
+            proxies: routes,
           }),
       ),
     ]);
-    if (redis.status === 'rejected' || postgres.status === 'rejected') {
+    if (proxied.status === 'rejected' || redis.status === 'rejected' || postgres.status === 'rejected') {
       await Promise.allSettled([
         redis.status === 'fulfilled' && redis.value.stop(),
         postgres.status === 'fulfilled' && postgres.value.stop(),
       ]);
-      await proxies.stop();
-      throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason;
+      if (proxied.status === 'fulfilled') await proxied.value.stop();
+      throw [proxied, redis, postgres].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
     }
+    const proxies = proxied.value;
     const group = redis.value;
     const cluster = postgres.value;
     const stop = async () => {
