@@ -36,7 +36,7 @@ export interface PostgresClusterOptions {
   azs?: [string, string];
   log?: LogSink;
   /** Fault proxy that carries the endpoints and the replication stream. @default one of its own */
-  proxies?: ProxyHost;
+  proxies?: Pick<ProxyHost, 'route'>;
 }
 
 export interface StartedPostgresCluster extends AsyncDisposable {
@@ -139,6 +139,9 @@ async function startReplicaOf(
   }
 }
 
+/** Replication is up within a few hundred ms here: poll often enough not to add to start-up. */
+const FAST_POLL = { intervalMs: 20 };
+
 export async function startPostgresCluster(
   options: PostgresClusterOptions = {},
 ): Promise<StartedPostgresCluster> {
@@ -161,26 +164,34 @@ export async function startPostgresCluster(
       log: options.log,
       streamFrom: replicationPath,
     });
-    await waitUntil('the replica to stream from the writer', async () => {
-      const rows = await query<{ state: string }>(
-        writer.urlFor('postgres'),
-        'SELECT state FROM pg_stat_replication',
-      );
-      return rows.some((r) => r.state === 'streaming');
-    });
+    await waitUntil(
+      'the replica to stream from the writer',
+      async () => {
+        const rows = await query<{ state: string }>(
+          writer.urlFor('postgres'),
+          'SELECT state FROM pg_stat_replication',
+        );
+        return rows.some((r) => r.state === 'streaming');
+      },
+      FAST_POLL,
+    );
     if (synchronous) {
       await query(
         writer.urlFor('postgres'),
         `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
       );
       await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      await waitUntil('the replica to become synchronous', async () => {
-        const rows = await query<{ sync_state: string }>(
-          writer.urlFor('postgres'),
-          'SELECT sync_state FROM pg_stat_replication',
-        );
-        return rows.some((r) => r.sync_state === 'sync');
-      });
+      await waitUntil(
+        'the replica to become synchronous',
+        async () => {
+          const rows = await query<{ sync_state: string }>(
+            writer.urlFor('postgres'),
+            'SELECT sync_state FROM pg_stat_replication',
+          );
+          return rows.some((r) => r.sync_state === 'sync');
+        },
+        FAST_POLL,
+      );
     }
     writerEndpoint = await proxies.route(`${prefix}-writer`, { host: writer.host, port: writer.port });
     readerEndpoint = await proxies.route(`${prefix}-reader`, { host: replica.host, port: replica.port });

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { type PostgresBinaries, requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
+import { initDataDir } from './postgres-template.ts';
 import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
 import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
 
@@ -32,6 +33,8 @@ export interface PostgresServerOptions {
   /** fsync on. Off by default: a killed process loses nothing without it, only an OS crash would. */
   durable?: boolean;
   log?: LogSink;
+  /** Where the `initdb` template is cached. @default ~/.cache/tiketi-sim */
+  templateRoot?: string;
 }
 
 export interface StartedPostgres extends AsyncDisposable {
@@ -190,7 +193,16 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const dataDir = `${run.path}/data`;
   let proc: ManagedProcess;
   try {
-    await initdb(binaries, dataDir, user, identity);
+    await initDataDir(
+      {
+        bin: binaries,
+        user,
+        ...(identity ? { identity } : {}),
+        ...(options.templateRoot ? { root: options.templateRoot } : {}),
+      },
+      dataDir,
+      () => initdb(binaries, dataDir, user, identity),
+    );
     proc = await launchPostgres({
       name,
       binaries,

@@ -3,6 +3,7 @@
  * when the primary dies. Clients connect through the Sentinels (ioredis `sentinels` + `name`), so
  * they follow a failover without being told where the new primary is.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { requireRedis } from './binaries.ts';
@@ -32,7 +33,7 @@ export interface RedisSentinelGroupOptions {
    * (ioredis `natMap` rewrites the addresses Sentinel announces), so the app→Redis path can be
    * delayed or partitioned. Sentinels talk to the nodes directly, as ElastiCache's control plane.
    */
-  proxies?: ProxyHost;
+  proxies?: Pick<ProxyHost, 'route'>;
 }
 
 export interface StartedSentinel {
@@ -83,17 +84,26 @@ async function sentinelQuery(port: number, ...args: string[]): Promise<unknown> 
   }
 }
 
+/** A Sentinel's address and run id, chosen before any starts so each can be told of the others. */
+interface SentinelSeat {
+  port: number;
+  myId: string;
+}
+
 async function startSentinel(options: {
   name: string;
   az: string;
   masterName: string;
   primaryPort: number;
+  replicaPort: number;
+  seat: SentinelSeat;
+  peers: SentinelSeat[];
   downAfterMs: number;
   failoverTimeoutMs: number;
   log?: LogSink;
 }): Promise<{ sentinel: StartedSentinel; run: RunDir }> {
   const { redisServer } = requireRedis();
-  const port = await freePort();
+  const { port } = options.seat;
   const run = makeRunDir(options.name);
   const configPath = `${run.path}/sentinel.conf`;
   // Sentinel rewrites this file as it learns the topology, so it lives in the run folder.
@@ -108,6 +118,13 @@ async function startSentinel(options: {
       `sentinel down-after-milliseconds ${options.masterName} ${options.downAfterMs}`,
       `sentinel failover-timeout ${options.masterName} ${options.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${options.masterName} 1`,
+      // Known from the start rather than discovered (hello messages every 2 s, INFO every 10 s):
+      // the group is ready at once, and learns of changes the usual way afterwards.
+      `sentinel myid ${options.seat.myId}`,
+      `sentinel known-replica ${options.masterName} 127.0.0.1 ${options.replicaPort}`,
+      ...options.peers.map(
+        (p) => `sentinel known-sentinel ${options.masterName} 127.0.0.1 ${p.port} ${p.myId}`,
+      ),
       '',
     ].join('\n'),
   );
@@ -126,6 +143,13 @@ async function startSentinel(options: {
   }
 }
 
+/** `n` free ports, all different (each probe releases its port, so one could come back twice). */
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
 export async function startRedisSentinelGroup(
   options: RedisSentinelGroupOptions = {},
 ): Promise<StartedRedisSentinelGroup> {
@@ -137,47 +161,74 @@ export async function startRedisSentinelGroup(
     await Promise.allSettled(started.reverse().map((s) => s.stop()));
   };
   try {
-    const primary = await startRedisServer({ name: `redis-primary az-${azPrimary}`, log: options.log });
-    started.push(primary);
-    const replica = await startRedisServer({
-      name: `redis-replica az-${azReplica}`,
-      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+    const primary = await startRedisServer({
+      name: `redis-primary az-${azPrimary}`,
+      // The default 5 s wait for more replicas before a diskless sync is start-up time lost.
+      extraArgs: ['--repl-diskless-sync-delay', '0'],
       log: options.log,
     });
-    started.push(replica);
-    await waitUntil('the replica to sync with the primary', async () =>
-      (await redisCommand(replica.port, 'INFO replication', '127.0.0.1', 2_000, true)).includes(
-        'master_link_status:up',
-      ),
-    );
-    const sentinels: StartedSentinel[] = [];
-    for (const [i, az] of sentinelAzs.entries()) {
-      const { sentinel, run } = await startSentinel({
+    started.push(primary);
+    const ports = await distinctFreePorts(1 + sentinelAzs.length);
+    const replicaPort = ports[0]!;
+    const seats = ports.slice(1).map((port) => ({ port, myId: randomBytes(20).toString('hex') }));
+    // The replica and the Sentinels need only the primary: they start together.
+    const startingReplica = startRedisServer({
+      name: `redis-replica az-${azReplica}`,
+      port: replicaPort,
+      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-sync-delay', '0'],
+      log: options.log,
+    }).then((r) => {
+      started.push(r);
+      return r;
+    });
+    const startingSentinels = sentinelAzs.map((az, i) =>
+      startSentinel({
         name: `redis-sentinel-${i + 1} az-${az}`,
         az,
         masterName,
         primaryPort: primary.port,
+        replicaPort,
+        seat: seats[i]!,
+        peers: seats.filter((_, j) => j !== i),
         downAfterMs: options.downAfterMs ?? 1_000,
         failoverTimeoutMs: options.failoverTimeoutMs ?? 10_000,
         log: options.log,
-      });
-      sentinels.push(sentinel);
-      started.push({
-        stop: async () => {
-          await sentinel.process.stop('SIGTERM', 5_000);
-          run.remove();
-        },
-      });
-    }
+      }).then(({ sentinel, run }) => {
+        started.push({
+          stop: async () => {
+            await sentinel.process.stop('SIGTERM', 5_000);
+            run.remove();
+          },
+        });
+        return sentinel;
+      }),
+    );
+    const all = await Promise.allSettled([startingReplica, ...startingSentinels]);
+    const failed = all.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const replica = await startingReplica;
+    const sentinels = await Promise.all(startingSentinels);
+    await waitUntil(
+      'the replica to sync with the primary',
+      async () =>
+        (await redisCommand(replica.port, 'INFO replication', '127.0.0.1', 2_000, true)).includes(
+          'master_link_status:up',
+        ),
+      { intervalMs: 20 },
+    );
     // A failover needs every Sentinel to know the replica and a quorum of its peers.
-    await waitUntil('the Sentinels to discover the replica and each other', async () => {
-      for (const s of sentinels) {
-        const replicas = (await sentinelQuery(s.port, 'REPLICAS', masterName)) as unknown[];
-        const peers = (await sentinelQuery(s.port, 'SENTINELS', masterName)) as unknown[];
-        if (replicas.length < 1 || peers.length < sentinels.length - 1) return false;
-      }
-      return true;
-    });
+    await waitUntil(
+      'the Sentinels to know the replica and each other',
+      async () => {
+        for (const s of sentinels) {
+          const replicas = (await sentinelQuery(s.port, 'REPLICAS', masterName)) as unknown[];
+          const peers = (await sentinelQuery(s.port, 'SENTINELS', masterName)) as unknown[];
+          if (replicas.length < 1 || peers.length < sentinels.length - 1) return false;
+        }
+        return true;
+      },
+      { intervalMs: 20 },
+    );
     const sentinelAddresses = sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
     const routeFor = (server: StartedRedis) =>
       options.proxies?.route(server.name.replace(/\s+/g, '-'), { host: server.host, port: server.port });

@@ -103,6 +103,22 @@ describe('ALB emulator: health checks and stickiness', () => {
     await eventually(() => lb.health('t1') === 'healthy');
   });
 
+  it('a warm target (serving before the simulation began) passes its threshold of checks at once, clock stopped', async () => {
+    const clock = new ManualClock(0);
+    const lb = await alb(clock);
+    const up = await target('a');
+    const down = await target('b');
+    down.healthy = false;
+    lb.registerTarget({ id: 'a', url: up.url, az: 'a' }, { warm: true });
+    lb.registerTarget({ id: 'b', url: down.url, az: 'a' }, { warm: true });
+    await eventually(() => lb.health('a') === 'healthy');
+    expect(lb.health('b')).not.toBe('healthy');
+    const cold = await target('c');
+    lb.registerTarget({ id: 'c', url: cold.url, az: 'a' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lb.health('c')).toBe('initial');
+  });
+
   it('sticks with the AWSALB cookie, spreads without it, and re-sticks when the target goes unhealthy', async () => {
     const clock = new ManualClock(0);
     const [a, b] = [await target('a'), await target('b')];
@@ -678,6 +694,26 @@ describe('ALB emulator: the HTTP/1.1 proxy path, upgrades and 503', () => {
     socket.destroy();
     await eventually(() => lb.connectionsPerTarget().a === 0);
     await eventually(() => t.upgraded.size === 0);
+  });
+
+  it('answers a non-WebSocket upgrade (h2c) as a plain request, without its upgrade headers, and serves on', async () => {
+    const t = await echoTarget('a');
+    const lb = await readyAlb([t]);
+    const h2c =
+      'GET /health-h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+      'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n';
+    const got = await raw(lb.port, [h2c, 'GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n']);
+    expect(statusLines(got)).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    const seen = JSON.parse(/\{"method".*?"body":""\}/.exec(got)![0]) as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    expect(seen.url).toBe('/health-h2c');
+    expect(seen.headers).not.toHaveProperty('upgrade');
+    expect(seen.headers).not.toHaveProperty('http2-settings');
+    expect(seen.headers.connection ?? '').not.toMatch(/upgrade/i);
+    expect(got).toContain('"url":"/after"');
+    expect(t.upgraded.size).toBe(0);
   });
 
   it('answers 503 on a kept-alive connection and goes on serving it once a target is there', async () => {

@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
 import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
+import type { LogSink } from '../../servers/process.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
@@ -50,6 +51,8 @@ export interface AlbOptions {
   /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */
   healthCheckTimeoutMs?: number;
   onHealthChange?: (target: TargetDescription, previous: TargetState) => void;
+  /** Receives the workers' prefixed output lines. @default the harness's own stdout and stderr */
+  log?: LogSink;
 }
 
 export class StartedAlb implements AsyncDisposable {
@@ -99,6 +102,7 @@ export class StartedAlb implements AsyncDisposable {
     const worker = await forkWorker<ToAlbWorker, FromAlbWorker>({
       name: `alb-worker-${index}`,
       entry: WORKER_ENTRY,
+      ...(this.options.log ? { log: this.options.log } : {}),
       isReady: (message) => message.type === 'ready',
       onMessage: (message) => {
         if (message.type === 'connections') this.absorb(message);
@@ -156,7 +160,12 @@ export class StartedAlb implements AsyncDisposable {
     if (previous !== state) this.options.onHealthChange?.(this.describeTarget(t), previous);
   }
 
-  registerTarget(target: { id: string; url: string; az: string }): void {
+  /**
+   * Registers a target in `initial`. A `warm` target stands for an instance that was serving before
+   * the simulation began: its first `healthyThresholdCount` checks run at once, back to back,
+   * instead of one per interval on the clock, so it is healthy as soon as it really answers them.
+   */
+  registerTarget(target: { id: string; url: string; az: string }, options: { warm?: boolean } = {}): void {
     const u = new URL(target.url);
     const t: Target = {
       id: target.id,
@@ -172,6 +181,11 @@ export class StartedAlb implements AsyncDisposable {
     this.publish();
     const hc = this.options.topology.loadBalancer.healthCheck;
     t.timer = this.options.clock.setInterval(() => void this.check(t), hc.intervalSeconds * 1_000);
+    if (options.warm) void this.checkBackToBack(t, hc.healthyThresholdCount);
+  }
+
+  private async checkBackToBack(t: Target, count: number): Promise<void> {
+    for (let i = 0; i < count && t.state === 'initial'; i++) await this.check(t);
   }
 
   private async check(t: Target): Promise<void> {

@@ -7,6 +7,7 @@ import { Exchange } from './exchange.ts';
 import {
   CRLFCRLF,
   headEnd,
+  isWebSocketUpgrade,
   leadingBlankLines,
   MAX_HEAD_BYTES,
   parseRequestHead,
@@ -159,7 +160,7 @@ export class ClientConnection implements ClientAddress {
       return;
     }
     const keepAlive = !head.connectionClose && (head.minor === 1 || head.connectionKeepAlive);
-    const upgrade = head.upgrade !== undefined && head.connectionUpgrade;
+    const upgrade = isWebSocketUpgrade(head);
     const routed = this.ctx.route(head.cookie);
     if (!routed) {
       this.ctx.stats.errors503++;
@@ -182,7 +183,7 @@ export class ClientConnection implements ClientAddress {
     ex.start();
   }
 
-  /** A WebSocket (or other upgrade): a raw tunnel to the target for as long as both ends keep it. */
+  /** A WebSocket: a raw tunnel to the target for as long as both ends keep it. */
   private startTunnel(head: RequestHead, rt: TargetRuntime, setCookie: boolean): void {
     const client = this.socket;
     this.tunnel = true;

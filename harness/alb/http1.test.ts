@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BodyFramer,
   headEnd,
+  isWebSocketUpgrade,
   leadingBlankLines,
   MAX_HEAD_BYTES,
   ParseError,
@@ -9,6 +10,7 @@ import {
   parseResponseHead,
   responseHasNoBody,
 } from './http1.ts';
+import { forwardedHead } from './responses.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -147,6 +149,33 @@ describe('parseRequestHead', () => {
     ['a header line over 16 KB', `GET / HTTP/1.1\r\nHost: a\r\nX: ${'x'.repeat(17_000)}\r\n\r\n`],
   ])('rejects %s', (_what, text) => {
     expect(() => request(text)).toThrow(ParseError);
+  });
+});
+
+describe('isWebSocketUpgrade', () => {
+  it.each([
+    ['websocket', 'Connection: Upgrade\r\nUpgrade: websocket', true],
+    ['WebSocket among other tokens', 'Connection: keep-alive, upgrade\r\nUpgrade: foo, WebSocket', true],
+    [
+      'h2c',
+      'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA',
+      false,
+    ],
+    ['TLS', 'Connection: Upgrade\r\nUpgrade: TLS/1.2', false],
+    ['websocket without Connection: Upgrade', 'Upgrade: websocket', false],
+    ['a name that only contains websocket', 'Connection: Upgrade\r\nUpgrade: websocketx', false],
+  ])('%s', (_what, lines, expected) => {
+    expect(isWebSocketUpgrade(request(`GET /health HTTP/1.1\r\nHost: a\r\n${lines}\r\n\r\n`))).toBe(expected);
+  });
+
+  it('a request that is not a WebSocket upgrade reaches the target without its upgrade headers', () => {
+    const h = request(
+      'GET /health HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+        'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nAccept: */*\r\n\r\n',
+    );
+    const sent = forwardedHead(h, { remote: '10.0.0.9', localPort: '80' }, isWebSocketUpgrade(h), 'Root=t');
+    expect(sent.split('\r\n').slice(0, 3)).toEqual(['GET /health HTTP/1.1', 'Host: a', 'Accept: */*']);
+    expect(sent).not.toMatch(/^(connection|upgrade|http2-settings):/im);
   });
 });
 

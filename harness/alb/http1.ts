@@ -26,6 +26,7 @@ export class ParseError extends Error {}
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([!-~\x80-\xff]+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
+const WEBSOCKET = /(?:^|,)[ \t]*websocket[ \t]*(?:,|$)/i;
 
 /** Whether `s` holds a character a field value (or reason phrase) may not: a CTL other than HTAB, or DEL. */
 function hasControl(s: string, from = 0): boolean {
@@ -187,6 +188,14 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
     if (!head.chunked) throw new ParseError('request Transfer-Encoding not ending in chunked');
   }
   return head;
+}
+
+/**
+ * Whether the request asks to become a WebSocket, the one upgrade ALB tunnels. Any other
+ * (`h2c`, `TLS/1.2`, ...) is answered as a plain request, its upgrade headers dropped.
+ */
+export function isWebSocketUpgrade(head: RequestHead): boolean {
+  return head.connectionUpgrade && head.upgrade !== undefined && WEBSOCKET.test(head.upgrade);
 }
 
 /** Parses the response head in `buf[start, end)`, `end` being {@link headEnd}'s answer. */

@@ -14,11 +14,16 @@ const PAGES = {
   },
 } as const;
 
-/** Request headers the ALB replaces or that belong to the client connection only. */
+/**
+ * Request headers the ALB replaces or that belong to the client connection only; a request that
+ * is not a WebSocket upgrade loses its upgrade headers too, so the target answers it plainly.
+ */
 const DROPPED_REQUEST_HEADERS = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
+  'upgrade',
+  'http2-settings',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-port',

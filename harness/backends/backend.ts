@@ -5,6 +5,7 @@
  */
 import type { ProxyRoute } from '../../servers/fault-proxy/proxy-host.ts';
 import type { LogSink } from '../../servers/process.ts';
+import type { StartupSteps } from '../../servers/startup-steps.ts';
 
 export type BackendKind = 'local' | 'containers' | 'external';
 export type BackendChoice = BackendKind | 'auto';
@@ -72,6 +73,8 @@ export interface StartedBackend extends AsyncDisposable {
 
 export interface BackendStartOptions {
   log?: LogSink;
+  /** Reports each server group's start as a timed step. @default silent */
+  steps?: StartupSteps;
   /** Sentinel down-after, wall ms (the design's seconds divided by the time scale). */
   redisDownAfterMs?: number;
   redisFailoverTimeoutMs?: number;

@@ -2,7 +2,6 @@
 
 import { findPostgres, findRedis } from '../../servers/binaries.ts';
 import { type Backend, type BackendChoice, BackendUnavailableError } from './backend.ts';
-import { containerEngineAvailable, containersBackend } from './containers/containers-backend.ts';
 import { type ExternalBackendOptions, externalBackend } from './external-backend.ts';
 import { localBackend } from './local/local-backend.ts';
 
@@ -18,6 +17,9 @@ function localMissing(): string[] {
   return missing;
 }
 
+/** Loaded only when containers may be used: testcontainers takes a third of a second to import. */
+const containers = () => import('./containers/containers-backend.ts');
+
 export async function selectBackend(
   choice: BackendChoice,
   external: ExternalBackendOptions = {},
@@ -32,6 +34,7 @@ export async function selectBackend(
       return localBackend;
     }
     case 'containers': {
+      const { containerEngineAvailable, containersBackend } = await containers();
       const engine = await containerEngineAvailable();
       if (!engine.ok)
         throw new BackendUnavailableError(
@@ -44,6 +47,7 @@ export async function selectBackend(
     case 'auto': {
       const missing = localMissing();
       if (missing.length === 0) return localBackend;
+      const { containerEngineAvailable, containersBackend } = await containers();
       const engine = await containerEngineAvailable();
       if (engine.ok) return containersBackend;
       throw new BackendUnavailableError(

@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { findPostgres, findRedis } from '../../servers/binaries.ts';
-import { containerEngineAvailable } from '../backends/containers/containers-backend.ts';
 
 export interface DoctorCheck {
   name: string;
@@ -74,6 +73,8 @@ export async function runDoctorChecks(): Promise<DoctorCheck[]> {
     const path = onPath(name);
     checks.push({ name, ok: path !== undefined, found: path, fix, required: false });
   }
+  // Loaded when asked for: testcontainers takes a third of a second to import.
+  const { containerEngineAvailable } = await import('../backends/containers/containers-backend.ts');
   const engine = await containerEngineAvailable();
   checks.push({
     name: 'container engine',

@@ -1,6 +1,7 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
 
 import { Command, InvalidArgumentError } from 'commander';
+import { StartupFailedError } from '../../servers/startup-steps.ts';
 import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
 import { ExportError } from '../export/build-plan.ts';
 import { LoadReportError } from '../load-report/parse.ts';
@@ -121,7 +122,8 @@ async function exitOn2(work: () => Promise<void>): Promise<void> {
       err instanceof CdkCommandError ||
       err instanceof WorldSetupError ||
       err instanceof ExportError ||
-      err instanceof LoadReportError
+      err instanceof LoadReportError ||
+      err instanceof StartupFailedError
     ) {
       console.error(err.message);
       process.exitCode = 2;
@@ -204,6 +206,7 @@ program
   .option('--json', 'once ready, print one JSON object with the endpoints on stdout')
   .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
   .option('--open', 'open the live dashboard in a browser')
+  .option('--verbose', 'stream server logs to stderr (they always go to .tiketi-sim/logs/<stamp>/)')
   .action(
     (options: {
       instances?: number;
@@ -213,6 +216,7 @@ program
       dashboard: boolean;
       open?: boolean;
       set: string[];
+      verbose?: boolean;
     }) =>
       exitOn2(() =>
         up({ ...options, json: options.json ?? false, open: options.open ?? false }, stopSignal()),
@@ -306,6 +310,7 @@ program
   .option('--json', 'print the result as one JSON object on stdout (progress goes to stderr)')
   .option('--no-dashboard', 'do not serve the live dashboard (GET /metrics stays)')
   .option('--open', 'open the live dashboard in a browser')
+  .option('--verbose', 'stream server logs to stderr (they always go to .tiketi-sim/logs/<stamp>/)')
   .action(
     (
       name: string,
@@ -329,6 +334,7 @@ program
         open?: boolean;
         load: LoadSource;
         loadReport?: string;
+        verbose?: boolean;
       },
     ) =>
       exitOn2(async () => {

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { deepMerge, designTopology, mergeTopology } from '../../infra/topology.ts';
+import { TimedSteps } from '../../servers/startup-steps.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import { liveUrlLines } from '../live/mount.ts';
@@ -33,8 +34,9 @@ import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
 import { openInBrowser } from './open-browser.ts';
 import { topologyOverrides } from './overrides.ts';
+import { ServerLogs } from './server-logs.ts';
 import { runSweep, sweepRequest } from './sweep-command.ts';
-import { UsageError } from './up.ts';
+import { LOGS_ROOT, UsageError } from './up.ts';
 
 export interface RunCommandOptions {
   /** Where the rehearsal runs. @default 'local' */
@@ -68,6 +70,8 @@ export interface RunCommandOptions {
   load?: LoadSource;
   /** With `load: 'external'`: the engine's report (k6 --summary-export, Artillery --output), read at start. */
   loadReport?: string;
+  /** Stream server logs to stderr as well as to their files. @default false */
+  verbose?: boolean;
 }
 
 /** P95s that may not regress beyond the tolerance (and by more than a noise floor). */
@@ -272,12 +276,30 @@ export interface Rehearsal {
 }
 
 export async function rehearse(r: Rehearsal): Promise<{ summary: Summary; worldName: string }> {
+  const { options } = r;
+  // Server logs go to files (the last lines are printed if a start-up step fails); --verbose streams them.
+  const logs = ServerLogs.inRunFolder(LOGS_ROOT, {
+    verbose: options.verbose ?? false,
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  });
+  try {
+    return await rehearseLogged(r, logs);
+  } finally {
+    logs.close();
+  }
+}
+
+async function rehearseLogged(
+  r: Rehearsal,
+  logs: ServerLogs,
+): Promise<{ summary: Summary; worldName: string }> {
   const { scenario, options, say } = r;
   const { world, description } = await selectWorld({
     world: options.world ?? 'local',
     stackName: options.stack,
     backend: options.backend,
     log: say,
+    startup: { steps: new TimedSteps(say), serverLog: logs.sink, failureLines: () => logs.failureLines() },
   });
   say(
     `[tiketi-sim] ${scenario.name}: ${options.users ?? scenario.users} users${r.load.source === 'external' ? ` sent by an engine${r.load.report ? ` (its ${r.load.report.engine} report: ${options.loadReport})` : ''}` : ''}${r.model ? ` (a ${r.model.record.ratio} scale model of ${r.design.users}: docs/scale-models.md)` : ''}, ${scenario.startAt}–${scenario.endAt} at ${world.fixedTimeScale ?? (r.load.source === 'external' ? EXTERNAL_LOAD_TIME_SCALE : undefined) ?? options.timeScale ?? scenario.timeScale}×, seed ${r.seed ?? scenario.seed ?? DEFAULT_SEED}, ${description}`,

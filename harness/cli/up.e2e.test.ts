@@ -78,6 +78,14 @@ describe('tiketi-sim up / status (real processes)', () => {
         metricsUrl: string;
         dashboardUrl: string;
       };
+      // Ready means ready: the very first request after the endpoints are printed is served.
+      const first = await fetch(`${ready.edgeUrl}/api/events/demo`);
+      expect(first.status).toBe(200);
+      await first.body?.cancel();
+      // Progress lines on stderr (--json keeps stdout for the object); server logs go to files.
+      expect(stderr).toMatch(/✓ PostgreSQL writer \+ sync replica +\d+\.\d s/);
+      expect(stderr).toMatch(/✓ ready: targets healthy, edge answers 200 +\d+\.\d s/);
+      expect(stderr).not.toMatch(/^\[(redis|aurora)/m);
       expect(ready.instances.map((i) => i.az).sort()).toEqual(['a', 'b']);
       expect(ready.postgres.writerUrl).toMatch(/^postgres:\/\//);
 
@@ -90,19 +98,12 @@ describe('tiketi-sim up / status (real processes)', () => {
         'tiketi-queue-scale-in',
       ]);
 
-      // Once the targets pass their health checks, the API answers through the edge and the ALB.
-      const deadline = Date.now() + 30_000;
-      let res: Response | undefined;
-      while (Date.now() < deadline) {
-        res = await fetch(`${ready.edgeUrl}/api/events/demo`);
-        if (res.status === 200) break;
-        await res.body?.cancel();
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      expect(res?.status).toBe(200);
-      expect(res?.headers.get('x-cache')).toBe('Miss from cloudfront');
-      expect(['app-1', 'app-2']).toContain(res?.headers.get('x-instance-id'));
-      expect(await res?.json()).toMatchObject({ id: 'demo', seatCount: 5_000 });
+      expect(parsed.targets.map((t) => t.state)).toEqual(['healthy', 'healthy']);
+      const res = await fetch(`${ready.edgeUrl}/api/events/demo`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-cache')).toBe('Miss from cloudfront');
+      expect(['app-1', 'app-2']).toContain(res.headers.get('x-instance-id'));
+      expect(await res.json()).toMatchObject({ id: 'demo', seatCount: 5_000 });
 
       // /metrics, scraped while it runs: Prometheus text (parsed by a parser), equal to `status --json`.
       // The clock runs at 60×: a scrape counts when the statuses taken just before and after it agree.

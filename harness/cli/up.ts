@@ -12,6 +12,7 @@ import {
   type Topology,
   type TopologyInput,
 } from '../../infra/topology.ts';
+import { StartupFailedError, TimedSteps } from '../../servers/startup-steps.ts';
 import type { BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
@@ -22,6 +23,7 @@ import { type StartedTopology, startLocalTopology } from '../topology/local-topo
 import { sampleTopology } from '../worlds/local/sample-topology.ts';
 import { openInBrowser } from './open-browser.ts';
 import { topologyOverrides } from './overrides.ts';
+import { ServerLogs } from './server-logs.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -36,7 +38,12 @@ export interface UpOptions {
   open?: boolean;
   /** What-ifs on the design, `key.path=value` (as `run --set`). */
   set?: string[];
+  /** Stream server logs to stderr as well as to their files. @default false */
+  verbose?: boolean;
 }
+
+/** Where `up` and `run` keep server logs, one folder per start. */
+export const LOGS_ROOT = '.tiketi-sim/logs';
 
 export const DEFAULT_TIME_SCALE = 30;
 
@@ -61,13 +68,15 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     throw new UsageError(`--set: ${(err as Error).message.replace('invalid topology:\n', '').trim()}`);
   }
   const backend = await selectBackend(options.backend);
-  const log = options.json
-    ? (line: string) => process.stderr.write(`${line}\n`)
-    : (line: string) => console.log(line);
   const eventId = options.eventId ?? 'demo';
   const clock = new ScaledClock({ timeScale: options.timeScale });
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
-  say(`[tiketi-sim] starting the ${backend.kind} backend…`);
+  const logs = ServerLogs.inRunFolder(LOGS_ROOT, {
+    verbose: options.verbose ?? false,
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  });
+  const steps = new TimedSteps(say);
+  say(`[tiketi-sim] starting the topology on the ${backend.kind} backend (server logs: ${logs.dir}/)…`);
   let started: StartedTopology | undefined;
   let redis: Redis | undefined;
   let live: LiveUp | undefined;
@@ -77,9 +86,12 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       clock,
       backend,
       eventId,
-      log,
+      log: logs.sink,
+      steps,
       clientPath: true,
       redisPath: true,
+    }).catch((err: unknown) => {
+      throw new StartupFailedError(err, logs);
     });
     redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
@@ -92,8 +104,12 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       pino({ level: 'silent' }),
       'cli',
     );
-    await seedDemoEvent(started.db, redis, { eventId, seats: 5_000 });
-    await openSales(started.db, redis, eventId);
+    const db = started.db;
+    const admin = redis;
+    await steps.step(`demo event ${eventId} seeded, sales open`, async () => {
+      await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
+      await openSales(db, admin, eventId);
+    });
     live = serveLive(started, redis, { ...options, eventId, say });
     const status = started.describe();
     const summary = {
@@ -134,6 +150,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     live?.stop();
     redis?.disconnect();
     await started?.stop();
+    await logs.close();
   }
 }
 

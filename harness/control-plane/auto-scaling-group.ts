@@ -36,7 +36,8 @@ export interface InstanceLauncher {
 
 /** The load balancer's target group, as the group sees it. */
 export interface TargetRegistry {
-  register(target: { id: string; az: string }): void;
+  /** `warm`: an instance of the group's starting capacity, serving before the simulation began. */
+  register(target: { id: string; az: string; warm: boolean }): void;
   /** Resolves when draining is over (the deregistration delay, or earlier when idle). */
   deregister(id: string): Promise<void>;
   health(id: string): TargetHealthState;
@@ -231,7 +232,7 @@ export class AutoScalingGroup {
     if (record.lifecycle !== 'Pending') return; // terminated while booting
     record.lifecycle = 'InService';
     record.inServiceAtMs = this.now();
-    this.options.targets.register({ id, az });
+    this.options.targets.register({ id, az, warm });
   }
 
   /** Default termination policy: the AZ with the most instances, then the oldest there. */

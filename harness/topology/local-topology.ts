@@ -13,6 +13,7 @@ import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/qu
 import { queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
 import { type ProxyRoute, startProxyHost } from '../../servers/fault-proxy/proxy-host.ts';
 import type { LogSink } from '../../servers/process.ts';
+import { type StartupSteps, silentSteps } from '../../servers/startup-steps.ts';
 import { type StartedAlb, startAlb } from '../alb/alb.ts';
 import type { Backend, BackendEndpoints, StartedBackend } from '../backends/backend.ts';
 import type { ScaledClock } from '../clock/clock.ts';
@@ -27,6 +28,7 @@ import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 import { mountTopologyRoutes } from './control-routes.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
+import { waitUntilServing } from './readiness.ts';
 import { Teardown } from './teardown.ts';
 import { TimeScalePublisher } from './time-scale-publisher.ts';
 
@@ -55,7 +57,10 @@ export interface LocalTopologyOptions {
    * same seed makes the same choices. @default 1
    */
   seed?: number;
+  /** Servers' output lines (Redis, PostgreSQL, Sentinels, app instances, ALB workers). */
   log: LogSink;
+  /** Reports each start-up step, timed. @default silent */
+  steps?: StartupSteps;
   /** ALB proxy processes. @default 2 */
   albWorkers?: number;
   /** Extra environment for app instances. */
@@ -144,11 +149,13 @@ interface DataTier {
 
 async function startDataTier(options: LocalTopologyOptions, teardown: Teardown): Promise<DataTier> {
   const { topology, clock, log } = options;
+  const steps = options.steps ?? silentSteps;
   const scale = clock.timeScale;
   // Sentinel runs on wall time: the design's detection time, compressed, with a floor so a busy
   // machine does not fail over on a slow reply.
   const backend = await options.backend.start({
     log,
+    steps,
     redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
     redisFaultPath: options.redisPath ?? false,
     redisFailoverTimeoutMs: Math.max(3_000, (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale),
@@ -161,7 +168,7 @@ async function startDataTier(options: LocalTopologyOptions, teardown: Teardown):
   teardown.defer(() => db.end());
   const redis = redisClientFor(admin);
   teardown.defer(() => redis.quit());
-  await migrate(db);
+  await steps.step('database migrations', () => migrate(db));
   await redis.set(TIME_SCALE_KEY, String(scale));
   return { backend, db, redis };
 }
@@ -174,16 +181,43 @@ interface Fleet {
   controlToken: string;
 }
 
-/** The ALB and the Auto Scaling group that launches app instances behind it. */
-async function startFleet(options: LocalTopologyOptions, data: DataTier, teardown: Teardown): Promise<Fleet> {
+/** The ALB and the edge in front of it: they need no data tier, so they start beside it. */
+async function startFront(
+  options: LocalTopologyOptions,
+  teardown: Teardown,
+): Promise<{ alb: StartedAlb; edge: StartedEdge }> {
   const { topology, clock, log } = options;
-  const alb = await startAlb({
-    topology,
-    clock,
-    workers: options.albWorkers ?? 2,
-    timeScale: () => clock.timeScale,
-  });
+  const steps = options.steps ?? silentSteps;
+  const workers = options.albWorkers ?? 2;
+  const alb = await steps.step(`ALB (${workers} workers)`, () =>
+    startAlb({ topology, clock, workers, timeScale: () => clock.timeScale, log }),
+  );
   teardown.defer(() => alb.stop());
+  const edge = await steps.step('edge (CloudFront)', () =>
+    startEdge({ topology, clock, originUrl: alb.url }),
+  );
+  teardown.defer(() => edge.stop());
+  return { alb, edge };
+}
+
+/** Every start settles before the first failure is thrown, so each started part is in the teardown. */
+async function allStarted<T extends readonly unknown[]>(
+  starts: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** The Auto Scaling group that launches app instances behind the ALB. */
+function createFleet(
+  options: LocalTopologyOptions,
+  data: DataTier,
+  alb: StartedAlb,
+  teardown: Teardown,
+): Fleet {
+  const { topology, clock, log } = options;
   const tokenSecret = randomBytes(24).toString('hex');
   const controlToken = randomBytes(24).toString('hex');
   const instances = new Map<string, StartedAppInstance>();
@@ -217,7 +251,7 @@ async function startFleet(options: LocalTopologyOptions, data: DataTier, teardow
       isRunning: (id) => instances.get(id)?.process.running ?? false,
     },
     targets: {
-      register: ({ id, az }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }),
+      register: ({ id, az, warm }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }, { warm }),
       deregister: (id) => alb.deregisterTarget(id),
       health: (id) => alb.health(id),
     },
@@ -322,12 +356,20 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
   const { topology, clock } = options;
   const teardown = new Teardown();
   try {
-    const data = await startDataTier(options, teardown);
-    const fleet = await startFleet(options, data, teardown);
+    const [data, { alb, edge }, control] = await allStarted<
+      [DataTier, { alb: StartedAlb; edge: StartedEdge }, ControlServer]
+    >([
+      startDataTier(options, teardown),
+      startFront(options, teardown),
+      startControlServer().then((c) => {
+        teardown.defer(() => c.stop());
+        return c;
+      }),
+    ]);
+    const fleet = createFleet(options, data, alb, teardown);
     const { cloudwatch, schedule } = createMonitoring(options, data, fleet.asg, teardown);
-    await fleet.asg.start();
-    const edge = await startEdge({ topology, clock, originUrl: fleet.alb.url });
-    teardown.defer(() => edge.stop());
+    const steps = options.steps ?? silentSteps;
+    await steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start());
     const clientPath = await startClientPath(options, fleet.alb, teardown);
     const injected: InjectedFault[] = [];
     teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
@@ -342,8 +384,6 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       return f;
     };
     const faultRecords = () => injected.map((f) => f.record);
-    const control = await startControlServer();
-    teardown.defer(() => control.stop());
     if (!options.queueMetrics) cloudwatch.start();
     schedule.start();
     const timeScale = new TimeScalePublisher(data.redis, TIME_SCALE_KEY, clock.timeScale);
@@ -360,6 +400,13 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     };
     const describe = () => describeTopology(options, parts);
     mountTopologyRoutes(control, { status: describe, faultRecords, injectFault: inject });
+    await steps.step('ready: targets healthy, edge answers 200', () =>
+      waitUntilServing({
+        targets: () => fleet.alb.targetHealth(),
+        expectedTargets: fleet.asg.desiredCapacity,
+        edgeUrl: edge.url,
+      }),
+    );
     const stop = async () => {
       clock.dispose();
       await teardown.unwind();

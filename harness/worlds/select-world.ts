@@ -11,6 +11,7 @@ import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { designTopology } from '../../infra/topology.ts';
+import type { StartupOutput } from '../../servers/startup-steps.ts';
 import type { Backend, BackendChoice } from '../backends/backend.ts';
 import { selectBackend } from '../backends/select-backend.ts';
 import { type AwsWorldClients, awsWorld } from './aws/aws-world.ts';
@@ -39,6 +40,8 @@ export interface WorldChoice {
   /** Where Redis and PostgreSQL come from (local and localstack worlds). */
   backend: BackendChoice;
   log: (line: string) => void;
+  /** The local world's start-up steps and server logs. @default silent */
+  startup?: StartupOutput;
 }
 
 export interface AwsSdkClients extends AwsWorldClients {
@@ -142,7 +145,10 @@ export async function selectWorld(choice: WorldChoice, deps: SelectWorldDeps = {
   switch (choice.world) {
     case 'local': {
       const backend = await pickBackend(choice.backend);
-      return { world: localWorld({ backend }), description: `${backend.kind} backend` };
+      return {
+        world: localWorld({ backend, ...(choice.startup ? { startup: choice.startup } : {}) }),
+        description: `${backend.kind} backend`,
+      };
     }
     case 'aws': {
       const stackName = choice.stackName;

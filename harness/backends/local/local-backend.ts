@@ -1,35 +1,49 @@
 /** The `local` backend: real redis-server and PostgreSQL processes started on this machine. */
-import { startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
+import { type ProxyHost, startProxyHost } from '../../../servers/fault-proxy/proxy-host.ts';
 import { startPostgresCluster } from '../../../servers/postgres-cluster.ts';
 import { startRedisSentinelGroup } from '../../../servers/redis-sentinel-group.ts';
+import { silentSteps } from '../../../servers/startup-steps.ts';
 import type { Backend, BackendComponent, BackendFaults, StartedBackend } from '../backend.ts';
 
 export const localBackend: Backend = {
   kind: 'local',
   async start(options) {
-    // One fault-proxy process carries the app's paths to Redis and the database.
-    const proxies = await startProxyHost();
-    const [redis, postgres] = await Promise.allSettled([
-      startRedisSentinelGroup({
-        downAfterMs: options.redisDownAfterMs,
-        failoverTimeoutMs: options.redisFailoverTimeoutMs,
-        log: options.log,
-        proxies: options.redisFaultPath ? proxies : undefined,
-      }),
-      startPostgresCluster({
-        synchronous: options.synchronousReplication ?? true,
-        log: options.log,
-        proxies,
-      }),
+    const steps = options.steps ?? silentSteps;
+    // One fault-proxy process carries the app's paths to Redis and the database. It starts beside
+    // the servers; they ask it for routes only once they run.
+    const startingProxies = steps.step('fault proxy', () => startProxyHost());
+    const routes = {
+      route: async (...args: Parameters<ProxyHost['route']>) => (await startingProxies).route(...args),
+    };
+    const [proxied, redis, postgres] = await Promise.allSettled([
+      startingProxies,
+      steps.step('Redis primary + replica + 3 Sentinels', () =>
+        startRedisSentinelGroup({
+          downAfterMs: options.redisDownAfterMs,
+          failoverTimeoutMs: options.redisFailoverTimeoutMs,
+          log: options.log,
+          proxies: options.redisFaultPath ? routes : undefined,
+        }),
+      ),
+      steps.step(
+        `PostgreSQL writer + ${(options.synchronousReplication ?? true) ? 'sync' : 'async'} replica`,
+        () =>
+          startPostgresCluster({
+            synchronous: options.synchronousReplication ?? true,
+            log: options.log,
+            proxies: routes,
+          }),
+      ),
     ]);
-    if (redis.status === 'rejected' || postgres.status === 'rejected') {
+    if (proxied.status === 'rejected' || redis.status === 'rejected' || postgres.status === 'rejected') {
       await Promise.allSettled([
         redis.status === 'fulfilled' && redis.value.stop(),
         postgres.status === 'fulfilled' && postgres.value.stop(),
       ]);
-      await proxies.stop();
-      throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason;
+      if (proxied.status === 'fulfilled') await proxied.value.stop();
+      throw [proxied, redis, postgres].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
     }
+    const proxies = proxied.value;
     const group = redis.value;
     const cluster = postgres.value;
     const stop = async () => {

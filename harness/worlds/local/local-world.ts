@@ -14,6 +14,7 @@ import { createRedis } from '../../../app/core/redis.ts';
 import type { MetricsSink } from '../../../app/lambda/queue-monitor.ts';
 import { openSales, seedDemoEvent } from '../../../app/sales/seed.ts';
 import type { Topology } from '../../../infra/topology.ts';
+import { StartupFailedError, type StartupOutput } from '../../../servers/startup-steps.ts';
 import type { Backend } from '../../backends/backend.ts';
 import type { Clock } from '../../clock/clock.ts';
 import { checkIntegrity } from '../../faults/integrity.ts';
@@ -64,6 +65,8 @@ export interface LocalWorldOptions {
   eventId?: string;
   /** The hybrid world's alarms. @default the emulated CloudWatch */
   externalAlarms?: ExternalAlarms;
+  /** Start-up steps and server logs. @default silent steps, server output kept only for errors */
+  startup?: StartupOutput;
 }
 
 /** The emulated world, as `tiketi-sim run` has always run it. */
@@ -99,7 +102,8 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       backend: options.backend,
       eventId,
       seed: setup.seed,
-      log: () => {},
+      log: options.startup?.serverLog ?? (() => {}),
+      ...(options.startup ? { steps: options.startup.steps } : {}),
       // Two descriptors per proxied WebSocket, at most 20,000 per process: keep each under 14,000.
       albWorkers: Math.max(2, Math.ceil((users * 2) / 14_000)),
       clientPath,
@@ -108,7 +112,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
     });
   } catch (err) {
     await external?.stop().catch(() => undefined);
-    throw err;
+    throw options.startup ? new StartupFailedError(err, options.startup) : err;
   }
   let redis: Redis | undefined;
   const stop = async () => {

@@ -1,0 +1,61 @@
+/**
+ * Server output (Redis, PostgreSQL, Sentinels, app instances, ALB workers) goes to one file per
+ * server in the run's folder, `.tiketi-sim/logs/<stamp>/`, instead of the terminal; `--verbose`
+ * streams it to stderr as well. The last lines are kept for the error when a start-up step fails.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { LogSink } from '../../servers/process.ts';
+
+/** Lines of server output printed with a start-up error. */
+export const FAILURE_TAIL_LINES = 20;
+const PREFIX = /^\[([^\]]+)\] /;
+
+export class ServerLogs {
+  private readonly files = new Map<string, WriteStream>();
+  private readonly tail: string[] = [];
+  readonly sink: LogSink = (line) => this.write(line);
+
+  constructor(
+    readonly dir: string,
+    private readonly options: { verbose: boolean; stderr: (line: string) => void },
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** A new folder under `root` named after the wall time, e.g. `.tiketi-sim/logs/2026-11-30T06-50-01`. */
+  static inRunFolder(
+    root: string,
+    options: { verbose: boolean; stderr: (line: string) => void },
+  ): ServerLogs {
+    const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+    return new ServerLogs(join(root, stamp), options);
+  }
+
+  private write(line: string): void {
+    if (this.options.verbose) this.options.stderr(line);
+    this.tail.push(line);
+    if (this.tail.length > FAILURE_TAIL_LINES) this.tail.shift();
+    const name = PREFIX.exec(line)?.[1] ?? 'harness';
+    const file = name.replace(/[^A-Za-z0-9._-]+/g, '-');
+    let stream = this.files.get(file);
+    if (!stream) {
+      stream = createWriteStream(join(this.dir, `${file}.log`), { flags: 'a' });
+      stream.on('error', () => stream?.destroy()); // a full disk costs the log, not the run
+      this.files.set(file, stream);
+    }
+    stream.write(`${line}\n`);
+  }
+
+  /** What a failed start-up prints after its error: the last server lines and where the rest is. */
+  failureLines(): string[] {
+    if (this.tail.length === 0) return [`(no server output; logs folder: ${this.dir})`];
+    return [`Last server output (all of it in ${this.dir}/):`, ...this.tail.map((l) => `  ${l}`)];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.files.values()].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))),
+    );
+  }
+}
