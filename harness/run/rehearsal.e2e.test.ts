@@ -119,10 +119,13 @@ describe('rehearsals end to end (real processes)', () => {
       file,
       `export default ${JSON.stringify({
         name: 'reduced-peak',
-        description: 'CI-sized peak: 6,000 queued users',
+        description: 'CI-sized peak: 6,000 queued users, run as a 1:2 scale model (3,000 users, thresholds halved)',
         startAt: '19:30',
         endAt: '20:12',
         timeScale: 30,
+        // Half the load for the same dynamics (docs/scale-models.md): the clock keeps its headroom
+        // through the burst on two cores without slowing the run past the test's time.
+        scale: 0.5,
         event: { seats: 1_000, salesOpenAt: '19:44' },
         users: 6_000,
         arrivals: [
@@ -160,11 +163,11 @@ describe('rehearsals end to end (real processes)', () => {
         ],
       })};`,
     );
-    const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 420_000);
+    const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 540_000);
     const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
     expect(run.code).toBe(exitCodeFor(result.expectations));
     // The control plane's behaviour must hold; the error rate depends on how loaded the machine is.
-    expect(result.expectations.filter((e) => !e.passed && e.kind !== 'error-rate')).toEqual([]);
+    expect(result.expectations.filter((e) => e.status !== 'passed' && e.kind !== 'error-rate')).toEqual([]);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
     // Still, the topology served: a broken route or proxy shows as most requests failing.
     expect(summary.counters.errors).toBeLessThan(summary.counters.requests * 0.2);
@@ -182,7 +185,7 @@ describe('rehearsals end to end (real processes)', () => {
     );
     expect(busy.size).toBeGreaterThanOrEqual(3);
     expect(await noneAlive(run.descendants)).toEqual([]);
-  }, 480_000);
+  }, 600_000);
 
   it('az-failure: AZ a dies under load; the timeline, zero loss and reconnects are reported; nothing outlives the run', async () => {
     const run = await cli(
