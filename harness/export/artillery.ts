@@ -149,6 +149,10 @@ export function artilleryScript(
       phases: artilleryPhases(curve),
       processor: `./${processorFile}`,
       engines: { 'socketio-v3': { transports: ['websocket'] } },
+      // A browser waits longer than Artillery's 10 s default: a burst of sign-ins queues behind
+      // the app's password hashing (scrypt at OWASP's minimum, two at a time per instance), and a
+      // user who gave up at 10 s would count as an error the design did not make. k6's default.
+      http: { timeout: 60 },
       ensure: artilleryEnsure(plan),
       // Artillery loads the ensure plugin only when it is listed.
       plugins: { ensure: {} },
