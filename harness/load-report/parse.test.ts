@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../report/run-record.ts';
+import { NO_COUNTS } from '../report/run-record.ts';
 import { mergeEngineReport } from './merge.ts';
 import { LoadReportError, parseLoadReport, readLoadReport } from './parse.ts';
 
@@ -84,19 +85,7 @@ describe('mergeEngineReport', () => {
   const record = {
     scenario: 'smoke',
     latency: {},
-    counters: {
-      usersJoined: 0,
-      usersAdmitted: 0,
-      requests: 0,
-      errors: 0,
-      conflicts: 0,
-      sameInstance: 0,
-      instanceSwitches: 0,
-      seatsHeld: 0,
-      reservations: 0,
-      paymentsConfirmed: 0,
-      socketDisconnects: 0,
-    },
+    counters: { ...NO_COUNTS },
     alarmHistory: [{ alarm: 'tiketi-queue-scale-out', atMs: 1, from: 'OK', to: 'ALARM', reason: 'x' }],
   } as unknown as RunRecord;
 

@@ -134,6 +134,21 @@ export interface Counters {
   socketDisconnects: number;
 }
 
+/** A run's counters before anything happened (a record to evaluate expectations on before the drop, tests). */
+export const NO_COUNTS: Readonly<Counters> = {
+  usersJoined: 0,
+  usersAdmitted: 0,
+  requests: 0,
+  errors: 0,
+  conflicts: 0,
+  sameInstance: 0,
+  instanceSwitches: 0,
+  seatsHeld: 0,
+  reservations: 0,
+  paymentsConfirmed: 0,
+  socketDisconnects: 0,
+};
+
 export interface Integrity {
   /** Seats with more than one confirmed sale in the database. */
   seatsSoldTwice: number;

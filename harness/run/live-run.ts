@@ -11,6 +11,7 @@ import { type LiveUrls, mountLive } from '../live/mount.ts';
 import type { LoadSnapshot, MetricsSource } from '../live/prometheus.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import type { FaultRecord, RunRecord, Sample } from '../report/run-record.ts';
+import { NO_COUNTS } from '../report/run-record.ts';
 import { type ControlServer, startControlServer } from '../topology/control-server.ts';
 import { INTEGRITY_NOT_EVALUATED, type StartedWorld } from '../worlds/world.ts';
 import type { DropDuty } from './drop-loop.ts';
@@ -64,19 +65,7 @@ export function pendingExpectations(
     faults: [],
     reconnects: [],
     latency: {},
-    counters: {
-      usersJoined: 0,
-      usersAdmitted: 0,
-      requests: 0,
-      errors: 0,
-      conflicts: 0,
-      sameInstance: 0,
-      instanceSwitches: 0,
-      seatsHeld: 0,
-      reservations: 0,
-      paymentsConfirmed: 0,
-      socketDisconnects: 0,
-    },
+    counters: { ...NO_COUNTS },
     integrity: INTEGRITY_NOT_EVALUATED,
     peakSocketConnections: 0,
     longestClientGapMs: 0,

@@ -119,7 +119,8 @@ describe('rehearsals end to end (real processes)', () => {
       file,
       `export default ${JSON.stringify({
         name: 'reduced-peak',
-        description: 'CI-sized peak: 6,000 queued users, run as a 1:2 scale model (3,000 users, thresholds halved)',
+        description:
+          'CI-sized peak: 6,000 queued users, run as a 1:2 scale model (3,000 users, thresholds halved)',
         startAt: '19:30',
         endAt: '20:12',
         timeScale: 30,
