@@ -5,6 +5,7 @@ import type { Verdict } from '../expectations/evaluate.ts';
 import { markIndicative, scaleModel } from '../scenario/scale-model.ts';
 import { parseScenario } from '../scenario/schema.ts';
 import type { RunRecord } from './run-record.ts';
+import { NO_COUNTS } from './run-record.ts';
 import { renderJunit, summarize } from './write-report.ts';
 
 const model = scaleModel(parseScenario(peakDrop), 0.25);
@@ -25,19 +26,7 @@ const record: RunRecord = {
   faults: [],
   reconnects: [],
   latency: {},
-  counters: {
-    usersJoined: 6_250,
-    usersAdmitted: 6_250,
-    requests: 10,
-    errors: 0,
-    conflicts: 0,
-    sameInstance: 0,
-    instanceSwitches: 0,
-    seatsHeld: 0,
-    reservations: 0,
-    paymentsConfirmed: 0,
-    socketDisconnects: 0,
-  },
+  counters: { ...NO_COUNTS, usersJoined: 6_250, usersAdmitted: 6_250, requests: 10 },
   integrity: { seatsSoldTwice: 0, confirmedReservationsLost: 0, confirmedInDatabase: 0 },
   peakSocketConnections: 0,
   longestClientGapMs: 0,
