@@ -101,6 +101,14 @@ describe('ALB emulator: health checks and stickiness', () => {
     expect(lb.health('t1')).toBe('unhealthy');
     await passIntervals(clock, 1);
     await eventually(() => lb.health('t1') === 'healthy');
+    // Every change is in the history, at the simulated time of the check that made it.
+    const interval = designTopology.loadBalancer.healthCheck.intervalSeconds * 1_000;
+    expect(lb.healthHistory.map(({ from, to, reason, atMs }) => ({ from, to, reason, atMs }))).toEqual([
+      { from: 'unused', to: 'initial', reason: 'Elb.RegistrationInProgress', atMs: 0 },
+      { from: 'initial', to: 'healthy', reason: undefined, atMs: 3 * interval },
+      { from: 'healthy', to: 'unhealthy', reason: 'Target.FailedHealthChecks', atMs: 5 * interval },
+      { from: 'unhealthy', to: 'healthy', reason: undefined, atMs: 8 * interval },
+    ]);
   });
 
   it('a warm target (serving before the simulation began) passes its threshold of checks at once, clock stopped', async () => {

@@ -14,6 +14,7 @@ import type { Topology } from '../../infra/topology.ts';
 import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
 import type { LogSink } from '../../servers/process.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
+import type { TargetHealthTransition } from '../model/aws.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -50,7 +51,6 @@ export interface AlbOptions {
   timeScale?: () => number;
   /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */
   healthCheckTimeoutMs?: number;
-  onHealthChange?: (target: TargetDescription, previous: TargetState) => void;
   /** Receives the workers' prefixed output lines. @default the harness's own stdout and stderr */
   log?: LogSink;
 }
@@ -64,6 +64,8 @@ export class StartedAlb implements AsyncDisposable {
     { requests: number; errors502: number; errors503: number }
   >();
   private listener!: Server;
+  /** Every health change of every target, in order: what a fault's timeline reads, never polled. */
+  readonly healthHistory: TargetHealthTransition[] = [];
   readonly cookieSecret = randomBytes(16).toString('hex');
   port = 0;
 
@@ -157,7 +159,18 @@ export class StartedAlb implements AsyncDisposable {
     t.state = state;
     t.reason = reason;
     this.publish();
-    if (previous !== state) this.options.onHealthChange?.(this.describeTarget(t), previous);
+    if (previous !== state) this.recordTransition(t, previous);
+  }
+
+  private recordTransition(t: Target, from: TargetState): void {
+    this.healthHistory.push({
+      target: t.id,
+      az: t.az,
+      atMs: this.options.clock.now(),
+      from,
+      to: t.state,
+      ...(t.reason ? { reason: t.reason } : {}),
+    });
   }
 
   /**
@@ -179,6 +192,7 @@ export class StartedAlb implements AsyncDisposable {
     };
     this.targets.set(t.id, t);
     this.publish();
+    this.recordTransition(t, 'unused');
     const hc = this.options.topology.loadBalancer.healthCheck;
     t.timer = this.options.clock.setInterval(() => void this.check(t), hc.intervalSeconds * 1_000);
     if (options.warm) void this.checkBackToBack(t, hc.healthyThresholdCount);

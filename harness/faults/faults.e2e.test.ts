@@ -84,6 +84,10 @@ describe('faults against real processes', () => {
     expect(at(killed, /ALB marked/) - killed.atMs).toBeGreaterThanOrEqual(
       (hc.unhealthyThresholdCount - 1) * hc.intervalSeconds * 1_000,
     );
+    // The record says why: the victim's health changes, then the group's replacement of it.
+    const victimHealth = killed.targetHealth?.filter((t) => t.target === 'app-1').map((t) => t.to);
+    expect(victimHealth?.slice(0, 2)).toEqual(['unhealthy', 'draining']);
+    expect(killed.scalingActivities?.map((a) => a.cause).join(' ')).toMatch(/health check failure of app-1/);
     expect(at(killed, /replacement InService/)).toBeGreaterThan(at(killed, /ASG launched/));
     expect(at(killed, /replacement healthy/)).toBeGreaterThanOrEqual(at(killed, /replacement InService/));
     expect(await get(`${w.clientUrl}/health`)).toBe(200);

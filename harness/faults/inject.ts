@@ -54,7 +54,8 @@ const OBSERVE_FOR_MS = 30 * 60_000;
 
 /** Labels of a timeline with the moment each first came true. */
 class Timeline {
-  private readonly observers: { label: string; check: () => boolean | Promise<boolean> }[] = [];
+  /** Each answers when its step happened (simulated ms), or undefined while it has not. */
+  private readonly observers: { label: string; happenedAt: () => Promise<number | undefined> }[] = [];
   private readonly watchers: { label: string; check: () => boolean }[] = [];
   private timer: Timer | undefined;
   private busy = false;
@@ -68,6 +69,8 @@ class Timeline {
   constructor(
     private readonly clock: Clock,
     readonly record: FaultRecord,
+    /** Called when the timeline closes (complete or stopped): fills in what the world did meanwhile. */
+    private readonly onClose: () => void = () => undefined,
   ) {
     this.startedAt = clock.now();
   }
@@ -77,9 +80,17 @@ class Timeline {
     this.record.timeline.sort((a, b) => a.atMs - b.atMs);
   }
 
-  /** Marks `label` the first time `check` holds. */
+  /** Marks `label` the first time `check` holds, at the time it was seen to hold. */
   observe(label: string, check: () => boolean | Promise<boolean>): void {
-    this.observers.push({ label, check });
+    this.observeRecorded(label, async () => ((await check()) ? this.clock.now() : undefined));
+  }
+
+  /**
+   * Marks `label` at the time a recorded history says it happened (a target's health change):
+   * exact, and a state that lasted less than one look is not missed.
+   */
+  observeRecorded(label: string, happenedAt: () => Promise<number | undefined> | number | undefined): void {
+    this.observers.push({ label, happenedAt: async () => happenedAt() });
     this.timer ??= this.clock.setInterval(() => void this.poll(), OBSERVE_EVERY_MS);
   }
 
@@ -115,9 +126,9 @@ class Timeline {
         }
       }
       for (const o of [...this.observers]) {
-        const ok = await Promise.resolve(o.check()).catch(() => false);
-        if (ok) {
-          this.mark(o.label);
+        const atMs = await o.happenedAt().catch(() => undefined);
+        if (atMs !== undefined) {
+          this.mark(o.label, atMs);
           this.observers.splice(this.observers.indexOf(o), 1);
         }
       }
@@ -134,6 +145,7 @@ class Timeline {
     if (this.observers.length === 0 && this.pending === 0) {
       this.timer?.cancel();
       this.record.complete = true;
+      this.onClose();
       this.finish();
     }
   }
@@ -141,6 +153,7 @@ class Timeline {
   stop(): void {
     this.timer?.cancel();
     this.observers.length = 0;
+    this.onClose();
     this.finish();
   }
 }
@@ -283,9 +296,23 @@ function watchKnockOn(world: FaultWorld, timeline: Timeline, spared: Set<string>
   }
 }
 
+/** What the ALB and the Auto Scaling group did from the fault until now: the why of its outcome. */
+function witnessWindow(world: FaultWorld, record: FaultRecord): void {
+  record.targetHealth = world.alb.healthHistory.filter((t) => t.atMs >= record.atMs);
+  record.scalingActivities = world.asg.activities
+    .filter((a) => a.startMs >= record.atMs)
+    .map(({ startMs, endMs, status, description, cause }) => ({
+      startMs,
+      endMs,
+      status,
+      description,
+      cause,
+    }));
+}
+
 export async function injectFault(world: FaultWorld, fault: FaultAction): Promise<InjectedFault> {
   const record: FaultRecord = { fault: fault.fault, detail: '', atMs: world.clock.now(), timeline: [] };
-  const timeline = new Timeline(world.clock, record);
+  const timeline = new Timeline(world.clock, record, () => witnessWindow(world, record));
   const reverts: (() => Promise<void>)[] = [];
   const known = new Set(world.asg.live().map((i) => i.id));
   const spared = new Set(known);
@@ -298,7 +325,13 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
       record.detail = `${victim.id} (AZ ${victim.az})`;
       await victim.kill();
       timeline.mark(`${victim.id} killed (SIGKILL)`);
-      timeline.observe('ALB marked the target unhealthy', () => world.alb.health(victim.id) === 'unhealthy');
+      timeline.observeRecorded(
+        'ALB marked the target unhealthy',
+        () =>
+          world.alb.healthHistory.find(
+            (t) => t.target === victim.id && t.to === 'unhealthy' && t.atMs >= record.atMs,
+          )?.atMs,
+      );
       watchReplacement(world, timeline, known, 1);
       break;
     }

@@ -14,6 +14,16 @@ export type TargetHealthState = (typeof TARGET_HEALTH_STATES)[number];
  */
 export type ObservedTargetHealthState = TargetHealthState | 'unavailable';
 
+/** One change of a target's health in its target group, with ELBv2's reason code when it has one. */
+export interface TargetHealthTransition {
+  target: string;
+  az: string;
+  atMs: number;
+  from: TargetHealthState;
+  to: TargetHealthState;
+  reason?: string;
+}
+
 /** Auto Scaling lifecycle states of an instance in the group's capacity. */
 export const LIFECYCLE_STATES = ['Pending', 'InService', 'Terminating', 'Terminated'] as const;
 export type LifecycleState = (typeof LIFECYCLE_STATES)[number];

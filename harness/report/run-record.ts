@@ -13,6 +13,7 @@ import type {
   LifecycleCounts,
   ScalingActivityRecord,
   TargetHealthCounts,
+  TargetHealthTransition,
 } from '../model/aws.ts';
 import type { ScaleModelRecord } from '../scenario/scale-model.ts';
 
@@ -76,6 +77,10 @@ export interface FaultRecord {
   timeline: { label: string; atMs: number }[];
   /** Every step and observation of the timeline is in. */
   complete?: boolean;
+  /** Every target health change from the fault until its timeline closed (or the run ended). */
+  targetHealth?: TargetHealthTransition[];
+  /** The Auto Scaling group's activities begun in that window: launches, replacements, terminations. */
+  scalingActivities?: ScalingActivityRecord[];
 }
 
 /** A policy invocation the group did not act on (AutoScalingGroup.refusals). */
