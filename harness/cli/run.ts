@@ -144,7 +144,7 @@ function progressPrinter(json: boolean): (p: Progress) => void {
           `${name.replace('tiketi-queue-', '')}:${state === 'INSUFFICIENT_DATA' ? '-' : state}`,
       )
       .join(' ');
-    const line = `${p.simulated} ${p.phase.padEnd(24)} queue ${String(p.queueSize).padStart(6)}  instances ${p.instances.inService}+${p.instances.pending}  P95 ${p.apiP95Ms ?? '-'} ms  joined ${p.joined}/${p.users}  ${p.timeScale.toFixed(1)}×  ${alarms}`;
+    const line = `${p.simulated} ${p.phase.padEnd(24)} queue ${(p.queueSize < 0 ? '?' : String(p.queueSize)).padStart(6)}  instances ${p.instances.inService}+${p.instances.pending}  P95 ${p.apiP95Ms === undefined ? '-' : Math.round(p.apiP95Ms)} ms  joined ${p.joined}/${p.users}  ${p.timeScale.toFixed(1)}×  ${alarms}`;
     if (tty) out.write(`\r\x1b[2K${line}`);
     else out.write(`${line}\n`);
   };

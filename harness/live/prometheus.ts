@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import { ENDPOINTS, type LatencyAggregate, type LatencyMetric } from '../metrics/latency.ts';
-import type { ClockLimit } from '../report/run-record.ts';
+import { ALARM_STATES, TARGET_HEALTH_STATES } from '../model/aws.ts';
+import { CLOCK_LIMITS, type ClockLimit } from '../report/run-record.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
 import type { RouteHandler } from './dashboard.ts';
 
@@ -38,9 +39,6 @@ export interface LoadSnapshot {
 /** Bucket bounds, seconds: the design's targets (0.1 s delivery, 0.2 s API) are bounds. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30];
 const LIFECYCLES = ['Pending', 'InService', 'Terminating'] as const;
-const TARGET_STATES = ['initial', 'healthy', 'unhealthy', 'draining', 'unused'] as const;
-const ALARM_STATES = ['OK', 'ALARM', 'INSUFFICIENT_DATA'] as const;
-const CLOCK_LIMITS: ClockLimit[] = ['requested', 'arrivals', 'latency', 'backlog'];
 const LOAD_COUNTERS = {
   joined: ['tiketi_load_users_joined_total', 'Virtual users who joined the queue'],
   admitted: ['tiketi_load_users_admitted_total', 'Virtual users admitted from the queue'],
@@ -133,7 +131,8 @@ function registerTopology(registry: Registry, source: MetricsSource): void {
   );
   gauge(registry, 'tiketi_target_health', 'ALB targets by health state', ['state'], (g) => {
     const targets = status().targets;
-    for (const state of TARGET_STATES) g.set({ state }, targets.filter((t) => t.state === state).length);
+    for (const state of TARGET_HEALTH_STATES)
+      g.set({ state }, targets.filter((t) => t.state === state).length);
   });
   gauge(
     registry,

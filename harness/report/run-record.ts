@@ -65,9 +65,10 @@ export interface Sample {
 
 /**
  * What set the clock's speed (harness/run/pacer.ts); `idle`: nothing was due, so it ran faster
- * than requested.
+ * than requested; `fault`: a fault due soon, or one whose recovery runs on wall time, held it down.
  */
-export type ClockLimit = 'requested' | 'idle' | 'arrivals' | 'latency' | 'backlog';
+export const CLOCK_LIMITS = ['requested', 'idle', 'arrivals', 'latency', 'backlog', 'fault'] as const;
+export type ClockLimit = (typeof CLOCK_LIMITS)[number];
 
 export interface FaultRecord {
   fault: string;

@@ -68,6 +68,33 @@ describe('FaultScheduler', () => {
     expect(world.faults.every((f) => f.fault.stopped)).toBe(true);
   });
 
+  it('holds the clock to 10× while a fault approaches or one recovering on wall time is in progress', async () => {
+    const clock = new ManualClock(T0);
+    const world = new FakeWorld(clock);
+    const faults = new FaultScheduler({
+      world,
+      faults: [
+        { atSimMs: T0 + 10 * MINUTE, action: fault('20:10', 'kill-instance') },
+        { atSimMs: T0 + 20 * MINUTE, action: fault('20:20', 'redis-failover') },
+      ],
+      log: () => undefined,
+    });
+    // 10 simulated minutes ahead: two decisions away at 300×, not at 240×.
+    expect(faults.speedLimit(clock.now(), 240)).toBeUndefined();
+    expect(faults.speedLimit(clock.now(), 300)).toBe(10);
+    clock.advance(10 * MINUTE);
+    await faults.tick(clock.now());
+    // A killed instance recovers on the simulated clock alone: no limit while it runs.
+    expect(faults.inProgress).toBe(true);
+    expect(faults.speedLimit(clock.now(), 30)).toBeUndefined();
+    clock.advance(10 * MINUTE);
+    await faults.tick(clock.now());
+    expect(faults.speedLimit(clock.now(), 30)).toBe(10);
+    world.faults[1]!.fault.complete();
+    await Promise.resolve();
+    expect(faults.speedLimit(clock.now(), 30)).toBeUndefined();
+  });
+
   it('a fault the world cannot inject is logged and still reported, with the reason', async () => {
     const clock = new ManualClock(T0 + MINUTE);
     const world = new FakeWorld(clock);

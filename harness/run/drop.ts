@@ -121,6 +121,7 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     load,
     sent: () => arrivals.sent,
     faultsInProgress: () => faults.inProgress,
+    faultSpeedLimit: (nowSimMs, scale) => faults.speedLimit(nowSimMs, scale),
     queueSize: () => sampler.lastQueueSize,
     measure: (nowSimMs) => measurement.take(nowSimMs),
     activityInFlight: () => activityInFlight(sampler.samples.at(-1)),

@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import smoke from '../../scenarios/smoke.ts';
-import { descendantsOf, isAlive } from './process-tree.ts';
+import { runCli as cli, stillAlive as noneAlive } from '../cli/cli-child.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
 /** A real run of the exported smoke script with Artillery 2.0.34 (docs/load-engines.md). */
 const ARTILLERY_REPORT = fileURLToPath(
   new URL('../load-report/fixtures/artillery-smoke.json', import.meta.url),
@@ -46,35 +44,6 @@ async function engineUsers(
     else failures.push(`${join.path} ${join.status} ${JSON.stringify(join.body)}`);
   }
   return { joined, failures };
-}
-
-async function cli(args: string[], timeoutMs: number, onLine: (line: string) => void = () => {}) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d;
-    for (const line of String(d).split('\n')) onLine(line);
-  });
-  const seen = new Set<number>();
-  const watch = setInterval(() => {
-    for (const pid of descendantsOf(child.pid!)) seen.add(pid);
-  }, 250);
-  const killer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearInterval(watch);
-  clearTimeout(killer);
-  return { code, stdout, stderr, descendants: [...seen] };
-}
-
-async function noneAlive(pids: number[]): Promise<number[]> {
-  const deadline = Date.now() + 10_000;
-  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  return pids.filter(isAlive);
 }
 
 interface Verdict {

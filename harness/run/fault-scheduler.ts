@@ -1,4 +1,10 @@
 import type { InjectedFault } from '../faults/inject.ts';
+import {
+  FAULT_APPROACH_MAX_SCALE,
+  FAULT_APPROACH_WALL_MS,
+  recoversOnWallTime,
+  WALL_TIME_RECOVERY_MAX_SCALE,
+} from '../faults/speed.ts';
 import type { Fault } from '../scenario/schema.ts';
 import type { DropDuty, DropWorld } from './drop-loop.ts';
 
@@ -23,6 +29,8 @@ export class FaultScheduler implements DropDuty {
   private readonly due: ScheduledFault[];
   private readonly started: InjectedFault[] = [];
   private unsettled = 0;
+  /** Faults in progress whose recovery runs partly on wall time (faults/speed.ts). */
+  private onWallTime = 0;
 
   constructor(
     private readonly options: {
@@ -37,6 +45,20 @@ export class FaultScheduler implements DropDuty {
   /** Until a fault's timeline is complete, slow responses are the rehearsal, not saturation. */
   get inProgress(): boolean {
     return this.unsettled > 0;
+  }
+
+  /**
+   * The fastest the clock may run now for the faults' sake (faults/speed.ts), or undefined: one
+   * due within two decisions at `scale`, or one whose recovery runs on wall time in progress.
+   */
+  speedLimit(nowSimMs: number, scale: number): number | undefined {
+    const next = this.due[0];
+    const approaching = next !== undefined && next.atSimMs - nowSimMs <= FAULT_APPROACH_WALL_MS * scale;
+    const limits = [
+      ...(this.onWallTime > 0 ? [WALL_TIME_RECOVERY_MAX_SCALE] : []),
+      ...(approaching ? [FAULT_APPROACH_MAX_SCALE] : []),
+    ];
+    return limits.length > 0 ? Math.min(...limits) : undefined;
   }
 
   /** Every fault started so far, failed ones included, in start order. */
@@ -61,8 +83,13 @@ export class FaultScheduler implements DropDuty {
     try {
       const fault = await this.options.world.injectFault(action);
       this.started.push(fault);
+      const onWallTime = recoversOnWallTime(action.fault) ? 1 : 0;
       this.unsettled++;
-      void fault.settled.then(() => this.unsettled--);
+      this.onWallTime += onWallTime;
+      void fault.settled.then(() => {
+        this.unsettled--;
+        this.onWallTime -= onWallTime;
+      });
       log(
         `[fault] ${new Date(nowSimMs).toISOString().slice(11, 19)} ${action.fault}: ${fault.record.detail}`,
       );

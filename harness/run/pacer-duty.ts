@@ -33,6 +33,8 @@ export interface PacerDutyOptions {
   /** Users sent so far. */
   sent: () => number;
   faultsInProgress: () => boolean;
+  /** The fastest the faults allow now at the current speed (FaultScheduler.speedLimit). @default no limit */
+  faultSpeedLimit?: (nowSimMs: number, scale: number) => number | undefined;
   /** Users waiting in the queue, as last sampled. */
   queueSize: () => number | undefined;
   /** The interval since the last decision: the machine's state and the latency samples (run-measurement.ts). */
@@ -90,6 +92,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       queueSize: o.queueSize(),
       saturation,
       activityInFlight: o.activityInFlight(),
+      faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.current),
     });
     this.limit = limitedBy;
     if (Math.abs(scale - this.current) / this.current <= MIN_SPEED_CHANGE) return;

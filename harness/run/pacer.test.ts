@@ -356,4 +356,29 @@ describe('ClockPacer: valid measurement first', () => {
     // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
     expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
   });
+
+  it('a fault holds it down: no idle run-ahead and no faster than the fault allows, then free again', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 30,
+      minScale: 0.25,
+      idleScale: 240,
+      arrivalsSimMs: spread(0, MINUTE, 100),
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
+    const speeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) =>
+      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 5 * MINUTE, faultSpeedLimit: 10 })),
+    );
+    expect(speeds.every((d) => d.scale === 10 && d.limitedBy === 'fault')).toBe(true);
+    // The fault's recovery is over: the quiet stretch runs ahead again.
+    const after = [11, 12, 13].map((s) =>
+      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 6 * MINUTE })),
+    );
+    expect(after.map((d) => Math.round(d.scale * 10) / 10)).toEqual([13, 16.9, 22]);
+    expect(after.map((d) => d.limitedBy)).not.toContain('fault');
+    // A limit above what is asked for changes nothing.
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 14_000, simMs: 7 * MINUTE, faultSpeedLimit: 1_000 })).limitedBy,
+    ).toBe('requested');
+  });
 });

@@ -98,6 +98,11 @@ export interface PacerInput {
   saturation?: readonly string[];
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight?: boolean;
+  /**
+   * The fastest a fault allows now (harness/faults/speed.ts): one due soon, or one whose recovery
+   * runs on wall time. Nothing counts as idle while it is set.
+   */
+  faultSpeedLimit?: number;
 }
 
 export interface PacerDecision {
@@ -149,8 +154,10 @@ export class ClockPacer {
   next(input: PacerInput): PacerDecision {
     const { minScale } = this.options;
     const backlog = input.backlog ?? input.sent - input.settled;
-    const idle = this.nothingDue(input, backlog);
-    const requestedScale = idle ? this.idleScale : this.options.requestedScale;
+    const idle = input.faultSpeedLimit === undefined && this.nothingDue(input, backlog);
+    const asked = idle ? this.idleScale : this.options.requestedScale;
+    const heldByFault = input.faultSpeedLimit !== undefined && input.faultSpeedLimit < asked;
+    const requestedScale = heldByFault ? input.faultSpeedLimit! : asked;
     if (this.last && input.wallMs > this.last.wallMs) {
       const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
       // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
@@ -196,10 +203,11 @@ export class ClockPacer {
         this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
       }
     }
-    this.latencyCap = Math.min(requestedScale, this.latencyCap);
+    // Not by a fault's limit: once it is lifted, latency has not been what held the clock.
+    this.latencyCap = Math.min(asked, this.latencyCap);
 
     let scale = requestedScale;
-    let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : 'requested';
+    let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : heldByFault ? 'fault' : 'requested';
     const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
     const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)

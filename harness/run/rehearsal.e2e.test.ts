@@ -1,36 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as cli, stillAlive as noneAlive } from '../cli/cli-child.ts';
 import { startCpuHog } from './cpu-hog.ts';
-import { descendantsOf, isAlive } from './process-tree.ts';
+import { isAlive } from './process-tree.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tiketi-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Runs the CLI, watching every process it starts, and returns them with its exit. */
-async function cli(args: string[], timeoutMs: number) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const seen = new Set<number>();
-  const watch = setInterval(() => {
-    for (const pid of descendantsOf(child.pid!)) seen.add(pid);
-  }, 250);
-  const killer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearInterval(watch);
-  clearTimeout(killer);
-  return { code, stdout, stderr, descendants: [...seen] };
-}
 
 interface RunOutput {
   passed: boolean;
@@ -42,12 +19,6 @@ interface RunOutput {
 function exitCodeFor(expectations: { status: string }[]): number {
   if (expectations.some((e) => e.status === 'failed')) return 1;
   return expectations.some((e) => e.status === 'inconclusive') ? 3 : 0;
-}
-
-async function noneAlive(pids: number[]): Promise<number[]> {
-  const deadline = Date.now() + 10_000;
-  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  return pids.filter(isAlive);
 }
 
 describe('rehearsals end to end (real processes)', () => {
@@ -217,6 +188,9 @@ describe('rehearsals end to end (real processes)', () => {
         labels.some((l) => step.test(l)),
         `${step} in ${labels.join(' | ')}`,
       ).toBe(true);
+    // Why it went as it did: AZ a's target failed its checks, and the group replaced it.
+    const health = (fault as { targetHealth?: { target: string; az: string; to: string }[] }).targetHealth;
+    expect(health?.some((t) => t.az === 'a' && t.to === 'unhealthy')).toBe(true);
     // What the design promises whatever else happened: no sale lost, none sold twice.
     expect(summary.integrity).toMatchObject({ seatsSoldTwice: 0, confirmedReservationsLost: 0 });
     expect(summary.counters.paymentsConfirmed).toBeGreaterThan(0);

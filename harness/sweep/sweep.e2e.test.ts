@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as cli } from '../cli/cli-child.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import type { SweepSummary } from './sweep-report.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tiketi-sweep-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -36,27 +34,6 @@ writeFileSync(
     expectations: [{ expect: 'no-seat-sold-twice' }, { expect: 'max-instances', max: 4 }],
   })};\n`,
 );
-
-function cli(
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
 
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
 

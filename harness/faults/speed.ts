@@ -1,0 +1,31 @@
+/**
+ * How fast the simulated clock may run around a fault. The drop's clock runs as fast as the
+ * machine keeps up, and faster still through stretches with nothing due; around a fault two
+ * things cap it, so a rehearsal's verdict does not depend on how fast it was run.
+ */
+import type { Fault } from '../scenario/schema.ts';
+
+/**
+ * Sentinel's `down-after` and failover timeout, PostgreSQL's promotion, the fault proxy's added
+ * latency and the app's dependency-check timeouts run on wall time: at 10× they take about the
+ * design's seconds in simulated time; a faster clock would stretch them past the design.
+ */
+export const WALL_TIME_RECOVERY_MAX_SCALE = 10;
+
+/**
+ * A fault starts at the first tick (50 wall ms) after its time: at 10× within half a simulated
+ * second of it, a tenth of a phase sweep's 5 s step.
+ */
+export const FAULT_APPROACH_MAX_SCALE = 10;
+
+/**
+ * How far ahead, in wall ms at the current speed, a fault counts as approaching: two of the
+ * pacer's once-a-second decisions, so it has slowed before the fault is due.
+ */
+export const FAULT_APPROACH_WALL_MS = 2_000;
+
+/** Whether the system's recovery from this fault runs partly on wall time (see above). */
+export function recoversOnWallTime(fault: Fault['fault']): boolean {
+  // A killed or terminated instance is detected and replaced on the simulated clock alone.
+  return fault !== 'kill-instance' && fault !== 'terminate-instance';
+}
