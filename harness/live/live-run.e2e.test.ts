@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { frameExpectation } from '../report/html.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
 import type { Summary } from '../report/write-report.ts';
 
@@ -87,12 +88,14 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       expect(summary.series.some((s) => s.socketConnectP95Ms !== undefined)).toBe(true);
 
       // The last frame is the report's: same verdicts, same counts, same findings.
-      expect(state).toBe(summary.passed ? 'passed' : 'failed');
+      expect(state).toBe(summary.aborted ? 'aborted' : summary.outcome);
       const shown = await page.$$eval('#expectations tr', (trs) =>
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
       );
       expect(shown).toEqual(
-        summary.expectations.map((v) => [v.passed ? 'PASS' : 'FAIL', v.name, v.expected, v.observed]),
+        summary.expectations
+          .map(frameExpectation)
+          .map((v) => [v.status, v.name, v.expected, `${v.observed}${v.reason ?? ''}`]),
       );
       const counters = await page.$$eval('#counters tr', (trs) =>
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
