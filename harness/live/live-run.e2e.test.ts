@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { frameExpectation } from '../report/html.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
-import type { Summary } from '../report/write-report.ts';
+import { EXIT_CODES, type RunOutcome, type Summary } from '../report/write-report.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
@@ -70,8 +70,11 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       expect(minutes.every((m) => m! >= '19:30' && m! <= '19:45')).toBe(true);
 
       const code = await exited;
-      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string };
-      expect(code, stderr).toBe(result.passed ? 0 : 1);
+      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+        outcome: RunOutcome;
+        reportDir: string;
+      };
+      expect(code, stderr).toBe(EXIT_CODES[result.outcome]);
       const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8')) as Summary;
 
       // A real run records what every finding rule reads (admission notices are not recorded yet).
