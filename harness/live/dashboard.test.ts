@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
-import { frameFromSummary } from '../report/html.ts';
+import { frameExpectation, frameFromSummary } from '../report/html.ts';
 import { recordedPeakDrop } from '../report/record-fixture.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
 import { summarize } from '../report/write-report.ts';
@@ -176,9 +176,11 @@ describe.skipIf(!hasChromium)(`the live page in headless Chromium${skipNote}`, (
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
       );
       expect(shown).toEqual(
-        summary.expectations.map((v) => [v.passed ? 'PASS' : 'FAIL', v.name, v.expected, v.observed]),
+        summary.expectations
+          .map(frameExpectation)
+          .map((v) => [v.status, v.name, v.expected, `${v.observed}${v.reason ?? ''}`]),
       );
-      expect(await page.textContent('h1')).toContain(summary.passed ? 'PASSED' : 'FAILED');
+      expect(await page.textContent('h1')).toContain(summary.outcome.toUpperCase());
       expect(await page.$$eval('#findings li', (lis) => lis.map((l) => l.getAttribute('data-rule')))).toEqual(
         summary.findings.map((f) => f.rule),
       );

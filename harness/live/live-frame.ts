@@ -5,7 +5,7 @@
 import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import { evaluateFindings, type FindingsInput } from '../report/findings.ts';
-import { type ReportFrame, verdictStatus } from '../report/html.ts';
+import { frameExpectation, type ReportFrame } from '../report/html.ts';
 import type { AlarmStateName, AlarmTransition, RunRecord, Sample } from '../report/run-record.ts';
 
 type WorldHistorySoFar = 'alarmHistory' | 'scalingActivities' | 'instances' | 'faults';
@@ -72,7 +72,7 @@ export function liveFrame(snapshot: LiveSnapshot, topology: Topology): ReportFra
     peakSocketConnections: Math.max(0, ...snapshot.samples.map((s) => s.socketsConnected)),
     expectations: snapshot.expectations.map((e) => {
       const v = decided.get(e.name);
-      return v ? { ...v, status: verdictStatus(v) } : { ...e, status: 'pending' };
+      return v ? frameExpectation(v) : { ...e, status: 'pending' };
     }),
     findings: evaluateFindings(seen, topology).findings,
     series: snapshot.samples,

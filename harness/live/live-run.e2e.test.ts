@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { frameExpectation } from '../report/html.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
-import type { Summary } from '../report/write-report.ts';
+import { EXIT_CODES, type RunOutcome, type Summary } from '../report/write-report.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
@@ -69,8 +70,11 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       expect(minutes.every((m) => m! >= '19:30' && m! <= '19:45')).toBe(true);
 
       const code = await exited;
-      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { passed: boolean; reportDir: string };
-      expect(code, stderr).toBe(result.passed ? 0 : 1);
+      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+        outcome: RunOutcome;
+        reportDir: string;
+      };
+      expect(code, stderr).toBe(EXIT_CODES[result.outcome]);
       const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8')) as Summary;
 
       // A real run records what every finding rule reads (admission notices are not recorded yet).
@@ -87,12 +91,14 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       expect(summary.series.some((s) => s.socketConnectP95Ms !== undefined)).toBe(true);
 
       // The last frame is the report's: same verdicts, same counts, same findings.
-      expect(state).toBe(summary.passed ? 'passed' : 'failed');
+      expect(state).toBe(summary.aborted ? 'aborted' : summary.outcome);
       const shown = await page.$$eval('#expectations tr', (trs) =>
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
       );
       expect(shown).toEqual(
-        summary.expectations.map((v) => [v.passed ? 'PASS' : 'FAIL', v.name, v.expected, v.observed]),
+        summary.expectations
+          .map(frameExpectation)
+          .map((v) => [v.status, v.name, v.expected, `${v.observed}${v.reason ?? ''}`]),
       );
       const counters = await page.$$eval('#counters tr', (trs) =>
         trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),

@@ -10,22 +10,29 @@ import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import type { Finding } from './findings.ts';
 import type { RunRecord } from './run-record.ts';
-import type { Summary } from './write-report.ts';
+import { EXIT_CODES, type MeasurementSummary, type RunOutcome, type Summary } from './write-report.ts';
 
-/** An expectation as the page shows it: decided, or still pending while the run goes on. */
+/**
+ * An expectation as the page shows it: decided, or still pending while the run goes on.
+ * `INCONCLUSIVE`: the run could not judge it (`reason` says why); `INDICATIVE`: judged, shown,
+ * and gating nothing (a scale model's latency; `reason` says why and what it measured).
+ */
 export interface FrameExpectation {
   kind: string;
   name: string;
-  status: 'PASS' | 'FAIL' | 'pending';
+  status: 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'INDICATIVE' | 'pending';
   expected: string;
   observed?: string;
+  reason?: string;
 }
 
 /** What the page draws: the run so far (live) or the whole run (the report). */
 export interface ReportFrame {
   scenario: string;
   scenarioFile: string;
-  state: 'running' | 'passed' | 'failed' | 'aborted';
+  state: 'running' | RunOutcome | 'aborted';
+  /** Known at the end: the run's outcome and the exit code the CLI returns for it. */
+  outcome?: { outcome: RunOutcome; exitCode: number };
   /** Simulated start and end of the run, and the simulated time of this frame. */
   startMs: number;
   endMs: number;
@@ -47,9 +54,58 @@ export interface ReportFrame {
   cost?: { instanceHours: number; instanceCostKrw: number };
   /** The engine that sent the users, when one did: its own checks and thresholds. */
   loadEngine?: Pick<NonNullable<RunRecord['loadEngine']>, 'engine' | 'file' | 'checks' | 'thresholds'>;
+  /** Whether the machine could measure (the minute-by-minute state is `series[].machine`). */
+  measurement?: FrameMeasurement;
+  /** The run was a 1:1/F scale model: every scaled number beside the design's. */
+  scaleModel?: RunRecord['scaleModel'];
 }
 
-export const verdictStatus = (v: Verdict): FrameExpectation['status'] => (v.passed ? 'PASS' : 'FAIL');
+/** `summary.measurement` without the latency figures the page already has. */
+export type FrameMeasurement = Pick<
+  MeasurementSummary,
+  'thresholds' | 'saturated' | 'intervals' | 'countedShare'
+>;
+
+const STATUS_LABEL = { passed: 'PASS', failed: 'FAIL', inconclusive: 'INCONCLUSIVE' } as const;
+
+/** A verdict's label, from its `status` (an inconclusive verdict has `passed: false` too). */
+export function verdictStatus(v: Verdict): FrameExpectation['status'] {
+  return v.indicative === undefined ? STATUS_LABEL[v.status] : 'INDICATIVE';
+}
+
+/** Why a verdict is not a plain PASS or FAIL, as the page prints it under the observation. */
+function verdictReason(v: Verdict): string | undefined {
+  const inconclusive =
+    v.status === 'inconclusive' ? `inconclusive: ${v.reason ?? 'no reason recorded'}` : undefined;
+  if (v.indicative === undefined) return inconclusive;
+  return `${v.indicative}; measured: ${inconclusive ?? v.status}`;
+}
+
+/** A decided expectation as the page shows it. */
+export function frameExpectation(v: Verdict): FrameExpectation {
+  const { kind, name, expected, observed } = v;
+  const reason = verdictReason(v);
+  return { kind, name, status: verdictStatus(v), expected, observed, ...(reason ? { reason } : {}) };
+}
+
+/** The outcome, the validity of the measurement and the scale model: what the end of a run adds. */
+function validityOf(summary: Summary): Pick<ReportFrame, 'outcome' | 'measurement' | 'scaleModel'> {
+  const m = summary.measurement;
+  return {
+    outcome: { outcome: summary.outcome, exitCode: EXIT_CODES[summary.outcome] },
+    ...(m
+      ? {
+          measurement: {
+            thresholds: m.thresholds,
+            saturated: m.saturated,
+            intervals: m.intervals,
+            countedShare: m.countedShare,
+          },
+        }
+      : {}),
+    ...(summary.scaleModel ? { scaleModel: summary.scaleModel } : {}),
+  };
+}
 
 /** The report's frame: the finished run, as summary.json has it. */
 export function frameFromSummary(summary: Summary): ReportFrame {
@@ -59,7 +115,7 @@ export function frameFromSummary(summary: Summary): ReportFrame {
   return {
     scenario: summary.scenario,
     scenarioFile: summary.scenarioFile,
-    state: summary.aborted ? 'aborted' : summary.passed ? 'passed' : 'failed',
+    state: summary.aborted ? 'aborted' : summary.outcome,
     startMs,
     endMs,
     nowMs: endMs,
@@ -67,7 +123,7 @@ export function frameFromSummary(summary: Summary): ReportFrame {
     timeScale: summary.timeScale,
     wallSeconds: summary.wallSeconds,
     peakSocketConnections: summary.peakSocketConnections,
-    expectations: summary.expectations.map((v) => ({ ...v, status: verdictStatus(v) })),
+    expectations: summary.expectations.map(frameExpectation),
     findings: summary.findings,
     series,
     alarmHistory: summary.alarmHistory,
@@ -78,6 +134,7 @@ export function frameFromSummary(summary: Summary): ReportFrame {
     reconnectTimesSeconds: summary.reconnects.timesSeconds,
     cost: { instanceHours: summary.instanceHours, instanceCostKrw: summary.instanceCostKrw },
     ...(summary.loadEngine ? { loadEngine: engineOf(summary.loadEngine) } : {}),
+    ...validityOf(summary),
   };
 }
 
@@ -143,9 +200,18 @@ tr.fail td:first-child{color:#dc2626;font-weight:700}tr.pass td:first-child{colo
 #clock{color:#6b7280}
 `;
 
+/** Verdicts that are not a plain PASS or FAIL, the outcome line, the machine and the scale model. */
+const VALIDITY_CSS = `
+.verdict.inconclusive{background:#ca8a04}#outcome{margin:4px 0;color:#374151}
+tr.inconclusive td:first-child{color:#b45309;font-weight:700}tr.indicative td:first-child{color:#6b7280;font-weight:700}
+.reason{display:block;font-size:12px;color:#6b7280}#model-banner{background:#eff6ff;border-radius:8px;padding:8px 12px}
+#model-banner:empty{display:none}#scale-model td:nth-child(n+2){text-align:right;font-variant-numeric:tabular-nums}
+`;
+
 const BODY = `
-<h1 id="title"></h1><div id="file"></div><div id="clock"></div>
+<h1 id="title"></h1><div id="file"></div><div id="clock"></div><div id="outcome"></div>
 <div class="facts" id="facts"></div>
+<p id="model-banner"></p>
 <h2>Expectations</h2>
 <table><thead><tr><th></th><th>expectation</th><th>expected</th><th>observed</th></tr></thead><tbody id="expectations"></tbody></table>
 <h2>Findings</h2><ul id="findings"></ul>
@@ -160,12 +226,18 @@ const BODY = `
 <h2>The simulated clock</h2>
 <p>Its speed (simulated s per wall s, with what set it on hover) and the wall seconds elapsed: where the run slowed so the machine could keep up.</p>
 <div class="chart" id="chart-clock" data-chart="clock"></div>
+<h2>The machine</h2><p id="machine-what"></p>
+<div class="chart" id="chart-machine" data-chart="machine"></div>
+<ul id="machine-saturated"></ul>
 <h2>Connections per instance</h2><p id="connections-what"></p>
 <div class="chart" id="chart-connections" data-chart="connections"></div>
 <h2>Scaling activities</h2>
 <table><thead><tr><th>start</th><th>end</th><th>status</th><th>description</th><th>cause</th></tr></thead><tbody id="activities"></tbody></table>
 <h2>The design's timeline beside this run</h2>
 <table><thead><tr><th>time</th><th>design queue</th><th>design instances</th><th>design action</th><th>observed queue</th><th>observed instances</th><th>Δ</th></tr></thead><tbody id="design-timeline"></tbody></table>
+<h2>Scale model</h2><p id="scale-model-what"></p>
+<table><thead><tr><th>number (key path)</th><th>design</th><th>this model</th></tr></thead><tbody id="scale-model"></tbody></table>
+<ul id="scale-model-not-transferred"></ul>
 <h2>Faults</h2><div id="faults"></div>
 <h3>Client reconnect times (simulated seconds)</h3>
 <div class="chart" id="chart-reconnect-times" data-chart="reconnect-times"></div>
@@ -189,7 +261,7 @@ export function renderPage(
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tiketi-sim — ${esc(frame.scenario)}</title>
-<style>${assets.uplotCss}</style><style>${CSS}</style></head><body${events}>
+<style>${assets.uplotCss}</style><style>${CSS}${VALIDITY_CSS}</style></head><body${events}>
 <noscript>This report draws its charts with JavaScript; summary.json holds every number.</noscript>
 ${BODY}
 <script type="application/json" id="design">${scriptJson(designOf(topology))}</script>

@@ -258,7 +258,13 @@
   }
 
   function verdictLabel(frame) {
-    return { running: 'RUNNING', passed: 'PASSED', failed: 'FAILED', aborted: 'ABORTED' }[frame.state];
+    return {
+      running: 'RUNNING',
+      passed: 'PASSED',
+      failed: 'FAILED',
+      inconclusive: 'INCONCLUSIVE',
+      aborted: 'ABORTED',
+    }[frame.state];
   }
 
   function header(frame) {
@@ -283,11 +289,7 @@
   }
 
   function tables(frame) {
-    $('expectations').innerHTML = frame.expectations
-      .map((v) =>
-        row([v.status, esc(v.name), esc(v.expected), esc(v.observed ?? '…')], v.status.toLowerCase()),
-      )
-      .join('');
+    $('expectations').innerHTML = expectationRows(frame);
     $('findings').innerHTML =
       frame.findings
         .map(
@@ -375,13 +377,176 @@
     });
   }
 
+  /**
+   * One row per expectation: PASS, FAIL, INCONCLUSIVE (the run could not judge it) or INDICATIVE
+   * (a scale model's latency: shown, gating nothing), with the reason under the observation.
+   */
+  function expectationRows(frame) {
+    return frame.expectations
+      .map((v) => {
+        const reason = v.reason ? `<span class="reason">${esc(v.reason)}</span>` : '';
+        return row(
+          [v.status, esc(v.name), esc(v.expected), `${esc(v.observed ?? '…')}${reason}`],
+          v.status.toLowerCase(),
+        );
+      })
+      .join('');
+  }
+
+  /** The outcome a CI gate reads, with the exit code `tiketi-sim run` returns for it. */
+  function outcomeLine(frame) {
+    const o = frame.outcome;
+    if (!o) {
+      $('outcome').textContent = '';
+      return;
+    }
+    const count = (status) => frame.expectations.filter((v) => v.status === status).length;
+    const parts = [
+      `${count('PASS')} passed`,
+      `${count('FAIL')} failed`,
+      `${count('INCONCLUSIVE')} inconclusive`,
+      ...(count('INDICATIVE') > 0 ? [`${count('INDICATIVE')} indicative (gating nothing)`] : []),
+    ];
+    $('outcome').textContent = `Outcome: ${o.outcome}, exit code ${o.exitCode} — ${parts.join(', ')}.`;
+  }
+
+  /** A scale model says so at the top, and lists every scaled number beside the design's. */
+  function scaleModel(frame) {
+    const m = frame.scaleModel;
+    if (!m) {
+      $('model-banner').textContent = '';
+      $('scale-model-what').textContent = 'This run is the design at full scale (1:1): no number was scaled.';
+      $('scale-model').innerHTML = '';
+      $('scale-model-not-transferred').innerHTML = '';
+      return;
+    }
+    const latency = m.latencyGates
+      ? 'its latency expectations gate the run (the scenario opted in)'
+      : 'its latency verdicts are indicative and gate nothing';
+    const what = `A ${m.ratio} scale model of the design (F = ${m.factor}): every count and rate of users is × ${m.factor}, every time as designed, so the queue crosses each threshold at the design's minute; ${latency}.`;
+    $('model-banner').textContent =
+      `${what} The ${m.scaled.length} scaled numbers are under "Scale model" below.`;
+    $('scale-model-what').textContent = `${what} Every number not listed is as designed.`;
+    $('scale-model').innerHTML = m.scaled
+      .map((n) => row([`<code>${esc(n.path)}</code>`, num(n.design), num(n.model)]))
+      .join('');
+    $('scale-model-not-transferred').innerHTML = m.notTransferred
+      .map((t) => `<li>does not transfer: ${esc(t)}</li>`)
+      .join('');
+  }
+
+  const pct = (share) => (share === undefined || share === null ? null : Math.round(share * 100));
+
+  /** Minutes in which some interval had no headroom, shaded. */
+  function saturatedMinutesPlugin(frame) {
+    return {
+      hooks: {
+        drawClear: (u) => {
+          const { ctx, bbox } = u;
+          ctx.fillStyle = 'rgba(202,138,4,0.16)';
+          for (const p of frame.series.filter((x) => x.machine?.saturatedBy)) {
+            const x0 = u.valToPos(secs(p.atMs - 60_000), 'x', true);
+            const x1 = u.valToPos(secs(p.atMs), 'x', true);
+            ctx.fillRect(x0, bbox.top, Math.max(1, x1 - x0), bbox.height);
+          }
+        },
+      },
+    };
+  }
+
+  /** The machine minute by minute (`series[].machine`): could it measure, and what took it. */
+  function machineChart(frame, xs) {
+    const s = frame.series;
+    const el = $('chart-machine');
+    if (!s.some((p) => p.machine)) {
+      charts.get('machine')?.destroy();
+      charts.delete('machine');
+      el.innerHTML = `<p>${frame.state === 'running' ? 'No minute measured yet.' : "This run did not record the machine's state: every latency sample counted."}</p>`;
+      return;
+    }
+    const t = frame.measurement?.thresholds;
+    const busiest = (p) =>
+      Object.entries(p.machine?.worst.coreBusy ?? {}).reduce(
+        (a, b) => (b[1] > (a?.[1] ?? -1) ? b : a),
+        undefined,
+      );
+    const lag = (source) => s.map((p) => p.machine?.worst.lagMs[source] ?? null);
+    chart(
+      'machine',
+      [
+        line('all cores busy %', COLORS[4], { scale: '%' }),
+        line('busiest process on the path, % of a core', COLORS[2], {
+          scale: '%',
+          value: (_u, v, _si, i) => (v === null ? '—' : `${v} % (${busiest(s[i])?.[0] ?? '?'})`),
+        }),
+        line('minute with headroom %', COLORS[1], {
+          scale: '%',
+          paths: stepped(),
+          dash: [6, 4],
+          value: (_u, v, _si, i) =>
+            v === null
+              ? '—'
+              : `${v} %${s[i]?.machine?.saturatedBy ? ` (${s[i].machine.saturatedBy.join(', ')})` : ''}`,
+        }),
+        line('runner event-loop lag ms', COLORS[7], { scale: 'ms' }),
+        line('load-worker event-loop lag ms', COLORS[3], { scale: 'ms' }),
+        ...(t
+          ? [
+              line(`CPU limit ${pct(t.maxCpuBusy)} %`, COLORS[4], { scale: '%', dash: [2, 4], width: 1 }),
+              line(`lag limit ${t.maxEventLoopLagMs} ms`, COLORS[3], { scale: 'ms', dash: [2, 4], width: 1 }),
+            ]
+          : []),
+      ],
+      [
+        xs,
+        s.map((p) => pct(p.machine?.worst.cpuBusy)),
+        s.map((p) => pct(busiest(p)?.[1])),
+        s.map((p) => pct(p.machine?.headroomShare)),
+        lag('runner'),
+        lag('load-worker'),
+        ...(t ? [s.map(() => pct(t.maxCpuBusy)), s.map(() => t.maxEventLoopLagMs)] : []),
+      ],
+      {
+        axes: [
+          {},
+          { scale: '%', size: 50, label: '%' },
+          { scale: 'ms', side: 1, label: 'lag ms', grid: { show: false } },
+        ],
+        plugins: [saturatedMinutesPlugin(frame)],
+      },
+    );
+  }
+
+  /** What the machine rule is, how much of each latency counted, and each saturated stretch. */
+  function machineText(frame) {
+    const m = frame.measurement;
+    const rule = m
+      ? ` Latency samples count toward the verdicts only when taken with headroom (all cores below ${pct(m.thresholds.maxCpuBusy)} % busy, event-loop lag at most ${m.thresholds.maxEventLoopLagMs} ms, no process on the path at ${pct(m.thresholds.maxProcessCoreBusy)} % of a core); a latency verdict with fewer than ${pct(m.thresholds.minHeadroomShare)} % of its samples counted is inconclusive. ${num(m.intervals.withHeadroom)} of ${num(m.intervals.total)} wall seconds had headroom; counted: ${
+          Object.entries(m.countedShare)
+            .map(([k, v]) => `${esc(k)} ${pct(v)} %`)
+            .join(', ') || 'no samples'
+        }.`
+      : '';
+    $('machine-what').innerHTML =
+      `The worst of each minute: all cores busy, the busiest process on a request's path, and the event-loop lag of the runner and the load workers; shaded: minutes with seconds without headroom.${rule}`;
+    $('machine-saturated').innerHTML = (m?.saturated ?? [])
+      .map(
+        (x) => `<li>machine saturated ${hhmm(x.fromMs)}–${hhmm(x.toMs)}: ${esc(x.reasons.join(', '))}</li>`,
+      )
+      .join('');
+  }
+
   function render(frame) {
     const xs = frame.series.map((p) => secs(p.atMs));
     header(frame);
+    outcomeLine(frame);
+    scaleModel(frame);
     tables(frame);
     queueChart(frame, xs);
     latencyChart(frame, xs);
     clockChart(frame, xs);
+    machineChart(frame, xs);
+    machineText(frame);
     connectionsChart(frame, xs);
     faultTimelines(frame);
     reconnectChart(frame);
