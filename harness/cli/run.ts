@@ -8,9 +8,8 @@ import { saturatedText, type Verdict } from '../expectations/evaluate.ts';
 import { liveUrlLines } from '../live/mount.ts';
 import { readLoadReport } from '../load-report/parse.ts';
 import { frameFromSummary } from '../report/html.ts';
+import { EXIT_CODES, outcomeOf } from '../report/outcome.ts';
 import {
-  EXIT_CODES,
-  outcomeOf,
   reportDirFor,
   SUMMARY_SCHEMA_VERSION,
   type Summary,

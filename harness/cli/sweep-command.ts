@@ -4,7 +4,8 @@
  * sweep's; one report with every run and the worst-case verdict (harness/sweep/).
  */
 import { designTopology, mergeTopology } from '../../infra/topology.ts';
-import { EXIT_CODES, reportDirFor } from '../report/write-report.ts';
+import { EXIT_CODES } from '../report/outcome.ts';
+import { reportDirFor } from '../report/write-report.ts';
 import { DEFAULT_SEED } from '../run/plan.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { combineVerdicts, type SweepRunOutcome } from '../sweep/combine.ts';

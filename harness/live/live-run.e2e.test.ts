@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { frameExpectation } from '../report/html.ts';
+import { EXIT_CODES, type RunOutcome } from '../report/outcome.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
-import { EXIT_CODES, type RunOutcome, type Summary } from '../report/write-report.ts';
+import type { Summary } from '../report/write-report.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));

@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import type { Topology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import type { Finding } from './findings.ts';
+import { EXIT_CODES, type RunOutcome } from './outcome.ts';
 import type { RunRecord } from './run-record.ts';
-import { EXIT_CODES, type MeasurementSummary, type RunOutcome, type Summary } from './write-report.ts';
+import type { MeasurementSummary, Summary } from './write-report.ts';
 
 /**
  * An expectation as the page shows it: decided, or still pending while the run goes on.

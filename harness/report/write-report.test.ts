@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
+import { EXIT_CODES, outcomeOf } from './outcome.ts';
 import type { RunRecord } from './run-record.ts';
-import { EXIT_CODES, outcomeOf, renderJunit, reportDirFor, summarize, writeReport } from './write-report.ts';
+import { renderJunit, reportDirFor, summarize, writeReport } from './write-report.ts';
 
 const T = (hhmm: string) => Date.parse(`2026-11-24T${hhmm}:00Z`);
 const root = mkdtempSync(join(tmpdir(), 'tiketi-report-'));

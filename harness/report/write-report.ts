@@ -11,6 +11,7 @@ import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyMetric } from '../metrics/latency.ts';
 import { evaluateFindings, type FindingsResult } from './findings.ts';
 import { renderHtml } from './html.ts';
+import { outcomeOf, type RunOutcome } from './outcome.ts';
 import type { RunRecord } from './run-record.ts';
 
 /**
@@ -18,20 +19,6 @@ import type { RunRecord } from './run-record.ts';
  * `passed: false` no longer means failed; `outcome`, `measurement` and `series[].machine` are new.
  */
 export const SUMMARY_SCHEMA_VERSION = 2;
-
-/** The run as a gate sees it; `exitCodeOf` maps it to the CLI's exit code. */
-export type RunOutcome = 'passed' | 'failed' | 'inconclusive';
-
-/** 0 every expectation passed, 1 one failed, 3 none failed but one was inconclusive (or the run stopped early). */
-export const EXIT_CODES: Record<RunOutcome, number> = { passed: 0, failed: 1, inconclusive: 3 };
-
-export function outcomeOf(verdicts: readonly Verdict[], aborted: boolean): RunOutcome {
-  // An indicative verdict (a scale model's latency) is shown, and gates nothing.
-  const gating = verdicts.filter((v) => v.indicative === undefined);
-  if (gating.some(failsTheRun)) return 'failed';
-  if (aborted || gating.some((v) => v.status === 'inconclusive')) return 'inconclusive';
-  return 'passed';
-}
 
 /** Whether the machine could measure, as `summary.json` states it. */
 export interface MeasurementSummary extends MeasurementRecord {
