@@ -99,6 +99,23 @@ describe('operations', () => {
     }
   });
 
+  it('the shallow /health/live stays 200 while Redis is down and the deep /health says 503', async () => {
+    const own = await startDataTier();
+    const app = await startAppProcess({ ...own.env(), INSTANCE_ID: 'shallow' });
+    try {
+      const status = async (path: string) => (await fetch(`${app.url}${path}`)).status;
+      expect([await status('/health'), await status('/health/live')]).toEqual([200, 200]);
+      await own.redis.stop();
+      const deadline = Date.now() + 15_000;
+      while ((await status('/health')) !== 503 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      expect([await status('/health'), await status('/health/live')]).toEqual([503, 200]);
+    } finally {
+      await app.process.kill();
+      await own.stop();
+    }
+  });
+
   it('SIGTERM: health turns 503 first, an in-flight request completes, then the process exits', async () => {
     const app = await startAppProcess({ ...tier.env({ DRAIN_NOTICE_MS: '1500' }), INSTANCE_ID: 'drainer' });
     try {
@@ -124,6 +141,8 @@ describe('operations', () => {
       const health = await fetch(`${app.url}/health`);
       expect(health.status).toBe(503);
       expect(await health.json()).toEqual({ status: 'draining' });
+      const live = await fetch(`${app.url}/health/live`);
+      expect([live.status, await live.json()]).toEqual([503, { status: 'draining' }]);
       const completed = await inFlight;
       expect(completed.status).toBe(401);
       expect(JSON.parse(completed.body).error.code).toBe('invalid_credentials');

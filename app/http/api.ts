@@ -79,6 +79,13 @@ export function createApi(deps: ApiDependencies): express.Express {
     const { healthy, body } = await deps.health();
     res.status(healthy ? 200 : 503).json({ status: body.status });
   });
+  // Shallow: this process serves and is not draining, whatever its dependencies say. A load
+  // balancer that checks it does not take the whole fleet out while a shared dependency fails
+  // over (docs/failover.md, the cascade); `/health` stays the deep check the design specifies.
+  app.get('/health/live', (_req, res) => {
+    const draining = deps.isDraining();
+    res.status(draining ? 503 : 200).json({ status: draining ? 'draining' : 'ok' });
+  });
   app.get('/health/details', async (req, res) => {
     if (!isControlPlane(deps.controlToken, req.header('x-control-token')))
       throw notFound('no route for GET /health/details');
