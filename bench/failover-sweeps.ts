@@ -1,0 +1,102 @@
+/**
+ * Benchmark (not a test): the four failover rehearsals as phase sweeps, for the design as written
+ * and for what-ifs, and how long a sweep of all four takes. Prints one Markdown table per variant
+ * (the one in docs/failover.md): per rehearsal the runs that passed, each expectation that failed
+ * somewhere with its pass rate and the phases it failed at, and the command's wall time.
+ *
+ *   npx tsx bench/failover-sweeps.ts [--sweep 6] [--variant design|ec2|shallow]... [rehearsal...]
+ *
+ * Variants: `design` (as written: deep /health, ELB health checks for the group), `ec2` (the group
+ * replaces only instances whose EC2 status fails), `shallow` (the ALB checks `/health/live`).
+ * Run it on a quiet machine: anything else running is part of what it measures.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { SweepSummary } from '../harness/sweep/sweep-report.ts';
+
+const VARIANTS = {
+  design: { label: 'the design as written', set: [] },
+  ec2: { label: 'EC2 health checks for the group', set: ['autoScalingGroup.healthCheckType=EC2'] },
+  shallow: { label: 'a shallow /health for the ALB', set: ['loadBalancer.healthCheck.path=/health/live'] },
+} as const;
+type Variant = keyof typeof VARIANTS;
+const REHEARSALS = ['instance-failure', 'redis-failover', 'db-failover', 'az-failure'];
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    sweep: { type: 'string', default: '6' },
+    variant: { type: 'string', multiple: true, default: ['design'] },
+  },
+});
+const sweep = Number(values.sweep);
+if (!Number.isInteger(sweep) || sweep < 1) {
+  console.error(`--sweep ${values.sweep}: expected a whole number of runs, at least 1 (e.g. --sweep 6)`);
+  process.exit(2);
+}
+const variants = values.variant as string[];
+for (const v of variants)
+  if (!(v in VARIANTS)) {
+    console.error(`--variant ${v}: expected one of ${Object.keys(VARIANTS).join(', ')}`);
+    process.exit(2);
+  }
+const rehearsals = positionals.length > 0 ? positionals : REHEARSALS;
+
+const BIN = fileURLToPath(new URL('../bin/tiketi-sim.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface SweepResult {
+  rehearsal: string;
+  commandSeconds: number;
+  summary: SweepSummary;
+}
+
+/** One sweep through the CLI, as CI would run it; its progress goes to stderr (ours). */
+async function runSweep(rehearsal: string, variant: Variant, reportRoot: string): Promise<SweepResult> {
+  const args = [BIN, 'run', rehearsal, '--sweep', String(sweep), '--json', '--no-dashboard'];
+  args.push('--report-dir', reportRoot, ...VARIANTS[variant].set.flatMap((s) => ['--set', s]));
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const commandSeconds = (performance.now() - started) / 1_000;
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return { rehearsal, commandSeconds, summary: (JSON.parse(line) as { sweep: SweepSummary }).sweep };
+  } catch {
+    throw new Error(`${rehearsal} (${variant}) exited ${code} without a sweep summary`);
+  }
+}
+
+function row(r: SweepResult): string {
+  const s = r.summary;
+  const passedRuns = s.runs.filter((run) => run.passed).length;
+  const misses = s.expectations
+    .filter((v) => v.passedRuns < v.runs)
+    .map((v) => {
+      const at = v.failedAtPhases.length > 0 ? ` (failed at +${v.failedAtPhases.join(', +')} s)` : '';
+      return `${v.name}: ${v.passedRuns}/${v.runs}${at}`;
+    });
+  return `| \`${r.rehearsal}\` | ${passedRuns} of ${s.runs.length} | ${misses.join('; ') || 'every expectation in every run'} | ${Math.round(r.commandSeconds)} s |`;
+}
+
+const reportRoot = mkdtempSync(join(tmpdir(), 'tiketi-failover-sweeps-'));
+try {
+  for (const variant of variants as Variant[]) {
+    const results: SweepResult[] = [];
+    for (const rehearsal of rehearsals) results.push(await runSweep(rehearsal, variant, reportRoot));
+    const total = results.reduce((sum, r) => sum + r.commandSeconds, 0);
+    console.log(`\n### ${VARIANTS[variant].label} (${sweep}-phase sweeps)\n`);
+    console.log('| rehearsal | runs that passed | expectations that failed somewhere | wall |');
+    console.log('| --- | --- | --- | --- |');
+    for (const r of results) console.log(row(r));
+    console.log(`\nAll ${results.length} sweeps: ${Math.round(total)} s (${(total / 60).toFixed(1)} min).`);
+  }
+} finally {
+  rmSync(reportRoot, { recursive: true, force: true });
+}
