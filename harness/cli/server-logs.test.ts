@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAILURE_TAIL_LINES, ServerLogs } from './server-logs.ts';
+import { FAILURE_TAIL_LINES, KEPT_LOG_FOLDERS, ServerLogs } from './server-logs.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,6 +16,20 @@ function tempDir(): string {
 }
 
 describe('ServerLogs', () => {
+  it('keeps the newest run folders and removes older ones, leaving anything else alone', async () => {
+    const root = tempDir();
+    const old = Array.from(
+      { length: KEPT_LOG_FOLDERS + 2 },
+      (_, i) => `2026-01-${String(i + 1).padStart(2, '0')}T10-00-00`,
+    );
+    for (const name of [...old, 'notes']) mkdirSync(join(root, name));
+    const logs = ServerLogs.inRunFolder(root, { verbose: false, stderr: () => {} });
+    await logs.close();
+    const left = readdirSync(root).sort();
+    expect(left).toContain('notes');
+    expect(left.filter((n) => n !== 'notes')).toEqual([...old.slice(3), logs.dir.split('/').at(-1)]);
+  });
+
   it('writes each server to its own file, not the terminal, and keeps the last lines for an error', async () => {
     const dir = join(tempDir(), 'run');
     const stderr: string[] = [];

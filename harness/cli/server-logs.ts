@@ -3,13 +3,16 @@
  * server in the run's folder, `.tiketi-sim/logs/<stamp>/`, instead of the terminal; `--verbose`
  * streams it to stderr as well. The last lines are kept for the error when a start-up step fails.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { LogSink } from '../../servers/process.ts';
 
 /** Lines of server output printed with a start-up error. */
 export const FAILURE_TAIL_LINES = 20;
 const PREFIX = /^\[([^\]]+)\] /;
+/** Run folders kept under the logs root, the newest (as npm keeps its last 10 debug logs). */
+export const KEPT_LOG_FOLDERS = 10;
+const RUN_FOLDER = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d$/;
 
 export class ServerLogs {
   private readonly files = new Map<string, WriteStream>();
@@ -29,7 +32,9 @@ export class ServerLogs {
     options: { verbose: boolean; stderr: (line: string) => void },
   ): ServerLogs {
     const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
-    return new ServerLogs(join(root, stamp), options);
+    const logs = new ServerLogs(join(root, stamp), options);
+    pruneRunFolders(root);
+    return logs;
   }
 
   private write(line: string): void {
@@ -58,4 +63,14 @@ export class ServerLogs {
       [...this.files.values()].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))),
     );
   }
+}
+
+/** Removes all but the newest KEPT_LOG_FOLDERS run folders under `root`; anything else is left. */
+function pruneRunFolders(root: string): void {
+  const runs = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && RUN_FOLDER.test(e.name))
+    .map((e) => e.name)
+    .sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - KEPT_LOG_FOLDERS)))
+    rmSync(join(root, old), { recursive: true, force: true });
 }
