@@ -6,19 +6,17 @@
  * confirmed is on the replica before the client hears of it: promotion loses no confirmed write.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chownSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { requirePostgres } from './binaries.ts';
 import { type ProxyHost, type ProxyRoute, startProxyHost } from './fault-proxy/proxy-host.ts';
 import { freePort } from './ports.ts';
 import {
   baseSettings,
-  launchPostgres,
-  runAsIdentity,
+  launchPrepared,
+  type PreparedPostgres,
+  preparePostgres,
   type StartedPostgres,
-  startPostgresServer,
-  stoppablePostgres,
 } from './postgres-server.ts';
 import type { LogSink } from './process.ts';
 import { makeRunDir } from './run-dir.ts';
@@ -79,64 +77,36 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   }
 }
 
-async function startReplicaOf(
-  primary: StartedPostgres,
-  options: { name: string; log?: LogSink; durable?: boolean; streamFrom: { port: number } },
-): Promise<StartedPostgres> {
-  const binaries = requirePostgres();
-  const identity = runAsIdentity();
-  const run = makeRunDir(options.name, identity);
+/**
+ * The replica's data folder: a copy of the writer's, made before the writer first starts (a cold
+ * backup needs no `pg_basebackup` and no running writer), set to stream from `streamFrom`.
+ */
+async function prepareReplicaOf(
+  writer: PreparedPostgres,
+  options: { name: string; streamFrom: { port: number } },
+): Promise<PreparedPostgres> {
+  const run = makeRunDir(options.name, writer.identity);
   const dataDir = `${run.path}/data`;
-  const port = await freePort();
   try {
-    await execFileAsync(
-      binaries.pgBasebackup,
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(primary.port),
-        '-U',
-        primary.user,
-        '-D',
-        dataDir,
-        '-X',
-        'stream',
-        '-R',
-        '--no-sync',
-        '--checkpoint=fast',
-      ],
-      { uid: identity?.uid, gid: identity?.gid },
-    );
+    const port = await freePort();
+    await execFileAsync('cp', ['-a', writer.dataDir, dataDir]); // -a keeps the owner and the 0700 mode
     // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
-    writeFileSync(
+    writeOwned(
       `${dataDir}/postgresql.auto.conf`,
-      `primary_conninfo = 'host=127.0.0.1 port=${options.streamFrom.port} user=${primary.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
+      `primary_conninfo = 'host=127.0.0.1 port=${options.streamFrom.port} user=${writer.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
+      writer.identity,
     );
-    const proc = await launchPostgres({
-      name: options.name,
-      binaries,
-      dataDir,
-      socketDir: run.path,
-      port,
-      user: primary.user,
-      settings: { ...baseSettings(options.durable), cluster_name: REPLICA_APPLICATION_NAME },
-      identity,
-      log: options.log,
-    });
-    return stoppablePostgres({
-      name: options.name,
-      port,
-      user: primary.user,
-      database: primary.database,
-      dataDir,
-      process: proc,
-      run,
-    });
+    writeOwned(`${dataDir}/standby.signal`, '', writer.identity);
+    return { ...writer, name: options.name, port, dataDir, run };
   } catch (err) {
     run.remove();
     throw err;
   }
+}
+
+function writeOwned(path: string, text: string, owner: { uid: number; gid: number } | undefined): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  if (owner) chownSync(path, owner.uid, owner.gid);
 }
 
 /** Replication is up within a few hundred ms here: poll often enough not to add to start-up. */
@@ -148,27 +118,60 @@ export async function startPostgresCluster(
   const prefix = options.name ?? 'aurora';
   const [azWriter, azReplica] = options.azs ?? ['a', 'b'];
   const synchronous = options.synchronous ?? true;
-  let writer = await startPostgresServer({ name: `${prefix}-writer az-${azWriter}`, log: options.log });
-  let replica: StartedPostgres | undefined;
+  const writerPrepared = await preparePostgres({ name: `${prefix}-writer az-${azWriter}` });
+  let replicaPrepared: PreparedPostgres | undefined;
+  let startedWriter: StartedPostgres | undefined;
+  let startedReplica: StartedPostgres | undefined;
   let ownProxies: ProxyHost | undefined;
   let writerEndpoint: ProxyRoute | undefined;
   let readerEndpoint: ProxyRoute | undefined;
   let replicationPath: ProxyRoute | undefined;
   let adminEndpoint: ProxyRoute | undefined;
   try {
-    if (!options.proxies) ownProxies = await startProxyHost();
-    const proxies = (options.proxies ?? ownProxies)!;
-    replicationPath = await proxies.route(`${prefix}-replication`, { host: writer.host, port: writer.port });
-    replica = await startReplicaOf(writer, {
+    // The replication route's port is chosen ahead: the replica is told of it before the fault
+    // proxy (which may still be starting) opens it; until then the replica retries.
+    const replicationPort = await freePort();
+    replicaPrepared = await prepareReplicaOf(writerPrepared, {
       name: `${prefix}-replica az-${azReplica}`,
-      log: options.log,
-      streamFrom: replicationPath,
+      streamFrom: { port: replicationPort },
     });
+    const settings = baseSettings(false);
+    const [proxied, writerStart, replicaStart] = await Promise.allSettled([
+      (async () => {
+        if (!options.proxies) ownProxies = await startProxyHost();
+        const proxies = (options.proxies ?? ownProxies)!;
+        const route = await proxies.route(
+          `${prefix}-replication`,
+          { host: '127.0.0.1', port: writerPrepared.port },
+          { port: replicationPort },
+        );
+        return { proxies, route };
+      })(),
+      launchPrepared(writerPrepared, { settings, log: options.log, createDatabase: true }),
+      launchPrepared(replicaPrepared, {
+        // The replica may start before the writer answers: retry its stream every 100 ms, not 5 s.
+        settings: {
+          ...settings,
+          cluster_name: REPLICA_APPLICATION_NAME,
+          wal_retrieve_retry_interval: '100ms',
+        },
+        log: options.log,
+        createDatabase: false,
+      }),
+    ]);
+    if (writerStart.status === 'fulfilled') startedWriter = writerStart.value;
+    if (replicaStart.status === 'fulfilled') startedReplica = replicaStart.value;
+    for (const r of [proxied, writerStart, replicaStart]) if (r.status === 'rejected') throw r.reason;
+    const { proxies, route } = (
+      proxied as PromiseFulfilledResult<{ proxies: Pick<ProxyHost, 'route'>; route: ProxyRoute }>
+    ).value;
+    replicationPath = route;
+    const primary = startedWriter!;
     await waitUntil(
       'the replica to stream from the writer',
       async () => {
         const rows = await query<{ state: string }>(
-          writer.urlFor('postgres'),
+          primary.urlFor('postgres'),
           'SELECT state FROM pg_stat_replication',
         );
         return rows.some((r) => r.state === 'streaming');
@@ -177,15 +180,15 @@ export async function startPostgresCluster(
     );
     if (synchronous) {
       await query(
-        writer.urlFor('postgres'),
+        primary.urlFor('postgres'),
         `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
       );
-      await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
+      await query(primary.urlFor('postgres'), 'SELECT pg_reload_conf()');
       await waitUntil(
         'the replica to become synchronous',
         async () => {
           const rows = await query<{ sync_state: string }>(
-            writer.urlFor('postgres'),
+            primary.urlFor('postgres'),
             'SELECT sync_state FROM pg_stat_replication',
           );
           return rows.some((r) => r.sync_state === 'sync');
@@ -193,13 +196,20 @@ export async function startPostgresCluster(
         FAST_POLL,
       );
     }
-    writerEndpoint = await proxies.route(`${prefix}-writer`, { host: writer.host, port: writer.port });
-    readerEndpoint = await proxies.route(`${prefix}-reader`, { host: replica.host, port: replica.port });
-    adminEndpoint = await proxies.route(`${prefix}-admin-writer`, { host: writer.host, port: writer.port });
+    [writerEndpoint, readerEndpoint, adminEndpoint] = await Promise.all([
+      proxies.route(`${prefix}-writer`, { host: primary.host, port: primary.port }),
+      proxies.route(`${prefix}-reader`, { host: startedReplica!.host, port: startedReplica!.port }),
+      proxies.route(`${prefix}-admin-writer`, { host: primary.host, port: primary.port }),
+    ]);
   } catch (err) {
-    await Promise.allSettled([replica?.stop(), writer.stop(), ownProxies?.stop()]);
+    // A server that never started leaves its folder behind: remove both (stop removes it too).
+    await Promise.allSettled([startedReplica?.stop(), startedWriter?.stop(), ownProxies?.stop()]);
+    writerPrepared.run.remove();
+    replicaPrepared?.run.remove();
     throw err;
   }
+  let writer: StartedPostgres = startedWriter!;
+  let replica: StartedPostgres | undefined = startedReplica;
   const endpoints = { writer: writerEndpoint, reader: readerEndpoint, admin: adminEndpoint };
   let writerAz = azWriter;
   const switchEndpointsToWriter = async () => {

@@ -181,17 +181,32 @@ export function stoppablePostgres(fields: {
   };
 }
 
-export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
+/**
+ * A server's data folder, filled (a copy of the `initdb` template, or `initdb`) but not running
+ * yet: a replica can be made from it before the writer starts (postgres-cluster.ts).
+ */
+export interface PreparedPostgres {
+  readonly name: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly dataDir: string;
+  readonly run: RunDir;
+  readonly binaries: PostgresBinaries;
+  readonly identity: { uid: number; gid: number } | undefined;
+}
+
+export async function preparePostgres(
+  options: Pick<PostgresServerOptions, 'name' | 'port' | 'user' | 'database' | 'templateRoot'> = {},
+): Promise<PreparedPostgres> {
   const binaries = requirePostgres();
   sweepStaleRunDirs();
   const name = options.name ?? 'postgres';
   const user = options.user ?? 'tiketi';
-  const database = options.database ?? 'tiketi';
   const port = options.port ?? (await freePort());
   const identity = runAsIdentity();
   const run: RunDir = makeRunDir(name, identity);
   const dataDir = `${run.path}/data`;
-  let proc: ManagedProcess;
   try {
     await initDataDir(
       {
@@ -203,6 +218,24 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       dataDir,
       () => initdb(binaries, dataDir, user, identity),
     );
+  } catch (err) {
+    run.remove();
+    throw err;
+  }
+  return { name, port, user, database: options.database ?? 'tiketi', dataDir, run, binaries, identity };
+}
+
+/**
+ * Starts a prepared server and waits until it answers SQL; `createDatabase` (a writer's) creates
+ * its database then. On failure nothing is left: the process is stopped, the folder removed.
+ */
+export async function launchPrepared(
+  prepared: PreparedPostgres,
+  options: { settings: Record<string, string | number>; log?: LogSink; createDatabase: boolean },
+): Promise<StartedPostgres> {
+  const { name, port, user, database, dataDir, run, binaries, identity } = prepared;
+  let proc: ManagedProcess;
+  try {
     proc = await launchPostgres({
       name,
       binaries,
@@ -210,7 +243,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       socketDir: run.path,
       port,
       user,
-      settings: { ...baseSettings(options.durable), ...options.settings },
+      settings: options.settings,
       identity,
       log: options.log,
     });
@@ -219,6 +252,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     throw err;
   }
   const server = stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
+  if (!options.createDatabase) return server;
   try {
     await server.createDatabase(database);
   } catch (err) {
@@ -227,4 +261,13 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     throw err;
   }
   return server;
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
+  const prepared = await preparePostgres(options);
+  return launchPrepared(prepared, {
+    settings: { ...baseSettings(options.durable), ...options.settings },
+    log: options.log,
+    createDatabase: true,
+  });
 }

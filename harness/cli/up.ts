@@ -1,5 +1,4 @@
 /** `tiketi-sim up`: start the emulated topology, print its endpoints, run until Ctrl-C. */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createRedis } from '../../app/core/redis.ts';
@@ -23,7 +22,9 @@ import { type StartedTopology, startLocalTopology } from '../topology/local-topo
 import { sampleTopology } from '../worlds/local/sample-topology.ts';
 import { openInBrowser } from './open-browser.ts';
 import { topologyOverrides } from './overrides.ts';
-import { ServerLogs } from './server-logs.ts';
+import { LOGS_ROOT, ServerLogs } from './server-logs.ts';
+import { removeStateFile, writeStateFile } from './up-state.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -41,11 +42,6 @@ export interface UpOptions {
   /** Stream server logs to stderr as well as to their files. @default false */
   verbose?: boolean;
 }
-
-/** Where `up` and `run` keep server logs, one folder per start. */
-export const LOGS_ROOT = '.tiketi-sim/logs';
-
-export const DEFAULT_TIME_SCALE = 30;
 
 export async function up(options: UpOptions, signal: AbortSignal): Promise<void> {
   const asg = designTopology.autoScalingGroup;
@@ -189,31 +185,4 @@ function serveLive(
       dashboard?.close();
     },
   };
-}
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Where a running `up` says how to reach it, for `tiketi-sim status` in the same folder. */
-const STATE_FILE = '.tiketi-sim/up.json';
-
-function writeStateFile(state: { controlUrl: string; pid: number }): void {
-  mkdirSync('.tiketi-sim', { recursive: true });
-  writeFileSync(STATE_FILE, JSON.stringify(state));
-}
-
-function removeStateFile(): void {
-  rmSync(STATE_FILE, { force: true });
-}
-
-export function readStateFile(): { controlUrl: string; pid: number } | undefined {
-  try {
-    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as { controlUrl: string; pid: number };
-  } catch {
-    return undefined; // no topology is up from this folder
-  }
 }
