@@ -6,7 +6,7 @@
  * confirmed is on the replica before the client hears of it: promotion loses no confirmed write.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type ProxyHost, type ProxyRoute, startProxyHost } from './fault-proxy/proxy-host.ts';
@@ -19,7 +19,6 @@ import {
   type StartedPostgres,
 } from './postgres-server.ts';
 import type { LogSink } from './process.ts';
-import { makeRunDir } from './run-dir.ts';
 import { waitUntil } from './wait-until.ts';
 
 const execFileAsync = promisify(execFile);
@@ -78,35 +77,38 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 /**
- * The replica's data folder: a copy of the writer's, made before the writer first starts (a cold
- * backup needs no `pg_basebackup` and no running writer), set to stream from `streamFrom`.
+ * Settings written into a prepared data folder, as `ALTER SYSTEM` would write them (so a later
+ * `ALTER SYSTEM` on the server changes them).
  */
-async function prepareReplicaOf(
-  writer: PreparedPostgres,
-  options: { name: string; streamFrom: { port: number } },
-): Promise<PreparedPostgres> {
-  const run = makeRunDir(options.name, writer.identity);
-  const dataDir = `${run.path}/data`;
-  try {
-    const port = await freePort();
-    await execFileAsync('cp', ['-a', writer.dataDir, dataDir]); // -a keeps the owner and the 0700 mode
-    // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
-    writeOwned(
-      `${dataDir}/postgresql.auto.conf`,
-      `primary_conninfo = 'host=127.0.0.1 port=${options.streamFrom.port} user=${writer.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
-      writer.identity,
-    );
-    writeOwned(`${dataDir}/standby.signal`, '', writer.identity);
-    return { ...writer, name: options.name, port, dataDir, run };
-  } catch (err) {
-    run.remove();
-    throw err;
-  }
+function writeAutoConf(prepared: PreparedPostgres, settings: Record<string, string>): void {
+  const path = `${prepared.dataDir}/postgresql.auto.conf`;
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = '${v}'`);
+  writeFileSync(path, `# Written by tiketi-sim before the first start\n${lines.join('\n')}\n`, {
+    mode: 0o600,
+  });
+  if (prepared.identity) chownSync(path, prepared.identity.uid, prepared.identity.gid);
 }
 
-function writeOwned(path: string, text: string, owner: { uid: number; gid: number } | undefined): void {
-  writeFileSync(path, text, { mode: 0o600 });
-  if (owner) chownSync(path, owner.uid, owner.gid);
+/**
+ * Makes a prepared folder a standby of the writer, streaming from `streamFrom`. Both are copies
+ * of the same template, made before either starts: the replica begins at the template's last
+ * checkpoint, which the writer's WAL continues (a cold copy is a base backup).
+ */
+async function makeStandby(
+  replica: PreparedPostgres,
+  writer: PreparedPostgres,
+  streamFrom: { port: number },
+): Promise<void> {
+  if (writer.source === 'initdb' || replica.source !== writer.source) {
+    // No shared template (the cache folder is not writable): the replica is a copy of the writer's.
+    rmSync(replica.dataDir, { recursive: true, force: true });
+    await execFileAsync('cp', ['-a', writer.dataDir, replica.dataDir]);
+  }
+  // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
+  writeAutoConf(replica, {
+    primary_conninfo: `host=127.0.0.1 port=${streamFrom.port} user=${writer.user} application_name=${REPLICA_APPLICATION_NAME}`,
+  });
+  writeFileSync(`${replica.dataDir}/standby.signal`, '');
 }
 
 /** Replication is up within a few hundred ms here: poll often enough not to add to start-up. */
@@ -118,8 +120,17 @@ export async function startPostgresCluster(
   const prefix = options.name ?? 'aurora';
   const [azWriter, azReplica] = options.azs ?? ['a', 'b'];
   const synchronous = options.synchronous ?? true;
-  const writerPrepared = await preparePostgres({ name: `${prefix}-writer az-${azWriter}` });
-  let replicaPrepared: PreparedPostgres | undefined;
+  const prepared = await Promise.allSettled([
+    preparePostgres({ name: `${prefix}-writer az-${azWriter}` }),
+    preparePostgres({ name: `${prefix}-replica az-${azReplica}` }),
+  ]);
+  if (prepared.some((p) => p.status === 'rejected')) {
+    for (const p of prepared) if (p.status === 'fulfilled') p.value.run.remove();
+    throw prepared.flatMap((p) => (p.status === 'rejected' ? [p.reason] : []))[0];
+  }
+  const [writerPrepared, replicaPrepared] = prepared.map(
+    (p) => (p as PromiseFulfilledResult<PreparedPostgres>).value,
+  ) as [PreparedPostgres, PreparedPostgres];
   let startedWriter: StartedPostgres | undefined;
   let startedReplica: StartedPostgres | undefined;
   let ownProxies: ProxyHost | undefined;
@@ -131,10 +142,9 @@ export async function startPostgresCluster(
     // The replication route's port is chosen ahead: the replica is told of it before the fault
     // proxy (which may still be starting) opens it; until then the replica retries.
     const replicationPort = await freePort();
-    replicaPrepared = await prepareReplicaOf(writerPrepared, {
-      name: `${prefix}-replica az-${azReplica}`,
-      streamFrom: { port: replicationPort },
-    });
+    await makeStandby(replicaPrepared, writerPrepared, { port: replicationPort });
+    // Synchronous from the first start: no commit is confirmed before the replica has it.
+    if (synchronous) writeAutoConf(writerPrepared, { synchronous_standby_names: REPLICA_APPLICATION_NAME });
     const settings = baseSettings(false);
     const [proxied, writerStart, replicaStart] = await Promise.allSettled([
       (async () => {
@@ -147,7 +157,7 @@ export async function startPostgresCluster(
         );
         return { proxies, route };
       })(),
-      launchPrepared(writerPrepared, { settings, log: options.log, createDatabase: true }),
+      launchPrepared(writerPrepared, { settings, log: options.log }),
       launchPrepared(replicaPrepared, {
         // The replica may start before the writer answers: retry its stream every 100 ms, not 5 s.
         settings: {
@@ -156,7 +166,6 @@ export async function startPostgresCluster(
           wal_retrieve_retry_interval: '100ms',
         },
         log: options.log,
-        createDatabase: false,
       }),
     ]);
     if (writerStart.status === 'fulfilled') startedWriter = writerStart.value;
@@ -168,34 +177,16 @@ export async function startPostgresCluster(
     replicationPath = route;
     const primary = startedWriter!;
     await waitUntil(
-      'the replica to stream from the writer',
+      synchronous ? 'the replica to stream synchronously' : 'the replica to stream from the writer',
       async () => {
-        const rows = await query<{ state: string }>(
+        const rows = await query<{ state: string; sync_state: string }>(
           primary.urlFor('postgres'),
-          'SELECT state FROM pg_stat_replication',
+          'SELECT state, sync_state FROM pg_stat_replication',
         );
-        return rows.some((r) => r.state === 'streaming');
+        return rows.some((r) => r.state === 'streaming' && (!synchronous || r.sync_state === 'sync'));
       },
       FAST_POLL,
     );
-    if (synchronous) {
-      await query(
-        primary.urlFor('postgres'),
-        `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
-      );
-      await query(primary.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      await waitUntil(
-        'the replica to become synchronous',
-        async () => {
-          const rows = await query<{ sync_state: string }>(
-            primary.urlFor('postgres'),
-            'SELECT sync_state FROM pg_stat_replication',
-          );
-          return rows.some((r) => r.sync_state === 'sync');
-        },
-        FAST_POLL,
-      );
-    }
     [writerEndpoint, readerEndpoint, adminEndpoint] = await Promise.all([
       proxies.route(`${prefix}-writer`, { host: primary.host, port: primary.port }),
       proxies.route(`${prefix}-reader`, { host: startedReplica!.host, port: startedReplica!.port }),
@@ -205,7 +196,7 @@ export async function startPostgresCluster(
     // A server that never started leaves its folder behind: remove both (stop removes it too).
     await Promise.allSettled([startedReplica?.stop(), startedWriter?.stop(), ownProxies?.stop()]);
     writerPrepared.run.remove();
-    replicaPrepared?.run.remove();
+    replicaPrepared.run.remove();
     throw err;
   }
   let writer: StartedPostgres = startedWriter!;

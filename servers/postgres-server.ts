@@ -1,16 +1,17 @@
 /**
- * A real PostgreSQL server (`initdb` into a temp folder) on a free loopback port.
+ * A real PostgreSQL server (a copy of a cached `initdb`: postgres-template.ts) on a free loopback port.
  *
  * PostgreSQL refuses to run as root, and these machines run as root: then the server runs as the
  * unprivileged `nobody` user, with its data folder owned by it. Clients connect over TCP with
  * trust authentication on 127.0.0.1 only.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type PostgresBinaries, requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
-import { initDataDir } from './postgres-template.ts';
+import { copyTemplate, ensureTemplate } from './postgres-template.ts';
 import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
 import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
 
@@ -59,22 +60,39 @@ export function runAsIdentity(): { uid: number; gid: number } | undefined {
   return process.getuid?.() === 0 ? UNPRIVILEGED : undefined;
 }
 
-async function initdb(
+/** A new cluster in `dataDir` with `database` in it, owned by `user` (`initdb`, then single-user mode). */
+async function initCluster(
   bin: PostgresBinaries,
   dataDir: string,
-  user: string,
+  names: { user: string; database: string },
   identity?: { uid: number; gid: number },
-) {
+): Promise<void> {
+  const ids = { uid: identity?.uid, gid: identity?.gid };
   try {
     await execFileAsync(
       bin.initdb,
-      ['-D', dataDir, '-U', user, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
-      { uid: identity?.uid, gid: identity?.gid, env: { ...process.env, LC_ALL: 'C' } },
+      ['-D', dataDir, '-U', names.user, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
+      { ...ids, env: { ...process.env, LC_ALL: 'C' } },
     );
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new ProcessStartError(`initdb into ${dataDir} failed: ${stderr.trim()}`, { cause: err });
   }
+  if (!/^[a-z_][a-z0-9_]*$/.test(names.database))
+    throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${names.database})`);
+  // Single-user mode reads commands from stdin: no port, no socket, nothing to wait for.
+  const single = spawn(bin.postgres, ['--single', '-D', dataDir, '-c', 'fsync=off', 'postgres'], {
+    ...ids,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  single.stderr.on('data', (d: Buffer) => (stderr += d));
+  single.stdin.end(`CREATE DATABASE ${names.database} OWNER ${names.user}\n`);
+  const [code] = (await once(single, 'exit')) as [number | null];
+  if (code !== 0 || /ERROR|FATAL/.test(stderr))
+    throw new ProcessStartError(
+      `creating database ${names.database} in ${dataDir} failed (exit ${code}): ${stderr.trim()}`,
+    );
 }
 
 async function canQuery(url: string): Promise<boolean> {
@@ -182,8 +200,9 @@ export function stoppablePostgres(fields: {
 }
 
 /**
- * A server's data folder, filled (a copy of the `initdb` template, or `initdb`) but not running
- * yet: a replica can be made from it before the writer starts (postgres-cluster.ts).
+ * A server's data folder, filled (a copy of the `initdb` template, or `initdb`), its database in
+ * it, but not running yet: a writer and its replica are prepared side by side
+ * (postgres-cluster.ts).
  */
 export interface PreparedPostgres {
   readonly name: string;
@@ -194,6 +213,8 @@ export interface PreparedPostgres {
   readonly run: RunDir;
   readonly binaries: PostgresBinaries;
   readonly identity: { uid: number; gid: number } | undefined;
+  /** The template it is a copy of, or `initdb` when none could be kept. */
+  readonly source: string;
 }
 
 export async function preparePostgres(
@@ -203,35 +224,37 @@ export async function preparePostgres(
   sweepStaleRunDirs();
   const name = options.name ?? 'postgres';
   const user = options.user ?? 'tiketi';
+  const database = options.database ?? 'tiketi';
   const port = options.port ?? (await freePort());
   const identity = runAsIdentity();
   const run: RunDir = makeRunDir(name, identity);
   const dataDir = `${run.path}/data`;
+  let source: string;
   try {
-    await initDataDir(
+    const template = await ensureTemplate(
       {
         bin: binaries,
         user,
+        database,
         ...(identity ? { identity } : {}),
         ...(options.templateRoot ? { root: options.templateRoot } : {}),
       },
-      dataDir,
-      () => initdb(binaries, dataDir, user, identity),
+      (dir) => initCluster(binaries, dir, { user, database }, identity),
     );
+    if (template) await copyTemplate(template, dataDir);
+    else await initCluster(binaries, dataDir, { user, database }, identity);
+    source = template ?? 'initdb';
   } catch (err) {
     run.remove();
     throw err;
   }
-  return { name, port, user, database: options.database ?? 'tiketi', dataDir, run, binaries, identity };
+  return { name, port, user, database, dataDir, run, binaries, identity, source };
 }
 
-/**
- * Starts a prepared server and waits until it answers SQL; `createDatabase` (a writer's) creates
- * its database then. On failure nothing is left: the process is stopped, the folder removed.
- */
+/** Starts a prepared server and waits until it answers SQL. On failure its folder is removed. */
 export async function launchPrepared(
   prepared: PreparedPostgres,
-  options: { settings: Record<string, string | number>; log?: LogSink; createDatabase: boolean },
+  options: { settings: Record<string, string | number>; log?: LogSink },
 ): Promise<StartedPostgres> {
   const { name, port, user, database, dataDir, run, binaries, identity } = prepared;
   let proc: ManagedProcess;
@@ -251,16 +274,7 @@ export async function launchPrepared(
     run.remove();
     throw err;
   }
-  const server = stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
-  if (!options.createDatabase) return server;
-  try {
-    await server.createDatabase(database);
-  } catch (err) {
-    await proc.stop('SIGQUIT');
-    run.remove();
-    throw err;
-  }
-  return server;
+  return stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
 }
 
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
@@ -268,6 +282,5 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   return launchPrepared(prepared, {
     settings: { ...baseSettings(options.durable), ...options.settings },
     log: options.log,
-    createDatabase: true,
   });
 }

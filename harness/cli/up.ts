@@ -63,6 +63,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   } catch (err) {
     throw new UsageError(`--set: ${(err as Error).message.replace('invalid topology:\n', '').trim()}`);
   }
+  if (signal.aborted) return;
   const backend = await selectBackend(options.backend);
   const eventId = options.eventId ?? 'demo';
   const clock = new ScaledClock({ timeScale: options.timeScale });
@@ -86,9 +87,19 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       steps,
       clientPath: true,
       redisPath: true,
+      prepare: {
+        label: `demo event ${eventId} seeded, sales open`,
+        async run({ db, redis: admin }) {
+          await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
+          await openSales(db, admin, eventId);
+        },
+      },
+      signal,
     }).catch((err: unknown) => {
+      if (signal.aborted) return undefined; // Ctrl-C during start-up: what started is stopped below
       throw new StartupFailedError(err, logs);
     });
+    if (!started || signal.aborted) return;
     redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }
@@ -100,12 +111,6 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       pino({ level: 'silent' }),
       'cli',
     );
-    const db = started.db;
-    const admin = redis;
-    await steps.step(`demo event ${eventId} seeded, sales open`, async () => {
-      await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
-      await openSales(db, admin, eventId);
-    });
     live = serveLive(started, redis, { ...options, eventId, say });
     const status = started.describe();
     const summary = {
@@ -139,7 +144,10 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     }
     if (options.open && live.urls.dashboardUrl) openInBrowser(live.urls.dashboardUrl, say);
     writeStateFile({ controlUrl: summary.controlUrl, pid: process.pid });
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   } finally {
     say('[tiketi-sim] stopping…');
     removeStateFile();
