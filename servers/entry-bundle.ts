@@ -14,10 +14,9 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
+import { bundleName, currentBundle, DEFAULT_BUNDLES_DIR, manifestPath } from './bundle-manifest.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Inside the project, so a bundle's `import 'pg'` finds the project's node_modules. */
-export const DEFAULT_BUNDLES_DIR = join(ROOT, '.tiketi-sim', 'bundles');
 /** Builds older than this, no longer current, are removed (a long `up` may still load a chunk of one). */
 const OLD_BUILD_MS = 24 * 3_600_000;
 
@@ -29,7 +28,7 @@ export interface NodeEntry {
   bundled: boolean;
 }
 
-/** What a build leaves beside its folder: the file to run and the sources it was made from. */
+/** What a build leaves beside its folder: the file to run and the sources it was made from (bundle-manifest.js). */
 interface Manifest {
   main: string;
   /** Absolute path, modification time (ms) and size of each source file. */
@@ -51,41 +50,6 @@ export async function nodeEntry(entry: string, options: EntryBundleOptions = {})
   return bundle
     ? { execArgv: ['--enable-source-maps'], modulePath: bundle, bundled: true }
     : { execArgv: ['--import', 'tsx'], modulePath: entry, bundled: false };
-}
-
-/** Where an entry's manifest is: one per entry file. */
-function manifestPath(entry: string, dir: string): string {
-  return join(dir, `${bundleName(entry)}.json`);
-}
-
-function bundleName(entry: string): string {
-  return relative(ROOT, entry)
-    .replace(/\.ts$/, '')
-    .replace(/[^A-Za-z0-9_-]+/g, '_');
-}
-
-/** The entry's bundle if one was built from its sources as they are now. */
-export function currentBundle(entry: string, dir = DEFAULT_BUNDLES_DIR): string | undefined {
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath(entry, dir), 'utf8')) as Manifest;
-  } catch {
-    return undefined; // never built here
-  }
-  for (const [path, mtimeMs, size] of manifest.inputs) {
-    try {
-      const s = statSync(path);
-      if (s.mtimeMs !== mtimeMs || s.size !== size) return undefined;
-    } catch {
-      return undefined; // a source is gone
-    }
-  }
-  try {
-    statSync(manifest.main);
-  } catch {
-    return undefined;
-  }
-  return manifest.main;
 }
 
 /** Concurrent starts of the same entry (two ALB workers) share one build. */
@@ -149,15 +113,16 @@ async function build(entry: string, dir: string): Promise<string> {
  * Each module keeps its own `import.meta.url`: code that finds files beside itself (the app's
  * migrations, the edge's site, a worker's entry) finds them where the sources are.
  */
+const IMPORT_META_URL = /\bimport\.meta\.url\b/g;
+
 const sourceLocations: Plugin = {
   name: 'source-locations',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, ({ path }) => ({
-      contents: readFileSync(path, 'utf8').replaceAll(
-        'import.meta.url',
-        JSON.stringify(pathToFileURL(path).href),
-      ),
-      loader: 'ts',
+    // Our .ts and .js files (npm packages are not bundled). The pattern is a regular expression,
+    // not the words themselves: this file is bundled too (into the CLI), and must not rewrite itself.
+    b.onLoad({ filter: /\.[jt]s$/ }, ({ path }) => ({
+      contents: readFileSync(path, 'utf8').replace(IMPORT_META_URL, JSON.stringify(pathToFileURL(path).href)),
+      loader: path.endsWith('.ts') ? 'ts' : 'js',
     }));
   },
 };

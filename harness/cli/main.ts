@@ -9,6 +9,7 @@ import type { DeployTarget } from '../worlds/cdk-cli.ts';
 import { WORLD_NAMES, type WorldName } from '../worlds/world.ts';
 import { DEFAULT_EXPORT_TARGET, DEFAULT_TIME_SCALE } from './defaults.ts';
 import type { ExportCommandOptions } from './export.ts';
+import { loadTypeScriptFiles } from './typescript-files.ts';
 import { readStateFile } from './up-state.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -168,6 +169,7 @@ program
   .description('list the built-in scenarios')
   .option('--json', 'print them as JSON')
   .action(async (options: { json?: boolean }) => {
+    await loadTypeScriptFiles();
     const [{ listScenarios }, { ScenarioError }] = await Promise.all([
       import('../scenario/load.ts'),
       import('../scenario/schema.ts'),
@@ -351,6 +353,7 @@ program
       exitOn2(async () => {
         const users = options.users === undefined ? undefined : Math.round(options.users);
         const signal = stopSignal();
+        await loadTypeScriptFiles();
         const { runCommand } = await import('./run.ts');
         process.exitCode = await runCommand(name, { ...options, users, json: options.json ?? false }, signal);
       }),
@@ -385,6 +388,7 @@ program
   .action(
     (name: string, options: Omit<ExportCommandOptions, 'withoutFaults'> & { withoutFaults?: boolean }) =>
       exitOn2(async () => {
+        await loadTypeScriptFiles();
         const { exportCommand } = await import('./export.ts');
         for (const line of await exportCommand(name, {
           ...options,
