@@ -5,7 +5,11 @@
  * through the edge (`GET /api/events/demo`) was answered, and with what. Then Ctrl-C, and a check
  * that none of the run's processes is left. Medians and spreads (min–max) at the end.
  *
- *   npx tsx bench/up.ts [--runs 5] [--baseline <checkout>] [--json]
+ *   npx tsx bench/up.ts [--runs 5] [--hold 5] [--cold] [--baseline <checkout>] [--json]
+ *
+ * `--hold`: seconds `up` keeps running after the first answer, before Ctrl-C, as a user works
+ * with it; meanwhile it copies spare PostgreSQL folders for the next start
+ * (servers/postgres-template.ts). `--cold` removes those spares before each run: a first start.
  *
  * `--baseline` alternates runs of another checkout's `up` (e.g. an earlier commit unpacked with
  * `git archive <commit> | tar -x -C /tmp/base`, its node_modules a symlink to this one's) with
@@ -14,21 +18,28 @@
  * Times are wall seconds from the spawn of `node bin/tiketi-sim.js up --json`.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { descendantsOf, isAlive } from '../harness/run/process-tree.ts';
+import { sparesRoot } from '../servers/postgres-template.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
+    hold: { type: 'string', default: '5' },
+    cold: { type: 'boolean', default: false },
     baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
-if (!(Number.isInteger(runs) && runs > 0)) {
-  console.error(`--runs must be a whole number above 0 (got ${values.runs})`);
+const holdMs = Number(values.hold) * 1_000;
+if (!(Number.isInteger(runs) && runs > 0) || !(holdMs >= 0)) {
+  console.error(
+    `--runs must be a whole number above 0 and --hold seconds, 0 or more (got ${values.runs}, ${values.hold})`,
+  );
   process.exit(2);
 }
 
@@ -53,7 +64,7 @@ interface UpRun {
   leftBehind: number;
 }
 
-async function once(root: string): Promise<UpRun> {
+async function once(root: string): Promise<{ run: UpRun; pids: number[] }> {
   const t0 = performance.now();
   const since = () => (performance.now() - t0) / 1_000;
   const up = spawn(process.execPath, [join(root, 'bin/tiketi-sim.js'), 'up', '--json'], {
@@ -93,7 +104,12 @@ async function once(root: string): Promise<UpRun> {
     const { edgeUrl } = JSON.parse(line) as { edgeUrl: string };
     const res = await fetch(`${edgeUrl}/api/events/demo`);
     await res.body?.cancel();
-    return { cliLoaded, steps, endpoints, firstAnswer: since(), firstStatus: res.status, leftBehind: 0 };
+    const firstAnswer = since();
+    await new Promise((r) => setTimeout(r, holdMs));
+    return {
+      run: { cliLoaded, steps, endpoints, firstAnswer, firstStatus: res.status, leftBehind: 0 },
+      pids: [...seen],
+    };
   } finally {
     clearInterval(watch);
     if (up.exitCode === null) {
@@ -120,9 +136,8 @@ const spread = (xs: number[]) =>
 const results = new Map<string, UpRun[]>(checkouts.map((c) => [c, []]));
 for (let i = 0; i < runs; i++) {
   for (const root of checkouts) {
-    const before = new Set(descendantsOf(process.pid));
-    const run = await once(root);
-    const pids = descendantsOf(process.pid).filter((p) => !before.has(p));
+    if (values.cold) rmSync(sparesRoot(), { recursive: true, force: true });
+    const { run, pids } = await once(root);
     run.leftBehind = await leftBehind(pids);
     results.get(root)!.push(run);
     console.error(

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { type PostgresBinaries, requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
-import { copyTemplate, ensureTemplate } from './postgres-template.ts';
+import { copyTemplate, ensureTemplate, templateCopies } from './postgres-template.ts';
 import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
 import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
 
@@ -213,7 +213,7 @@ export interface PreparedPostgres {
   readonly run: RunDir;
   readonly binaries: PostgresBinaries;
   readonly identity: { uid: number; gid: number } | undefined;
-  /** The template it is a copy of, or `initdb` when none could be kept. */
+  /** The template it is a copy of (`TemplateCopies.identity`), or `initdb` when none could be kept. */
   readonly source: string;
 }
 
@@ -241,9 +241,14 @@ export async function preparePostgres(
       },
       (dir) => initCluster(binaries, dir, { user, database }, identity),
     );
-    if (template) await copyTemplate(template, dataDir);
-    else await initCluster(binaries, dataDir, { user, database }, identity);
-    source = template ?? 'initdb';
+    if (template) {
+      const copies = templateCopies(template);
+      await copyTemplate(copies, dataDir);
+      source = copies.identity;
+    } else {
+      await initCluster(binaries, dataDir, { user, database }, identity);
+      source = 'initdb';
+    }
   } catch (err) {
     run.remove();
     throw err;

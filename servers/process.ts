@@ -82,7 +82,8 @@ export interface SpawnedProcess extends ManagedProcess {
   untilReady(check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
 }
 
-function wrapWithParentDeathSignal(
+/** `command` wrapped so the kernel sends it `signal` when the harness dies (Linux with setpriv; else as is). */
+export function wrapWithParentDeathSignal(
   command: string,
   args: string[],
   signal: NodeJS.Signals,
