@@ -17,8 +17,13 @@ import type { Plugin } from 'esbuild';
 import { bundleName, currentBundle, DEFAULT_BUNDLES_DIR, manifestPath } from './bundle-manifest.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Builds older than this, no longer current, are removed (a long `up` may still load a chunk of one). */
+/**
+ * Builds no longer current are removed once a day old, or an hour old when newer ones number
+ * {@link KEPT_BUILDS}: a process started from one loads some of its chunks on demand, later.
+ */
 const OLD_BUILD_MS = 24 * 3_600_000;
+const SUPERSEDED_BUILD_MS = 3_600_000;
+const KEPT_BUILDS = 4;
 
 /** How to run an entry in a new node process: `node ...execArgv modulePath`. */
 export interface NodeEntry {
@@ -129,13 +134,20 @@ const sourceLocations: Plugin = {
 
 function removeOldBuilds(dir: string, name: string, current: string): void {
   const now = Date.now();
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (path === current || !entry.startsWith(`${name}.`) || entry === `${name}.json`) continue;
-    try {
-      if (now - statSync(path).mtimeMs > OLD_BUILD_MS) rmSync(path, { recursive: true, force: true });
-    } catch {
-      // removed by another build meanwhile
-    }
-  }
+  const builds = readdirSync(dir)
+    .filter((entry) => entry.startsWith(`${name}.`) && entry !== `${name}.json`)
+    .map((entry) => join(dir, entry))
+    .filter((path) => path !== current)
+    .flatMap((path) => {
+      try {
+        return [{ path, ageMs: now - statSync(path).mtimeMs }];
+      } catch {
+        return []; // removed by another build meanwhile
+      }
+    })
+    .sort((a, b) => a.ageMs - b.ageMs);
+  builds.forEach(({ path, ageMs }, newer) => {
+    if (ageMs > OLD_BUILD_MS || (newer >= KEPT_BUILDS && ageMs > SUPERSEDED_BUILD_MS))
+      rmSync(path, { recursive: true, force: true });
+  });
 }

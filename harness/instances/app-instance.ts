@@ -2,7 +2,7 @@
  * The EC2 stand-in: one TIKETI app process (`app/main.ts`) with an instance id and an AZ, its
  * output prefixed `[app-3 az-b]`, connected to the backend's Redis Sentinels and DB endpoints.
  *
- * Most of an instance's boot is loading the app's code (about 0.7 s of CPU here): the group's
+ * Most of an instance's boot is loading the app's code (half a second of CPU here): the group's
  * first instances are booted ahead, while the data tier starts ({@link AppPreboot}), and told
  * their role and endpoints once those exist (app-boot.ts).
  */
