@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { type PostgresBinaries, requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
-import { copyTemplate, ensureTemplate, templateCopies } from './postgres-template.ts';
+import { copyTemplate, ensureTemplate, refillSparesSoon, templateCopies } from './postgres-template.ts';
 import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
 import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
 
@@ -67,6 +67,8 @@ async function initCluster(
   names: { user: string; database: string },
   identity?: { uid: number; gid: number },
 ): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(names.database))
+    throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${names.database})`);
   const ids = { uid: identity?.uid, gid: identity?.gid };
   try {
     await execFileAsync(
@@ -78,8 +80,6 @@ async function initCluster(
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new ProcessStartError(`initdb into ${dataDir} failed: ${stderr.trim()}`, { cause: err });
   }
-  if (!/^[a-z_][a-z0-9_]*$/.test(names.database))
-    throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${names.database})`);
   // Single-user mode reads commands from stdin: no port, no socket, nothing to wait for.
   const single = spawn(bin.postgres, ['--single', '-D', dataDir, '-c', 'fsync=off', 'postgres'], {
     ...ids,
@@ -87,6 +87,7 @@ async function initCluster(
   });
   let stderr = '';
   single.stderr.on('data', (d: Buffer) => (stderr += d));
+  single.stdin.on('error', () => {}); // a backend that died early is reported by its exit below
   single.stdin.end(`CREATE DATABASE ${names.database} OWNER ${names.user}\n`);
   const [code] = (await once(single, 'exit')) as [number | null];
   if (code !== 0 || /ERROR|FATAL/.test(stderr))
@@ -244,6 +245,7 @@ export async function preparePostgres(
     if (template) {
       const copies = templateCopies(template);
       await copyTemplate(copies, dataDir);
+      refillSparesSoon(copies);
       source = copies.identity;
     } else {
       await initCluster(binaries, dataDir, { user, database }, identity);

@@ -93,6 +93,7 @@ describe('PostgreSQL data folder template', () => {
     expect(await copyTemplate(remade, join(root, 'fourth'))).toBe('copied');
     refillSpares(remade);
     expect(existsSync(copies.sparesDir)).toBe(false); // the old template's spares are gone
+    await waitUntil('two spares', async () => sparesOf(remade.sparesDir).length === 2, { timeoutMs: 20_000 });
   });
 
   it('a template is kept per database: another name gets a cluster of its own', async () => {

@@ -137,13 +137,17 @@ export function templateCopies(template: string, root = runRoot()): TemplateCopi
 
 /**
  * Fills `dataDir` (which must not exist, in a run folder) with a copy of the template: a spare
- * when one is left, else a copy made now. Either way, spares for the next start follow.
+ * when one is left, else a copy made now. A start then calls {@link refillSparesSoon}.
  */
 export async function copyTemplate(copies: TemplateCopies, dataDir: string): Promise<'spare' | 'copied'> {
-  const spare = takeSpare(copies.sparesDir, dataDir);
-  if (!spare) await execFileAsync('cp', ['-a', copies.template, dataDir]); // -a keeps owner and 0700 mode
+  if (takeSpare(copies.sparesDir, dataDir)) return 'spare';
+  await execFileAsync('cp', ['-a', copies.template, dataDir]); // -a keeps owner and 0700 mode
+  return 'copied';
+}
+
+/** Spares for the next start, copied {@link REFILL_DELAY_MS} from now unless the process is gone. */
+export function refillSparesSoon(copies: TemplateCopies): void {
   setTimeout(() => refillSpares(copies), REFILL_DELAY_MS).unref();
-  return spare ? 'spare' : 'copied';
 }
 
 function takeSpare(sparesDir: string, dataDir: string): boolean {
