@@ -5,12 +5,13 @@
  * its name; it is stopped by its pid, escalating to SIGKILL.
  */
 import { type ChildProcess, fork, type SendHandle } from 'node:child_process';
+import { nodeEntry } from './entry-bundle.ts';
 import { type LogSink, OUTPUT_TAIL_LINES, onLines, ProcessStartError } from './process.ts';
 
 export interface ForkWorkerOptions<In, Out> {
   /** Prefix of every output line, e.g. `alb-worker-0`. */
   name: string;
-  /** The worker's entry module, run with tsx. */
+  /** The worker's entry module (TypeScript: run as a bundle, or with tsx: entry-bundle.ts). */
   entry: string;
   /** Whether a message is the worker's "ready". */
   isReady: (message: Out) => boolean;
@@ -42,8 +43,9 @@ export interface ForkedWorker<In> {
 
 /** Forks `entry` and resolves once it is ready; stops it and rejects if it exits or times out first. */
 export async function forkWorker<In, Out>(options: ForkWorkerOptions<In, Out>): Promise<ForkedWorker<In>> {
-  const child: ChildProcess = fork(options.entry, [], {
-    execArgv: ['--import', 'tsx'],
+  const run = await nodeEntry(options.entry);
+  const child: ChildProcess = fork(run.modulePath, [], {
+    execArgv: run.execArgv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: options.serialization ?? 'json',
   });

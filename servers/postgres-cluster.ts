@@ -6,22 +6,19 @@
  * confirmed is on the replica before the client hears of it: promotion loses no confirmed write.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { requirePostgres } from './binaries.ts';
 import { type ProxyHost, type ProxyRoute, startProxyHost } from './fault-proxy/proxy-host.ts';
 import { freePort } from './ports.ts';
 import {
   baseSettings,
-  launchPostgres,
-  runAsIdentity,
+  launchPrepared,
+  type PreparedPostgres,
+  preparePostgres,
   type StartedPostgres,
-  startPostgresServer,
-  stoppablePostgres,
 } from './postgres-server.ts';
 import type { LogSink } from './process.ts';
-import { makeRunDir } from './run-dir.ts';
 import { waitUntil } from './wait-until.ts';
 
 const execFileAsync = promisify(execFile);
@@ -79,64 +76,39 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   }
 }
 
-async function startReplicaOf(
-  primary: StartedPostgres,
-  options: { name: string; log?: LogSink; durable?: boolean; streamFrom: { port: number } },
-): Promise<StartedPostgres> {
-  const binaries = requirePostgres();
-  const identity = runAsIdentity();
-  const run = makeRunDir(options.name, identity);
-  const dataDir = `${run.path}/data`;
-  const port = await freePort();
-  try {
-    await execFileAsync(
-      binaries.pgBasebackup,
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(primary.port),
-        '-U',
-        primary.user,
-        '-D',
-        dataDir,
-        '-X',
-        'stream',
-        '-R',
-        '--no-sync',
-        '--checkpoint=fast',
-      ],
-      { uid: identity?.uid, gid: identity?.gid },
-    );
-    // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
-    writeFileSync(
-      `${dataDir}/postgresql.auto.conf`,
-      `primary_conninfo = 'host=127.0.0.1 port=${options.streamFrom.port} user=${primary.user} application_name=${REPLICA_APPLICATION_NAME}'\n`,
-    );
-    const proc = await launchPostgres({
-      name: options.name,
-      binaries,
-      dataDir,
-      socketDir: run.path,
-      port,
-      user: primary.user,
-      settings: { ...baseSettings(options.durable), cluster_name: REPLICA_APPLICATION_NAME },
-      identity,
-      log: options.log,
-    });
-    return stoppablePostgres({
-      name: options.name,
-      port,
-      user: primary.user,
-      database: primary.database,
-      dataDir,
-      process: proc,
-      run,
-    });
-  } catch (err) {
-    run.remove();
-    throw err;
+/**
+ * Settings written into a prepared data folder, as `ALTER SYSTEM` would write them (so a later
+ * `ALTER SYSTEM` on the server changes them).
+ */
+function writeAutoConf(prepared: PreparedPostgres, settings: Record<string, string>): void {
+  const path = `${prepared.dataDir}/postgresql.auto.conf`;
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = '${v}'`);
+  writeFileSync(path, `# Written by tiketi-sim before the first start\n${lines.join('\n')}\n`, {
+    mode: 0o600,
+  });
+  if (prepared.identity) chownSync(path, prepared.identity.uid, prepared.identity.gid);
+}
+
+/**
+ * Makes a prepared folder a standby of the writer, streaming from `streamFrom`. Both are copies
+ * of the same template, made before either starts: the replica begins at the template's last
+ * checkpoint, which the writer's WAL continues (a cold copy is a base backup).
+ */
+async function makeStandby(
+  replica: PreparedPostgres,
+  writer: PreparedPostgres,
+  streamFrom: { port: number },
+): Promise<void> {
+  if (writer.source === 'initdb' || replica.source !== writer.source) {
+    // No shared template (the cache folder is not writable): the replica is a copy of the writer's.
+    rmSync(replica.dataDir, { recursive: true, force: true });
+    await execFileAsync('cp', ['-a', writer.dataDir, replica.dataDir]);
   }
+  // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
+  writeAutoConf(replica, {
+    primary_conninfo: `host=127.0.0.1 port=${streamFrom.port} user=${writer.user} application_name=${REPLICA_APPLICATION_NAME}`,
+  });
+  writeFileSync(`${replica.dataDir}/standby.signal`, '');
 }
 
 /** Replication is up within a few hundred ms here: poll often enough not to add to start-up. */
@@ -148,58 +120,87 @@ export async function startPostgresCluster(
   const prefix = options.name ?? 'aurora';
   const [azWriter, azReplica] = options.azs ?? ['a', 'b'];
   const synchronous = options.synchronous ?? true;
-  let writer = await startPostgresServer({ name: `${prefix}-writer az-${azWriter}`, log: options.log });
-  let replica: StartedPostgres | undefined;
+  const prepared = await Promise.allSettled([
+    preparePostgres({ name: `${prefix}-writer az-${azWriter}` }),
+    preparePostgres({ name: `${prefix}-replica az-${azReplica}` }),
+  ]);
+  if (prepared.some((p) => p.status === 'rejected')) {
+    for (const p of prepared) if (p.status === 'fulfilled') p.value.run.remove();
+    throw prepared.flatMap((p) => (p.status === 'rejected' ? [p.reason] : []))[0];
+  }
+  const [writerPrepared, replicaPrepared] = prepared.map(
+    (p) => (p as PromiseFulfilledResult<PreparedPostgres>).value,
+  ) as [PreparedPostgres, PreparedPostgres];
+  let startedWriter: StartedPostgres | undefined;
+  let startedReplica: StartedPostgres | undefined;
   let ownProxies: ProxyHost | undefined;
   let writerEndpoint: ProxyRoute | undefined;
   let readerEndpoint: ProxyRoute | undefined;
   let replicationPath: ProxyRoute | undefined;
   let adminEndpoint: ProxyRoute | undefined;
   try {
-    if (!options.proxies) ownProxies = await startProxyHost();
-    const proxies = (options.proxies ?? ownProxies)!;
-    replicationPath = await proxies.route(`${prefix}-replication`, { host: writer.host, port: writer.port });
-    replica = await startReplicaOf(writer, {
-      name: `${prefix}-replica az-${azReplica}`,
-      log: options.log,
-      streamFrom: replicationPath,
-    });
-    await waitUntil(
-      'the replica to stream from the writer',
-      async () => {
-        const rows = await query<{ state: string }>(
-          writer.urlFor('postgres'),
-          'SELECT state FROM pg_stat_replication',
+    // The replication route's port is chosen ahead: the replica is told of it before the fault
+    // proxy (which may still be starting) opens it; until then the replica retries.
+    const replicationPort = await freePort();
+    await makeStandby(replicaPrepared, writerPrepared, { port: replicationPort });
+    // Synchronous from the first start: no commit is confirmed before the replica has it.
+    if (synchronous) writeAutoConf(writerPrepared, { synchronous_standby_names: REPLICA_APPLICATION_NAME });
+    const settings = baseSettings(false);
+    const [proxied, writerStart, replicaStart] = await Promise.allSettled([
+      (async () => {
+        if (!options.proxies) ownProxies = await startProxyHost();
+        const proxies = (options.proxies ?? ownProxies)!;
+        const route = await proxies.route(
+          `${prefix}-replication`,
+          { host: '127.0.0.1', port: writerPrepared.port },
+          { port: replicationPort },
         );
-        return rows.some((r) => r.state === 'streaming');
+        return { proxies, route };
+      })(),
+      launchPrepared(writerPrepared, { settings, log: options.log }),
+      launchPrepared(replicaPrepared, {
+        // The replica may start before the writer answers: retry its stream every 100 ms, not 5 s.
+        settings: {
+          ...settings,
+          cluster_name: REPLICA_APPLICATION_NAME,
+          wal_retrieve_retry_interval: '100ms',
+        },
+        log: options.log,
+      }),
+    ]);
+    if (writerStart.status === 'fulfilled') startedWriter = writerStart.value;
+    if (replicaStart.status === 'fulfilled') startedReplica = replicaStart.value;
+    for (const r of [proxied, writerStart, replicaStart]) if (r.status === 'rejected') throw r.reason;
+    const { proxies, route } = (
+      proxied as PromiseFulfilledResult<{ proxies: Pick<ProxyHost, 'route'>; route: ProxyRoute }>
+    ).value;
+    replicationPath = route;
+    const primary = startedWriter!;
+    await waitUntil(
+      synchronous ? 'the replica to stream synchronously' : 'the replica to stream from the writer',
+      async () => {
+        const rows = await query<{ state: string; sync_state: string }>(
+          primary.urlFor('postgres'),
+          'SELECT state, sync_state FROM pg_stat_replication',
+        );
+        return rows.some((r) => r.state === 'streaming' && (!synchronous || r.sync_state === 'sync'));
       },
       FAST_POLL,
     );
-    if (synchronous) {
-      await query(
-        writer.urlFor('postgres'),
-        `ALTER SYSTEM SET synchronous_standby_names = '${REPLICA_APPLICATION_NAME}'`,
-      );
-      await query(writer.urlFor('postgres'), 'SELECT pg_reload_conf()');
-      await waitUntil(
-        'the replica to become synchronous',
-        async () => {
-          const rows = await query<{ sync_state: string }>(
-            writer.urlFor('postgres'),
-            'SELECT sync_state FROM pg_stat_replication',
-          );
-          return rows.some((r) => r.sync_state === 'sync');
-        },
-        FAST_POLL,
-      );
-    }
-    writerEndpoint = await proxies.route(`${prefix}-writer`, { host: writer.host, port: writer.port });
-    readerEndpoint = await proxies.route(`${prefix}-reader`, { host: replica.host, port: replica.port });
-    adminEndpoint = await proxies.route(`${prefix}-admin-writer`, { host: writer.host, port: writer.port });
+    [writerEndpoint, readerEndpoint, adminEndpoint] = await Promise.all([
+      proxies.route(`${prefix}-writer`, { host: primary.host, port: primary.port }),
+      proxies.route(`${prefix}-reader`, { host: startedReplica!.host, port: startedReplica!.port }),
+      proxies.route(`${prefix}-admin-writer`, { host: primary.host, port: primary.port }),
+    ]);
   } catch (err) {
-    await Promise.allSettled([replica?.stop(), writer.stop(), ownProxies?.stop()]);
+    // A server that never started leaves its folder behind: remove both (stop removes it too).
+    await Promise.allSettled([startedReplica?.stop(), startedWriter?.stop(), ownProxies?.stop()]);
+    writerPrepared.run.remove();
+    replicaPrepared.run.remove();
     throw err;
   }
+  let writer: StartedPostgres = startedWriter!;
+  let replica: StartedPostgres | undefined = startedReplica;
   const endpoints = { writer: writerEndpoint, reader: readerEndpoint, admin: adminEndpoint };
   let writerAz = azWriter;
   const switchEndpointsToWriter = async () => {

@@ -1,16 +1,17 @@
 /**
- * A real PostgreSQL server (`initdb` into a temp folder) on a free loopback port.
+ * A real PostgreSQL server (a copy of a cached `initdb`: postgres-template.ts) on a free loopback port.
  *
  * PostgreSQL refuses to run as root, and these machines run as root: then the server runs as the
  * unprivileged `nobody` user, with its data folder owned by it. Clients connect over TCP with
  * trust authentication on 127.0.0.1 only.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type PostgresBinaries, requirePostgres } from './binaries.ts';
 import { freePort } from './ports.ts';
-import { initDataDir } from './postgres-template.ts';
+import { copyTemplate, ensureTemplate, refillSparesSoon, templateCopies } from './postgres-template.ts';
 import { type LogSink, type ManagedProcess, ProcessStartError, startProcess } from './process.ts';
 import { makeRunDir, type RunDir, sweepStaleRunDirs } from './run-dir.ts';
 
@@ -59,22 +60,40 @@ export function runAsIdentity(): { uid: number; gid: number } | undefined {
   return process.getuid?.() === 0 ? UNPRIVILEGED : undefined;
 }
 
-async function initdb(
+/** A new cluster in `dataDir` with `database` in it, owned by `user` (`initdb`, then single-user mode). */
+async function initCluster(
   bin: PostgresBinaries,
   dataDir: string,
-  user: string,
+  names: { user: string; database: string },
   identity?: { uid: number; gid: number },
-) {
+): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(names.database))
+    throw new Error(`database name must match [a-z_][a-z0-9_]* (got ${names.database})`);
+  const ids = { uid: identity?.uid, gid: identity?.gid };
   try {
     await execFileAsync(
       bin.initdb,
-      ['-D', dataDir, '-U', user, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
-      { uid: identity?.uid, gid: identity?.gid, env: { ...process.env, LC_ALL: 'C' } },
+      ['-D', dataDir, '-U', names.user, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
+      { ...ids, env: { ...process.env, LC_ALL: 'C' } },
     );
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new ProcessStartError(`initdb into ${dataDir} failed: ${stderr.trim()}`, { cause: err });
   }
+  // Single-user mode reads commands from stdin: no port, no socket, nothing to wait for.
+  const single = spawn(bin.postgres, ['--single', '-D', dataDir, '-c', 'fsync=off', 'postgres'], {
+    ...ids,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  single.stderr.on('data', (d: Buffer) => (stderr += d));
+  single.stdin.on('error', () => {}); // a backend that died early is reported by its exit below
+  single.stdin.end(`CREATE DATABASE ${names.database} OWNER ${names.user}\n`);
+  const [code] = (await once(single, 'exit')) as [number | null];
+  if (code !== 0 || /ERROR|FATAL/.test(stderr))
+    throw new ProcessStartError(
+      `creating database ${names.database} in ${dataDir} failed (exit ${code}): ${stderr.trim()}`,
+    );
 }
 
 async function canQuery(url: string): Promise<boolean> {
@@ -181,7 +200,27 @@ export function stoppablePostgres(fields: {
   };
 }
 
-export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
+/**
+ * A server's data folder, filled (a copy of the `initdb` template, or `initdb`), its database in
+ * it, but not running yet: a writer and its replica are prepared side by side
+ * (postgres-cluster.ts).
+ */
+export interface PreparedPostgres {
+  readonly name: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly dataDir: string;
+  readonly run: RunDir;
+  readonly binaries: PostgresBinaries;
+  readonly identity: { uid: number; gid: number } | undefined;
+  /** The template it is a copy of (`TemplateCopies.identity`), or `initdb` when none could be kept. */
+  readonly source: string;
+}
+
+export async function preparePostgres(
+  options: Pick<PostgresServerOptions, 'name' | 'port' | 'user' | 'database' | 'templateRoot'> = {},
+): Promise<PreparedPostgres> {
   const binaries = requirePostgres();
   sweepStaleRunDirs();
   const name = options.name ?? 'postgres';
@@ -191,18 +230,42 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const identity = runAsIdentity();
   const run: RunDir = makeRunDir(name, identity);
   const dataDir = `${run.path}/data`;
-  let proc: ManagedProcess;
+  let source: string;
   try {
-    await initDataDir(
+    const template = await ensureTemplate(
       {
         bin: binaries,
         user,
+        database,
         ...(identity ? { identity } : {}),
         ...(options.templateRoot ? { root: options.templateRoot } : {}),
       },
-      dataDir,
-      () => initdb(binaries, dataDir, user, identity),
+      (dir) => initCluster(binaries, dir, { user, database }, identity),
     );
+    if (template) {
+      const copies = templateCopies(template);
+      await copyTemplate(copies, dataDir);
+      refillSparesSoon(copies);
+      source = copies.identity;
+    } else {
+      await initCluster(binaries, dataDir, { user, database }, identity);
+      source = 'initdb';
+    }
+  } catch (err) {
+    run.remove();
+    throw err;
+  }
+  return { name, port, user, database, dataDir, run, binaries, identity, source };
+}
+
+/** Starts a prepared server and waits until it answers SQL. On failure its folder is removed. */
+export async function launchPrepared(
+  prepared: PreparedPostgres,
+  options: { settings: Record<string, string | number>; log?: LogSink },
+): Promise<StartedPostgres> {
+  const { name, port, user, database, dataDir, run, binaries, identity } = prepared;
+  let proc: ManagedProcess;
+  try {
     proc = await launchPostgres({
       name,
       binaries,
@@ -210,7 +273,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       socketDir: run.path,
       port,
       user,
-      settings: { ...baseSettings(options.durable), ...options.settings },
+      settings: options.settings,
       identity,
       log: options.log,
     });
@@ -218,13 +281,13 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     run.remove();
     throw err;
   }
-  const server = stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
-  try {
-    await server.createDatabase(database);
-  } catch (err) {
-    await proc.stop('SIGQUIT');
-    run.remove();
-    throw err;
-  }
-  return server;
+  return stoppablePostgres({ name, port, user, database, dataDir, process: proc, run });
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<StartedPostgres> {
+  const prepared = await preparePostgres(options);
+  return launchPrepared(prepared, {
+    settings: { ...baseSettings(options.durable), ...options.settings },
+    log: options.log,
+  });
 }

@@ -8,11 +8,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export type LogSink = (line: string) => void;
 
-export interface StartProcessOptions {
+export interface SpawnProcessOptions {
   /** Prefix of every output line, e.g. `redis-primary`. */
   name: string;
   command: string;
@@ -22,14 +22,19 @@ export interface StartProcessOptions {
   /** Run as this user (PostgreSQL refuses to run as root). */
   uid?: number;
   gid?: number;
-  /** Resolves true once the process serves. Polled with backoff until the deadline. */
-  ready: () => Promise<boolean>;
-  /** @default 30_000 */
-  readyTimeoutMs?: number;
   /** Receives prefixed output lines. @default keeps them only for error messages */
   log?: LogSink;
   /** Signal sent to the child when the harness dies. @default 'SIGTERM' */
   parentDeathSignal?: NodeJS.Signals;
+  /** Give it a standard input the harness writes to (`SpawnedProcess.stdin`). @default false */
+  stdin?: boolean;
+}
+
+export interface StartProcessOptions extends SpawnProcessOptions {
+  /** Resolves true once the process serves. Polled with backoff until the deadline. */
+  ready: () => Promise<boolean>;
+  /** @default 30_000 */
+  readyTimeoutMs?: number;
 }
 
 export class ProcessStartError extends Error {
@@ -50,6 +55,7 @@ const SETPRIV = '/usr/bin/setpriv';
 const READY_BACKOFF_MS = [25, 50, ...Array<number>(20).fill(100), 250, 500, 1000];
 
 export interface ManagedProcess {
+  /** The prefix of its output lines. */
   readonly name: string;
   readonly pid: number;
   /** Settles when the process has exited. */
@@ -63,7 +69,21 @@ export interface ManagedProcess {
   kill(): Promise<void>;
 }
 
-function wrapWithParentDeathSignal(
+/** A process running, not known to serve yet: what a prebooted app instance is until it is given its role. */
+export interface SpawnedProcess extends ManagedProcess {
+  /** Its standard input when spawned with `stdin: true`, else null. */
+  readonly stdin: Writable | null;
+  /** Its output lines from now on carry this prefix (a process given its role after it started). */
+  rename(name: string): void;
+  /**
+   * Polls `check` with backoff until it answers true, racing the process's exit and the deadline;
+   * on either, stops the process and throws a {@link ProcessStartError} with its last output.
+   */
+  untilReady(check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
+}
+
+/** `command` wrapped so the kernel sends it `signal` when the harness dies (Linux with setpriv; else as is). */
+export function wrapWithParentDeathSignal(
   command: string,
   args: string[],
   signal: NodeJS.Signals,
@@ -99,11 +119,19 @@ export function onLines(stream: Readable | null, onLine: (line: string) => void)
 }
 
 export async function startProcess(options: StartProcessOptions): Promise<ManagedProcess> {
+  const spawned = await spawnProcess(options);
+  await spawned.untilReady(options.ready, options.readyTimeoutMs);
+  return spawned;
+}
+
+/** Starts the process and resolves once it runs (not once it serves: see `untilReady`). */
+export async function spawnProcess(options: SpawnProcessOptions): Promise<SpawnedProcess> {
+  let name = options.name;
   const tail: string[] = [];
   const pushLine = (line: string) => {
     tail.push(line);
     if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-    options.log?.(`[${options.name}] ${line}`);
+    options.log?.(`[${name}] ${line}`);
   };
   const wrapped = wrapWithParentDeathSignal(
     options.command,
@@ -119,13 +147,15 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
     cwd: options.cwd,
     uid: wrapped.uid,
     gid: wrapped.gid,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   const spawnError = once(child, 'spawn').then(
     () => undefined,
     (err: unknown) => err,
   );
   for (const stream of [child.stdout, child.stderr]) onLines(stream, pushLine);
+  // A child that exits before reading its input must not take the harness down with EPIPE.
+  child.stdin?.on('error', () => {});
   let running = true;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -141,12 +171,18 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
   }
   const pid = child.pid;
 
-  const managed: ManagedProcess = {
-    name: options.name,
+  const managed: SpawnedProcess = {
+    get name() {
+      return name;
+    },
     pid,
     exited,
     get running() {
       return running;
+    },
+    stdin: child.stdin,
+    rename(next) {
+      name = next;
     },
     outputTail: () => [...tail],
     async stop(signal = 'SIGTERM', graceMs = 10_000) {
@@ -161,32 +197,33 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
       child.kill('SIGKILL');
       await exited;
     },
+    async untilReady(check, deadlineMs = 30_000) {
+      const startedAt = Date.now();
+      let attempt = 0;
+      let lastError: unknown;
+      for (;;) {
+        if (!running) {
+          const { code, signal } = await exited;
+          throw new ProcessStartError(
+            `${name} exited before it was ready (code ${code}, signal ${signal}). Last output:\n${tail.join('\n')}`,
+          );
+        }
+        try {
+          if (await check()) return;
+        } catch (err) {
+          lastError = err; // not ready yet; the deadline decides
+        }
+        if (Date.now() - startedAt > deadlineMs) {
+          await managed.stop('SIGKILL');
+          throw new ProcessStartError(
+            `${name} was not ready within ${deadlineMs} ms. Last output:\n${tail.join('\n')}`,
+            { cause: lastError },
+          );
+        }
+        const delayMs = READY_BACKOFF_MS[Math.min(attempt++, READY_BACKOFF_MS.length - 1)]!;
+        await Promise.race([new Promise((r) => setTimeout(r, delayMs)), exited]);
+      }
+    },
   };
-
-  const deadlineMs = options.readyTimeoutMs ?? 30_000;
-  const startedAt = Date.now();
-  let attempt = 0;
-  let lastError: unknown;
-  for (;;) {
-    if (!running) {
-      const { code, signal } = await exited;
-      throw new ProcessStartError(
-        `${options.name} exited before it was ready (code ${code}, signal ${signal}). Last output:\n${tail.join('\n')}`,
-      );
-    }
-    try {
-      if (await options.ready()) return managed;
-    } catch (err) {
-      lastError = err; // not ready yet; the deadline decides
-    }
-    if (Date.now() - startedAt > deadlineMs) {
-      await managed.stop('SIGKILL');
-      throw new ProcessStartError(
-        `${options.name} was not ready within ${deadlineMs} ms. Last output:\n${tail.join('\n')}`,
-        { cause: lastError },
-      );
-    }
-    const delayMs = READY_BACKOFF_MS[Math.min(attempt++, READY_BACKOFF_MS.length - 1)]!;
-    await Promise.race([new Promise((r) => setTimeout(r, delayMs)), exited]);
-  }
+  return managed;
 }

@@ -4,7 +4,8 @@
  */
 import type { FaultRecord } from '../report/run-record.ts';
 import { type FaultAction, faultActionSchema } from '../scenario/schema.ts';
-import { readStateFile, UsageError } from './up.ts';
+import { readStateFile } from './up-state.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface ChaosOptions {
   controlUrl?: string;

@@ -2,7 +2,7 @@
 import { EXPORT_FORMATS, type ExportFormat } from '../export/build-plan.ts';
 import { exportScenario } from '../export/export-scenario.ts';
 import { loadScenario } from '../scenario/load.ts';
-import { UsageError } from './up.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface ExportCommandOptions {
   format?: string;
@@ -13,9 +13,6 @@ export interface ExportCommandOptions {
   out: string;
   withoutFaults: boolean;
 }
-
-/** Where the engine sends users unless told (`k6 run -e TARGET=…`, `artillery run --target …`). */
-export const DEFAULT_EXPORT_TARGET = 'http://localhost:8080';
 
 function checkFormat(format: string | undefined): ExportFormat {
   if (format === undefined)

@@ -1,29 +1,20 @@
 /** The `tiketi-sim` command line. Environment and arguments are read here, at the edge, only. */
 
 import { Command, InvalidArgumentError } from 'commander';
-import { StartupFailedError } from '../../servers/startup-steps.ts';
-import { type BackendChoice, BackendUnavailableError } from '../backends/backend.ts';
-import { ExportError } from '../export/build-plan.ts';
-import { LoadReportError } from '../load-report/parse.ts';
-import { LOAD_SOURCES, type LoadSource } from '../run/external-load.ts';
-import { listScenarios } from '../scenario/load.ts';
-import { ScenarioError } from '../scenario/schema.ts';
+import type { BackendChoice } from '../backends/backend.ts';
+import { LOAD_SOURCES, type LoadSource } from '../run/load-source.ts';
 import type { SweepRule } from '../sweep/plan.ts';
 import type { TopologyStatus } from '../topology/local-topology.ts';
-import {
-  CdkCommandError,
-  type DeployTarget,
-  DeployUnavailableError,
-  deployStack,
-  destroyStack,
-} from '../worlds/cdk-cli.ts';
-import { WORLD_NAMES, type WorldName, WorldSetupError } from '../worlds/world.ts';
-import { chaos, chaosFault } from './chaos.ts';
-import { formatDoctor, runDoctorChecks } from './doctor.ts';
-import { DEFAULT_EXPORT_TARGET, type ExportCommandOptions, exportCommand } from './export.ts';
-import { loadReportCommand } from './load-report.ts';
-import { runCommand } from './run.ts';
-import { DEFAULT_TIME_SCALE, readStateFile, UsageError, up } from './up.ts';
+import type { DeployTarget } from '../worlds/cdk-cli.ts';
+import { WORLD_NAMES, type WorldName } from '../worlds/world.ts';
+import { DEFAULT_EXPORT_TARGET, DEFAULT_TIME_SCALE } from './defaults.ts';
+import type { ExportCommandOptions } from './export.ts';
+import { loadTypeScriptFiles } from './typescript-files.ts';
+import { readStateFile } from './up-state.ts';
+import { UsageError } from './usage-error.ts';
+
+// Each command's module is imported when that command runs: loading them all took longer than
+// some commands do (`up` is meant to serve within 3 s of Enter).
 
 const BACKENDS = ['auto', 'local', 'containers', 'external'];
 
@@ -109,23 +100,37 @@ function stopSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** The errors that mean usage or environment; loaded only once something failed. */
+async function exitTwoErrors(): Promise<(abstract new (...args: never[]) => Error)[]> {
+  const [backend, exported, loadReport, scenario, steps, worlds, cdk] = await Promise.all([
+    import('../backends/backend.ts'),
+    import('../export/build-plan.ts'),
+    import('../load-report/parse.ts'),
+    import('../scenario/schema.ts'),
+    import('../../servers/startup-steps.ts'),
+    import('../worlds/world.ts'),
+    import('../worlds/cdk-cli.ts'),
+  ]);
+  return [
+    UsageError,
+    backend.BackendUnavailableError,
+    scenario.ScenarioError,
+    cdk.DeployUnavailableError,
+    cdk.CdkCommandError,
+    worlds.WorldSetupError,
+    exported.ExportError,
+    loadReport.LoadReportError,
+    steps.StartupFailedError,
+  ];
+}
+
 /** Environment and usage problems exit 2 with their message; anything else is a bug and throws. */
 async function exitOn2(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof BackendUnavailableError ||
-      err instanceof ScenarioError ||
-      err instanceof DeployUnavailableError ||
-      err instanceof CdkCommandError ||
-      err instanceof WorldSetupError ||
-      err instanceof ExportError ||
-      err instanceof LoadReportError ||
-      err instanceof StartupFailedError
-    ) {
-      console.error(err.message);
+    if ((await exitTwoErrors()).some((type) => err instanceof type)) {
+      console.error((err as Error).message);
       process.exitCode = 2;
       return;
     }
@@ -153,6 +158,7 @@ program
   .description('show which backends this machine can run and what is missing')
   .option('--json', 'print the checks as JSON')
   .action(async (options: { json?: boolean }) => {
+    const { formatDoctor, runDoctorChecks } = await import('./doctor.ts');
     const checks = await runDoctorChecks();
     console.log(options.json ? JSON.stringify(checks, null, 2) : formatDoctor(checks));
     process.exitCode = checks.some((c) => c.required && !c.ok) ? 2 : 0;
@@ -163,6 +169,11 @@ program
   .description('list the built-in scenarios')
   .option('--json', 'print them as JSON')
   .action(async (options: { json?: boolean }) => {
+    await loadTypeScriptFiles();
+    const [{ listScenarios }, { ScenarioError }] = await Promise.all([
+      import('../scenario/load.ts'),
+      import('../scenario/schema.ts'),
+    ]);
     try {
       const scenarios = await listScenarios();
       if (options.json) console.log(JSON.stringify(scenarios, null, 2));
@@ -218,9 +229,11 @@ program
       set: string[];
       verbose?: boolean;
     }) =>
-      exitOn2(() =>
-        up({ ...options, json: options.json ?? false, open: options.open ?? false }, stopSignal()),
-      ),
+      exitOn2(async () => {
+        const signal = stopSignal();
+        const { up } = await import('./up.ts');
+        await up({ ...options, json: options.json ?? false, open: options.open ?? false }, signal);
+      }),
   );
 
 program
@@ -339,11 +352,10 @@ program
     ) =>
       exitOn2(async () => {
         const users = options.users === undefined ? undefined : Math.round(options.users);
-        process.exitCode = await runCommand(
-          name,
-          { ...options, users, json: options.json ?? false },
-          stopSignal(),
-        );
+        const signal = stopSignal();
+        await loadTypeScriptFiles();
+        const { runCommand } = await import('./run.ts');
+        process.exitCode = await runCommand(name, { ...options, users, json: options.json ?? false }, signal);
       }),
   );
 
@@ -376,6 +388,8 @@ program
   .action(
     (name: string, options: Omit<ExportCommandOptions, 'withoutFaults'> & { withoutFaults?: boolean }) =>
       exitOn2(async () => {
+        await loadTypeScriptFiles();
+        const { exportCommand } = await import('./export.ts');
         for (const line of await exportCommand(name, {
           ...options,
           withoutFaults: options.withoutFaults ?? false,
@@ -391,6 +405,7 @@ program
   .option('--json', 'print the parsed report as JSON')
   .action((file: string, options: { json?: boolean }) =>
     exitOn2(async () => {
+      const { loadReportCommand } = await import('./load-report.ts');
       for (const line of loadReportCommand(file, options.json ?? false)) console.log(line);
     }),
   );
@@ -488,6 +503,7 @@ program
       },
     ) =>
       exitOn2(async () => {
+        const { chaos, chaosFault } = await import('./chaos.ts');
         const chaosOptions = {
           controlUrl: options.controlUrl,
           path: options.path,
@@ -515,6 +531,7 @@ program
   .option('--outputs <file>', 'where the stack outputs go', '.tiketi-sim/stack-outputs.json')
   .action((options: { target: DeployTarget; stack?: string; outputs: string }) =>
     exitOn2(async () => {
+      const { deployStack } = await import('../worlds/cdk-cli.ts');
       const { stackName } = await deployStack({
         target: options.target,
         stackName: options.stack,
@@ -531,6 +548,7 @@ program
   .option('--stack <name>', 'stack name (default Tiketi on aws, TiketiLocal on localstack)')
   .action((options: { target: DeployTarget; stack?: string }) =>
     exitOn2(async () => {
+      const { destroyStack } = await import('../worlds/cdk-cli.ts');
       await destroyStack({ target: options.target, stackName: options.stack });
       console.log('destroyed');
     }),

@@ -1,5 +1,5 @@
 /** What-ifs on the design from the command line, shared by `run` and `up`. */
-import { UsageError } from './up.ts';
+import { UsageError } from './usage-error.ts';
 
 /**
  * `--set autoScalingGroup.healthCheckType=EC2`: a what-if on the design for this run only. Values

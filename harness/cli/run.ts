@@ -33,9 +33,9 @@ import { selectWorld } from '../worlds/select-world.ts';
 import { isNotEvaluable, type WorldName } from '../worlds/world.ts';
 import { openInBrowser } from './open-browser.ts';
 import { topologyOverrides } from './overrides.ts';
-import { ServerLogs } from './server-logs.ts';
+import { LOGS_ROOT, ServerLogs } from './server-logs.ts';
 import { runSweep, sweepRequest } from './sweep-command.ts';
-import { LOGS_ROOT, UsageError } from './up.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface RunCommandOptions {
   /** Where the rehearsal runs. @default 'local' */

@@ -7,6 +7,9 @@ import { createWriteStream, mkdirSync, readdirSync, rmSync, type WriteStream } f
 import { join } from 'node:path';
 import type { LogSink } from '../../servers/process.ts';
 
+/** Where `up` and `run` keep server logs, one folder per start. */
+export const LOGS_ROOT = '.tiketi-sim/logs';
+
 /** Lines of server output printed with a start-up error. */
 export const FAILURE_TAIL_LINES = 20;
 const PREFIX = /^\[([^\]]+)\] /;

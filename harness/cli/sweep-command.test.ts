@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from '../scenario/schema.ts';
 import { sweepRequest } from './sweep-command.ts';
-import { UsageError } from './up.ts';
+import { UsageError } from './usage-error.ts';
 
 const base = {
   name: 'drop',

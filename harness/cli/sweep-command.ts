@@ -12,7 +12,7 @@ import { combineVerdicts, type SweepRunOutcome } from '../sweep/combine.ts';
 import { type PlannedRun, planSweep, type SweepRule, shiftFaults } from '../sweep/plan.ts';
 import { SweepReportFolder, summarizeSweep } from '../sweep/sweep-report.ts';
 import { type Rehearsal, type RunCommandOptions, rehearse, verdictLine } from './run.ts';
-import { UsageError } from './up.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface SweepRequest {
   runs: number;

@@ -1,5 +1,4 @@
 /** `tiketi-sim up`: start the emulated topology, print its endpoints, run until Ctrl-C. */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createRedis } from '../../app/core/redis.ts';
@@ -23,7 +22,9 @@ import { type StartedTopology, startLocalTopology } from '../topology/local-topo
 import { sampleTopology } from '../worlds/local/sample-topology.ts';
 import { openInBrowser } from './open-browser.ts';
 import { topologyOverrides } from './overrides.ts';
-import { ServerLogs } from './server-logs.ts';
+import { LOGS_ROOT, ServerLogs } from './server-logs.ts';
+import { removeStateFile, writeStateFile } from './up-state.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface UpOptions {
   instances?: number;
@@ -41,11 +42,6 @@ export interface UpOptions {
   /** Stream server logs to stderr as well as to their files. @default false */
   verbose?: boolean;
 }
-
-/** Where `up` and `run` keep server logs, one folder per start. */
-export const LOGS_ROOT = '.tiketi-sim/logs';
-
-export const DEFAULT_TIME_SCALE = 30;
 
 export async function up(options: UpOptions, signal: AbortSignal): Promise<void> {
   const asg = designTopology.autoScalingGroup;
@@ -67,6 +63,7 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
   } catch (err) {
     throw new UsageError(`--set: ${(err as Error).message.replace('invalid topology:\n', '').trim()}`);
   }
+  if (signal.aborted) return;
   const backend = await selectBackend(options.backend);
   const eventId = options.eventId ?? 'demo';
   const clock = new ScaledClock({ timeScale: options.timeScale });
@@ -90,9 +87,19 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       steps,
       clientPath: true,
       redisPath: true,
+      prepare: {
+        label: `demo event ${eventId} seeded, sales open`,
+        async run({ db, redis: admin }) {
+          await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
+          await openSales(db, admin, eventId);
+        },
+      },
+      signal,
     }).catch((err: unknown) => {
+      if (signal.aborted) return undefined; // Ctrl-C during start-up: what started is stopped below
       throw new StartupFailedError(err, logs);
     });
+    if (!started || signal.aborted) return;
     redis = createRedis(
       started.backend.endpoints.redis.kind === 'url'
         ? { kind: 'url', url: started.backend.endpoints.redis.url }
@@ -104,12 +111,6 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
       pino({ level: 'silent' }),
       'cli',
     );
-    const db = started.db;
-    const admin = redis;
-    await steps.step(`demo event ${eventId} seeded, sales open`, async () => {
-      await seedDemoEvent(db, admin, { eventId, seats: 5_000 });
-      await openSales(db, admin, eventId);
-    });
     live = serveLive(started, redis, { ...options, eventId, say });
     const status = started.describe();
     const summary = {
@@ -143,7 +144,10 @@ export async function up(options: UpOptions, signal: AbortSignal): Promise<void>
     }
     if (options.open && live.urls.dashboardUrl) openInBrowser(live.urls.dashboardUrl, say);
     writeStateFile({ controlUrl: summary.controlUrl, pid: process.pid });
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   } finally {
     say('[tiketi-sim] stopping…');
     removeStateFile();
@@ -189,31 +193,4 @@ function serveLive(
       dashboard?.close();
     },
   };
-}
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Where a running `up` says how to reach it, for `tiketi-sim status` in the same folder. */
-const STATE_FILE = '.tiketi-sim/up.json';
-
-function writeStateFile(state: { controlUrl: string; pid: number }): void {
-  mkdirSync('.tiketi-sim', { recursive: true });
-  writeFileSync(STATE_FILE, JSON.stringify(state));
-}
-
-function removeStateFile(): void {
-  rmSync(STATE_FILE, { force: true });
-}
-
-export function readStateFile(): { controlUrl: string; pid: number } | undefined {
-  try {
-    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as { controlUrl: string; pid: number };
-  } catch {
-    return undefined; // no topology is up from this folder
-  }
 }

@@ -1,14 +1,24 @@
 /**
  * The EC2 stand-in: one TIKETI app process (`app/main.ts`) with an instance id and an AZ, its
  * output prefixed `[app-3 az-b]`, connected to the backend's Redis Sentinels and DB endpoints.
+ *
+ * Most of an instance's boot is loading the app's code (half a second of CPU here): the group's
+ * first instances are booted ahead, while the data tier starts ({@link AppPreboot}), and told
+ * their role and endpoints once those exist (app-boot.ts).
  */
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
+import { nodeEntry } from '../../servers/entry-bundle.ts';
 import { freePort } from '../../servers/ports.ts';
-import { type LogSink, type ManagedProcess, startProcess } from '../../servers/process.ts';
+import {
+  type LogSink,
+  type ManagedProcess,
+  type SpawnedProcess,
+  spawnProcess,
+} from '../../servers/process.ts';
 import type { BackendEndpoints } from '../backends/backend.ts';
 
-const APP_ENTRY = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
+const BOOT_ENTRY = fileURLToPath(new URL('./app-boot.ts', import.meta.url));
 
 export interface AppInstanceOptions {
   id: string;
@@ -20,6 +30,8 @@ export interface AppInstanceOptions {
   log?: LogSink;
   /** @default 60_000 */
   readyTimeoutMs?: number;
+  /** Processes booted ahead: the instance takes one if any is left, else boots its own. */
+  preboot?: AppPreboot;
 }
 
 export interface StartedAppInstance {
@@ -69,27 +81,70 @@ export function appEnvironment(options: AppInstanceOptions, port: number): Recor
   };
 }
 
-export async function startAppInstance(options: AppInstanceOptions): Promise<StartedAppInstance> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...appEnvironment(options, port) };
-  const proc = await startProcess({
-    name: `${options.id} az-${options.az}`,
+/** An app process loading the app's code; it serves once given its environment (app-boot.ts). */
+export async function bootApp(name: string, log: LogSink | undefined): Promise<SpawnedProcess> {
+  const run = await nodeEntry(BOOT_ENTRY);
+  return spawnProcess({
+    name,
     command: process.execPath,
-    args: ['--import', 'tsx', APP_ENTRY],
-    env,
+    args: [...run.execArgv, run.modulePath],
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    log: options.log,
-    readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    log,
+    stdin: true,
     // The harness is gone: nothing is left to drain for, so the instance goes at once.
     parentDeathSignal: 'SIGKILL',
-    // Serving at all is "booted"; whether it is healthy is the load balancer's call.
-    ready: async () => {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      return true;
-    },
   });
+}
+
+/**
+ * App processes booted ahead for the group's first instances, while the data tier starts; each
+ * launch takes one. Later launches (scale-out, replacements) boot their own, as EC2 would.
+ */
+export class AppPreboot {
+  private readonly booting: Promise<SpawnedProcess | undefined>[];
+
+  /** Starts `count` processes now, through `boot` (@default {@link bootApp}). */
+  constructor(
+    count: number,
+    log?: LogSink,
+    boot: (name: string, log?: LogSink) => Promise<SpawnedProcess> = bootApp,
+  ) {
+    // One that fails to spawn is left out: its launch boots its own and reports the failure.
+    this.booting = Array.from({ length: count }, (_, i) =>
+      boot(`app-boot-${i + 1}`, log).catch(() => undefined),
+    );
+  }
+
+  /** A process booted ahead and still running, or undefined when none is left. */
+  async take(): Promise<SpawnedProcess | undefined> {
+    for (let next = this.booting.shift(); next; next = this.booting.shift()) {
+      const proc = await next;
+      if (proc?.running) return proc;
+    }
+    return undefined;
+  }
+
+  /** Stops the processes no launch took. */
+  async stop(): Promise<void> {
+    const left = this.booting.splice(0);
+    await Promise.allSettled(left.map(async (p) => (await p)?.kill()));
+  }
+}
+
+export async function startAppInstance(options: AppInstanceOptions): Promise<StartedAppInstance> {
+  const name = `${options.id} az-${options.az}`;
+  const proc = (await options.preboot?.take()) ?? (await bootApp(name, options.log));
+  proc.rename(name);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  proc.stdin?.end(`${JSON.stringify(appEnvironment(options, port))}\n`);
+  // Serving at all is "booted"; whether it is healthy is the load balancer's call.
+  await proc.untilReady(async () => {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return true;
+  }, options.readyTimeoutMs ?? 60_000);
   return {
     id: options.id,
     az: options.az,

@@ -17,9 +17,8 @@ import { readyUsers, type StartedWorld } from '../worlds/world.ts';
 import type { RunPlan } from './plan.ts';
 import type { PreparedLoad, RunLoad } from './prepare.ts';
 
-/** Where the users come from: tiketi-sim's own load generator, or an engine that runs beside it. */
-export const LOAD_SOURCES = ['generator', 'external'] as const;
-export type LoadSource = (typeof LOAD_SOURCES)[number];
+// The CLI reads the choices before it loads a command: they live in a module of their own.
+export { LOAD_SOURCES, type LoadSource } from './load-source.ts';
 
 export type LoadChoice = { source: 'generator' } | { source: 'external'; report?: EngineLoadReport };
 

@@ -22,7 +22,12 @@ import { CloudWatch } from '../control-plane/cloudwatch.ts';
 import { Schedule } from '../control-plane/schedule.ts';
 import { type StartedEdge, startEdge } from '../edge/edge.ts';
 import { type InjectedFault, injectFault } from '../faults/inject.ts';
-import { queueEnvironment, type StartedAppInstance, startAppInstance } from '../instances/app-instance.ts';
+import {
+  AppPreboot,
+  queueEnvironment,
+  type StartedAppInstance,
+  startAppInstance,
+} from '../instances/app-instance.ts';
 import { seededRandom, streamSeed } from '../load/random.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
@@ -80,6 +85,13 @@ export interface LocalTopologyOptions {
    * and take no action; whoever owns the sink's alarms drives `asg.executePolicy`.
    */
   queueMetrics?: { sink: MetricsSink; now: () => Date };
+  /**
+   * Work on the data tier that runs while the app instances start (e.g. seeding a demo event),
+   * through the admin connections; the topology is ready only once it is done. A step of its own.
+   */
+  prepare?: { label: string; run: (admin: { db: pg.Pool; redis: Redis }) => Promise<void> };
+  /** Ctrl-C during start-up: stop waiting for readiness, stop what started, and throw. */
+  signal?: AbortSignal;
 }
 
 export interface StartedTopology extends AsyncDisposable {
@@ -215,6 +227,7 @@ function createFleet(
   options: LocalTopologyOptions,
   data: DataTier,
   alb: StartedAlb,
+  preboot: AppPreboot,
   teardown: Teardown,
 ): Fleet {
   const { topology, clock, log } = options;
@@ -242,7 +255,15 @@ function createFleet(
       async launch({ id, az }) {
         instances.set(
           id,
-          await startAppInstance({ id, az, endpoints: data.backend.endpoints, tokenSecret, log, env }),
+          await startAppInstance({
+            id,
+            az,
+            endpoints: data.backend.endpoints,
+            tokenSecret,
+            log,
+            env,
+            preboot,
+          }),
         );
       },
       async terminate(id) {
@@ -287,15 +308,16 @@ function createMonitoring(
   return { cloudwatch, schedule };
 }
 
-/** A fault-proxy route in front of the ALB, when asked for: where clients connect. */
+/** A fault-proxy route in front of the ALB, when asked for: where clients connect. Starts beside the ALB. */
 async function startClientPath(
   options: LocalTopologyOptions,
-  alb: StartedAlb,
+  startingAlb: () => Promise<StartedAlb>,
   teardown: Teardown,
 ): Promise<ProxyRoute | undefined> {
   if (!options.clientPath) return undefined;
   const proxies = await startProxyHost();
   teardown.defer(() => proxies.stop());
+  const alb = await startingAlb();
   return proxies.route('client-alb', { host: '127.0.0.1', port: alb.port });
 }
 
@@ -356,21 +378,32 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
   const { topology, clock } = options;
   const teardown = new Teardown();
   try {
-    const [data, { alb, edge }, control] = await allStarted<
-      [DataTier, { alb: StartedAlb; edge: StartedEdge }, ControlServer]
+    // Everything that needs nothing else starts at once; the app instances load their code
+    // meanwhile and are told their endpoints once the data tier is up.
+    const preboot = new AppPreboot(topology.autoScalingGroup.desiredCapacity, options.log);
+    teardown.defer(() => preboot.stop());
+    const front = startFront(options, teardown);
+    const [data, { alb, edge }, control, clientPath] = await allStarted<
+      [DataTier, { alb: StartedAlb; edge: StartedEdge }, ControlServer, ProxyRoute | undefined]
     >([
       startDataTier(options, teardown),
-      startFront(options, teardown),
+      front,
       startControlServer().then((c) => {
         teardown.defer(() => c.stop());
         return c;
       }),
+      startClientPath(options, () => front.then((f) => f.alb), teardown),
     ]);
-    const fleet = createFleet(options, data, alb, teardown);
+    options.signal?.throwIfAborted();
+    const fleet = createFleet(options, data, alb, preboot, teardown);
     const { cloudwatch, schedule } = createMonitoring(options, data, fleet.asg, teardown);
     const steps = options.steps ?? silentSteps;
-    await steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start());
-    const clientPath = await startClientPath(options, fleet.alb, teardown);
+    const prepare = options.prepare;
+    await allStarted([
+      steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start()),
+      prepare ? steps.step(prepare.label, () => prepare.run(data)) : Promise.resolve(),
+    ]);
+    await preboot.stop();
     const injected: InjectedFault[] = [];
     teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
     const faultRandom = seededRandom(streamSeed(options.seed ?? 1, FAULT_STREAM));
@@ -405,6 +438,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
         targets: () => fleet.alb.targetHealth(),
         expectedTargets: fleet.asg.desiredCapacity,
         edgeUrl: edge.url,
+        signal: options.signal,
       }),
     );
     const stop = async () => {

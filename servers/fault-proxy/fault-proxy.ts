@@ -172,7 +172,7 @@ export class FaultProxy {
         const server = createServer();
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen({ port: 0, host: '127.0.0.1' }, () => resolve());
+          server.listen({ port: command.port ?? 0, host: '127.0.0.1' }, () => resolve());
         });
         const r = new Route(server, command.target);
         this.routes.set(command.name, r);

@@ -14,7 +14,8 @@ export interface Toxics {
 }
 
 export type ProxyRequest =
-  | { type: 'add'; name: string; target: ProxyTarget | undefined }
+  /** `port`: listen there (chosen ahead, so a client can be told before the route exists). @default a free one */
+  | { type: 'add'; name: string; target: ProxyTarget | undefined; port?: number }
   /** New connections go to `target`; open ones are closed, as clients of a failed-over server see. */
   | { type: 'switch'; name: string; target: ProxyTarget | undefined }
   | { type: 'toxics'; name: string; toxics: Toxics }

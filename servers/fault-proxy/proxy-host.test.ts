@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../ports.ts';
 import { type ProxyHost, startProxyHost } from './proxy-host.ts';
 
 /** A TCP server that answers every chunk with `<tag>:<chunk>`. */
@@ -100,6 +101,16 @@ describe('fault proxy (a real process between real sockets)', () => {
     const refused = connect({ port: route.port, host: '127.0.0.1' });
     refused.on('error', () => {});
     await once(refused, 'close');
+  });
+
+  it('listens on a port chosen ahead, so a client can be told of the route before it exists', async () => {
+    const port = await freePort();
+    const route = await host.route('ahead', { host: '127.0.0.1', port: a.port }, { port });
+    expect(route.port).toBe(port);
+    const c = await open(port);
+    c.socket.write('early');
+    await until(() => c.received() === 'a:early');
+    c.socket.destroy();
   });
 
   it('refuses a second route with the same name with a clear error', async () => {

@@ -25,7 +25,8 @@ export interface ProxyRoute {
 
 export interface ProxyHost extends AsyncDisposable {
   readonly pid: number;
-  route(name: string, target: ProxyTarget | undefined): Promise<ProxyRoute>;
+  /** A new route; `options.port` is where it listens (@default a free port the proxy picks). */
+  route(name: string, target: ProxyTarget | undefined, options?: { port?: number }): Promise<ProxyRoute>;
   routes(): ReadonlyMap<string, ProxyRoute>;
   stats(): Promise<Record<string, RouteStats>>;
   stop(): Promise<void>;
@@ -59,8 +60,8 @@ export async function startProxyHost(): Promise<ProxyHost> {
   const stop = () => child.stop(3_000);
   return {
     pid: child.pid,
-    async route(name, initial) {
-      const { port } = await call({ type: 'add', name, target: initial });
+    async route(name, initial, options = {}) {
+      const { port } = await call({ type: 'add', name, target: initial, ...options });
       let target = initial;
       const route: ProxyRoute = {
         name,
