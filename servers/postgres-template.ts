@@ -6,7 +6,7 @@
  *
  * Copying its thousand files still took 0.5–2 s on a busy two-core machine, the longest step of
  * `up`: so each start takes a spare copy made ahead (renamed into place at once) and, soon after,
- * at the lowest CPU priority, copies spares for the next one.
+ * in the background, copies spares for the next one.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -104,8 +104,8 @@ export async function ensureTemplate(
 const SPARES = 2;
 /**
  * How long after taking a copy the spares are copied: after the start has spawned its own
- * processes (spawning from a large process costs tens of ms). At the lowest CPU priority, the
- * copies then barely compete with anything.
+ * processes (spawning from a large process costs tens of ms). A copy is mostly I/O: it barely
+ * competes with the run for CPU.
  */
 const REFILL_DELAY_MS = 1_000;
 
@@ -172,7 +172,7 @@ function takeSpare(sparesDir: string, dataDir: string): boolean {
 const refilling = new Set<string>();
 
 /**
- * Makes spares until there are {@link SPARES}: `cp` at the lowest priority into a staging folder
+ * Makes spares until there are {@link SPARES}: `cp` into a staging folder
  * named after this process, then renamed. The copies die with the harness (a staging folder left
  * by a dead one is removed here).
  */
@@ -196,12 +196,7 @@ export function refillSpares(copies: TemplateCopies): void {
     const id = `${Date.now()}-${randomBytes(3).toString('hex')}`;
     const staging = join(sparesDir, `.staging-${process.pid}-${id}`);
     refilling.add(staging);
-    const wrapped = wrapWithParentDeathSignal(
-      'nice',
-      ['-n', '19', 'cp', '-a', template, staging],
-      'SIGKILL',
-      {},
-    );
+    const wrapped = wrapWithParentDeathSignal('cp', ['-a', template, staging], 'SIGKILL', {});
     const cp = spawn(wrapped.command, wrapped.args, { stdio: 'ignore' });
     cp.unref(); // the harness may exit meanwhile: the copy dies with it
     const done = (ok: boolean) => {

@@ -2,7 +2,7 @@
  * The `tiketi-sim` command as a child process, the way a user or CI runs it: for end-to-end tests
  * that judge its exit code, its output and the processes it leaves behind.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { descendantsOf, isAlive } from '../run/process-tree.ts';
 
@@ -52,4 +52,25 @@ export async function stillAlive(pids: number[]): Promise<number[]> {
 /** The last line of a `--json` command's output, parsed. */
 export function lastJsonLine<T>(stdout: string): T {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
+
+/**
+ * Runs a short CLI command (usage errors, `list`, `export`) to its end, asynchronously: a test
+ * worker blocked in spawnSync cannot answer vitest's own messages, which time out under load.
+ */
+export function runCliBriefly(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }
