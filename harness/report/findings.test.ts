@@ -139,7 +139,7 @@ describe('findings on a recorded peak-drop', () => {
       severity: 'warning',
       numbers: { dropped: 2, back: 2, transportClose: 2 },
     });
-    expect(served!.text).toContain('2 clients dropped from app-1 at 20:15:00 (InService, not draining');
+    expect(served!.text).toContain('2 clients dropped from app-1 at 20:15:00: InService, not draining');
 
     record.faults.push({
       fault: 'kill-instance',
@@ -164,7 +164,7 @@ describe('findings on a recorded peak-drop', () => {
       numbers: { dropped: 500, back: 498, transportClose: 480, pingTimeout: 20, causeAtMs: at('20:20', 2) },
     });
     expect(killed!.text).toBe(
-      '500 clients dropped from app-3 between 20:20:02 and 20:20:04 (process exited at 20:20:02, killed by kill-instance); ' +
+      '500 clients dropped from app-3 between 20:20:02 and 20:20:04: process exited at 20:20:02, killed by kill-instance. ' +
         'Socket.IO said transport close 480, ping timeout 20; 498 were back before the run ended.',
     );
     record.disconnects = [];

@@ -394,7 +394,7 @@ const clientsDropped: Rule = (record) => {
       designElement: DROP_ELEMENT[cause],
       atMs: firstMs,
       text:
-        `${n(dropped)} client${dropped > 1 ? 's' : ''} dropped ${from} ${span} (${causeDetail}); ` +
+        `${n(dropped)} client${dropped > 1 ? 's' : ''} dropped ${from} ${span}: ${causeDetail}. ` +
         `Socket.IO said ${reasons.map((g) => `${g.reason} ${n(g.count)}`).join(', ')}; ` +
         `${n(back)} ${back === 1 ? 'was' : 'were'} back before the run ended.`,
       numbers: {

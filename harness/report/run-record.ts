@@ -123,8 +123,8 @@ export interface ReconnectRecord {
  * What the harness knew of the instance when a client dropped from it (harness/report/disconnects.ts):
  * - `process-exited`: its process was gone (killed, its AZ lost, crashed);
  * - `drained`: it had been deregistered and was draining (`DrainTrigger` says why);
- * - `in-service`: InService, not draining, its process running — Socket.IO's reason is all there
- *   is to go on (a ping timeout of a stalled instance, a connection closed after a Redis adapter error);
+ * - `in-service`: InService, not draining, no process exit seen — Socket.IO's reason is all there
+ *   is to go on (a ping timeout of an instance that stopped answering, a connection it closed);
  * - `instance-unknown`: the client had not learned its instance (no `session:state` on that connection).
  */
 export type DisconnectCause = 'process-exited' | 'drained' | 'in-service' | 'instance-unknown';
