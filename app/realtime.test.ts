@@ -165,10 +165,12 @@ describe('Socket.IO across instances', () => {
 
     const onA = connect(a.url, { token: third.token, eventId: 'later' });
     const stateOnA = await nextEvent(onA, 'session:state');
-    expect(stateOnA).toMatchObject({ state: 'queued', position: 3, queueSize: 3 });
+    // Each instance names itself: what a client says dropped it.
+    expect(stateOnA).toMatchObject({ instanceId: 'app-a', state: 'queued', position: 3, queueSize: 3 });
     onA.close();
     const onB = connect(b.url, { token: third.token, eventId: 'later' });
     expect(await nextEvent(onB, 'session:state')).toMatchObject({
+      instanceId: 'app-b',
       state: 'queued',
       position: 3,
       queueSize: 3,

@@ -132,6 +132,7 @@ export async function startTiketiServer(
   httpServer.keepAliveTimeout = 65_000;
   realtime = new Realtime({
     httpServer,
+    instanceId: config.instanceId,
     pubClient,
     subClient,
     redis,

@@ -37,6 +37,11 @@ import { onMessage } from './socket-handlers.ts';
 
 /** What a client learns on (re)connect and on `queue:subscribe`. */
 export interface SessionState {
+  /**
+   * The instance that sent it (its `INSTANCE_ID`, as `X-Instance-Id` on HTTP): the one this
+   * connection is on, so a client can say which instance dropped it.
+   */
+  instanceId: string;
   eventId: string;
   state: QueueStatus['state'];
   position?: number;
@@ -62,6 +67,8 @@ interface LocalUser {
 
 export interface RealtimeOptions {
   httpServer: HttpServer;
+  /** This instance's id, told to every client in `session:state`. */
+  instanceId: string;
   /** Publisher and subscriber connections for the adapter (the subscriber is dedicated). */
   pubClient: RedisClient;
   subClient: RedisClient;
@@ -363,6 +370,7 @@ export class Realtime {
     ]);
     const sentAt = Date.now();
     const state: SessionState = {
+      instanceId: this.options.instanceId,
       eventId,
       state: status.state,
       queueSize: status.queueSize,

@@ -196,12 +196,14 @@ describe('expectations on a recorded run', () => {
         {
           userId: 'u1',
           disconnectedAtMs: at('20:15'),
+          reason: 'transport close',
           reconnectedAtMs: at('20:15') + 5_000,
           stateKept: true,
         },
         {
           userId: 'u2',
           disconnectedAtMs: at('20:15'),
+          reason: 'transport close',
           reconnectedAtMs: at('20:16') + 1_000,
           stateKept: false,
         },
@@ -268,7 +270,7 @@ describe('expectations on a recorded run', () => {
     const away = (disconnectedAtMs: number) =>
       verdicts(
         [{ expect: 'reconnect', withinSeconds: 30 }],
-        recorded({ reconnects: [{ userId: 'u', disconnectedAtMs }] }),
+        recorded({ reconnects: [{ userId: 'u', disconnectedAtMs, reason: 'transport close' }] }),
       )[0];
     expect(away(end - 10_000)?.passed).toBe(true);
     expect(away(end - 31_000)).toMatchObject({

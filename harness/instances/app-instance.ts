@@ -41,6 +41,8 @@ export interface StartedAppInstance {
   readonly url: string;
   readonly pid: number;
   readonly process: ManagedProcess;
+  /** When its process exited (wall epoch ms); undefined while it runs. */
+  readonly exitedAtWallMs: number | undefined;
   /** SIGTERM: the app drains, then exits (escalates to SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL, as a crashed instance. */
@@ -145,6 +147,10 @@ export async function startAppInstance(options: AppInstanceOptions): Promise<Sta
     await res.body?.cancel();
     return true;
   }, options.readyTimeoutMs ?? 60_000);
+  let exitedAtWallMs: number | undefined;
+  void proc.exited.then(() => {
+    exitedAtWallMs = Date.now();
+  });
   return {
     id: options.id,
     az: options.az,
@@ -152,6 +158,9 @@ export async function startAppInstance(options: AppInstanceOptions): Promise<Sta
     url,
     pid: proc.pid,
     process: proc,
+    get exitedAtWallMs() {
+      return exitedAtWallMs;
+    },
     stop: (graceMs = 30_000) => proc.stop('SIGTERM', graceMs),
     kill: () => proc.kill(),
   };

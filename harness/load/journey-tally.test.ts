@@ -11,7 +11,7 @@ describe('a load worker tally', () => {
     tally.socketConnected();
     tally.socketDisconnected();
     tally.paymentConfirmed('r-1');
-    tally.reconnect({ userId: 'u', disconnectedAtWallMs: 1 });
+    tally.reconnect({ userId: 'u', disconnectedAtWallMs: 1, reason: 'transport close' });
     expect(tally.take()).toEqual({
       joined: 1,
       settled: 1,
@@ -22,7 +22,7 @@ describe('a load worker tally', () => {
       confirmedReservationIds: ['r-1'],
       socketsConnected: 1,
       unsettled: 2,
-      reconnects: [{ userId: 'u', disconnectedAtWallMs: 1 }],
+      reconnects: [{ userId: 'u', disconnectedAtWallMs: 1, reason: 'transport close' }],
     });
     const next = tally.take();
     expect(next).toMatchObject({

@@ -2,6 +2,7 @@
 import type { LatencySnapshot } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import type { HttpCounters, WallSpan } from './http-client.ts';
+import type { DisconnectReason } from './light-socket.ts';
 
 export interface VirtualUserCredentials {
   userId: string;
@@ -37,9 +38,18 @@ export type ToWorker =
   /** Close every connection, send a final report, exit. */
   | { type: 'stop' };
 
+/**
+ * A drop the user had to come back from (not one it caused by leaving), and its return: one per
+ * stretch away. A drop while coming back (reconnected, state not yet received) is part of the first.
+ */
 export interface ReconnectObservation {
   userId: string;
   disconnectedAtWallMs: number;
+  /** Socket.IO's reason for the drop. */
+  reason: DisconnectReason;
+  /** The instance the socket was on, from its `session:state`; absent when none had arrived on that connection. */
+  instanceId?: string;
+  /** Absent: not back when the run ended. */
   reconnectedAtWallMs?: number;
   stateKept?: boolean;
 }

@@ -5,6 +5,7 @@
  * after a drop the user must be back, with its place, admission and holds.
  */
 
+import type { SessionState } from '../../app/realtime/realtime.ts';
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
@@ -45,13 +46,6 @@ export interface JourneyEvents {
   /** Seats this worker learned are taken (409 or broadcasts), to pick better next time. */
   seatsTaken(seatIds: string[]): void;
   isTaken(seatId: string): boolean;
-}
-
-interface SessionState {
-  state: 'queued' | 'admitted' | 'none';
-  position?: number;
-  admittedUntil?: number;
-  heldSeatIds: string[];
 }
 
 function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
@@ -140,8 +134,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       reconnectionDelay: Math.max(250, 1_000 / ctx.timeScale()),
       reconnectionDelayMax: Math.max(2_000, 5_000 / ctx.timeScale()),
     });
-    let disconnectedAt: number | undefined;
-    let connectedOnce = false;
+    /** The instance the current connection is on, once its `session:state` said so. */
+    let instanceId: string | undefined;
+    /** Away since a drop, until a `session:state` shows the user back. */
+    let away: ReconnectObservation | undefined;
     socket.io.on('reconnect_attempt', () => {
       // The jar may have been re-stuck by the load balancer meanwhile.
       const current = caller.jar.header();
@@ -149,6 +145,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     });
     const connectStartedAt = performance.now();
     socket.on('connect', () => {
+      instanceId = undefined;
       if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt);
       settle();
       ctx.events.socketConnected();
@@ -156,20 +153,17 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     socket.on('connect_error', settle);
     socket.on('disconnect', (reason) => {
       ctx.events.socketDisconnected();
-      // Closing it ourselves is leaving, not a drop the user must come back from.
-      if (!ctx.stop.stopped && reason !== 'io client disconnect') disconnectedAt = Date.now();
+      // Closing it ourselves is leaving, not a drop the user must come back from; a drop while
+      // coming back is part of the first.
+      if (ctx.stop.stopped || reason === 'io client disconnect' || away) return;
+      away = { userId: user.userId, disconnectedAtWallMs: Date.now(), reason };
+      if (instanceId !== undefined) away.instanceId = instanceId;
     });
     socket.on('session:state', (state: SessionState) => {
-      if (connectedOnce && disconnectedAt !== undefined) {
-        ctx.events.reconnect({
-          userId: user.userId,
-          disconnectedAtWallMs: disconnectedAt,
-          reconnectedAtWallMs: Date.now(),
-          stateKept: stateKept(known, state),
-        });
-        disconnectedAt = undefined;
-      }
-      connectedOnce = true;
+      instanceId = state.instanceId;
+      if (!away) return;
+      ctx.events.reconnect({ ...away, reconnectedAtWallMs: Date.now(), stateKept: stateKept(known, state) });
+      away = undefined;
     });
     socket.on('queue:update', (u: { position: number; sentAt: number }) => {
       ctx.latency.record('socket.delivery', Math.max(0, Date.now() - u.sentAt));
@@ -187,8 +181,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     });
     ctx.stop.onStop(() => {
       // Still away when the run ends: reported as not back (the expectation decides if that is late).
-      if (disconnectedAt !== undefined && connectedOnce)
-        ctx.events.reconnect({ userId: user.userId, disconnectedAtWallMs: disconnectedAt });
+      if (away) ctx.events.reconnect(away);
       socket?.close();
     });
   }

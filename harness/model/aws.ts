@@ -78,6 +78,11 @@ export interface InstanceRecord {
   /** Left service: deregistration (draining) began. */
   terminatingAtMs?: number;
   terminatedAtMs?: number;
+  /**
+   * Its process stopped running (killed, crashed, or at the end of its termination), where the
+   * world can see it (the local worlds: the app process exited).
+   */
+  processExitedAtMs?: number;
 }
 
 /** An instance as its Auto Scaling group holds it: its life, where it is now, and its health. */

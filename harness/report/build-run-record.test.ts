@@ -32,12 +32,15 @@ function totals(over: Partial<LoadTotals> = {}): LoadTotals {
       {
         userId: 'u-1',
         disconnectedAtWallMs: WALL0 + 2_000,
+        reason: 'transport close',
+        instanceId: 'app-3',
         reconnectedAtWallMs: WALL0 + 2_100,
         stateKept: true,
       },
       {
         userId: 'u-2',
         disconnectedAtWallMs: WALL0 + 3_000,
+        reason: 'ping timeout',
         reconnectedAtWallMs: undefined,
         stateKept: undefined,
       },
@@ -80,8 +83,21 @@ describe('buildRunRecord', () => {
     expect(record.timeScaleEffective).toBe(45); // 3,600 simulated s in 80 wall s
     expect(record.wallSeconds).toBe(80);
     expect(record.reconnects).toEqual([
-      { userId: 'u-1', disconnectedAtMs: T0 + 120_000, reconnectedAtMs: T0 + 126_000, stateKept: true },
-      { userId: 'u-2', disconnectedAtMs: T0 + 180_000, reconnectedAtMs: undefined, stateKept: undefined },
+      {
+        userId: 'u-1',
+        disconnectedAtMs: T0 + 120_000,
+        reason: 'transport close',
+        instanceId: 'app-3',
+        reconnectedAtMs: T0 + 126_000,
+        stateKept: true,
+      },
+      {
+        userId: 'u-2',
+        disconnectedAtMs: T0 + 180_000,
+        reason: 'ping timeout',
+        reconnectedAtMs: undefined,
+        stateKept: undefined,
+      },
     ]);
     expect(record.longestClientGapMs).toBe(30_000);
     expect(record.peakSocketConnections).toBe(480);
@@ -130,5 +146,29 @@ describe('buildRunRecord', () => {
     const unseen = buildRunRecord(input());
     expect('policyRefusals' in unseen).toBe(false);
     expect('healthReplacements' in unseen).toBe(false);
+  });
+
+  it('breaks the drops down by instance, reason and cause in simulated time; without load workers, not at all', () => {
+    const killed = { id: 'app-3', az: 'a', launchedAtMs: T0 - 600_000, inServiceAtMs: T0 - 300_000 };
+    const record = buildRunRecord(
+      input({
+        history: { alarmHistory: [], scalingActivities: [], instances: [killed] },
+        faults: [{ fault: 'kill-instance', detail: 'app-3 (AZ a)', atMs: T0 + 119_000, timeline: [] }],
+      }),
+    );
+    expect(record.disconnects).toEqual([
+      expect.objectContaining({
+        instanceId: 'app-3',
+        reason: 'transport close',
+        cause: 'process-exited',
+        fault: 'kill-instance',
+        count: 1,
+        back: 1,
+        firstAtMs: T0 + 120_000,
+      }),
+      expect.objectContaining({ reason: 'ping timeout', cause: 'instance-unknown', count: 1, back: 0 }),
+    ]);
+    const engine = buildRunRecord(input({ load: { ...input().load, workers: 0 } }));
+    expect('disconnects' in engine).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import type { LoadTotals } from '../load/load-generator.ts';
 import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
+import { disconnectBreakdown } from './disconnects.ts';
 import type { FaultRecord, Integrity, PlannedChoices, RunRecord, Sample } from './run-record.ts';
 
 /** What a finished run hands to the report; times are simulated unless a name says wall. */
@@ -33,6 +34,8 @@ export interface RunRecordInput {
 export function buildRunRecord(input: RunRecordInput): RunRecord {
   const { totals, latency, workers } = input.load;
   const endMs = Math.min(input.endMs, input.clockNowMs);
+  const faults = input.faults.map((f) => structuredClone(f));
+  const reconnects = reconnectsInSimTime(totals, input.toSim);
   return {
     scenario: input.scenario,
     ...(input.seed === undefined ? {} : { seed: input.seed }),
@@ -48,8 +51,10 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     alarmHistory: input.history.alarmHistory,
     scalingActivities: input.history.scalingActivities,
     instances: input.history.instances,
-    faults: input.faults.map((f) => structuredClone(f)),
-    reconnects: reconnectsInSimTime(totals, input.toSim),
+    faults,
+    reconnects,
+    // Without load workers (an engine sent the users) no client of this run said why it dropped.
+    ...(workers > 0 ? { disconnects: disconnectBreakdown(reconnects, { ...input.history, faults }) } : {}),
     latency: { ...latency.summaries(), all: latency.allEndpoints() },
     counters: counters(totals),
     integrity: input.integrity,
@@ -70,6 +75,8 @@ function reconnectsInSimTime(totals: LoadTotals, toSim: (wallMs: number) => numb
   return totals.reconnects.map((r) => ({
     userId: r.userId,
     disconnectedAtMs: toSim(r.disconnectedAtWallMs),
+    reason: r.reason,
+    ...(r.instanceId === undefined ? {} : { instanceId: r.instanceId }),
     reconnectedAtMs: r.reconnectedAtWallMs === undefined ? undefined : toSim(r.reconnectedAtWallMs),
     stateKept: r.stateKept,
   }));

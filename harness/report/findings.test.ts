@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { designTopology } from '../../infra/topology.ts';
+import { disconnectBreakdown } from './disconnects.ts';
 import { evaluateFindings, type FindingRule } from './findings.ts';
 import { at, recordedPeakDrop } from './record-fixture.ts';
 import type { RunRecord } from './run-record.ts';
@@ -128,6 +129,50 @@ describe('findings on a recorded peak-drop', () => {
     record.faults[0]!.timeline.pop();
     const [f] = findingsOf(record, 'failover-slower-than-design');
     expect(f!.text).toContain('never happened');
+  });
+
+  it('clients that dropped: how many, from which instance, why, and Socket.IO reasons', () => {
+    const record = recordedPeakDrop();
+    // The fixture's two drops came from app-1 while it served: a warning, no instance went.
+    const [served] = findingsOf(record, 'clients-dropped');
+    expect(served).toMatchObject({
+      severity: 'warning',
+      numbers: { dropped: 2, back: 2, transportClose: 2 },
+    });
+    expect(served!.text).toContain('2 clients dropped from app-1 at 20:15:00: InService, not draining');
+
+    record.faults.push({
+      fault: 'kill-instance',
+      detail: 'app-3 (AZ a)',
+      atMs: at('20:20', 2),
+      timeline: [],
+    });
+    record.instances.find((i) => i.id === 'app-3')!.processExitedAtMs = at('20:20', 2);
+    record.reconnects = Array.from({ length: 500 }, (_, i) => ({
+      userId: `u-${i}`,
+      disconnectedAtMs: at('20:20', 2 + (i % 3)),
+      reason: i < 480 ? 'transport close' : 'ping timeout',
+      instanceId: 'app-3',
+      ...(i < 498 ? { reconnectedAtMs: at('20:20', 30) } : {}),
+    }));
+    record.disconnects = disconnectBreakdown(record.reconnects, record);
+    const [killed, ...rest] = findingsOf(record, 'clients-dropped');
+    expect(rest).toEqual([]);
+    expect(killed).toMatchObject({
+      severity: 'info',
+      designElement: 'autoScalingGroup (an instance lost)',
+      numbers: { dropped: 500, back: 498, transportClose: 480, pingTimeout: 20, causeAtMs: at('20:20', 2) },
+    });
+    expect(killed!.text).toBe(
+      '500 clients dropped from app-3 between 20:20:02 and 20:20:04: process exited at 20:20:02, killed by kill-instance. ' +
+        'Socket.IO said transport close 480, ping timeout 20; 498 were back before the run ended.',
+    );
+    record.disconnects = [];
+    expect(findingsOf(record, 'clients-dropped')).toEqual([]);
+    record.disconnects = undefined;
+    expect(evaluateFindings(record, designTopology).notEvaluated.map((n) => n.rule)).toContain(
+      'clients-dropped',
+    );
   });
 
   it('admission notices: lost ones warn, rescued ones inform, none recorded is not evaluated', () => {

@@ -4,7 +4,7 @@
  * data the record lacks says so (`notEvaluated`) instead of staying silent.
  */
 import type { Topology } from '../../infra/topology.ts';
-import type { AlarmStateName, RunRecord, Sample } from './run-record.ts';
+import type { AlarmStateName, DisconnectCause, DisconnectGroup, RunRecord, Sample } from './run-record.ts';
 
 export const FINDING_RULES = [
   'scale-out-without-sockets',
@@ -14,6 +14,7 @@ export const FINDING_RULES = [
   'failover-slower-than-design',
   'admission-notices-lost',
   'admission-notices-rescued',
+  'clients-dropped',
 ] as const;
 export type FindingRule = (typeof FINDING_RULES)[number];
 
@@ -42,7 +43,7 @@ export type FindingsInput = Pick<
   RunRecord,
   'startMs' | 'endMs' | 'samples' | 'alarmHistory' | 'scalingActivities' | 'instances' | 'faults'
 > &
-  Partial<Pick<RunRecord, 'policyRefusals' | 'healthReplacements' | 'admissionNotices'>>;
+  Partial<Pick<RunRecord, 'policyRefusals' | 'healthReplacements' | 'admissionNotices' | 'disconnects'>>;
 
 type RuleResult = Finding[] | { missing: string };
 type Rule = (record: FindingsInput, topology: Topology) => RuleResult;
@@ -352,6 +353,62 @@ const admissionNotices =
     ];
   };
 
+/** The part of the design each cause of a drop concerns. */
+const DROP_ELEMENT: Record<DisconnectCause, string> = {
+  'process-exited': 'autoScalingGroup (an instance lost)',
+  drained: 'loadBalancer.deregistrationDelaySeconds',
+  'in-service': 'instance (Socket.IO server, Redis adapter)',
+  'instance-unknown': 'instance (Socket.IO server)',
+};
+
+/** `transport close` → `transportClose`: a reason as a key of `numbers`. */
+const camel = (reason: string) => reason.replace(/ (\w)/g, (_, c: string) => c.toUpperCase());
+const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/**
+ * Clients that dropped, one finding per instance and cause: how many, when, what the harness knew
+ * of the instance, and Socket.IO's reasons. A drop from an instance still in service is a warning:
+ * no instance went, yet its clients did.
+ */
+const clientsDropped: Rule = (record) => {
+  if (!record.disconnects)
+    return { missing: "RunRecord.disconnects (the load generator's clients: an engine's are not watched)" };
+  const byCause = new Map<string, DisconnectGroup[]>();
+  for (const g of record.disconnects) {
+    const key = [g.instanceId, g.cause, g.causeAtMs].join('|');
+    byCause.set(key, [...(byCause.get(key) ?? []), g]);
+  }
+  return [...byCause.values()].map((groups) => {
+    const { instanceId, cause, causeAtMs, causeDetail } = groups[0]!;
+    const dropped = groups.reduce((sum, g) => sum + g.count, 0);
+    const back = groups.reduce((sum, g) => sum + g.back, 0);
+    const firstMs = Math.min(...groups.map((g) => g.firstAtMs));
+    const lastMs = Math.max(...groups.map((g) => g.lastAtMs));
+    const reasons = [...groups].sort((a, b) => b.count - a.count);
+    const from = instanceId ? `from ${instanceId}` : 'from an instance they had not learned';
+    const span =
+      firstMs === lastMs ? `at ${hhmmss(firstMs)}` : `between ${hhmmss(firstMs)} and ${hhmmss(lastMs)}`;
+    return {
+      rule: 'clients-dropped',
+      severity: cause === 'in-service' ? 'warning' : 'info',
+      designElement: DROP_ELEMENT[cause],
+      atMs: firstMs,
+      text:
+        `${n(dropped)} client${dropped > 1 ? 's' : ''} dropped ${from} ${span}: ${causeDetail}. ` +
+        `Socket.IO said ${reasons.map((g) => `${g.reason} ${n(g.count)}`).join(', ')}; ` +
+        `${n(back)} ${back === 1 ? 'was' : 'were'} back before the run ended.`,
+      numbers: {
+        dropped,
+        back,
+        firstMs,
+        lastMs,
+        ...(causeAtMs === undefined ? {} : { causeAtMs }),
+        ...Object.fromEntries(reasons.map((g) => [camel(g.reason), g.count])),
+      },
+    } satisfies Finding;
+  });
+};
+
 const RULES: Record<FindingRule, Rule> = {
   'scale-out-without-sockets': scaleOutWithoutSockets,
   'policy-refused-in-alarm': policyRefusedInAlarm,
@@ -360,6 +417,7 @@ const RULES: Record<FindingRule, Rule> = {
   'failover-slower-than-design': failoverSlowerThanDesign,
   'admission-notices-lost': admissionNotices('lost'),
   'admission-notices-rescued': admissionNotices('rescuedByPoll'),
+  'clients-dropped': clientsDropped,
 };
 
 /** Runs every rule; findings in time order. */

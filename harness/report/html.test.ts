@@ -119,6 +119,13 @@ describe('index.html', () => {
       expect(findings).toEqual(summary.findings.map((f) => f.rule));
       expect(await page.textContent('#findings')).toContain('held 0 of 24,942 Socket.IO connections');
       expect(await page.$$eval('.fault-timeline li', (lis) => lis.length)).toBe(5);
+      expect(
+        await page.$$eval('#disconnects tr', (trs) =>
+          trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+        ),
+      ).toEqual([
+        ['app-1', 'transport close', summary.disconnects![0]!.causeDetail, '2', '2', '20:15:00', '20:15:00'],
+      ]);
     }, 60_000);
 
     it('shows an inconclusive verdict as INCONCLUSIVE with its reason, and the machine minute by minute', async () => {

@@ -51,6 +51,8 @@ export interface ReportFrame {
   latency: RunRecord['latency'];
   counters?: Partial<RunRecord['counters'] & RunRecord['integrity']>;
   reconnectTimesSeconds: number[];
+  /** Client drops per instance, reason and cause (the report; absent on the live page). */
+  disconnects?: RunRecord['disconnects'];
   /** Known at the end. */
   cost?: { instanceHours: number; instanceCostKrw: number };
   /** The engine that sent the users, when one did: its own checks and thresholds. */
@@ -133,6 +135,7 @@ export function frameFromSummary(summary: Summary): ReportFrame {
     latency: summary.latency,
     counters: { ...summary.counters, ...summary.integrity },
     reconnectTimesSeconds: summary.reconnects.timesSeconds,
+    ...(summary.disconnects ? { disconnects: summary.disconnects } : {}),
     cost: { instanceHours: summary.instanceHours, instanceCostKrw: summary.instanceCostKrw },
     ...(summary.loadEngine ? { loadEngine: engineOf(summary.loadEngine) } : {}),
     ...validityOf(summary),
@@ -242,6 +245,8 @@ const BODY = `
 <h2>Faults</h2><div id="faults"></div>
 <h3>Client reconnect times (simulated seconds)</h3>
 <div class="chart" id="chart-reconnect-times" data-chart="reconnect-times"></div>
+<h3>Client disconnects: the instance, Socket.IO's reason, and what the harness knew of the instance</h3>
+<table><thead><tr><th>instance</th><th>reason</th><th>cause</th><th>clients</th><th>back</th><th>from</th><th>to</th></tr></thead><tbody id="disconnects"></tbody></table>
 <h2>Load engine</h2><p id="engine-what"></p>
 <table><thead><tr><th></th><th>the engine's check or threshold</th><th>result</th></tr></thead><tbody id="engine"></tbody></table>
 <h2>Cost</h2><p id="cost"></p>

@@ -3,6 +3,7 @@
  * design's topology, shaped after a real run (two instances hold every socket, the aggressive
  * policy waits out a cooldown, a database failover, a health-check replacement).
  */
+import { disconnectBreakdown } from './disconnects.ts';
 import type { AlarmTransition, InstanceRecord, RunRecord, Sample } from './run-record.ts';
 
 export const at = (hhmm: string, seconds = 0) => Date.parse(`2026-11-24T${hhmm}:00Z`) + seconds * 1_000;
@@ -103,7 +104,7 @@ export function recordedPeakDrop(): RunRecord {
     policy: 'tiketi-scale-out-aggressive',
     reason: ms < at('19:59') ? 'scaling activity 1 in progress' : 'cooldown until 2026-11-24T20:02:00Z',
   }));
-  return {
+  const record: RunRecord = {
     scenario: 'peak-drop',
     startMs: at('19:30'),
     endMs: at('21:00'),
@@ -140,8 +141,22 @@ export function recordedPeakDrop(): RunRecord {
       },
     ],
     reconnects: [
-      { userId: 'u1', disconnectedAtMs: at('20:15'), reconnectedAtMs: at('20:15', 4), stateKept: true },
-      { userId: 'u2', disconnectedAtMs: at('20:15'), reconnectedAtMs: at('20:15', 9), stateKept: true },
+      {
+        userId: 'u1',
+        disconnectedAtMs: at('20:15'),
+        reason: 'transport close',
+        instanceId: 'app-1',
+        reconnectedAtMs: at('20:15', 4),
+        stateKept: true,
+      },
+      {
+        userId: 'u2',
+        disconnectedAtMs: at('20:15'),
+        reason: 'transport close',
+        instanceId: 'app-1',
+        reconnectedAtMs: at('20:15', 9),
+        stateKept: true,
+      },
     ],
     latency: {
       all: { count: 90_000, p50Ms: 12, p90Ms: 35, p95Ms: 48, p99Ms: 120, maxMs: 900, meanMs: 18 },
@@ -176,4 +191,6 @@ export function recordedPeakDrop(): RunRecord {
     policyRefusals: refusals,
     healthReplacements: [],
   };
+  record.disconnects = disconnectBreakdown(record.reconnects, record);
+  return record;
 }

@@ -3,6 +3,7 @@
  * and the HTML report. Times are simulated epoch milliseconds unless a name says `wall`.
  */
 
+import type { DisconnectReason } from '../load/light-socket.ts';
 import type { EngineLoadReport } from '../load-report/parse.ts';
 import type { MeasurementRecord, MinuteMachineState } from '../metrics/headroom.ts';
 import type { LatencyMetric, LatencySummary } from '../metrics/latency.ts';
@@ -115,9 +116,58 @@ export interface AdmissionNoticeRecord {
 export interface ReconnectRecord {
   userId: string;
   disconnectedAtMs: number;
+  /** Socket.IO's reason for the drop, as the client saw it. */
+  reason: DisconnectReason;
+  /** The instance the socket was on (its `session:state` said); absent when the client had not learned it. */
+  instanceId?: string;
   reconnectedAtMs?: number;
   /** Position, admitted state and holds matched what the user had. */
   stateKept?: boolean;
+}
+
+/**
+ * What the harness knew of the instance when a client dropped from it (harness/report/disconnects.ts):
+ * - `process-exited`: its process was gone (killed, its AZ lost, crashed);
+ * - `drained`: it had been deregistered and was draining (`DrainTrigger` says why);
+ * - `in-service`: InService, not draining, no process exit seen — Socket.IO's reason is all there
+ *   is to go on (a ping timeout of an instance that stopped answering, a connection it closed);
+ * - `instance-unknown`: the client had not learned its instance (no `session:state` on that connection).
+ */
+export type DisconnectCause = 'process-exited' | 'drained' | 'in-service' | 'instance-unknown';
+
+/**
+ * What took a drained instance out of service, from the group's activities and health replacements:
+ * a scale-in policy, a terminate request (`terminate-instance`), a replacement after failed ELB
+ * health checks, the group trimming capacity above desired, or none of those recorded.
+ */
+export type DrainTrigger =
+  | 'scale-in'
+  | 'terminate-request'
+  | 'health-check-replacement'
+  | 'capacity'
+  | 'unknown';
+
+/** Client drops of one instance, Socket.IO reason and cause. */
+export interface DisconnectGroup {
+  /** Absent: the clients had not learned their instance (`cause` is `instance-unknown`). */
+  instanceId?: string;
+  reason: DisconnectReason;
+  cause: DisconnectCause;
+  /** When the cause began: the process exit (or the kill that caused it), the deregistration. */
+  causeAtMs?: number;
+  /** `drained`: what took the instance out of service. */
+  trigger?: DrainTrigger;
+  /** `process-exited`: the fault that ended it (`kill-instance`, `kill-az`), when one did. */
+  fault?: string;
+  /** The cause in words: `process exited at 20:15:02, killed by kill-instance`. */
+  causeDetail: string;
+  count: number;
+  /** Of them, back (their `session:state` again) before the run ended. */
+  back: number;
+  firstAtMs: number;
+  lastAtMs: number;
+  /** Drops per simulated minute (`atMs`: the minute's start). */
+  perMinute: { atMs: number; count: number }[];
 }
 
 export interface Counters {
@@ -200,6 +250,11 @@ export interface RunRecord {
   instances: InstanceRecord[];
   faults: FaultRecord[];
   reconnects: ReconnectRecord[];
+  /**
+   * The reconnects' drops per instance, reason and cause. Absent when no client of the run's own
+   * load generator watched (an engine sent the users), and in records of older runs.
+   */
+  disconnects?: DisconnectGroup[];
   latency: Partial<Record<LatencyMetric | 'all', LatencySummary>>;
   counters: Counters;
   integrity: Integrity;

@@ -86,7 +86,13 @@ function record(): RunRecord {
       },
     ],
     reconnects: [
-      { userId: 'u', disconnectedAtMs: T('19:40'), reconnectedAtMs: T('19:40') + 3_000, stateKept: true },
+      {
+        userId: 'u',
+        disconnectedAtMs: T('19:40'),
+        reason: 'ping timeout',
+        reconnectedAtMs: T('19:40') + 3_000,
+        stateKept: true,
+      },
     ],
     latency: { all: { count: 3_000, p50Ms: 10, p90Ms: 30, p95Ms: 45, p99Ms: 90, maxMs: 300, meanMs: 15 } },
     counters: {

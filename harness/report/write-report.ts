@@ -52,6 +52,8 @@ export interface Summary {
     maxSeconds?: number;
     timesSeconds: number[];
   };
+  /** The reconnects' drops per instance, Socket.IO reason and inferred cause (absent: no client of the run watched). */
+  disconnects?: RunRecord['disconnects'];
   series: RunRecord['samples'];
   alarmHistory: RunRecord['alarmHistory'];
   scalingActivities: RunRecord['scalingActivities'];
@@ -125,6 +127,7 @@ export function summarize(input: {
       maxSeconds: times.at(-1),
       timesSeconds: times,
     },
+    ...(record.disconnects ? { disconnects: record.disconnects } : {}),
     series: record.samples,
     alarmHistory: record.alarmHistory,
     scalingActivities: record.scalingActivities,

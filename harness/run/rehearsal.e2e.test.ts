@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli as cli, stillAlive as noneAlive } from '../cli/cli-child.ts';
+import type { DisconnectGroup } from '../report/run-record.ts';
 import { startCpuHog } from './cpu-hog.ts';
 import { isAlive } from './process-tree.ts';
 
@@ -194,8 +195,17 @@ describe('rehearsals end to end (real processes)', () => {
     // What the design promises whatever else happened: no sale lost, none sold twice.
     expect(summary.integrity).toMatchObject({ seatsSoldTwice: 0, confirmedReservationsLost: 0 });
     expect(summary.counters.paymentsConfirmed).toBeGreaterThan(0);
-    // Users on the dead AZ were disconnected; their reconnects are measured.
+    // Users on the dead AZ were disconnected; their reconnects are measured, and why they dropped.
     expect(summary.reconnects.count).toBeGreaterThan(0);
+    const azA = new Set(
+      (summary.instances as { id: string; az: string }[]).filter((i) => i.az === 'a').map((i) => i.id),
+    );
+    const killed = (summary.disconnects as DisconnectGroup[]).filter(
+      (d) => d.cause === 'process-exited' && d.fault === 'kill-az',
+    );
+    expect(killed.length, JSON.stringify(summary.disconnects)).toBeGreaterThan(0);
+    for (const d of killed) expect(azA.has(d.instanceId!)).toBe(true);
+    expect((summary.findings as { rule: string }[]).some((f) => f.rule === 'clients-dropped')).toBe(true);
     const html = readFileSync(join(result.reportDir, 'index.html'), 'utf8');
     expect(html).toContain('data-chart="fault-timeline"');
     expect(await noneAlive(run.descendants)).toEqual([]);

@@ -313,6 +313,25 @@
         )
         .join('') || row(['none']);
     $('design-timeline').innerHTML = designRows(frame).join('');
+    $('disconnects').innerHTML = frame.disconnects
+      ? frame.disconnects
+          .map((d) =>
+            row([
+              esc(d.instanceId ?? 'unknown'),
+              esc(d.reason),
+              esc(d.causeDetail),
+              num(d.count),
+              num(d.back),
+              utc(secs(d.firstAtMs), 19),
+              utc(secs(d.lastAtMs), 19),
+            ]),
+          )
+          .join('') || row(['none'])
+      : row([
+          frame.state === 'running'
+            ? 'known when the run ends'
+            : 'not recorded: no client of this run watched',
+        ]);
     engineTable(frame);
     $('counters').innerHTML = Object.entries(frame.counters ?? {})
       .map(([k, v]) => row([esc(k), num(v)]))

@@ -16,7 +16,7 @@ import { openSales, seedDemoEvent } from '../../../app/sales/seed.ts';
 import type { Topology } from '../../../infra/topology.ts';
 import { StartupFailedError, type StartupOutput } from '../../../servers/startup-steps.ts';
 import type { Backend } from '../../backends/backend.ts';
-import type { Clock } from '../../clock/clock.ts';
+import type { Clock, ScaledClock } from '../../clock/clock.ts';
 import { checkIntegrity } from '../../faults/integrity.ts';
 import type { AlarmState, AlarmTransition } from '../../model/aws.ts';
 import type { HealthReplacementRecord } from '../../report/run-record.ts';
@@ -171,7 +171,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
     status: () => world.describe(),
     historySoFar: () => ({
       ...(external ? {} : { alarmHistory: world.cloudwatch.history() }),
-      ...groupHistory(world),
+      ...groupHistory(world, clock),
     }),
     injectFault: (fault) => world.injectFault(fault),
     setTimeScale: (timeScale) => world.setTimeScale(timeScale),
@@ -180,7 +180,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       const integrity = await checkIntegrity(world.db, eventId, confirmedReservationIds);
       return {
         alarmHistory: external ? await external.history(toSim) : world.cloudwatch.history(),
-        ...groupHistory(world),
+        ...groupHistory(world, clock),
         integrity: {
           seatsSoldTwice: integrity.seatsSoldTwice,
           confirmedReservationsLost: integrity.confirmedReservationsLost,
@@ -194,8 +194,15 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
 }
 
 /** The Auto Scaling group's side of the history: activities, instances, refusals, health replacements. */
-function groupHistory(world: Pick<StartedTopology, 'asg'>): Omit<WorldHistory, 'alarmHistory' | 'integrity'> {
+function groupHistory(
+  world: Pick<StartedTopology, 'asg' | 'instances'>,
+  clock: Pick<ScaledClock, 'toSim'>,
+): Omit<WorldHistory, 'alarmHistory' | 'integrity'> {
   const { asg } = world;
+  const exitedAtMs = (id: string) => {
+    const wallMs = world.instances.get(id)?.exitedAtWallMs;
+    return wallMs === undefined ? undefined : clock.toSim(wallMs);
+  };
   return {
     scalingActivities: asg.activities.map((a) => ({
       startMs: a.startMs,
@@ -211,6 +218,7 @@ function groupHistory(world: Pick<StartedTopology, 'asg'>): Omit<WorldHistory, '
       inServiceAtMs: i.inServiceAtMs,
       terminatingAtMs: i.terminatingAtMs,
       terminatedAtMs: i.terminatedAtMs,
+      processExitedAtMs: exitedAtMs(i.id),
     })),
     policyRefusals: asg.refusals.map((r) => ({ ...r })),
     // Recorded only when the launcher could say whether each process was alive.
