@@ -5,7 +5,7 @@
  * effective speed and the share of latency samples that counted (taken with headroom); then how
  * well the runs agree.
  *
- *   npx tsx bench/verdicts.ts [scenario] [--runs 3] [--hog] [--time-scale N] [--users N]
+ *   npx tsx bench/verdicts.ts [scenario] [--runs 3] [--hog] [--time-scale N] [--users N] [--scale F]
  *
  * Run it on a quiet machine: anything else running is part of what it measures.
  */
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     hog: { type: 'boolean', default: false },
     'time-scale': { type: 'string' },
     users: { type: 'string' },
+    scale: { type: 'string' },
   },
 });
 const scenario = positionals[0] ?? 'peak-drop';
@@ -48,6 +49,7 @@ async function rehearse(reportRoot: string): Promise<RunResult> {
   const args = [BIN, 'run', scenario, '--json', '--report-dir', reportRoot];
   if (values['time-scale']) args.push('--time-scale', values['time-scale']);
   if (values.users) args.push('--users', values.users);
+  if (values.scale) args.push('--scale', values.scale);
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { TargetHealthState, TargetHealthTransition } from '../model/aws.ts';
 import { type DisconnectContext, disconnectBreakdown, inferCause } from './disconnects.ts';
 import type { ReconnectRecord, ScalingActivityRecord } from './run-record.ts';
 
@@ -146,6 +147,39 @@ describe('what the harness knew of the instance a client dropped from', () => {
       trigger: 'unknown',
       detail: 'deregistered at 20:40:00 and drained: no recorded activity says why',
     });
+  });
+
+  it('in service: says when the ALB had marked its target unhealthy (a deep /health during a failover)', () => {
+    const transition = (
+      hhmmss: string,
+      from: TargetHealthState,
+      to: TargetHealthState,
+      reason?: string,
+    ): TargetHealthTransition => ({
+      target: 'app-2',
+      az: 'b',
+      atMs: at(hhmmss),
+      from,
+      to,
+      ...(reason ? { reason } : {}),
+    });
+    const r = run({
+      faults: [
+        {
+          fault: 'redis-failover',
+          detail: 'redis-primary az-a',
+          atMs: at('20:15:00'),
+          timeline: [],
+          targetHealth: [transition('20:15:40', 'healthy', 'unhealthy', 'Target.FailedHealthChecks')],
+        },
+      ],
+    });
+    expect(inferCause(r, 'app-2', at('20:15:50')).detail).toBe(
+      'InService, not draining, no process exit seen; its target unhealthy in the ALB since 20:15:40 (Target.FailedHealthChecks)',
+    );
+    // Before the change, or on another instance, nothing more is known.
+    expect(inferCause(r, 'app-2', at('20:15:30')).detail).toMatch(/Socket.IO's reason is all/);
+    expect(inferCause(r, 'app-1', at('20:15:50')).detail).toMatch(/Socket.IO's reason is all/);
   });
 
   it('no instance learned, or one the run does not know: said so', () => {

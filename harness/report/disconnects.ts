@@ -124,10 +124,25 @@ export function inferCause(
       detail: `process exited at ${hhmmss(exitedAtMs)}${fault ? `, ${fault}` : ''}`,
     };
   }
+  const target = targetHealthAt(run, instanceId, atMs);
+  if (target && target.to !== 'healthy')
+    return {
+      cause: 'in-service',
+      detail: `InService, not draining, no process exit seen; its target ${target.to} in the ALB since ${hhmmss(target.atMs)}${target.reason ? ` (${target.reason})` : ''}`,
+    };
   return {
     cause: 'in-service',
     detail: "InService, not draining, no process exit seen: Socket.IO's reason is all the harness knows",
   };
+}
+
+/** The last health change of `instanceId`'s target at `atMs`, as the faults' windows recorded it. */
+function targetHealthAt(run: DisconnectContext, instanceId: string, atMs: number) {
+  return run.faults
+    .flatMap((f) => f.targetHealth ?? [])
+    .filter((t) => t.target === instanceId && t.atMs <= atMs + SAME_MOMENT_MS)
+    .sort((a, b) => a.atMs - b.atMs)
+    .at(-1);
 }
 
 /** The drops of `reconnects` per instance, reason and cause, in the order they began. */
