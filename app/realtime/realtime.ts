@@ -288,7 +288,9 @@ export class Realtime {
       subscriberReady = true;
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
-    this.io.on(ADMITTED_CHANNEL, (batch: AdmissionBatch & { sentAt: number }) => this.deliverAdmitted(batch));
+    this.io.on(ADMITTED_CHANNEL, (batch: AdmissionBatch & { sentAt: number }) => {
+      this.deliverAdmitted(batch);
+    });
     this.io.on(EXPIRED_CHANNEL, (eventId: string, userIds: string[]) =>
       this.deliverExpired(eventId, userIds),
     );
@@ -513,7 +515,8 @@ export class Realtime {
           chunk.forEach((userId, j) => {
             const position = positions[j] ?? 0;
             const user = this.users.get(userId);
-            if (!user) return;
+            // Told of its admission (a position read before it is stale): nothing to send.
+            if (!user || user.toldUntil.has(eventId)) return;
             if (position === 0) {
               // Out of the queue, yet never told it was admitted here: its log entry may be newer
               // than this update's catch-up, so it counts as lost only at the next update.
@@ -547,12 +550,10 @@ export class Realtime {
    */
   private catchUpAll(): Promise<void> {
     this.catchingUp ??= (async () => {
-      try {
-        for (const eventId of [...this.followers.keys()]) await this.catchUp(eventId);
-      } finally {
-        this.catchingUp = undefined;
-      }
-    })();
+      for (const eventId of [...this.followers.keys()]) await this.catchUp(eventId);
+    })().finally(() => {
+      this.catchingUp = undefined;
+    });
     return this.catchingUp;
   }
 
@@ -582,16 +583,14 @@ export class Realtime {
       const user = this.users.get(userId);
       // Told meanwhile: nothing to rescue.
       if (!user?.leftUnannounced.has(eventId)) return;
-      if (status.state === 'admitted') {
-        admitted++;
-        this.deliverAdmitted(
+      if (status.state === 'queued') return;
+      user.lastPosition.delete(eventId);
+      user.leftUnannounced.delete(eventId);
+      if (status.state === 'admitted')
+        admitted += this.deliverAdmitted(
           { eventId, userIds: [userId], admittedUntil: status.admittedUntil, sentAt: Date.now() },
           'rescue',
         );
-      } else if (status.state !== 'queued') {
-        user.lastPosition.delete(eventId);
-        user.leftUnannounced.delete(eventId);
-      }
     });
     if (admitted > 0)
       this.options.log.warn(
@@ -612,8 +611,14 @@ export class Realtime {
     this.deliverExpired(eventId, userIds);
   }
 
-  /** Tells this instance's users of an admission, once each, whichever way it reached here first. */
-  private deliverAdmitted(batch: AdmissionBatch & { sentAt: number }, source: NoticeSource = 'notice'): void {
+  /**
+   * Tells this instance's users of an admission, once each, whichever way it reached here first.
+   * Returns how many were told now.
+   */
+  private deliverAdmitted(
+    batch: AdmissionBatch & { sentAt: number },
+    source: NoticeSource = 'notice',
+  ): number {
     const { eventId, admittedUntil } = batch;
     const message: AdmittedMessage = {
       eventId,
@@ -621,6 +626,7 @@ export class Realtime {
       sentAt: batch.sentAt,
       ...(source === 'rescue' ? { rescued: true } : {}),
     };
+    let told = 0;
     for (const userId of batch.userIds) {
       const user = this.users.get(userId);
       if (!user || user.toldUntil.get(eventId) === admittedUntil) continue;
@@ -628,11 +634,13 @@ export class Realtime {
       user.lastPosition.delete(eventId);
       user.leftUnannounced.delete(eventId);
       this.noticeCounts[COUNTED_AS[source]]++;
+      told++;
       for (const socket of user.sockets) {
         void socket.join(`event:${eventId}`);
         socket.emit('queue:admitted', message);
       }
     }
+    return told;
   }
 
   private deliverExpired(eventId: string, userIds: string[]): void {
