@@ -204,6 +204,11 @@ export class UpdateCadence {
   }
 }
 
+/** The user was told of an admission to the event whose window has not ended. */
+function admittedNow(user: LocalUser, eventId: string): boolean {
+  return (user.toldUntil.get(eventId) ?? 0) > Date.now();
+}
+
 export class Realtime {
   readonly io: Server;
   private readonly users = new Map<string, LocalUser>();
@@ -458,7 +463,7 @@ export class Realtime {
       state.position = status.position;
       const user = this.users.get(userId);
       // A notice that came during the read is newer than it: the next update tells the position.
-      if (user && !user.toldUntil.has(eventId)) user.lastPosition.set(eventId, status.position);
+      if (user && !admittedNow(user, eventId)) user.lastPosition.set(eventId, status.position);
       socket.emit('queue:update', {
         eventId,
         position: status.position,
@@ -516,7 +521,7 @@ export class Realtime {
             const position = positions[j] ?? 0;
             const user = this.users.get(userId);
             // Told of its admission (a position read before it is stale): nothing to send.
-            if (!user || user.toldUntil.has(eventId)) return;
+            if (!user || admittedNow(user, eventId)) return;
             if (position === 0) {
               // Out of the queue, yet never told it was admitted here: its log entry may be newer
               // than this update's catch-up, so it counts as lost only at the next update.
