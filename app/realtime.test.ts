@@ -100,7 +100,7 @@ describe('Socket.IO across instances', () => {
     }
   });
 
-  it('a user whose admission notice was lost between instances still hears of it, from the queue', async () => {
+  it('a user whose admission reached this instance neither by notice nor from the log still hears of it, from the queue', async () => {
     const db = testPool(tier.postgres.url);
     const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
     try {
@@ -110,7 +110,8 @@ describe('Socket.IO across instances', () => {
       await api(a.url, 'POST', '/api/events/lost/queue', { token: waiting.token });
       const onB = connect(b.url, { token: waiting.token, eventId: 'lost' });
       await nextEvent(onB, 'queue:update');
-      // Admitted the way the admitter does it (queue → active set), with the notice lost.
+      // Admitted as the admitter does it (queue → active set), with neither notice nor log entry:
+      // the defence behind the admission log (app/lost-notices.test.ts covers the log itself).
       const until = Date.now() + 60_000;
       await redis
         .multi()
@@ -119,7 +120,8 @@ describe('Socket.IO across instances', () => {
         .zadd(keys.activeUntil('lost'), until, waiting.userId)
         .exec();
       const admitted = await nextEvent<{ eventId: string; admittedUntil: number }>(onB, 'queue:admitted');
-      expect(admitted).toMatchObject({ eventId: 'lost', admittedUntil: until });
+      // Flagged: the report counts these as rescued by the app (expected 0 in a healthy run).
+      expect(admitted).toMatchObject({ eventId: 'lost', admittedUntil: until, rescued: true });
       onB.close();
     } finally {
       redis.disconnect();

@@ -101,7 +101,12 @@ export async function startTiketiServer(
     // Socket.IO connections held here: what the operator (and the rehearsal's report) reads to see
     // whether a scale-out relieved existing sockets (sticky WebSockets stay where they connected).
     const sockets = realtime?.connectionCount ?? 0;
-    return { healthy, body: { status, instanceId: config.instanceId, az: config.az, sockets, checks } };
+    // Admission notices told, rescued from the queue, and the pub/sub gaps behind the rescues.
+    const admissionNotices = realtime?.notices ?? { delivered: 0, rescued: 0, subscriberReconnects: 0 };
+    return {
+      healthy,
+      body: { status, instanceId: config.instanceId, az: config.az, sockets, admissionNotices, checks },
+    };
   };
 
   const api = createApi({

@@ -259,8 +259,29 @@ export const redisSchema = z
     sentinelDownAfterSeconds: seconds.default(5),
     /** Sentinel `failover-timeout`, simulated. @default 30 */
     sentinelFailoverTimeoutSeconds: seconds.default(30),
+    /**
+     * `client-output-buffer-limit pubsub`: what Redis lets pile up for one pub/sub subscriber that
+     * reads slower than messages arrive. Past `hardLimitBytes`, or above `softLimitBytes` for
+     * `softLimitSeconds` (wall), Redis closes the subscriber and discards everything queued for it
+     * (docs/failover.md, "Pub/sub subscribers and the output-buffer limit"). ElastiCache's default
+     * parameter group (`client-output-buffer-limit-pubsub-*`) and redis-server share these values;
+     * the emulator sets them explicitly. @default 32 MiB, 8 MiB for 60 s
+     */
+    pubsubOutputBufferLimit: z
+      .object({
+        hardLimitBytes: z.number().int().nonnegative(),
+        softLimitBytes: z.number().int().nonnegative(),
+        softLimitSeconds: z.number().int().nonnegative(),
+      })
+      .strict()
+      .default({ hardLimitBytes: 33_554_432, softLimitBytes: 8_388_608, softLimitSeconds: 60 }),
   })
   .strict();
+
+/** The `client-output-buffer-limit` value for pub/sub clients, as redis-server and CONFIG SET take it. */
+export function pubsubOutputBufferLimitArg(limit: Topology['redis']['pubsubOutputBufferLimit']): string {
+  return `pubsub ${limit.hardLimitBytes} ${limit.softLimitBytes} ${limit.softLimitSeconds}`;
+}
 
 export const databaseSchema = z
   .object({
@@ -672,6 +693,7 @@ export const designTopology: Topology = defineTopology({
     failoverSecondsMax: 30,
     sentinelDownAfterSeconds: 5,
     sentinelFailoverTimeoutSeconds: 30,
+    pubsubOutputBufferLimit: { hardLimitBytes: 33_554_432, softLimitBytes: 8_388_608, softLimitSeconds: 60 },
   },
   database: {
     engine: 'aurora-postgresql',

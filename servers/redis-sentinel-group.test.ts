@@ -1,11 +1,26 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { startRedisSentinelGroup } from './redis-sentinel-group.ts';
 
 describe('redis sentinel group (ElastiCache stand-in)', () => {
   it('promotes the replica when the primary dies, and Sentinel clients follow', async () => {
-    await using group = await startRedisSentinelGroup({ downAfterMs: 500, failoverTimeoutMs: 3_000 });
+    await using group = await startRedisSentinelGroup({
+      downAfterMs: 500,
+      failoverTimeoutMs: 3_000,
+      serverArgs: ['--client-output-buffer-limit', 'pubsub 1000000 500000 7'],
+    });
     const [primary, replica] = group.nodes;
     expect(await group.currentPrimary()).toEqual({ host: '127.0.0.1', port: primary!.server.port });
+    // The design's settings on both nodes: the replica keeps them once promoted.
+    for (const node of [primary!, replica!]) {
+      const direct = new Redis(node.server.port, '127.0.0.1', { maxRetriesPerRequest: 0 });
+      try {
+        const [, value] = (await direct.config('GET', 'client-output-buffer-limit')) as [string, string];
+        expect(value).toContain('pubsub 1000000 500000 7');
+      } finally {
+        direct.disconnect();
+      }
+    }
 
     const client = group.client();
     try {

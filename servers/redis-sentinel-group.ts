@@ -23,6 +23,11 @@ export interface RedisSentinelGroupOptions {
   downAfterMs?: number;
   /** Sentinel failover-timeout, wall milliseconds. @default 10000 */
   failoverTimeoutMs?: number;
+  /**
+   * Settings of primary and replica as `redis-server` flags (`['--client-output-buffer-limit',
+   * 'pubsub 33554432 8388608 60']`): the design's parameter group. @default none
+   */
+  serverArgs?: string[];
   /** AZ labels of primary and replica. @default ['a', 'b'] */
   azs?: [string, string];
   /** AZ label of each of the three Sentinels. @default ['a', 'b', 'a'] */
@@ -164,7 +169,7 @@ export async function startRedisSentinelGroup(
     const primary = await startRedisServer({
       name: `redis-primary az-${azPrimary}`,
       // The default 5 s wait for more replicas before a diskless sync is start-up time lost.
-      extraArgs: ['--repl-diskless-sync-delay', '0'],
+      extraArgs: ['--repl-diskless-sync-delay', '0', ...(options.serverArgs ?? [])],
       log: options.log,
     });
     started.push(primary);
@@ -175,7 +180,14 @@ export async function startRedisSentinelGroup(
     const startingReplica = startRedisServer({
       name: `redis-replica az-${azReplica}`,
       port: replicaPort,
-      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-sync-delay', '0'],
+      extraArgs: [
+        '--replicaof',
+        '127.0.0.1',
+        String(primary.port),
+        '--repl-diskless-sync-delay',
+        '0',
+        ...(options.serverArgs ?? []),
+      ],
       log: options.log,
     }).then((r) => {
       started.push(r);

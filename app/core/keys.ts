@@ -15,6 +15,11 @@ export const keys = {
   active: (eventId: string) => `active:${tag(eventId)}`,
   /** Admitted users by the end of their shopping window (epoch ms). */
   activeUntil: (eventId: string) => `active-until:${tag(eventId)}`,
+  /**
+   * The admission log: one stream entry per admitted batch, written by the ADMIT script with the
+   * admission itself. Instances catch up from it, so a lost pub/sub notice loses nothing.
+   */
+  admissions: (eventId: string) => `admissions:${tag(eventId)}`,
   /** Events with a live queue. In a slot of its own: never in a script with an event's keys. */
   activeEvents: 'active-events',
   salesOpen: (eventId: string) => `sales-open:${tag(eventId)}`,

@@ -9,18 +9,22 @@ import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 
 // Pops up to ARGV[1] users from the head and admits them until ARGV[3], atomically: nobody is
-// lost between the pop and the admit, nobody is admitted twice.
+// lost between the pop and the admit, nobody is admitted twice. The batch goes into the admission
+// log in the same step (entries older than ARGV[4] are trimmed): a notice exists for every
+// admission, whatever happens to its pub/sub copy or to the admitter after this script.
 const ADMIT = `
 local n = tonumber(ARGV[1])
 if n <= 0 then return {} end
 local users = redis.call('ZRANGE', KEYS[1], 0, n - 1)
-if #users == 0 then return users end
+if #users == 0 then return {} end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #users - 1)
 for _, user in ipairs(users) do
   redis.call('SADD', KEYS[2], user)
   redis.call('ZADD', KEYS[3], ARGV[3], user)
 end
-return users
+local id = redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[4], '*',
+  'users', cjson.encode(users), 'until', ARGV[3], 'at', ARGV[2])
+return {id, users}
 `;
 
 // Windows that ended: out of the active set.
@@ -49,6 +53,37 @@ export interface AdmissionBatch {
   eventId: string;
   userIds: string[];
   admittedUntil: number;
+  /** The batch's entry in the admission log. */
+  logId?: string;
+}
+
+/** One batch as the admission log holds it. */
+export interface LoggedAdmission extends Required<AdmissionBatch> {
+  /** When it was admitted (the admitter's epoch ms). */
+  atMs: number;
+}
+
+/** Admission-log entries after `afterId` (exclusive), oldest first, at most `count`. */
+export async function readAdmissionLog(
+  redis: RedisClient,
+  eventId: string,
+  afterId: string,
+  count: number,
+): Promise<LoggedAdmission[]> {
+  const entries = (await redis.xrange(keys.admissions(eventId), `(${afterId}`, '+', 'COUNT', count)) as [
+    string,
+    string[],
+  ][];
+  return entries.map(([logId, fields]) => {
+    const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '';
+    return {
+      eventId,
+      logId,
+      userIds: JSON.parse(field('users')) as string[],
+      admittedUntil: Number(field('until')),
+      atMs: Number(field('at')),
+    };
+  });
 }
 
 export interface AdmitterOptions {
@@ -145,21 +180,24 @@ export class Admitter {
       const credit = (this.credit.get(eventId) ?? 0) + (admissionPerSecond * scale * elapsedMs) / 1_000;
       const count = Math.floor(credit);
       const admittedUntil = Math.round(now + (shoppingWindowSeconds * 1_000) / scale);
-      const userIds = (await redis.eval(
+      // The log keeps a shopping window of batches: an older notice is about an admission that ended.
+      const [logId, userIds = []] = (await redis.eval(
         ADMIT,
-        3,
+        4,
         keys.queue(eventId),
         keys.active(eventId),
         keys.activeUntil(eventId),
+        keys.admissions(eventId),
         count,
         now,
         admittedUntil,
-      )) as string[];
+        now - (admittedUntil - now),
+      )) as [string?, string[]?];
       // Credit not used for lack of people is dropped: an empty queue does not bank admissions.
       this.credit.set(eventId, userIds.length < count ? 0 : credit - count);
-      if (userIds.length > 0) {
+      if (logId !== undefined && userIds.length > 0) {
         this.admittedCount += userIds.length;
-        this.options.onAdmitted({ eventId, userIds, admittedUntil });
+        this.options.onAdmitted({ eventId, userIds, admittedUntil, logId });
       }
     }
   }

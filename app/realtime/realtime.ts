@@ -27,7 +27,7 @@ import { keys } from '../core/keys.ts';
 import type { RedisClient } from '../core/redis.ts';
 import type { TimeScale } from '../core/time-scale.ts';
 import { idPattern, schemas } from '../http/validation.ts';
-import type { AdmissionBatch } from '../queue/admission.ts';
+import { type AdmissionBatch, readAdmissionLog } from '../queue/admission.ts';
 import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
 import { clientAddress } from '../security/client-address.ts';
@@ -61,6 +61,13 @@ interface LocalUser {
   sockets: Set<Socket>;
   /** Last position told, per event, to skip unchanged updates. */
   lastPosition: Map<string, number>;
+  /**
+   * Events this user left the queue of without a notice here, by the update that first saw it:
+   * a notice in flight arrives within that update; one still missing at the next was lost.
+   */
+  leftUnannounced: Map<string, number>;
+  /** Admissions this user was told of here, per event (the window's end): each is told once. */
+  toldUntil: Map<string, number>;
   /** Which update of every HEARTBEAT_UPDATES resends an unchanged position to this user. */
   heartbeatSlot: number;
 }
@@ -89,6 +96,44 @@ export interface RealtimeOptions {
   /** Origins a browser may open sockets from. */
   corsOrigins: string[];
 }
+
+/** `queue:admitted`: `rescued` is set when the notice was lost and the user is told from the queue. */
+export interface AdmittedMessage {
+  eventId: string;
+  admittedUntil: number;
+  sentAt: number;
+  rescued?: true;
+}
+
+/** What became of admission notices on this instance since it started (`/health/details`). */
+export interface NoticeCounts {
+  /** Users told of their admission by the admitter's notice (its own, or heard over pub/sub). */
+  delivered: number;
+  /**
+   * Users told from the admission log because the pub/sub notice had not reached this instance
+   * by the next catch-up (lost with a dropped subscriber, or late behind its backlog).
+   */
+  recovered: number;
+  /** Users told from the queue itself: no notice and no log entry reached them (the defence; expected 0). */
+  rescued: number;
+  /** Times the adapter's subscriber connection came back after it had been lost (a gap in pub/sub). */
+  subscriberReconnects: number;
+}
+
+/** How a user learned of an admission here (which count it goes to). */
+type NoticeSource = 'notice' | 'log' | 'rescue';
+const COUNTED_AS: Record<NoticeSource, keyof NoticeCounts> = {
+  notice: 'delivered',
+  log: 'recovered',
+  rescue: 'rescued',
+};
+/** Log entries read per call while catching up. */
+const LOG_READ_COUNT = 500;
+/**
+ * How far before its first follower an instance starts reading an event's log: entry ids carry
+ * Redis's clock, and a user told meanwhile is not told twice.
+ */
+const LOG_START_SLACK_MS = 5_000;
 
 const ADMITTED_CHANNEL = 'tiketi:admitted';
 const SEATS_CHANNEL = 'tiketi:seats';
@@ -166,6 +211,11 @@ export class UpdateCadence {
   }
 }
 
+/** The user was told of an admission to the event whose window has not ended. */
+function admittedNow(user: LocalUser, eventId: string): boolean {
+  return (user.toldUntil.get(eventId) ?? 0) > Date.now();
+}
+
 export class Realtime {
   readonly io: Server;
   private readonly users = new Map<string, LocalUser>();
@@ -183,6 +233,15 @@ export class Realtime {
   private readonly seatsToDeliver = new SeatChanges();
   private seatFlush: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  private readonly noticeCounts: NoticeCounts = {
+    delivered: 0,
+    recovered: 0,
+    rescued: 0,
+    subscriberReconnects: 0,
+  };
+  /** Per event: the admission log is read up to this entry. */
+  private readonly logCursor = new Map<string, string>();
+  private catchingUp: Promise<void> | undefined;
 
   constructor(private readonly options: RealtimeOptions) {
     this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
@@ -221,8 +280,29 @@ export class Realtime {
         },
       );
     });
+    // Every `ready` after the first is a reconnect: what was published meanwhile never arrives
+    // (Redis also closes a subscriber that falls behind, without an error): catch up at once.
+    let subscriberReady = options.subClient.status === 'ready';
+    options.subClient.on('ready', () => {
+      if (subscriberReady) {
+        this.noticeCounts.subscriberReconnects++;
+        options.log.warn('adapter subscriber reconnected: catching up on admissions from the log');
+        // After this turn: ioredis sends its resubscriptions first.
+        setImmediate(() =>
+          this.catchUpAll().catch((err: unknown) =>
+            options.log.warn(
+              { err: (err as Error).message },
+              'admission log catch-up failed; next update retries',
+            ),
+          ),
+        );
+      }
+      subscriberReady = true;
+    });
     this.io.on('connection', (socket) => this.onConnection(socket));
-    this.io.on(ADMITTED_CHANNEL, (batch: AdmissionBatch & { sentAt: number }) => this.deliverAdmitted(batch));
+    this.io.on(ADMITTED_CHANNEL, (batch: AdmissionBatch & { sentAt: number }) => {
+      this.deliverAdmitted(batch);
+    });
     this.io.on(EXPIRED_CHANNEL, (eventId: string, userIds: string[]) =>
       this.deliverExpired(eventId, userIds),
     );
@@ -287,11 +367,18 @@ export class Realtime {
     return this.io.engine.clientsCount;
   }
 
+  /** Admission notices told, recovered and rescued here, and the subscriber's reconnects, since start. */
+  get notices(): Readonly<NoticeCounts> {
+    return { ...this.noticeCounts };
+  }
+
   private onConnection(socket: Socket): void {
     const { session, following } = socket.data as SocketData;
     const user = this.users.get(session.userId) ?? {
       sockets: new Set(),
       lastPosition: new Map(),
+      leftUnannounced: new Map(),
+      toldUntil: new Map(),
       // Round robin: a tenth of the users get their heartbeat at each update, not all at every tenth.
       heartbeatSlot: this.nextHeartbeatSlot++ % HEARTBEAT_UPDATES,
     };
@@ -313,6 +400,8 @@ export class Realtime {
           throw new ApiError(404, 'not_found', `event ${eventId} not found`, 'eventId');
         if (!socket.connected) throw new ApiError(409, 'disconnected', 'the connection closed');
         following.add(eventId);
+        // The log from a little before this instance's first follower of the event (cursor).
+        if (!this.logCursor.has(eventId)) this.logCursor.set(eventId, `${Date.now() - LOG_START_SLACK_MS}-0`);
         const followers = this.followers.get(eventId) ?? new Set();
         followers.add(session.userId);
         this.followers.set(eventId, followers);
@@ -357,6 +446,7 @@ export class Realtime {
       const followers = this.followers.get(eventId);
       followers?.delete(session.userId);
       user.lastPosition.delete(eventId);
+      user.leftUnannounced.delete(eventId);
       if (followers?.size === 0) this.followers.delete(eventId);
     }
   }
@@ -379,7 +469,9 @@ export class Realtime {
     };
     if (status.state === 'queued') {
       state.position = status.position;
-      this.users.get(userId)?.lastPosition.set(eventId, status.position);
+      const user = this.users.get(userId);
+      // A notice that came during the read is newer than it: the next update tells the position.
+      if (user && !admittedNow(user, eventId)) user.lastPosition.set(eventId, status.position);
       socket.emit('queue:update', {
         eventId,
         position: status.position,
@@ -388,8 +480,14 @@ export class Realtime {
       });
     } else if (status.state === 'admitted') {
       state.admittedUntil = status.admittedUntil;
+      // Told now, on (re)connect: not a notice the position updates need to rescue.
+      const user = this.users.get(userId);
+      user?.lastPosition.delete(eventId);
+      user?.leftUnannounced.delete(eventId);
+      user?.toldUntil.set(eventId, status.admittedUntil);
       await socket.join(`event:${eventId}`);
-      socket.emit('queue:admitted', { eventId, admittedUntil: status.admittedUntil, sentAt });
+      const message: AdmittedMessage = { eventId, admittedUntil: status.admittedUntil, sentAt };
+      socket.emit('queue:admitted', message);
     }
     socket.emit('session:state', state);
     return state;
@@ -412,6 +510,9 @@ export class Realtime {
     for (const followers of this.followers.values()) chunks += Math.ceil(followers.size / POSITION_CHUNK);
     const gapMs = chunks > 1 ? (POSITION_SPREAD * untilNextMs) / chunks : 0;
     try {
+      // Admissions whose pub/sub notice has not come are told from the log first: only users
+      // neither reached are left for the rescue below.
+      await this.catchUpAll();
       for (const [eventId, followers] of this.followers) {
         if (followers.size === 0) continue;
         const userIds = [...followers];
@@ -427,12 +528,18 @@ export class Realtime {
           chunk.forEach((userId, j) => {
             const position = positions[j] ?? 0;
             const user = this.users.get(userId);
-            if (!user) return;
+            // Told of its admission (a position read before it is stale): nothing to send.
+            if (!user || admittedNow(user, eventId)) return;
             if (position === 0) {
-              // Out of the queue, yet never told it was admitted here: the notice may be lost.
-              if (user.lastPosition.has(eventId)) unresolved.push(userId);
+              // Out of the queue, yet never told it was admitted here: its log entry may be newer
+              // than this update's catch-up, so it counts as lost only at the next update.
+              if (!user.lastPosition.has(eventId)) return;
+              const since = user.leftUnannounced.get(eventId);
+              if (since === undefined) user.leftUnannounced.set(eventId, this.updateCount);
+              else if (since < this.updateCount) unresolved.push(userId);
               return;
             }
+            user.leftUnannounced.delete(eventId);
             if (user.heartbeatSlot !== heartbeatSlot && user.lastPosition.get(eventId) === position) return;
             user.lastPosition.set(eventId, position);
             for (const socket of user.sockets)
@@ -450,9 +557,36 @@ export class Realtime {
   }
 
   /**
-   * Users who left the queue without this instance hearing why. The admitter's notice crosses
-   * instances over Redis pub/sub, which is fire-and-forget (a subscriber that reconnects, or a
-   * publish that fails, loses it): the queue itself is the truth, so ask it and tell them.
+   * Tells this instance's users of the admissions in the log they have not heard of: the pub/sub
+   * notice is fire-and-forget (Redis drops a subscriber that falls behind, with everything queued
+   * for it; a reconnect misses what was published meanwhile), the log is not.
+   */
+  private catchUpAll(): Promise<void> {
+    this.catchingUp ??= (async () => {
+      for (const eventId of [...this.followers.keys()]) await this.catchUp(eventId);
+    })().finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  private async catchUp(eventId: string): Promise<void> {
+    let cursor = this.logCursor.get(eventId);
+    if (cursor === undefined) return;
+    for (;;) {
+      const batches = await readAdmissionLog(this.options.redis, eventId, cursor, LOG_READ_COUNT);
+      for (const batch of batches) {
+        this.deliverAdmitted({ ...batch, sentAt: batch.atMs }, 'log');
+        cursor = batch.logId;
+      }
+      this.logCursor.set(eventId, cursor);
+      if (batches.length < LOG_READ_COUNT) return;
+    }
+  }
+
+  /**
+   * The defence behind the log: users who left the queue and were told neither by a notice nor
+   * by the log (trimmed, or a bug). The queue itself is the truth: ask it and tell them.
    */
   private async resolveLeftQueue(eventId: string, userIds: string[]): Promise<void> {
     const statuses = await Promise.all(userIds.map((id) => this.options.queue.status(eventId, id)));
@@ -460,21 +594,21 @@ export class Realtime {
     statuses.forEach((status, i) => {
       const userId = userIds[i]!;
       const user = this.users.get(userId);
-      if (!user) return;
-      if (status.state === 'admitted') {
-        admitted++;
-        this.deliverAdmitted({
-          eventId,
-          userIds: [userId],
-          admittedUntil: status.admittedUntil,
-          sentAt: Date.now(),
-        });
-      } else if (status.state === 'none') user.lastPosition.delete(eventId);
+      // Told meanwhile: nothing to rescue.
+      if (!user?.leftUnannounced.has(eventId)) return;
+      if (status.state === 'queued') return;
+      user.lastPosition.delete(eventId);
+      user.leftUnannounced.delete(eventId);
+      if (status.state === 'admitted')
+        admitted += this.deliverAdmitted(
+          { eventId, userIds: [userId], admittedUntil: status.admittedUntil, sentAt: Date.now() },
+          'rescue',
+        );
     });
     if (admitted > 0)
       this.options.log.warn(
         { eventId, admitted },
-        'admissions this instance was not told of (lost pub/sub notice): told the users now',
+        'admissions this instance heard of neither by notice nor from the log: told the users from the queue',
       );
   }
 
@@ -490,26 +624,43 @@ export class Realtime {
     this.deliverExpired(eventId, userIds);
   }
 
-  private deliverAdmitted(batch: AdmissionBatch & { sentAt: number }): void {
+  /**
+   * Tells this instance's users of an admission, once each, whichever way it reached here first.
+   * Returns how many were told now.
+   */
+  private deliverAdmitted(
+    batch: AdmissionBatch & { sentAt: number },
+    source: NoticeSource = 'notice',
+  ): number {
+    const { eventId, admittedUntil } = batch;
+    const message: AdmittedMessage = {
+      eventId,
+      admittedUntil,
+      sentAt: batch.sentAt,
+      ...(source === 'rescue' ? { rescued: true } : {}),
+    };
+    let told = 0;
     for (const userId of batch.userIds) {
       const user = this.users.get(userId);
-      if (!user) continue;
-      user.lastPosition.delete(batch.eventId);
+      if (!user || user.toldUntil.get(eventId) === admittedUntil) continue;
+      user.toldUntil.set(eventId, admittedUntil);
+      user.lastPosition.delete(eventId);
+      user.leftUnannounced.delete(eventId);
+      this.noticeCounts[COUNTED_AS[source]]++;
+      told++;
       for (const socket of user.sockets) {
-        void socket.join(`event:${batch.eventId}`);
-        socket.emit('queue:admitted', {
-          eventId: batch.eventId,
-          admittedUntil: batch.admittedUntil,
-          sentAt: batch.sentAt,
-        });
+        void socket.join(`event:${eventId}`);
+        socket.emit('queue:admitted', message);
       }
     }
+    return told;
   }
 
   private deliverExpired(eventId: string, userIds: string[]): void {
     for (const userId of userIds) {
-      for (const socket of this.users.get(userId)?.sockets ?? [])
-        socket.emit('queue:expired', { eventId, sentAt: Date.now() });
+      const user = this.users.get(userId);
+      user?.toldUntil.delete(eventId);
+      for (const socket of user?.sockets ?? []) socket.emit('queue:expired', { eventId, sentAt: Date.now() });
     }
   }
 
@@ -551,6 +702,7 @@ export class Realtime {
     if (this.timer) clearInterval(this.timer);
     if (this.seatFlush) clearTimeout(this.seatFlush);
     await this.ticking;
+    await this.catchingUp?.catch(() => undefined);
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 }

@@ -78,6 +78,11 @@ export interface BackendStartOptions {
   /** Sentinel down-after, wall ms (the design's seconds divided by the time scale). */
   redisDownAfterMs?: number;
   redisFailoverTimeoutMs?: number;
+  /**
+   * Redis settings of the design's parameter group, as `redis-server` flags (for the nodes this
+   * backend starts). @default redis-server's defaults
+   */
+  redisServerArgs?: string[];
   /** Synchronous DB replication (zero data loss). @default true */
   synchronousReplication?: boolean;
   /**

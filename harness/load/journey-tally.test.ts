@@ -12,6 +12,10 @@ describe('a load worker tally', () => {
     tally.socketDisconnected();
     tally.paymentConfirmed('r-1');
     tally.reconnect({ userId: 'u', disconnectedAtWallMs: 1, reason: 'transport close' });
+    tally.admissionNotice('delivered');
+    tally.admissionNotice('delivered');
+    tally.admissionNotice('rescuedByApp');
+    tally.admissionNotice('lost');
     expect(tally.take()).toEqual({
       joined: 1,
       settled: 1,
@@ -19,6 +23,10 @@ describe('a load worker tally', () => {
       seatsHeld: 0,
       reservations: 0,
       socketDisconnects: 1,
+      noticesDelivered: 2,
+      noticesRescuedByApp: 1,
+      noticesRescuedByPoll: 0,
+      noticesLost: 1,
       confirmedReservationIds: ['r-1'],
       socketsConnected: 1,
       unsettled: 2,
@@ -29,6 +37,8 @@ describe('a load worker tally', () => {
       joined: 0,
       settled: 0,
       socketDisconnects: 0,
+      noticesDelivered: 0,
+      noticesLost: 0,
       socketsConnected: 1,
       unsettled: 2,
     });

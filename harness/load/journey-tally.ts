@@ -1,7 +1,7 @@
 /** A load worker's counters, fed by its users' journeys and emptied into each report. */
 
 import { JOURNEY_COUNTERS, type ReconnectObservation, type WorkerReport, zeroCounters } from './protocol.ts';
-import type { JourneyEvents } from './user-journey.ts';
+import type { JourneyEvents, NoticeOutcome } from './user-journey.ts';
 
 /** The report fields a tally fills: deltas since the last report, and gauges. */
 export type TallyReport = Pick<
@@ -12,11 +12,22 @@ export type TallyReport = Pick<
   | 'seatsHeld'
   | 'reservations'
   | 'socketDisconnects'
+  | 'noticesDelivered'
+  | 'noticesRescuedByApp'
+  | 'noticesRescuedByPoll'
+  | 'noticesLost'
   | 'confirmedReservationIds'
   | 'socketsConnected'
   | 'unsettled'
   | 'reconnects'
 >;
+
+const NOTICE_COUNTERS = {
+  delivered: 'noticesDelivered',
+  rescuedByApp: 'noticesRescuedByApp',
+  rescuedByPoll: 'noticesRescuedByPoll',
+  lost: 'noticesLost',
+} as const satisfies Record<NoticeOutcome, keyof TallyReport>;
 
 export class JourneyTally implements JourneyEvents {
   private readonly delta = zeroCounters();
@@ -40,6 +51,9 @@ export class JourneyTally implements JourneyEvents {
   }
   admitted(): void {
     this.delta.admitted++;
+  }
+  admissionNotice(outcome: NoticeOutcome): void {
+    this.delta[NOTICE_COUNTERS[outcome]]++;
   }
   seatHeld(): void {
     this.delta.seatsHeld++;

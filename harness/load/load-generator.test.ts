@@ -71,6 +71,13 @@ describe('load generator: real users in worker processes', () => {
       expect(errors).toEqual([]);
       expect(totals.joined).toBe(300);
       expect(totals.admitted).toBe(300);
+      // Every user waited with a socket (sales opened after all joined): each heard the notice.
+      expect(totals).toMatchObject({
+        noticesDelivered: 300,
+        noticesRescuedByApp: 0,
+        noticesRescuedByPoll: 0,
+        noticesLost: 0,
+      });
       expect(totals.errors).toBe(0);
       expect(totals.confirmedReservationIds.length).toBeGreaterThan(10);
       const { rows } = await db.query<{ id: string }>(

@@ -50,6 +50,11 @@ export interface LoadTotals {
   reservations: number;
   confirmedReservationIds: string[];
   socketDisconnects: number;
+  /** How users who waited with a socket learned of their admission (WorkerReport.notices*). */
+  noticesDelivered: number;
+  noticesRescuedByApp: number;
+  noticesRescuedByPoll: number;
+  noticesLost: number;
   socketsConnected: number;
   usersActive: number;
   /**

@@ -72,6 +72,16 @@ export interface WorkerReport {
   /** Reservation ids whose payment the app confirmed (201) since the previous report. */
   confirmedReservationIds: string[];
   socketDisconnects: number;
+  /**
+   * How users who waited in the queue with a socket learned of their admission (deltas): the
+   * socket notice, the app's rescue (a notice flagged `rescued`), their own poll of
+   * `GET …/queue/me` (the notice not there within NOTICE_GRACE_MS), or never (admitted when the
+   * run stopped, not told).
+   */
+  noticesDelivered: number;
+  noticesRescuedByApp: number;
+  noticesRescuedByPoll: number;
+  noticesLost: number;
   /** Gauges. */
   socketsConnected: number;
   usersActive: number;
@@ -92,6 +102,10 @@ export const JOURNEY_COUNTERS = [
   'seatsHeld',
   'reservations',
   'socketDisconnects',
+  'noticesDelivered',
+  'noticesRescuedByApp',
+  'noticesRescuedByPoll',
+  'noticesLost',
 ] as const satisfies readonly (keyof WorkerReport)[];
 
 export type JourneyCounters = Record<(typeof JOURNEY_COUNTERS)[number], number>;

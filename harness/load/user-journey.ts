@@ -32,11 +32,27 @@ export interface JourneyContext {
   stop: Stopper;
 }
 
+/**
+ * How a user who waited in the queue with a socket learned of its admission: the socket notice
+ * (`delivered`), the app's rescue (a `queue:admitted` flagged `rescued`), its own poll of
+ * `GET …/queue/me` with no notice within NOTICE_GRACE_MS (`rescuedByPoll`), or not at all: still
+ * waiting when the run stopped although the app had admitted it (`lost`).
+ */
+export type NoticeOutcome = 'delivered' | 'rescuedByApp' | 'rescuedByPoll' | 'lost';
+
+/**
+ * Wall ms a socket notice may come after a poll found the admission and still count as
+ * delivered: the poll only happened to ask first.
+ */
+export const NOTICE_GRACE_MS = 2_000;
+
 export interface JourneyEvents {
   joined(): void;
   /** Once per user: the join is answered (or failed) and, with a socket, it connected or was refused. */
   settled(): void;
   admitted(): void;
+  /** Once per user who waited with a socket (see NoticeOutcome). */
+  admissionNotice(outcome: NoticeOutcome): void;
   seatHeld(): void;
   reserved(): void;
   paymentConfirmed(reservationId: string): void;
@@ -118,8 +134,11 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   const admitted = new Promise<void>((resolve) => {
     resolveAdmitted = resolve;
   });
-  if (join.body.state === 'admitted') resolveAdmitted();
+  const waited = join.body.state !== 'admitted';
+  if (!waited) resolveAdmitted();
   else known.position = join.body.position;
+  // Only a user who waits with a socket expects the notice.
+  const notice = waited && ctx.behaviour.socket ? new NoticeWatch(ctx.events) : undefined;
 
   if (ctx.behaviour.socket) {
     const cookie = caller.jar.header();
@@ -169,10 +188,11 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       ctx.latency.record('socket.delivery', Math.max(0, Date.now() - u.sentAt));
       known.position = u.position;
     });
-    socket.on('queue:admitted', (a: { admittedUntil: number; sentAt: number }) => {
+    socket.on('queue:admitted', (a: { admittedUntil: number; sentAt: number; rescued?: boolean }) => {
       ctx.latency.record('socket.delivery', Math.max(0, Date.now() - a.sentAt));
       known.admittedUntil = a.admittedUntil;
       known.position = undefined;
+      notice?.told(a.rescued === true ? 'rescuedByApp' : 'delivered');
       resolveAdmitted();
     });
     socket.on('seats:changed', (s: { held: string[]; sold: string[]; sentAt: number }) => {
@@ -180,6 +200,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       ctx.events.seatsTaken([...s.held, ...s.sold]);
     });
     ctx.stop.onStop(() => {
+      notice?.runStopped();
       // Still away when the run ends: reported as not back (the expectation decides if that is late).
       if (away) ctx.events.reconnect(away);
       socket?.close();
@@ -187,7 +208,10 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   }
   // Without a socket, polling is how a user learns of admission; with one, only if asked for.
   if (!ctx.behaviour.socket || ctx.behaviour.pollQueueEverySeconds > 0)
-    void pollUntilAdmitted(ctx, caller, path, admitted, resolveAdmitted);
+    void pollUntilAdmitted(ctx, caller, path, admitted, () => {
+      notice?.polled();
+      resolveAdmitted();
+    });
 
   let offStop: () => void = () => undefined;
   await Promise.race([
@@ -197,11 +221,78 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     }),
   ]);
   offStop();
-  if (ctx.stop.stopped) return;
+  if (ctx.stop.stopped) {
+    // Waited to the end with a socket: was it admitted without being told?
+    if (notice?.waiting) await lastLook(ctx, caller, path, notice);
+    return;
+  }
   ctx.events.admitted();
 
   if (decisions.buys) await buy(ctx, caller, known.held);
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
+}
+
+/** Which way one waiting user learned of its admission; reports it once. */
+export class NoticeWatch {
+  private outcome: NoticeOutcome | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly events: Pick<JourneyEvents, 'admissionNotice'>) {}
+
+  /** Nothing has told the user yet. */
+  get waiting(): boolean {
+    return this.outcome === undefined && this.graceTimer === undefined;
+  }
+
+  /** A `queue:admitted` came (counts as delivered even shortly after a poll found it). */
+  told(how: 'delivered' | 'rescuedByApp'): void {
+    if (this.outcome !== undefined) return;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.report(how);
+  }
+
+  /** The user's own poll found the admission: rescued by it unless the notice follows within the grace. */
+  polled(): void {
+    if (this.outcome !== undefined || this.graceTimer) return;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      this.report('rescuedByPoll');
+    }, NOTICE_GRACE_MS);
+  }
+
+  /** The run stops during a grace: the notice had not come. */
+  runStopped(): void {
+    if (!this.graceTimer) return;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.report('rescuedByPoll');
+  }
+
+  lost(): void {
+    if (this.outcome === undefined) this.report('lost');
+  }
+
+  private report(outcome: NoticeOutcome): void {
+    this.outcome = outcome;
+    this.events.admissionNotice(outcome);
+  }
+}
+
+/** The run stopped while the user still waited: one look at its state says whether a notice was lost. */
+async function lastLook(
+  ctx: JourneyContext,
+  caller: Caller,
+  path: string,
+  notice: NoticeWatch,
+): Promise<void> {
+  const me = await ctx.http.call<{ state: string }>(
+    'GET /api/events/:eventId/queue/me',
+    'GET',
+    `${path}/queue/me`,
+    caller,
+  );
+  if (me?.body?.state === 'admitted') notice.lost();
 }
 
 /** What the user knows of itself, to check a reconnect restored it. */

@@ -24,6 +24,10 @@ function totals(over: Partial<LoadTotals> = {}): LoadTotals {
     reservations: 250,
     confirmedReservationIds: ['r-1', 'r-2'],
     socketDisconnects: 12,
+    noticesDelivered: 395,
+    noticesRescuedByApp: 2,
+    noticesRescuedByPoll: 1,
+    noticesLost: 0,
     socketsConnected: 0,
     usersActive: 0,
     unsettled: 0,
@@ -109,6 +113,18 @@ describe('buildRunRecord', () => {
     });
     expect(record.loadGenerator).toEqual({ workers: 2, maxEventLoopDelayMs: 42 });
     expect(record.latency.all?.count).toBe(1);
+  });
+
+  it("records how waiting users learned of their admission from tiketi-sim's own users, not an engine's", () => {
+    expect(buildRunRecord(input()).admissionNotices).toEqual({
+      delivered: 395,
+      rescuedByApp: 2,
+      rescuedByPoll: 1,
+      lost: 0,
+    });
+    // An engine sent the users (no workers of ours): nothing was counted, so nothing is recorded.
+    const engine = buildRunRecord(input({ load: { ...input().load, workers: 0 } }));
+    expect('admissionNotices' in engine).toBe(false);
   });
 
   it('an aborted run ends where the clock stood; no gap is 0; faults are copies', () => {

@@ -2,7 +2,14 @@ import type { LoadTotals } from '../load/load-generator.ts';
 import type { MeasurementRecord } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import { disconnectBreakdown } from './disconnects.ts';
-import type { FaultRecord, Integrity, PlannedChoices, RunRecord, Sample } from './run-record.ts';
+import type {
+  AdmissionNoticeRecord,
+  FaultRecord,
+  Integrity,
+  PlannedChoices,
+  RunRecord,
+  Sample,
+} from './run-record.ts';
 
 /** What a finished run hands to the report; times are simulated unless a name says wall. */
 export interface RunRecordInput {
@@ -64,6 +71,8 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
       : 0,
     loadGenerator: { workers, maxEventLoopDelayMs: Math.round(totals.maxWorkerEventLoopDelayMs) },
     ...(input.measurement ? { measurement: input.measurement } : {}),
+    // Counted by tiketi-sim's own virtual users; an engine's users (no workers here) are not.
+    ...(workers > 0 ? { admissionNotices: admissionNotices(totals) } : {}),
     // What the findings read, where the world could see it (absent: the rule says "not evaluated").
     ...(input.history.policyRefusals ? { policyRefusals: input.history.policyRefusals } : {}),
     ...(input.history.healthReplacements ? { healthReplacements: input.history.healthReplacements } : {}),
@@ -80,6 +89,15 @@ function reconnectsInSimTime(totals: LoadTotals, toSim: (wallMs: number) => numb
     reconnectedAtMs: r.reconnectedAtWallMs === undefined ? undefined : toSim(r.reconnectedAtWallMs),
     stateKept: r.stateKept,
   }));
+}
+
+function admissionNotices(totals: LoadTotals): AdmissionNoticeRecord {
+  return {
+    delivered: totals.noticesDelivered,
+    rescuedByApp: totals.noticesRescuedByApp,
+    rescuedByPoll: totals.noticesRescuedByPoll,
+    lost: totals.noticesLost,
+  };
 }
 
 function counters(totals: LoadTotals): RunRecord['counters'] {

@@ -175,20 +175,40 @@ describe('findings on a recorded peak-drop', () => {
     );
   });
 
-  it('admission notices: lost ones warn, rescued ones inform, none recorded is not evaluated', () => {
+  it('admission notices: lost ones warn, rescued ones (by the app or by polling) inform, with the numbers', () => {
     const record = recordedPeakDrop();
-    expect(evaluateFindings(record, designTopology).notEvaluated.map((n) => n.rule)).toEqual([
-      'admission-notices-lost',
-      'admission-notices-rescued',
-    ]);
-    record.admissionNotices = { sent: 25_000, delivered: 24_990, rescuedByPoll: 7, lost: 3 };
-    expect(findingsOf(record, 'admission-notices-lost')[0]!.text).toContain(
-      '3 of 25,000 admitted users never',
-    );
-    expect(findingsOf(record, 'admission-notices-rescued')[0]!.severity).toBe('info');
-    record.admissionNotices = { sent: 25_000, delivered: 25_000, rescuedByPoll: 0, lost: 0 };
+    record.admissionNotices = { delivered: 24_985, rescuedByApp: 5, rescuedByPoll: 7, lost: 3 };
+    const [lost] = findingsOf(record, 'admission-notices-lost');
+    expect(lost!.severity).toBe('warning');
+    expect(lost!.text).toContain('3 of 25,000 users who waited with a socket were admitted and never told');
+    expect(lost!.numbers).toEqual({
+      delivered: 24_985,
+      rescuedByApp: 5,
+      rescuedByPoll: 7,
+      lost: 3,
+      waited: 25_000,
+    });
+    const [rescued] = findingsOf(record, 'admission-notices-rescued');
+    expect(rescued!.severity).toBe('info');
+    expect(rescued!.text).toContain('12 of 25,000 admission notices never reached their user');
+    expect(rescued!.text).toContain("5 told from the queue by the app's rescue, 7 found it by polling");
+    // The app's rescue alone is a finding too.
+    record.admissionNotices = { delivered: 24_999, rescuedByApp: 1, rescuedByPoll: 0, lost: 0 };
+    expect(findingsOf(record, 'admission-notices-rescued')[0]!.numbers.rescuedByApp).toBe(1);
+    expect(findingsOf(record, 'admission-notices-lost')).toEqual([]);
+  });
+
+  it('admission notices: every one delivered is no finding; none recorded (an engine sent the users) is not evaluated', () => {
+    const record = recordedPeakDrop();
+    record.admissionNotices = { delivered: 25_000, rescuedByApp: 0, rescuedByPoll: 0, lost: 0 };
+    const result = evaluateFindings(record, designTopology);
+    expect(result.findings.filter((f) => f.rule.startsWith('admission'))).toEqual([]);
+    expect(result.notEvaluated.filter((n) => n.rule.startsWith('admission'))).toEqual([]);
+    delete record.admissionNotices;
     expect(
-      evaluateFindings(record, designTopology).findings.filter((f) => f.rule.startsWith('admission')),
-    ).toEqual([]);
+      evaluateFindings(record, designTopology)
+        .notEvaluated.filter((n) => n.rule.startsWith('admission'))
+        .map((n) => n.rule),
+    ).toEqual(['admission-notices-lost', 'admission-notices-rescued']);
   });
 });

@@ -101,15 +101,19 @@ export interface HealthReplacementRecord {
   processAlive: boolean;
 }
 
-/** What became of the "you are admitted" notices the queue pushes over Socket.IO. */
+/**
+ * How the users who waited in the queue with a socket learned of their admission (the load
+ * generator's count, one outcome per user; harness/load/user-journey.ts `NoticeOutcome`).
+ * A healthy run has only `delivered`.
+ */
 export interface AdmissionNoticeRecord {
-  /** Admissions the server announced. */
-  sent: number;
-  /** Notices that reached their user over the socket. */
+  /** The `queue:admitted` notice reached them over the socket. */
   delivered: number;
-  /** Admitted users who learned of it by polling `GET …/queue/me` after the notice was lost. */
+  /** The app told them from the queue itself: neither the notice nor the admission log reached their instance. */
+  rescuedByApp: number;
+  /** Their own poll of `GET …/queue/me` found it, and no notice followed within 2 s. */
   rescuedByPoll: number;
-  /** Admitted users who never learned of it before their shopping window ended. */
+  /** Admitted when the run stopped, and never told. */
   lost: number;
 }
 
@@ -267,7 +271,7 @@ export interface RunRecord {
   policyRefusals?: PolicyRefusalRecord[];
   /** ELB health-check replacements. Optional: older records lack it. */
   healthReplacements?: HealthReplacementRecord[];
-  /** Admission notices. Optional: not recorded yet. */
+  /** Admission notices. Optional: absent when an engine sent the users, and in older records. */
   admissionNotices?: AdmissionNoticeRecord;
   /**
    * Whether this machine could measure: the thresholds, the latency of the samples taken with

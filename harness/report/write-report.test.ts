@@ -167,6 +167,22 @@ describe('the report', () => {
     expect(summary.reconnects).toMatchObject({ count: 1, maxSeconds: 3 });
   });
 
+  it('states how waiting users learned of their admission, and the finding when some did not hear it', () => {
+    const notices = { delivered: 19_990, rescuedByApp: 6, rescuedByPoll: 0, lost: 4 };
+    const withNotices = summarize({
+      scenarioFile: 'scenarios/report-test.ts',
+      record: { ...record(), admissionNotices: notices },
+      verdicts,
+      topology: designTopology,
+      aborted: false,
+    });
+    expect(withNotices.admissionNotices).toEqual(notices);
+    expect(withNotices.findings.map((f) => f.rule)).toEqual(
+      expect.arrayContaining(['admission-notices-lost', 'admission-notices-rescued']),
+    );
+    expect('admissionNotices' in summary).toBe(false);
+  });
+
   it('junit has one test case per expectation, a failure for the failing one, all escaped', () => {
     const xml = renderJunit(summary);
     expect(xml.match(/<testcase /g)).toHaveLength(3);

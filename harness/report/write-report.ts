@@ -42,6 +42,8 @@ export interface Summary {
   loadGenerator: RunRecord['loadGenerator'];
   latency: RunRecord['latency'];
   counters: RunRecord['counters'];
+  /** How users who waited with a socket learned of their admission; absent when an engine sent the users. */
+  admissionNotices?: RunRecord['admissionNotices'];
   integrity: RunRecord['integrity'];
   instanceHours: number;
   instanceCostKrw: number;
@@ -117,6 +119,7 @@ export function summarize(input: {
     loadGenerator: record.loadGenerator,
     latency: record.latency,
     counters: record.counters,
+    ...(record.admissionNotices ? { admissionNotices: record.admissionNotices } : {}),
     integrity: record.integrity,
     instanceHours: Math.round(hours * 100) / 100,
     instanceCostKrw: Math.round((hours / HOURS_PER_MONTH) * topology.monthlyCostKrw.ec2PerInstance),

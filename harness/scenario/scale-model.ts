@@ -143,6 +143,8 @@ export const TOPOLOGY_RULES: ScalingRules<Topology> = {
     failoverSecondsMax: 'time',
     sentinelDownAfterSeconds: 'time',
     sentinelFailoverTimeoutSeconds: 'time',
+    // A byte limit per subscriber connection, whatever the number of users.
+    pubsubOutputBufferLimit: { hardLimitBytes: 'kept', softLimitBytes: 'kept', softLimitSeconds: 'time' },
   },
   database: {
     port: 'kept',

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../app/db/migrate.ts';
 import { createQueueMonitorHandler, type MetricsSink } from '../../app/lambda/queue-monitor.ts';
-import { queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
+import { pubsubOutputBufferLimitArg, queueMetricSettingsOf, type Topology } from '../../infra/topology.ts';
 import { type ProxyRoute, startProxyHost } from '../../servers/fault-proxy/proxy-host.ts';
 import type { LogSink } from '../../servers/process.ts';
 import { type StartupSteps, silentSteps } from '../../servers/startup-steps.ts';
@@ -171,6 +171,11 @@ async function startDataTier(options: LocalTopologyOptions, teardown: Teardown):
     redisDownAfterMs: Math.max(500, (topology.redis.sentinelDownAfterSeconds * 1_000) / scale),
     redisFaultPath: options.redisPath ?? false,
     redisFailoverTimeoutMs: Math.max(3_000, (topology.redis.sentinelFailoverTimeoutSeconds * 1_000) / scale),
+    // ElastiCache's parameter group, as the design has it (a subscriber that falls behind is cut off).
+    redisServerArgs: [
+      '--client-output-buffer-limit',
+      pubsubOutputBufferLimitArg(topology.redis.pubsubOutputBufferLimit),
+    ],
   });
   teardown.defer(() => backend.stop());
   const admin = backend.adminEndpoints ?? backend.endpoints;

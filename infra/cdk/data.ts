@@ -15,6 +15,15 @@ import { acceptFinding } from './nag-suppressions.ts';
 export const DATABASE_NAME = 'tiketi';
 const DATABASE_USER = 'tiketi';
 const REDIS_AUTH_TOKEN_LENGTH = 64;
+/**
+ * `client-output-buffer-limit-pubsub-*` in ElastiCache's default parameter groups (an AWS fact,
+ * not a design choice): the stack uses a default group, so the design's limit must equal it.
+ */
+export const ELASTICACHE_DEFAULT_PUBSUB_LIMIT: Topology['redis']['pubsubOutputBufferLimit'] = {
+  hardLimitBytes: 33_554_432,
+  softLimitBytes: 8_388_608,
+  softLimitSeconds: 60,
+};
 
 export interface RedisEndpoint {
   host: string;
@@ -49,6 +58,17 @@ export function createRedisCluster(
   if (!redis.transitEncryption) {
     throw new Error(
       'topology.redis.transitEncryption is false: ElastiCache AUTH (which the stack sets) needs encryption in transit',
+    );
+  }
+  const limit = redis.pubsubOutputBufferLimit;
+  const defaults = ELASTICACHE_DEFAULT_PUBSUB_LIMIT;
+  if (
+    limit.hardLimitBytes !== defaults.hardLimitBytes ||
+    limit.softLimitBytes !== defaults.softLimitBytes ||
+    limit.softLimitSeconds !== defaults.softLimitSeconds
+  ) {
+    throw new Error(
+      `topology.redis.pubsubOutputBufferLimit is ${JSON.stringify(limit)}, but the stack uses ElastiCache's default parameter group (${clusterModeParameterGroup(redis.engineVersion)}), whose pub/sub limit is ${JSON.stringify(defaults)}: give the stack a parameter group that sets client-output-buffer-limit-pubsub-*, or keep the default`,
     );
   }
   const subnetGroup = new elasticache.CfnSubnetGroup(scope, 'RedisSubnetGroup', {

@@ -21,7 +21,7 @@ import {
   queueMetricSettingsOf,
   type Topology,
 } from '../topology.ts';
-import { clusterModeParameterGroup } from './data.ts';
+import { clusterModeParameterGroup, ELASTICACHE_DEFAULT_PUBSUB_LIMIT } from './data.ts';
 import { natGatewayCount } from './network.ts';
 import { lambdaRuntimeNamed } from './queue-monitor.ts';
 import { REPOSITORY_ROOT } from './repository.ts';
@@ -1239,6 +1239,22 @@ describe('guards on topology values', () => {
     expect(natGatewayCount(designTopology)).toBe(2);
     const twoPerAz = mergeTopology(designTopology, { network: { natGatewaysPerAz: 2 } });
     expect(() => natGatewayCount(twoPerAz)).toThrow(/at most one per AZ/);
+  });
+
+  it("refuses a pub/sub output-buffer limit other than the default parameter group's: the stack would not apply it", () => {
+    const changed = mergeTopology(designTopology, {
+      redis: {
+        pubsubOutputBufferLimit: {
+          hardLimitBytes: 67_108_864,
+          softLimitBytes: 8_388_608,
+          softLimitSeconds: 60,
+        },
+      },
+    });
+    expect(
+      () => new TiketiStack(newApp(WITHOUT_BUNDLING), 'OtherLimit', { topology: changed, target: 'aws' }),
+    ).toThrow(/pubsubOutputBufferLimit .* default parameter group \(default\.redis7\.cluster\.on\)/);
+    expect(designTopology.redis.pubsubOutputBufferLimit).toEqual(ELASTICACHE_DEFAULT_PUBSUB_LIMIT);
   });
 
   it('picks the cluster-mode parameter group of the Redis major version', () => {

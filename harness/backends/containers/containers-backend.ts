@@ -61,15 +61,17 @@ export const containersBackend: Backend = {
     try {
       // Redis: primary, replica, three Sentinels on one network; Sentinel announces network
       // addresses, which the natMap turns into the ports mapped on this host.
+      const serverArgs = options.redisServerArgs ?? [];
       const primary = await new RedisContainer(REDIS_IMAGE)
         .withNetwork(network)
         .withNetworkAliases('redis-primary')
+        .withCommand(['redis-server', ...serverArgs])
         .start();
       started.push(primary);
       const replica = await new RedisContainer(REDIS_IMAGE)
         .withNetwork(network)
         .withNetworkAliases('redis-replica')
-        .withCommand(['redis-server', '--replicaof', 'redis-primary', '6379'])
+        .withCommand(['redis-server', '--replicaof', 'redis-primary', '6379', ...serverArgs])
         .start();
       started.push(replica);
       const downAfterMs = options.redisDownAfterMs ?? 1_000;

@@ -21,6 +21,7 @@ export const localBackend: Backend = {
         startRedisSentinelGroup({
           downAfterMs: options.redisDownAfterMs,
           failoverTimeoutMs: options.redisFailoverTimeoutMs,
+          serverArgs: options.redisServerArgs,
           log: options.log,
           proxies: options.redisFaultPath ? routes : undefined,
         }),
