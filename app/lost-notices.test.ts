@@ -119,7 +119,8 @@ describe('admission notices when Redis closes a lagging pub/sub subscriber', () 
       );
       const subscribers = async () =>
         ((await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string).match(/ psub=1 /g)?.length ?? 0;
-      await waitFor('both instances subscribed', async () => (await subscribers()) === 2, 10_000);
+      // At least: a connection ioredis replaced on a loaded machine may linger in the list a moment.
+      await waitFor('both instances subscribed', async () => (await subscribers()) >= 2, 30_000);
 
       // B stops reading (SIGSTOP: to Redis, what a CPU-starved instance looks like) while pub/sub
       // traffic goes on: once B's socket buffers are full, Redis queues B's share in its memory.
