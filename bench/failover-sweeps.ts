@@ -11,11 +11,12 @@
  * Run it on a quiet machine: anything else running is part of what it measures.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { FaultRecord } from '../harness/report/run-record.ts';
 import type { SweepSummary } from '../harness/sweep/sweep-report.ts';
 
 const VARIANTS = {
@@ -53,6 +54,8 @@ interface SweepResult {
   rehearsal: string;
   commandSeconds: number;
   summary: SweepSummary;
+  /** Each run's first fault, as its own summary.json recorded it. */
+  faults: FaultRecord[];
 }
 
 /** One sweep through the CLI, as CI would run it; its progress goes to stderr (ours). */
@@ -66,11 +69,40 @@ async function runSweep(rehearsal: string, variant: Variant, reportRoot: string)
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const commandSeconds = (performance.now() - started) / 1_000;
   const line = stdout.trim().split('\n').at(-1) ?? '';
+  let parsed: { sweep: SweepSummary; reportDir: string };
   try {
-    return { rehearsal, commandSeconds, summary: (JSON.parse(line) as { sweep: SweepSummary }).sweep };
+    parsed = JSON.parse(line) as { sweep: SweepSummary; reportDir: string };
   } catch {
     throw new Error(`${rehearsal} (${variant}) exited ${code} without a sweep summary`);
   }
+  const faults = parsed.sweep.runs.flatMap((run) => {
+    const summary = JSON.parse(readFileSync(join(parsed.reportDir, run.report, 'summary.json'), 'utf8'));
+    return (summary.faults as FaultRecord[]).slice(0, 1);
+  });
+  return { rehearsal, commandSeconds, summary: parsed.sweep, faults };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * What still varies between runs: each step of the fault's timeline, seconds after the fault,
+ * as median (min–max) over the runs that reached it — Sentinel's and PostgreSQL's own timing
+ * among them, which run on the wall clock.
+ */
+function spread(r: SweepResult): string {
+  const steps = new Map<string, number[]>();
+  for (const f of r.faults)
+    for (const e of f.timeline) {
+      const label = e.label.replace(/\bapp-\d+\b/g, 'app-N').replace(/ [\w-]+ az-[ab]\b/g, '');
+      steps.set(label, [...(steps.get(label) ?? []), (e.atMs - f.atMs) / 1_000]);
+    }
+  return [...steps.entries()]
+    .map(([label, xs]) => {
+      const lo = Math.min(...xs).toFixed(1);
+      const hi = Math.max(...xs).toFixed(1);
+      return `${label}: ${median(xs).toFixed(1)} s (${lo}–${hi}, ${xs.length} of ${r.faults.length} runs)`;
+    })
+    .join('; ');
 }
 
 function row(r: SweepResult): string {
@@ -96,6 +128,8 @@ try {
     console.log('| --- | --- | --- | --- |');
     for (const r of results) console.log(row(r));
     console.log(`\nAll ${results.length} sweeps: ${Math.round(total)} s (${(total / 60).toFixed(1)} min).`);
+    console.log('\nEach step of the fault timeline, seconds after the fault, median (min–max):\n');
+    for (const r of results) console.log(`- \`${r.rehearsal}\`: ${spread(r)}`);
   }
 } finally {
   rmSync(reportRoot, { recursive: true, force: true });
