@@ -1,7 +1,7 @@
 import { defineScenario, type ScenarioInput } from '../../harness/scenario/schema.ts';
 
 /**
- * The shape shared by the failover rehearsals: 1,000 users queue from 19:34, sales open at 19:35,
+ * The shape shared by the failover rehearsals: 1,000 users queue from 19:33, sales open at 19:34,
  * they are admitted at the design's 50/s, and 40 % of them buy over the next minutes while keeping
  * their Socket.IO connection — so the fault at 19:36 lands on admitted and paying users alike.
  * Each rehearsal adds its fault and the bounds the design promises for it. Short on purpose (a
@@ -22,16 +22,16 @@ export function failoverRehearsal(options: {
   return defineScenario({
     name: options.name,
     description: options.description,
-    startAt: '19:34',
+    startAt: '19:33',
     endAt: '19:44',
     // The clock slows to 10× from just before the fault while a recovery that runs on wall time
     // (Sentinel, PostgreSQL) is in progress (harness/faults/speed.ts); 30× elsewhere.
     timeScale: 30,
-    event: { seats: 1_200, salesOpenAt: '19:35' },
+    event: { seats: 1_200, salesOpenAt: '19:34' },
     users: 1_000,
     arrivals: [
-      { at: '19:34', joined: 0 },
-      { at: '19:35', joined: 1_000 },
+      { at: '19:33', joined: 0 },
+      { at: '19:34', joined: 1_000 },
     ],
     behaviour: {
       socket: true,
