@@ -66,6 +66,17 @@ describe('roleOf', () => {
     expect(roleOf('/usr/bin/node --import tsx /work/harness/load/worker.ts')).toBe('load-worker');
     expect(roleOf('node --import tsx /repo/harness/alb/worker.ts')).toBe('alb-worker');
     expect(roleOf('node --import tsx /repo/app/main.ts')).toBe('app');
+    // Run from their bundles (servers/entry-bundle.ts), as the harness starts them.
+    const bundles = '/work/main/.tiketi-sim/bundles';
+    expect(
+      roleOf(`/usr/bin/node --enable-source-maps ${bundles}/harness_load_worker.1796-3cf851/worker.mjs`),
+    ).toBe('load-worker');
+    expect(roleOf(`node ${bundles}/harness_alb_worker.1796-c5c892/worker.mjs`)).toBe('alb-worker');
+    expect(roleOf(`node ${bundles}/harness_instances_app-boot.1796-d53bea/app-boot.mjs`)).toBe('app');
+    expect(roleOf(`node --import tsx /repo/harness/instances/app-boot.ts`)).toBe('app');
+    expect(
+      roleOf(`node ${bundles}/servers_fault-proxy_proxy-process.1796-b816b8/proxy-process.mjs`),
+    ).toBeUndefined();
     expect(roleOf('/usr/bin/redis-server 127.0.0.1:6390')).toBe('redis');
     expect(roleOf('postgres: tiketi tiketi 127.0.0.1(5000) idle')).toBe('postgres');
     expect(roleOf('/usr/bin/node vitest')).toBeUndefined();

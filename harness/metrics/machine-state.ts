@@ -13,6 +13,8 @@
  *   app and the ALB need no code of ours; on a machine without /proc it is simply absent.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bundleName } from '../../servers/bundle-manifest.js';
 import type { Scenario } from '../scenario/schema.ts';
 
 /** Processes on a virtual user's path, recognised by their command line. */
@@ -145,11 +147,24 @@ export class LagMonitor {
   }
 }
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The node entries of each role on the path, by source path. */
+const ENTRIES: readonly [ProcessRole, readonly string[]][] = [
+  ['load-worker', ['harness/load/worker.ts']],
+  ['alb-worker', ['harness/alb/worker.ts']],
+  // An instance the harness starts boots through app-boot.ts; `tiketi-sim up`'s own and a deployed one run main.ts.
+  ['app', ['app/main.ts', 'harness/instances/app-boot.ts']],
+];
+
+/** Whether a command line runs `entry`: through tsx (its source) or from its bundle (servers/entry-bundle.ts). */
+function runs(commandLine: string, entry: string): boolean {
+  return commandLine.includes(entry) || commandLine.includes(`/${bundleName(`${ROOT}${entry}`)}.`);
+}
+
 /** How a process's command line shows its role; undefined: not on the path. */
 export function roleOf(commandLine: string): ProcessRole | undefined {
-  if (commandLine.includes('load/worker.ts')) return 'load-worker';
-  if (commandLine.includes('alb/worker.ts')) return 'alb-worker';
-  if (commandLine.includes('app/main.ts')) return 'app';
+  for (const [role, entries] of ENTRIES) if (entries.some((e) => runs(commandLine, e))) return role;
   if (commandLine.startsWith('redis-server') || commandLine.includes('/redis-server')) return 'redis';
   if (commandLine.startsWith('postgres') || commandLine.includes('/postgres')) return 'postgres';
   return undefined;
