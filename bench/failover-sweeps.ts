@@ -91,11 +91,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 function spread(r: SweepResult): string {
   const steps = new Map<string, number[]>();
-  for (const f of r.faults)
-    for (const e of f.timeline) {
-      const label = e.label.replace(/\bapp-\d+\b/g, 'app-N').replace(/ [\w-]+ az-[ab]\b/g, '');
-      steps.set(label, [...(steps.get(label) ?? []), (e.atMs - f.atMs) / 1_000]);
-    }
+  for (const f of r.faults) {
+    // A step a run reached twice (a lost AZ's Redis and database recoveries share one label): its last.
+    const reached = new Map<string, number>();
+    for (const e of f.timeline)
+      reached.set(e.label.replace(/\bapp-\d+\b/g, 'app-N').replace(/ [\w-]+ az-[ab]\b/g, ''), e.atMs);
+    for (const [label, atMs] of reached)
+      steps.set(label, [...(steps.get(label) ?? []), (atMs - f.atMs) / 1_000]);
+  }
   return [...steps.entries()]
     .map(([label, xs]) => {
       const lo = Math.min(...xs).toFixed(1);
