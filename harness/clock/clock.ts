@@ -7,6 +7,12 @@
  */
 import { type ClockAnchor, ClockTimeline, simAt } from './timeline.ts';
 
+/**
+ * The fastest the emulated world is run: the ALB's 30-second health checks then come every 125 ms
+ * of wall time, about as often as a check round trip through the emulator can be relied on.
+ */
+export const FASTEST_TIME_SCALE = 240;
+
 /** A scheduled callback; `cancel()` is idempotent. */
 export interface Timer {
   cancel(): void;

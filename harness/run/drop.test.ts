@@ -181,9 +181,10 @@ describe('PacerDuty', () => {
       wall.advance(400);
       clock.advance(400 * 60);
     }
-    // Wall 0, 400, 800, 1200, 1600: one decision, at 1200 ms.
-    expect(inputs).toHaveLength(1);
-    expect(inputs[0]).toMatchObject({
+    // Wall 0, 400, 800, 1200, 1600: a decision at the first tick (before a second at the
+    // requested speed can send a burst), then one a wall second later, at 1200 ms.
+    expect(inputs.map((i) => i.wallMs)).toEqual([0, 1_200]);
+    expect(inputs[1]).toMatchObject({
       wallMs: 1_200,
       simMs: T0 + 1_200 * 60,
       sent: 42,
@@ -193,7 +194,9 @@ describe('PacerDuty', () => {
       faultsInProgress: true,
       queueSize: 7,
     });
+    // Each decision sees the latency since the one before.
     expect(inputs[0]!.p95Ms).toBeGreaterThan(300);
+    expect(inputs[1]!.p95Ms).toBeUndefined();
   });
 
   it('tells the world and the load about a new speed, and ignores changes under 2 %', async () => {

@@ -1,4 +1,4 @@
-import type { ScaledClock } from '../clock/clock.ts';
+import { FASTEST_TIME_SCALE, type ScaledClock } from '../clock/clock.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
@@ -19,7 +19,6 @@ import { type Progress, Sampler } from './sampler.ts';
 const MIN_TIME_SCALE = 0.25;
 /** How much faster than requested the clock may run while nothing is due (pacer.ts), at most. */
 const IDLE_SPEED_UP = 4;
-const MAX_IDLE_TIME_SCALE = 240;
 /** Wall ms between two ticks of the drop. */
 const TICK_WALL_MS = 50;
 /**
@@ -77,7 +76,7 @@ function pacerFor(plan: RunPlan): ClockPacer {
     ),
     idleScale:
       fixedTimeScale ??
-      Math.max(requestedScale, Math.min(MAX_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
+      Math.max(requestedScale, Math.min(FASTEST_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
     arrivalsSimMs: plan.arrivalsSimMs,
     initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,

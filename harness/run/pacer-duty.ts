@@ -58,7 +58,9 @@ export class PacerDuty implements DropDuty, ClockSpeed {
 
   constructor(private readonly options: PacerDutyOptions) {
     this.current = options.requestedScale;
-    this.nextDecisionWallMs = options.wallNow() + this.everyWallMs;
+    // The first decision at the first tick: a second at the requested speed could send a
+    // burst's worth of users before the pacer has read the curve.
+    this.nextDecisionWallMs = options.wallNow();
   }
 
   get scale(): number {

@@ -111,6 +111,21 @@ describe('ClockPacer', () => {
     expect(decision.joinsPerSecond).toBeLessThanOrEqual(125);
   });
 
+  it('probes further on an idle CPU: what was answered, scaled to a busy one, at most twice over', () => {
+    const pacer = pacer30({
+      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
+      initialJoinsPerSecond: 100,
+    });
+    let decision = pacer.next(input({}));
+    for (let s = 1; s <= 30; s++)
+      decision = pacer.next(
+        input({ wallMs: s * 1_000, simMs: s * 5_000, sent: s * 80, settled: s * 80, cpuBusy: 0.3 }),
+      );
+    // 80 answered at 30 % CPU: at 80 % it would answer 213; the probe plans for 2 × 80 = 160.
+    expect(decision.joinsPerSecond).toBeGreaterThan(125);
+    expect(decision.joinsPerSecond).toBeLessThanOrEqual(200);
+  });
+
   it('slows on a saturated P95 and comes back once it falls, but not during a fault', () => {
     const pacer = pacer30({
       arrivalsSimMs: [],
@@ -118,13 +133,18 @@ describe('ClockPacer', () => {
     });
     expect(pacer.next(input({ p95Ms: 900 }))).toMatchObject({ scale: 21, limitedBy: 'latency' });
     expect(pacer.next(input({ wallMs: 1_000, p95Ms: 900 })).scale).toBeCloseTo(14.7, 1);
-    // Between a third of the threshold and the threshold: hold.
+    // Between half the threshold and the threshold: hold.
     expect(pacer.next(input({ wallMs: 2_000, p95Ms: 300 })).scale).toBeCloseTo(14.7, 1);
     expect(pacer.next(input({ wallMs: 3_000, p95Ms: 50 })).scale).toBeCloseTo(19.1, 1);
-    const during = pacer.next(input({ wallMs: 4_000, p95Ms: 5_000, faultsInProgress: true }));
+    // During a fault slow answers are the rehearsal: a busy CPU holds the speed…
+    const during = pacer.next(input({ wallMs: 4_000, p95Ms: 5_000, cpuBusy: 0.9, faultsInProgress: true }));
     expect(during.scale).toBeCloseTo(19.1, 1);
+    // …an idle one lets it come back, whatever the fault does to the answers.
+    const idleDuring = pacer.next(
+      input({ wallMs: 5_000, p95Ms: 5_000, cpuBusy: 0.3, faultsInProgress: true }),
+    );
+    expect(idleDuring.scale).toBeCloseTo(24.8, 1);
     // A quiet stretch (no request finished) is not saturation either: back to full speed.
-    expect(pacer.next(input({ wallMs: 5_000, p95Ms: undefined })).scale).toBeCloseTo(24.8, 1);
     expect(pacer.next(input({ wallMs: 6_000, p95Ms: undefined })).scale).toBe(30);
   });
 
@@ -245,11 +265,25 @@ describe('ClockPacer: valid measurement first', () => {
       pacer.next(input({ wallMs: 8_000, p95Ms: 20, cpuBusy: 1, saturation, faultsInProgress: true }))
         .limitedBy,
     ).toBe('latency');
-    // Headroom again, answers quick, CPU idle: it holds under the speed that ran out of headroom
-    // for half a minute, then comes back by 30 % a second.
-    const calm = { p95Ms: 20, cpuBusy: 0.3, saturation: [] };
+    // Headroom again, answers quick, CPU busy: it holds under the speed that ran out of headroom
+    // for half a minute, then comes back by 15 % a second…
+    const calm = { p95Ms: 20, cpuBusy: 0.6, saturation: [] };
     expect(pacer.next(input({ ...calm, wallMs: 9_000 })).scale).toBe(0.25);
-    expect(pacer.next(input({ ...calm, wallMs: 40_000 })).scale).toBeCloseTo(0.325, 3);
+    expect(pacer.next(input({ ...calm, wallMs: 40_000 })).scale).toBeCloseTo(0.2875, 3);
+    // …and by 30 % once the CPU is mostly idle.
+    expect(pacer.next(input({ ...calm, cpuBusy: 0.3, wallMs: 41_000 })).scale).toBeCloseTo(0.374, 3);
+  });
+
+  it('forgets the speed that ran out of headroom once the CPU is mostly idle: the burst is over', () => {
+    const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
+    const saturation = ['CPU 100 %'];
+    pacer.next(input({ wallMs: 0, cpuBusy: 1, saturation }));
+    const slowed = pacer.next(input({ wallMs: 1_000, cpuBusy: 1, saturation })).scale;
+    let scale = slowed;
+    for (let s = 2; s <= 12; s++) scale = pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.2 })).scale;
+    // Within the half minute's memory, yet back at the requested speed.
+    expect(slowed).toBeLessThan(15);
+    expect(scale).toBe(30);
   });
 
   it('keeps a slow machine measuring validly: on a ManualClock, a burst it cannot take at 1× runs slower', () => {

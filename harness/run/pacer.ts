@@ -119,6 +119,8 @@ const SATURATION_MEMORY_MS = 30_000;
 const FUTILE_SLOWDOWN = 16;
 /** …for at least this long, wall ms: the saturation is not the rehearsal's doing. */
 const FUTILE_AFTER_MS = 15_000;
+/** The CPU busy share the capacity probe extrapolates the answered rate to. */
+const PROBE_CPU_BUSY = 0.8;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -170,12 +172,7 @@ export class ClockPacer {
       } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
         // Kept up: at least what it answered, and more if the curve's limit held the clock back.
         this.capacity = Math.max(this.capacity, answeredPerSecond);
-        // Probing: plan 10 % more, never more than a quarter above a rate actually answered.
-        if (this.limitedBy === 'arrivals')
-          this.capacity = Math.max(
-            this.capacity,
-            Math.min(this.capacity * 1.1, (1.25 * this.peakAnswered) / this.utilization),
-          );
+        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy);
       }
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
@@ -186,19 +183,27 @@ export class ClockPacer {
     // a stretch with nothing due still runs ahead — the busy CPU is not the rehearsal's.
     if (following === 'hold') {
       if (idle) this.latencyCap *= 1.3;
-    } else if (saturated || !input.faultsInProgress) {
+    } else {
       // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
       // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
       // shows seconds later: admitted users buy after their think time), not at all near the top.
+      // During a fault slow answers are the rehearsal, not this machine: the CPU alone decides
+      // (without that, a fault that began while the clock was slow held it there to its end).
       const cpu = input.cpuBusy ?? 0;
       if (saturated || this.slow(input)) {
         if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
         this.latencyCap = Math.max(minScale, this.scale * 0.7);
-      } else if (input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3) {
+      } else if (
+        input.faultsInProgress ||
+        input.p95Ms === undefined ||
+        input.p95Ms < this.saturatedP95Ms / 2
+      ) {
         const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
         // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
-        // spoil a sample in every few seconds.
-        const recent = this.saturatedAt && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
+        // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
+        // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
+        const recent =
+          this.saturatedAt && cpu >= 0.5 && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
         const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
         this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
       }
@@ -231,6 +236,22 @@ export class ClockPacer {
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
+  }
+
+  /**
+   * Plans for more joins than answered while the curve's limit holds the clock back: 10 % more a
+   * second (30 % on a mostly idle CPU), never beyond a quarter above the best rate answered — or,
+   * when the CPU says so, beyond what it answered scaled to a CPU at PROBE_CPU_BUSY (at most 2×).
+   * That extrapolation from zero underestimates whenever part of the CPU does not grow with the
+   * joins, so it stays on the safe side; without it a trickle of arrivals taught the pacer only
+   * the trickle, and it met a burst at a fraction of what an idle machine could answer.
+   */
+  private probe(answeredPerSecond: number, cpuBusy: number | undefined): void {
+    const byCpu =
+      cpuBusy !== undefined && cpuBusy > 0.05 ? answeredPerSecond * Math.min(2, PROBE_CPU_BUSY / cpuBusy) : 0;
+    const bound = Math.max(1.25 * this.peakAnswered, byCpu) / this.utilization;
+    const step = cpuBusy !== undefined && cpuBusy < 0.5 ? 1.3 : 1.1;
+    this.capacity = Math.max(this.capacity, Math.min(this.capacity * step, bound));
   }
 
   /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
 import peakDrop from '../../scenarios/peak-drop.ts';
+import { FASTEST_TIME_SCALE } from '../clock/clock.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import { appEnvironment, queueEnvironment } from '../instances/app-instance.ts';
 import { markIndicative, ratioOf, scaleModel, unclassifiedTopologyNumbers } from './scale-model.ts';
@@ -46,6 +47,8 @@ const MUST_SCALE_AT_QUARTER: Record<string, number> = {
   'arrivals[1].joined': 750,
   'arrivals[2].joined': 2_000,
   'arrivals[3].joined': 6_250,
+  // The model's requested speed: the design's load per wall second at 60× (÷ F).
+  timeScale: 240,
 };
 
 describe('the scaling rules', () => {
@@ -110,6 +113,15 @@ describe('the 1:1/F model of a scenario', () => {
     expect(model.record.scaled.filter((s) => s.design !== 0)).toHaveLength(
       Object.keys(MUST_SCALE_AT_QUARTER).length,
     );
+  });
+
+  it('asks for a faster clock, as much faster as it is smaller, up to the fastest the world runs', () => {
+    expect(scaleModel(scenario, 0.5).scenario.timeScale).toBe(120);
+    expect(scaleModel(scenario, 0.1).scenario.timeScale).toBe(FASTEST_TIME_SCALE);
+    const fast = parseScenario({ ...peakDrop, timeScale: 500 }, 'fast');
+    // Never slower than the scenario asked for.
+    expect(scaleModel(fast, 0.5).scenario.timeScale).toBe(500);
+    expect(scaleModel(fast, 0.5).record.scaled.map((s) => s.path)).not.toContain('timeScale');
   });
 
   it('scales the expectations’ rates, keeps instance counts, windows and latency bounds', () => {

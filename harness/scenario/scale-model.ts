@@ -10,6 +10,7 @@
  * new numeric field does not compile until someone says whether it scales.
  */
 import { designTopology, mergeTopology, type Topology } from '../../infra/topology.ts';
+import { FASTEST_TIME_SCALE } from '../clock/clock.ts';
 import type { Verdict } from '../expectations/evaluate.ts';
 import { type Expectation, type Fault, parseScenario, type Scenario } from './schema.ts';
 
@@ -18,9 +19,12 @@ import { type Expectation, type Fault, parseScenario, type Scenario } from './sc
  * - `scales`: a count or rate of users, × F;
  * - `scales-whole`: the same, for whole counts (users, seats): × F rounded, at least 1 unless 0;
  * - `time`: a duration, period or delay: as designed;
- * - `kept`: a count of things the model keeps (instances, checks, periods, ports, prices, shares).
+ * - `kept`: a count of things the model keeps (instances, checks, periods, ports, prices, shares);
+ * - `speed`: the clock's requested speed, ÷ F (at most FASTEST_TIME_SCALE): at F of the users, the
+ *   model sends the design's load per wall second at 1/F of its speed, so it may run that much
+ *   faster for the same machine; the pacer still slows it wherever this machine cannot keep up.
  */
-export type ScaleRule = 'scales' | 'scales-whole' | 'time' | 'kept';
+export type ScaleRule = 'scales' | 'scales-whole' | 'time' | 'kept' | 'speed';
 
 type HasNumber<T> = [NonNullable<T>] extends [number]
   ? true
@@ -185,7 +189,7 @@ export const TOPOLOGY_RULES: ScalingRules<Topology> = {
 /** The scenario's own numbers (its topology, expectations and faults have tables of their own). */
 export const SCENARIO_RULES: ScalingRules<Omit<Scenario, 'topology' | 'expectations' | 'faults'>> = {
   scale: 'kept',
-  timeScale: 'kept',
+  timeScale: 'speed',
   seed: 'kept',
   // A sweep spreads the faults over a cycle of the design's times: the same in the model.
   sweep: { runs: 'kept', periodSeconds: 'time' },
@@ -291,6 +295,11 @@ function labelOf(element: unknown, index: number): string {
 
 function scaleNumber(value: number, rule: ScaleRule, path: string, w: Walk): number {
   if (rule === 'time' || rule === 'kept') return value;
+  if (rule === 'speed') {
+    const model = Math.max(value, Math.min(FASTEST_TIME_SCALE, Number((value / w.factor).toPrecision(12))));
+    if (model !== value) w.scaled.push({ path, design: value, model });
+    return model;
+  }
   const exact = Number((value * w.factor).toPrecision(12));
   const model = rule === 'scales' || value === 0 ? exact : Math.max(1, Math.round(exact));
   w.scaled.push({ path, design: value, model });
