@@ -148,11 +148,12 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       extraHeaders: cookie ? { cookie } : {},
       forceNew: true,
       reconnection: true,
-      // A browser's backoff (socket.io's 1–5 s) on simulated time, with a wall floor: thousands of
-      // clients retrying every few ms would load this machine far beyond what the design sees.
-      reconnectionDelay: Math.max(250, 1_000 / ctx.timeScale()),
-      reconnectionDelayMax: Math.max(2_000, 5_000 / ctx.timeScale()),
+      ...reconnectBackoff(ctx.timeScale()),
     });
+    // The backoff follows the clock's speed when it is drawn (after each drop or failed attempt).
+    const followClock = () => {
+      if (socket) Object.assign(socket.io.opts, reconnectBackoff(ctx.timeScale()));
+    };
     /** The instance the current connection is on, once its `session:state` said so. */
     let instanceId: string | undefined;
     /** Away since a drop, until a `session:state` shows the user back. */
@@ -169,8 +170,12 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       settle();
       ctx.events.socketConnected();
     });
-    socket.on('connect_error', settle);
+    socket.on('connect_error', () => {
+      followClock();
+      settle();
+    });
     socket.on('disconnect', (reason) => {
+      followClock();
       ctx.events.socketDisconnected();
       // Closing it ourselves is leaving, not a drop the user must come back from; a drop while
       // coming back is part of the first.
@@ -295,6 +300,24 @@ async function lastLook(
   if (me?.body?.state === 'admitted') notice.lost();
 }
 
+const RECONNECT_DELAY_SIM_MS = 1_000;
+const RECONNECT_DELAY_MAX_SIM_MS = 5_000;
+
+/**
+ * A browser's reconnect backoff (socket.io's 1–5 s) on simulated time, in wall ms at `timeScale`.
+ * No wall floor: a floor made the backoff, and so every reconnect verdict, depend on the clock's
+ * speed (a 2 s floor is 60 simulated s at 30×, 20 s at 10×). Retrying clients load this machine
+ * per simulated second as the design's load its fleet; the pacer slows the clock if it must.
+ */
+export function reconnectBackoff(timeScale: number): {
+  reconnectionDelay: number;
+  reconnectionDelayMax: number;
+} {
+  return {
+    reconnectionDelay: Math.max(1, RECONNECT_DELAY_SIM_MS / timeScale),
+    reconnectionDelayMax: Math.max(1, RECONNECT_DELAY_MAX_SIM_MS / timeScale),
+  };
+}
 /** What the user knows of itself, to check a reconnect restored it. */
 interface KnownState {
   position?: number;
@@ -391,10 +414,27 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number
     caller,
     { method: 'card' },
   );
-  if (payment?.status === 201) {
+  const outcomeLost = payment === undefined || payment.status >= 500;
+  if (payment?.status === 201 || (outcomeLost && (await paidAfterAll(ctx, caller, id)))) {
     ctx.events.paymentConfirmed(id);
     held.clear();
   }
+}
+
+/**
+ * Whether a payment whose answer was lost (the instance died after the commit, a 5xx on the way
+ * back) went through: a buyer's order page asks. Without asking, the user believed it still held
+ * seats that were sold to it, and a reconnect counted them as lost state.
+ */
+async function paidAfterAll(ctx: JourneyContext, caller: Caller, reservationId: string): Promise<boolean> {
+  if (ctx.stop.stopped) return false;
+  const res = await ctx.http.call<{ status?: string }>(
+    'GET /api/reservations/:id',
+    'GET',
+    `/api/reservations/${encodeURIComponent(reservationId)}`,
+    caller,
+  );
+  return res?.status === 200 && res.body?.status === 'confirmed';
 }
 
 function pickSeat(ctx: JourneyContext): string | undefined {
