@@ -14,7 +14,7 @@ import type { BackendFaults, StartedBackend } from '../backends/backend.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { AutoScalingGroup } from '../control-plane/auto-scaling-group.ts';
 import type { StartedAppInstance } from '../instances/app-instance.ts';
-import type { FaultRecord } from '../report/run-record.ts';
+import { DATA_TIER_BACK, type FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 
 /** What faults act on: the local world. */
@@ -35,6 +35,13 @@ export interface InjectedFault {
   readonly record: FaultRecord;
   /** Settles once every step and observation of the timeline is in (or `stop()` was called). */
   readonly settled: Promise<void>;
+  /**
+   * Settles once every instance reaches Redis and the database again (at once for a fault that
+   * touches neither), or with `settled`: the end of the part of a recovery that runs on wall time
+   * (Sentinel, PostgreSQL), while the rest (an instance's replacement) runs on the simulated clock.
+   * @default settled
+   */
+  readonly dataTierBack?: Promise<void>;
   /** Stops watching and reverts what is revertible (latency, partitions, impaired AZs). */
   stop(): Promise<void>;
 }
@@ -65,6 +72,12 @@ class Timeline {
     this.finish = resolve;
   });
   private pending = 0;
+  /** What must hold before the data tier can be back (a promotion, a switch, a revert). */
+  private readonly dataTierConditions: (() => boolean | Promise<boolean>)[] = [];
+  private dataTierIsBack!: () => void;
+  readonly dataTierBack = new Promise<void>((resolve) => {
+    this.dataTierIsBack = resolve;
+  });
 
   constructor(
     private readonly clock: Clock,
@@ -78,6 +91,20 @@ class Timeline {
   mark(label: string, atMs = this.clock.now()): void {
     this.record.timeline.push({ label, atMs });
     this.record.timeline.sort((a, b) => a.atMs - b.atMs);
+    if (label === DATA_TIER_BACK) this.dataTierIsBack();
+  }
+
+  /**
+   * Observes DATA_TIER_BACK once: every condition given so far holds (a lost AZ adds Redis's
+   * and the database's), and then every instance in service answers its deep health check.
+   */
+  observeDataTierBack(condition: () => boolean | Promise<boolean>, healthy: () => Promise<boolean>): void {
+    this.dataTierConditions.push(condition);
+    if (this.dataTierConditions.length > 1) return;
+    this.observe(DATA_TIER_BACK, async () => {
+      for (const holds of this.dataTierConditions) if (!(await holds())) return false;
+      return healthy();
+    });
   }
 
   /** Marks `label` the first time `check` holds, at the time it was seen to hold. */
@@ -146,6 +173,7 @@ class Timeline {
       this.timer?.cancel();
       this.record.complete = true;
       this.onClose();
+      this.dataTierIsBack();
       this.finish();
     }
   }
@@ -154,6 +182,7 @@ class Timeline {
     this.timer?.cancel();
     this.observers.length = 0;
     this.onClose();
+    this.dataTierIsBack();
     this.finish();
   }
 }
@@ -225,10 +254,10 @@ async function redisFailover(world: FaultWorld, timeline: Timeline, why: string)
     'Sentinel promoted the replica',
     async () => (await faults.redisPrimaryAddress()) !== before,
   );
-  timeline.observe('every instance reaches Redis and the database again', async () => {
-    const promoted = (await faults.redisPrimaryAddress()) !== before;
-    return promoted && (await everyInstanceHealthy(world));
-  });
+  timeline.observeDataTierBack(
+    async () => (await faults.redisPrimaryAddress()) !== before,
+    () => everyInstanceHealthy(world),
+  );
   return killed.name;
 }
 
@@ -251,11 +280,10 @@ async function dbFailover(world: FaultWorld, timeline: Timeline, why: string): P
     await promotion;
     await faults.switchDbEndpoints();
   });
-  let switched = false;
-  timeline.observe('every instance reaches Redis and the database again', async () => {
-    switched ||= world.clock.now() - timeline.record.atMs >= steps.endpointSwitchSeconds * 1_000;
-    return switched && (await everyInstanceHealthy(world));
-  });
+  timeline.observeDataTierBack(
+    () => world.clock.now() - timeline.record.atMs >= steps.endpointSwitchSeconds * 1_000,
+    () => everyInstanceHealthy(world),
+  );
   return killed.name;
 }
 
@@ -403,10 +431,10 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
       };
       reverts.push(lift);
       timeline.at(fault.durationSeconds * 1_000, `${fault.fault} on ${fault.path} reverted`, lift);
-      timeline.observe('every instance reaches Redis and the database again', async () => {
-        const over = world.clock.now() - record.atMs >= fault.durationSeconds * 1_000;
-        return over && (await everyInstanceHealthy(world));
-      });
+      timeline.observeDataTierBack(
+        () => world.clock.now() - record.atMs >= fault.durationSeconds * 1_000,
+        () => everyInstanceHealthy(world),
+      );
       break;
     }
   }
@@ -414,6 +442,7 @@ export async function injectFault(world: FaultWorld, fault: FaultAction): Promis
   return {
     record,
     settled: timeline.done,
+    dataTierBack: Promise.race([timeline.dataTierBack, timeline.done]),
     async stop() {
       timeline.stop();
       for (const revert of reverts) await revert().catch(() => undefined);

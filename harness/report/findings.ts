@@ -4,7 +4,14 @@
  * data the record lacks says so (`notEvaluated`) instead of staying silent.
  */
 import type { Topology } from '../../infra/topology.ts';
-import type { AlarmStateName, DisconnectCause, DisconnectGroup, RunRecord, Sample } from './run-record.ts';
+import {
+  type AlarmStateName,
+  DATA_TIER_BACK,
+  type DisconnectCause,
+  type DisconnectGroup,
+  type RunRecord,
+  type Sample,
+} from './run-record.ts';
 
 export const FINDING_RULES = [
   'scale-out-without-sockets',
@@ -289,13 +296,11 @@ const healthyCapacityReplaced: Rule = (record, topology) => {
   ];
 };
 
-const RECOVERED = 'every instance reaches Redis and the database again';
-
 /** What the design promises for each kind of failover: the timeline label and the seconds. */
 function promises(topology: Topology): Record<string, { label: string; seconds: number; element: string }> {
   return {
     'db-failover': {
-      label: RECOVERED,
+      label: DATA_TIER_BACK,
       seconds: topology.database.failover.allReconnectedSeconds,
       element: 'database.failover.allReconnectedSeconds',
     },

@@ -4,7 +4,13 @@
  * policy waits out a cooldown, a database failover, a health-check replacement).
  */
 import { disconnectBreakdown } from './disconnects.ts';
-import type { AlarmTransition, InstanceRecord, RunRecord, Sample } from './run-record.ts';
+import {
+  type AlarmTransition,
+  DATA_TIER_BACK,
+  type InstanceRecord,
+  type RunRecord,
+  type Sample,
+} from './run-record.ts';
 
 export const at = (hhmm: string, seconds = 0) => Date.parse(`2026-11-24T${hhmm}:00Z`) + seconds * 1_000;
 
@@ -135,7 +141,7 @@ export function recordedPeakDrop(): RunRecord {
           { label: 'failure detected: writer endpoint unavailable', atMs: at('20:15', 5) },
           { label: 'replica promoted to writer', atMs: at('20:15', 30) },
           { label: 'writer endpoint switched to the new writer', atMs: at('20:15', 35) },
-          { label: 'every instance reaches Redis and the database again', atMs: at('20:15', 75) },
+          { label: DATA_TIER_BACK, atMs: at('20:15', 75) },
         ],
         complete: true,
       },

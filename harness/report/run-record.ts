@@ -71,6 +71,9 @@ export interface Sample {
 export const CLOCK_LIMITS = ['requested', 'idle', 'arrivals', 'latency', 'backlog', 'fault'] as const;
 export type ClockLimit = (typeof CLOCK_LIMITS)[number];
 
+/** The fault timeline's step that ends a data-tier recovery: every instance is healthy again. */
+export const DATA_TIER_BACK = 'every instance reaches Redis and the database again';
+
 export interface FaultRecord {
   fault: string;
   detail: string;

@@ -56,17 +56,28 @@ export class FakeWorld implements DropWorld {
 export class FakeFault implements InjectedFault {
   readonly record;
   readonly settled: Promise<void>;
+  readonly dataTierBack: Promise<void>;
   stopped = false;
   private settle!: () => void;
+  private tierBack!: () => void;
 
   constructor(name: string, atMs: number) {
     this.record = { fault: name, detail: `${name} injected`, atMs, timeline: [] };
     this.settled = new Promise<void>((resolve) => {
       this.settle = resolve;
     });
+    this.dataTierBack = new Promise<void>((resolve) => {
+      this.tierBack = resolve;
+    });
+  }
+
+  /** Every instance reaches Redis and the database again; the rest of the timeline goes on. */
+  dataTierRecovered(): void {
+    this.tierBack();
   }
 
   complete(): void {
+    this.tierBack();
     this.settle();
   }
 

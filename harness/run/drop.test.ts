@@ -90,9 +90,15 @@ describe('FaultScheduler', () => {
     clock.advance(10 * MINUTE);
     await faults.tick(clock.now());
     expect(faults.speedLimit(clock.now(), 30)).toBe(10);
-    world.faults[1]!.fault.complete();
+    // Once the data tier is back the rest (a replacement booting) runs at the drop's speed.
+    world.faults[1]!.fault.dataTierRecovered();
     await Promise.resolve();
     expect(faults.speedLimit(clock.now(), 30)).toBeUndefined();
+    expect(faults.inProgress).toBe(true);
+    world.faults[1]!.fault.complete();
+    world.faults[0]!.fault.complete();
+    await Promise.resolve();
+    expect(faults.inProgress).toBe(false);
   });
 
   it('a fault the world cannot inject is logged and still reported, with the reason', async () => {

@@ -29,16 +29,38 @@ const INITIAL_JOINS_PER_SECOND = 150;
 
 const idle = () => new Promise<void>((resolve) => setTimeout(resolve, TICK_WALL_MS));
 
-/** Starts the clock and waits, outside the scenario's time, until its start. */
+/** How fast the clock may run while nothing is due: IDLE_SPEED_UP × requested, up to the fastest. */
+function idleScaleOf(plan: Pick<RunPlan, 'requestedScale' | 'fixedTimeScale'>): number {
+  const { requestedScale, fixedTimeScale } = plan;
+  return (
+    fixedTimeScale ?? Math.max(requestedScale, Math.min(FASTEST_TIME_SCALE, requestedScale * IDLE_SPEED_UP))
+  );
+}
+
+/**
+ * Starts the clock and waits, outside the scenario's time, until its start. Nothing is due then
+ * (the instances only pass their health checks), so the minutes run at the idle speed: at the
+ * requested 30× a failover rehearsal's three minutes of warm-up cost 6 of its 50 wall seconds.
+ */
 export async function warmUp(
   clock: ScaledClock,
-  world: Pick<StartedWorld, 'clockResumed'>,
-  startSimMs: number,
+  world: Pick<StartedWorld, 'clockResumed' | 'setTimeScale'>,
+  plan: Pick<RunPlan, 'startMs' | 'requestedScale' | 'fixedTimeScale'>,
   signal: AbortSignal,
 ): Promise<void> {
+  const warmScale = idleScaleOf(plan);
+  if (warmScale !== plan.requestedScale) await world.setTimeScale(warmScale);
   clock.resume();
   world.clockResumed();
-  while (clock.now() < startSimMs && !signal.aborted) await idle();
+  // Back to the drop's speed a few ticks ahead, then to the start itself: a tick at the idle
+  // speed would overshoot it by seconds, and the first arrivals would all go at once.
+  const approachSimMs = 4 * TICK_WALL_MS * warmScale;
+  while (plan.startMs - clock.now() > approachSimMs && !signal.aborted) await idle();
+  if (warmScale !== plan.requestedScale) await world.setTimeScale(plan.requestedScale);
+  while (clock.now() < plan.startMs && !signal.aborted)
+    await new Promise<void>((resolve) =>
+      setTimeout(resolve, Math.min(TICK_WALL_MS, (plan.startMs - clock.now()) / clock.timeScale)),
+    );
 }
 
 export interface DropOutcome {
@@ -74,9 +96,7 @@ function pacerFor(plan: RunPlan): ClockPacer {
     saturatedP95Ms: latencyTargetMs(
       plan.scenario.expectations.flatMap((e) => (e.expect === 'latency' ? [e.belowMs] : [])),
     ),
-    idleScale:
-      fixedTimeScale ??
-      Math.max(requestedScale, Math.min(FASTEST_TIME_SCALE, requestedScale * IDLE_SPEED_UP)),
+    idleScale: idleScaleOf(plan),
     arrivalsSimMs: plan.arrivalsSimMs,
     initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,

@@ -86,8 +86,10 @@ export class FaultScheduler implements DropDuty {
       const onWallTime = recoversOnWallTime(action.fault) ? 1 : 0;
       this.unsettled++;
       this.onWallTime += onWallTime;
-      void fault.settled.then(() => {
-        this.unsettled--;
+      void fault.settled.then(() => this.unsettled--);
+      // The wall-time part ends when the data tier is back; a replacement instance booting
+      // afterwards runs on the simulated clock alone, at the drop's speed.
+      void (fault.dataTierBack ?? fault.settled).then(() => {
         this.onWallTime -= onWallTime;
       });
       log(

@@ -104,7 +104,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       async (prepared) => void (await prepared.stop().catch(() => undefined)),
     );
     live?.loadReady(load.load);
-    await phases.run('warm up', () => warmUp(clock, world, plan.startMs, signal));
+    await phases.run('warm up', () => warmUp(clock, world, plan, signal));
     load.dropStarting?.();
     const drop = await phases.run('drop', () =>
       runDrop({
