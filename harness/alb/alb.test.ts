@@ -111,6 +111,22 @@ describe('ALB emulator: health checks and stickiness', () => {
     ]);
   });
 
+  it('a target’s checks fall at its own phase of the interval (the run’s seed picks it)', async () => {
+    const clock = new ManualClock(0);
+    const t = await target('t1');
+    const lb = await startAlb({ topology: designTopology, clock, workers: 1, healthCheckPhase: () => 0.25 });
+    cleanups.push(() => lb.stop());
+    lb.registerTarget({ id: 't1', url: t.url, az: 'a' });
+    const interval = designTopology.loadBalancer.healthCheck.intervalSeconds * 1_000;
+    for (let i = 0; i < 3; i++) {
+      clock.advance(i === 0 ? interval / 4 : interval);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await eventually(() => lb.health('t1') === 'healthy');
+    // Three checks, at a quarter interval, then one and two intervals later.
+    expect(lb.healthHistory.at(-1)).toMatchObject({ to: 'healthy', atMs: interval / 4 + 2 * interval });
+  });
+
   it('a warm target (serving before the simulation began) passes its threshold of checks at once, clock stopped', async () => {
     const clock = new ManualClock(0);
     const lb = await alb(clock);

@@ -49,6 +49,12 @@ export interface AlbOptions {
   port?: number;
   /** Simulated→wall speed, for cookie expiry in workers. @default 1 */
   timeScale?: () => number;
+  /**
+   * When a target's regular checks fall, as a share of the interval in [0, 1) from its
+   * registration: each target's own phase (seeded by the run, so a phase sweep moves a fault
+   * against fixed checks). @default one interval after registration, for every target
+   */
+  healthCheckPhase?: (targetId: string) => number;
   /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */
   healthCheckTimeoutMs?: number;
   /** Receives the workers' prefixed output lines. @default the harness's own stdout and stderr */
@@ -194,7 +200,9 @@ export class StartedAlb implements AsyncDisposable {
     this.publish();
     this.recordTransition(t, 'unused');
     const hc = this.options.topology.loadBalancer.healthCheck;
-    t.timer = this.options.clock.setInterval(() => void this.check(t), hc.intervalSeconds * 1_000);
+    const intervalMs = hc.intervalSeconds * 1_000;
+    const phase = this.options.healthCheckPhase?.(t.id) ?? 1;
+    t.timer = this.options.clock.setInterval(() => void this.check(t), intervalMs, phase * intervalMs);
     if (options.warm) void this.checkBackToBack(t, hc.healthyThresholdCount);
   }
 

@@ -28,6 +28,30 @@ describe('clocks', () => {
     clock.dispose();
   });
 
+  it('ScaledClock keeps an interval on its grid when one firing comes late (no drift with the load)', async () => {
+    // 1 simulated second every 100 wall ms; the event loop is held 250 ms once.
+    const clock = new ScaledClock({ timeScale: 10, startSimMs: 0 });
+    const firedAt: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      const interval = clock.setInterval(() => {
+        firedAt.push(clock.now());
+        if (firedAt.length === 2) {
+          const until = Date.now() + 250;
+          while (Date.now() < until); // a busy event loop
+        }
+        if (firedAt.length === 5) {
+          interval.cancel();
+          resolve();
+        }
+      }, 1_000);
+    });
+    await done;
+    clock.dispose();
+    // The third comes late (about 3,500); the ones after it are back on the whole seconds.
+    expect(firedAt[2]!).toBeGreaterThan(3_300);
+    for (const at of firedAt.slice(3)) expect(at % 1_000).toBeLessThan(300);
+  });
+
   it('ManualClock fires timers in order, including ones they schedule, and sleep honours abort', async () => {
     const clock = new ManualClock(0);
     const fired: string[] = [];
@@ -37,9 +61,11 @@ describe('clocks', () => {
       clock.setTimeout(() => fired.push('a2'), 5);
     }, 10);
     const interval = clock.setInterval(() => fired.push('tick'), 12);
+    const phased = clock.setInterval(() => fired.push('phased'), 12, 4);
     clock.advance(25);
     interval.cancel();
-    expect(fired).toEqual(['a', 'tick', 'a2', 'b', 'tick']);
+    phased.cancel();
+    expect(fired).toEqual(['phased', 'a', 'tick', 'a2', 'phased', 'b', 'tick']);
     const controller = new AbortController();
     const sleeping = clock.sleep(1_000, controller.signal);
     controller.abort(new Error('stopped'));

@@ -23,8 +23,11 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once after `delayMs` of simulated time. */
   setTimeout(fn: () => void, delayMs: number): Timer;
-  /** Runs `fn` every `intervalMs` of simulated time, first after one interval. */
-  setInterval(fn: () => void, intervalMs: number): Timer;
+  /**
+   * Runs `fn` every `intervalMs` of simulated time on a fixed grid, first after `firstAfterMs`
+   * (@default one interval).
+   */
+  setInterval(fn: () => void, intervalMs: number, firstAfterMs?: number): Timer;
   /** Resolves after `delayMs` of simulated time; rejects with the signal's reason when aborted. */
   sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
 }
@@ -44,16 +47,23 @@ function sleepOn(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<v
   });
 }
 
-function intervalOn(clock: Clock, fn: () => void, intervalMs: number): Timer {
+function intervalOn(clock: Clock, fn: () => void, intervalMs: number, firstAfterMs = intervalMs): Timer {
   if (!(intervalMs > 0)) throw new RangeError(`intervalMs must be > 0 (got ${intervalMs})`);
   let current: Timer | undefined;
   let cancelled = false;
+  // On a fixed grid from the first due time: a timer fires a little late (an event loop's delay,
+  // seconds of simulated time at high speed), and counting the next interval from then drifted
+  // the phase of every health check with the machine's load and the clock's speed.
+  let dueMs = clock.now() + Math.max(0, firstAfterMs);
   const arm = () => {
     current = clock.setTimeout(() => {
       if (cancelled) return;
+      const now = clock.now();
+      dueMs += intervalMs;
+      if (dueMs <= now) dueMs += Math.ceil((now - dueMs + 1) / intervalMs) * intervalMs;
       arm();
       fn();
-    }, intervalMs);
+    }, dueMs - clock.now());
   };
   arm();
   return {
@@ -166,8 +176,8 @@ export class ScaledClock implements Clock {
     };
   }
 
-  setInterval(fn: () => void, intervalMs: number): Timer {
-    return intervalOn(this, fn, intervalMs);
+  setInterval(fn: () => void, intervalMs: number, firstAfterMs?: number): Timer {
+    return intervalOn(this, fn, intervalMs, firstAfterMs);
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
@@ -234,8 +244,8 @@ export class ManualClock implements Clock {
     };
   }
 
-  setInterval(fn: () => void, intervalMs: number): Timer {
-    return intervalOn(this, fn, intervalMs);
+  setInterval(fn: () => void, intervalMs: number, firstAfterMs?: number): Timer {
+    return intervalOn(this, fn, intervalMs, firstAfterMs);
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {

@@ -20,3 +20,10 @@ export function streamSeed(seed: number, index: number): number {
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
   return (z ^ (z >>> 16)) >>> 0;
 }
+
+/** The seed of the stream named `name` under `seed`: a target's, an instance's own draws. */
+export function namedStreamSeed(seed: number, name: string): number {
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return streamSeed(seed, hash);
+}

@@ -28,7 +28,7 @@ import {
   type StartedAppInstance,
   startAppInstance,
 } from '../instances/app-instance.ts';
-import { seededRandom, streamSeed } from '../load/random.ts';
+import { namedStreamSeed, seededRandom, streamSeed } from '../load/random.ts';
 import type { FaultRecord } from '../report/run-record.ts';
 import type { FaultAction } from '../scenario/schema.ts';
 import { mountTopologyRoutes } from './control-routes.ts';
@@ -207,7 +207,16 @@ async function startFront(
   const steps = options.steps ?? silentSteps;
   const workers = options.albWorkers ?? 2;
   const alb = await steps.step(`ALB (${workers} workers)`, () =>
-    startAlb({ topology, clock, workers, timeScale: () => clock.timeScale, log }),
+    startAlb({
+      topology,
+      clock,
+      workers,
+      timeScale: () => clock.timeScale,
+      // Not on the whole minute a scenario's faults use: a check and a fault at the same
+      // simulated ms would race, and the verdict with them.
+      healthCheckPhase: (targetId) => seededRandom(namedStreamSeed(options.seed ?? 1, `alb:${targetId}`))(),
+      log,
+    }),
   );
   teardown.defer(() => alb.stop());
   const edge = await steps.step('edge (CloudFront)', () =>
