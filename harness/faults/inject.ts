@@ -59,6 +59,12 @@ const OBSERVE_EVERY_MS = 1_000;
 /** Observers give up after this long, simulated: the report then shows the step never came. */
 const OBSERVE_FOR_MS = 30 * 60_000;
 
+/**
+ * How long after a failover's own steps (promotion, endpoint switch, revert) instances may take
+ * to reconnect on wall time, simulated ms: the design's reconnects take seconds.
+ */
+const WALL_TIME_GRACE_MS = 15_000;
+
 /** Labels of a timeline with the moment each first came true. */
 class Timeline {
   /** Each answers when its step happened (simulated ms), or undefined while it has not. */
@@ -101,8 +107,13 @@ class Timeline {
   observeDataTierBack(condition: () => boolean | Promise<boolean>, healthy: () => Promise<boolean>): void {
     this.dataTierConditions.push(condition);
     if (this.dataTierConditions.length > 1) return;
+    let recoveredAtMs: number | undefined;
     this.observe(DATA_TIER_BACK, async () => {
       for (const holds of this.dataTierConditions) if (!(await holds())) return false;
+      // The failover itself is over: what remains (instances replaced after failed checks, then
+      // booting) runs on the simulated clock, so the wall-time part ends a little later at most.
+      recoveredAtMs ??= this.clock.now();
+      if (this.clock.now() - recoveredAtMs >= WALL_TIME_GRACE_MS) this.dataTierIsBack();
       return healthy();
     });
   }
