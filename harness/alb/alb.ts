@@ -51,8 +51,8 @@ export interface AlbOptions {
   timeScale?: () => number;
   /**
    * When a target's regular checks fall, as a share of the interval in [0, 1) from its
-   * registration: each target's own phase (seeded by the run, so a phase sweep moves a fault
-   * against fixed checks). @default one interval after registration, for every target
+   * registration: each target's own phase. @default one interval after registration, for every
+   * target
    */
   healthCheckPhase?: (targetId: string) => number;
   /** Wall ms a health check may take. @default the design's health-check timeout (5 s) */

@@ -40,6 +40,8 @@ import { TimeScalePublisher } from './time-scale-publisher.ts';
 /** The run's random streams the topology draws from (users draw from theirs: load/user-plan.ts). */
 const ASG_STREAM = 0x5a5a0001;
 const FAULT_STREAM = 0x5a5a0002;
+/** Each target's health-check phase is drawn from its id under this constant seed. */
+const HEALTH_CHECK_PHASE_SEED = 0x5a5a0003;
 
 /** Redis key through which app instances follow the simulated clock's speed. */
 export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
@@ -212,9 +214,10 @@ async function startFront(
       clock,
       workers,
       timeScale: () => clock.timeScale,
-      // Not on the whole minute a scenario's faults use: a check and a fault at the same
-      // simulated ms would race, and the verdict with them.
-      healthCheckPhase: (targetId) => seededRandom(namedStreamSeed(options.seed ?? 1, `alb:${targetId}`))(),
+      // Not on the whole minute a scenario's faults use (a check and a fault at the same
+      // simulated ms would race, and the verdict with them), and the same in every run whatever
+      // its seed: a phase sweep moves its fault evenly against these very checks.
+      healthCheckPhase: (targetId) => seededRandom(namedStreamSeed(HEALTH_CHECK_PHASE_SEED, targetId))(),
       log,
     }),
   );
