@@ -100,7 +100,7 @@ export class Sampler implements DropDuty {
           ? 'filling the waiting room'
           : sample.queueSize > 0
             ? 'admitting'
-            : 'draining',
+            : 'queue empty',
       queueSize: sample.queueSize,
       instances: { pending: sample.instances.pending, inService: sample.instances.inService },
       alarms: sample.alarms,
