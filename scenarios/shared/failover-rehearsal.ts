@@ -25,8 +25,9 @@ export function failoverRehearsal(options: {
     startAt: '19:33',
     endAt: '19:44',
     // The clock slows to 10× from just before the fault while a recovery that runs on wall time
-    // (Sentinel, PostgreSQL) is in progress (harness/faults/speed.ts); 30× elsewhere.
-    timeScale: 30,
+    // (Sentinel, PostgreSQL) is in progress (harness/faults/speed.ts); 60× elsewhere, where
+    // every time that matters (health checks, boots, clients' backoff) is simulated.
+    timeScale: 60,
     event: { seats: 1_200, salesOpenAt: '19:34' },
     users: 1_000,
     arrivals: [
