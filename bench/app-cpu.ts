@@ -19,7 +19,7 @@
  *   npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--concurrency 25] [--buyers 0.4]
  *     [--root /path/to/baseline --root .] [--profile /tmp/prof]
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join as joinPath, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -62,12 +62,35 @@ const roots = (values.root ?? [HERE]).map((r) => resolve(r));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
-/** CPU ms (user + system) of a process so far. */
-function cpuMs(pid: number): number {
+/** CPU ms of a process so far: user + system, with its children that exited (`withChildren`). */
+function cpuMs(pid: number, withChildren = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the state field.
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100;
+  // utime, stime, cutime, cstime are fields 14–17 (1-based), i.e. 11–14 after the state field.
+  const ticks = [11, 12, ...(withChildren ? [13, 14] : [])].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return (ticks * 1_000) / 100;
+}
+
+/** A server and its live children (PostgreSQL's backends), with the children that exited. */
+function treeCpuMs(pid: number): number {
+  let sum = cpuMs(pid, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += cpuMs(Number(entry));
+    } catch {
+      // gone meanwhile: its CPU is in the parent's children's time
+    }
+  }
+  return sum;
+}
+
+/** CPU ms so far of the app, Redis and PostgreSQL. */
+interface CpuSample {
+  app: number;
+  redis: number;
+  postgres: number;
 }
 
 /** Starts `work` for item i at i / `perSecond` s from now (an open model: none waits for another). */
@@ -122,23 +145,29 @@ async function startApp(root: string, env: Record<string, string>, label: string
 }
 
 interface Phase {
+  /** The app's CPU ms over the phase, and per user (buyer, user-second). */
   cpuMs: number;
   per: number;
+  /** Redis's and PostgreSQL's, per user (buyer, user-second). */
+  redisPer: number;
+  postgresPer: number;
   wallMs: number;
   /** CLOCK_MONOTONIC µs at the start and end: a CPU profile's timestamps, to slice it by phase. */
   monotonicMicros: [number, number];
 }
 
-async function measure(pid: number, count: number, work: () => Promise<void>): Promise<Phase> {
+async function measure(sample: () => CpuSample, count: number, work: () => Promise<void>): Promise<Phase> {
   const micros = () => Number(process.hrtime.bigint() / 1_000n);
-  const cpu0 = cpuMs(pid);
+  const before = sample();
   const wall0 = performance.now();
   const from = micros();
   await work();
-  const cpu = cpuMs(pid) - cpu0;
+  const after = sample();
   return {
-    cpuMs: cpu,
-    per: cpu / count,
+    cpuMs: after.app - before.app,
+    per: (after.app - before.app) / count,
+    redisPer: (after.redis - before.redis) / count,
+    postgresPer: (after.postgres - before.postgres) / count,
     wallMs: performance.now() - wall0,
     monotonicMicros: [from, micros()],
   };
@@ -196,6 +225,11 @@ async function oneRun(
   );
   const app = await startApp(root, env, label);
   const pid = app.proc.pid;
+  const sample = (): CpuSample => ({
+    app: cpuMs(pid),
+    redis: cpuMs(tier.redis.pid),
+    postgres: treeCpuMs(tier.postgres.pid),
+  });
   const http = new Pool(app.url, { connections: concurrency, keepAliveTimeout: 30_000 });
   const sockets: LightSocket[] = [];
   let admitted = 0;
@@ -224,20 +258,20 @@ async function oneRun(
         socket.once('connect_error', (err: Error) => fail(err));
       });
     };
-    const join = await measure(pid, userCount, () =>
+    const join = await measure(sample, userCount, () =>
       joinRate > 0 ? atRate(users, joinRate, joinUser) : inParallel(users, concurrency, joinUser),
     );
     const idle = await measure(
-      pid,
+      sample,
       userCount * IDLE_SECONDS,
       () => new Promise((r) => setTimeout(r, IDLE_SECONDS * 1_000)),
     );
-    const admission = await measure(pid, userCount, async () => {
+    const admission = await measure(sample, userCount, async () => {
       await openSales(db, redis, eventId);
       await until(() => admitted >= userCount, 60_000, 'every admission notice');
     });
     const buyers = users.slice(0, Math.round(userCount * buyerShare));
-    const buy = await measure(pid, buyers.length, async () => {
+    const buy = await measure(sample, buyers.length, async () => {
       await inParallel(
         buyers.map((user, i) => ({ user, seatId: seatIds[i]! })),
         concurrency,
@@ -284,16 +318,25 @@ try {
       const label = `r${rep}-${roots.indexOf(root)}`;
       const result = await oneRun(root, label, tier, db, redis);
       results.set(root, [...(results.get(root) ?? []), result]);
+      const line = (p: Phase, unit: string, scale = 1) =>
+        `${round(p.per * scale)} ${unit} (Redis ${round(p.redisPer * scale)}, PostgreSQL ${round(p.postgresPer * scale)})`;
       console.error(
-        `[app-cpu] ${root} rep ${rep}: join+connect ${round(result.join.per)} ms/user, idle ${round(result.idle.per * 1_000)} µs/user-s, admission ${round(result.admission.per)} ms/user, buy ${round(result.buy.per)} ms/buyer`,
+        `[app-cpu] ${root} rep ${rep}: join+connect ${line(result.join, 'ms/user')}, idle ${line(result.idle, 'µs/user-s', 1_000)}, admission ${line(result.admission, 'ms/user')}, buy ${line(result.buy, 'ms/buyer')}`,
       );
     }
   }
   const summary = [...results].map(([root, runs]) => {
-    const phase = (name: keyof (typeof runs)[number], scale = 1) => {
-      const xs = runs.map((r) => r[name].per * scale);
-      return { median: round(median(xs)), min: round(Math.min(...xs)), max: round(Math.max(...xs)) };
-    };
+    type Name = keyof (typeof runs)[number];
+    const spread = (xs: number[]) => ({
+      median: round(median(xs)),
+      min: round(Math.min(...xs)),
+      max: round(Math.max(...xs)),
+    });
+    const phase = (name: Name, scale = 1) => ({
+      app: spread(runs.map((r) => r[name].per * scale)),
+      redis: spread(runs.map((r) => r[name].redisPer * scale)),
+      postgres: spread(runs.map((r) => r[name].postgresPer * scale)),
+    });
     return {
       root,
       joinConnectMsPerUser: phase('join'),
