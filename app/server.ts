@@ -150,7 +150,7 @@ export async function startTiketiServer(
     timeScale,
     limits,
     rateLimits,
-    eventExists: async (eventId) => (await catalog.get(eventId)) !== undefined,
+    eventExists: (eventId) => catalog.exists(eventId),
     corsOrigins: config.corsOrigins,
   });
   const admitter = new Admitter({

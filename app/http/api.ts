@@ -97,8 +97,9 @@ export function createApi(deps: ApiDependencies): express.Express {
     express.json({ limit: deps.maxBody, strict: true, type: ['application/json', 'application/*+json'] }),
   );
 
-  const auth = async (req: Request): Promise<Session> =>
-    authenticate(bearerToken(req.header('authorization')), deps.signer, deps.redis);
+  /** The caller's session; `alongside` (a rate limit's count) shares its round trip to Redis. */
+  const auth = async (req: Request, alongside?: (userId: string) => Promise<void>): Promise<Session> =>
+    authenticate(bearerToken(req.header('authorization')), deps.signer, deps.redis, alongside);
   const scaledMs = (seconds: number) => (seconds * 1_000) / deps.timeScale.current();
 
   const address = (req: Request) => clientAddress(req, deps.limits.trustedProxyHops);
@@ -181,7 +182,7 @@ export function createApi(deps: ApiDependencies): express.Express {
   });
 
   const requireEvent = async (eventId: string) => {
-    if (!(await deps.catalog.get(eventId))) throw notFound(`event ${eventId}`);
+    if (!(await deps.catalog.exists(eventId))) throw notFound(`event ${eventId}`);
   };
   const requireAdmitted = async (eventId: string, userId: string, what: string) => {
     if (!(await deps.queue.isAdmitted(eventId, userId)))
@@ -189,10 +190,9 @@ export function createApi(deps: ApiDependencies): express.Express {
   };
 
   app.post('/api/events/:eventId/queue', async (req, res) => {
-    const session = await auth(req);
+    const session = await auth(req, (userId) => deps.rateLimits.consume('queueJoinPerUser', userId));
     const { eventId } = parse(schemas.eventParams, req.params, 'path');
     await requireEvent(eventId);
-    await deps.rateLimits.consume('queueJoinPerUser', session.userId);
     const status = await deps.queue.join(eventId, session.userId);
     if (status.state === 'purchased')
       throw conflict(
@@ -227,12 +227,11 @@ export function createApi(deps: ApiDependencies): express.Express {
   });
 
   app.post('/api/events/:eventId/seats/:seatId/hold', async (req, res) => {
-    const session = await auth(req);
+    const session = await auth(req, (userId) => deps.rateLimits.consume('holdPerUser', userId));
     const { eventId, seatId } = parse(schemas.seatParams, req.params, 'path');
     const seats = await deps.catalog.seatMap(eventId);
     if (!seats) throw notFound(`event ${eventId}`);
     if (!seats.some((s) => s.seatId === seatId)) throw notFound(`seat ${seatId} in event ${eventId}`);
-    await deps.rateLimits.consume('holdPerUser', session.userId);
     await requireAdmitted(eventId, session.userId, 'hold seats');
     const holdMs = scaledMs(deps.seatHoldSeconds);
     const result = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
@@ -259,10 +258,9 @@ export function createApi(deps: ApiDependencies): express.Express {
   });
 
   app.post('/api/reservations', async (req, res) => {
-    const session = await auth(req);
+    const session = await auth(req, (userId) => deps.rateLimits.consume('reservePerUser', userId));
     const input = parse(schemas.reservation, req.body);
     await requireEvent(input.eventId);
-    await deps.rateLimits.consume('reservePerUser', session.userId);
     await requireAdmitted(input.eventId, session.userId, 'reserve seats');
     const holders = await deps.holds.holders(input.eventId, input.seatIds);
     const notHeld = input.seatIds.filter((_, i) => holders[i] !== session.userId);
@@ -299,10 +297,9 @@ export function createApi(deps: ApiDependencies): express.Express {
   });
 
   app.post('/api/reservations/:id/payments', async (req, res) => {
-    const session = await auth(req);
+    const session = await auth(req, (userId) => deps.rateLimits.consume('payPerUser', userId));
     const { id } = parse(schemas.reservationParams, req.params, 'path');
     const input = parse(schemas.payment, req.body);
-    await deps.rateLimits.consume('payPerUser', session.userId);
     const owned = await getReservation(deps.db.writer, id, session.userId);
     await requireAdmitted(owned.eventId, session.userId, 'pay');
     const { payment, reservation } = await payReservation(deps.db.writer, {

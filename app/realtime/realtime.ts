@@ -329,16 +329,18 @@ export class Realtime {
     const token = typeof socket.handshake.auth?.token === 'string' ? socket.handshake.auth.token : undefined;
     let session: Session;
     try {
-      session = await authenticate(token, signer, redis);
+      session = await authenticate(token, signer, redis, (userId) =>
+        rateLimits.consume('socketConnectPerUser', userId),
+      );
     } catch (err) {
-      if (err instanceof ApiError)
+      // Refused for its token or session (401), not for the user's connect rate (429).
+      if (err instanceof ApiError && err.status === 401)
         await rateLimits.consume(
           'socketRefusedPerAddress',
           clientAddress(socket.request, limits.trustedProxyHops),
         );
       throw err;
     }
-    await rateLimits.consume('socketConnectPerUser', session.userId);
     const open = this.users.get(session.userId)?.sockets.size ?? 0;
     if (open >= limits.socketsPerUserPerInstance)
       throw new ApiError(
@@ -385,8 +387,13 @@ export class Realtime {
     this.users.set(session.userId, user);
     user.sockets.add(socket);
     void socket.join([`user:${session.userId}`, sessionRoom(session.sessionId)]);
-    const follow = async (eventId: string): Promise<SessionState> => {
-      await this.requireLiveSession(socket);
+    /**
+     * `fromHandshake`: the event named in the handshake, followed right after the handshake's own
+     * session check; asking Redis again was one round trip of five per connect (bench/app-cpu.ts).
+     * Every `queue:subscribe` checks the session again.
+     */
+    const follow = async (eventId: string, fromHandshake = false): Promise<SessionState> => {
+      if (!fromHandshake) await this.requireLiveSession(socket);
       if (!following.has(eventId)) {
         const limit = this.options.limits.subscriptionsPerSocket;
         if (following.size >= limit)
@@ -425,7 +432,7 @@ export class Realtime {
       });
       return;
     }
-    follow(eventId).catch((err: unknown) => {
+    follow(eventId, true).catch((err: unknown) => {
       if (err instanceof ApiError) socket.emit('error:event', { code: err.code, message: err.message });
       else this.options.log.warn({ err: (err as Error).message }, 'could not restore state on connect');
     });

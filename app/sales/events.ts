@@ -59,6 +59,12 @@ function toSummary(row: EventRow): EventSummary {
 export class EventCatalog {
   /** Seat maps never change once an event exists: kept in memory per instance. */
   private readonly seatMaps = new Map<string, SeatInfo[]>();
+  /**
+   * Events known to exist (events are never deleted): what a queue join, a socket's follow and a
+   * reservation check, without a Redis round trip each. That read was 2 of the 9 round trips of a
+   * user's join and connect (bench/app-cpu.ts), each a write and a read on this 2-core machine.
+   */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly reader: pg.Pool,
@@ -83,6 +89,14 @@ export class EventCatalog {
     const event = toSummary(rows[0]);
     await this.redis.set(keys.event(eventId), JSON.stringify(event), 'EX', this.cacheTtlSeconds);
     return event;
+  }
+
+  /** Whether the event exists; once it does, answered from memory. */
+  async exists(eventId: string): Promise<boolean> {
+    if (this.known.has(eventId)) return true;
+    const found = (await this.get(eventId)) !== undefined;
+    if (found) this.known.add(eventId);
+    return found;
   }
 
   async seatMap(eventId: string): Promise<SeatInfo[] | undefined> {
