@@ -427,15 +427,23 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number
  * seats that were sold to it, and a reconnect counted them as lost state.
  */
 async function paidAfterAll(ctx: JourneyContext, caller: Caller, reservationId: string): Promise<boolean> {
-  if (ctx.stop.stopped) return false;
-  const res = await ctx.http.call<{ status?: string }>(
-    'GET /api/reservations/:id',
-    'GET',
-    `/api/reservations/${encodeURIComponent(reservationId)}`,
-    caller,
-  );
-  return res?.status === 200 && res.body?.status === 'confirmed';
+  // The page may fail too (still stuck to the dead instance until the ALB sees it): reload a
+  // few times, a refresh every few seconds, as a buyer would.
+  for (let attempt = 0; attempt < ORDER_PAGE_ATTEMPTS && !ctx.stop.stopped; attempt++) {
+    if (attempt > 0) await sleepSimulated(ctx, ORDER_PAGE_RETRY_SECONDS);
+    const res = await ctx.http.call<{ status?: string }>(
+      'GET /api/reservations/:id',
+      'GET',
+      `/api/reservations/${encodeURIComponent(reservationId)}`,
+      caller,
+    );
+    if (res && res.status < 500) return res.status === 200 && res.body?.status === 'confirmed';
+  }
+  return false;
 }
+/** Covers the ALB's two failed health checks (up to a minute) with room to spare. */
+const ORDER_PAGE_ATTEMPTS = 10;
+const ORDER_PAGE_RETRY_SECONDS = 10;
 
 function pickSeat(ctx: JourneyContext): string | undefined {
   for (let i = 0; i < 20; i++) {
