@@ -160,54 +160,8 @@ export class ClockPacer {
     const asked = idle ? this.idleScale : this.options.requestedScale;
     const heldByFault = input.faultSpeedLimit !== undefined && input.faultSpeedLimit < asked;
     const requestedScale = heldByFault ? input.faultSpeedLimit! : asked;
-    if (this.last && input.wallMs > this.last.wallMs) {
-      const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
-      // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
-      this.answered = this.answered === undefined ? justNow : 0.5 * this.answered + 0.5 * justNow;
-      const answeredPerSecond = this.answered;
-      this.peakAnswered = Math.max(this.peakAnswered, answeredPerSecond);
-      if (backlog > this.capacity) {
-        // More than a second of joins waiting: what got answered is what the machine can do.
-        this.capacity = Math.max(1, 0.6 * this.capacity + 0.4 * answeredPerSecond);
-      } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
-        // Kept up: at least what it answered, and more if the curve's limit held the clock back.
-        this.capacity = Math.max(this.capacity, answeredPerSecond);
-        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy);
-      }
-    }
-    this.last = { wallMs: input.wallMs, settled: input.settled };
-
-    const following = this.saturationToFollow(input);
-    const saturated = following === 'slow';
-    // Saturated by what the clock does not drive: hold the speed (the verdicts will say why), but
-    // a stretch with nothing due still runs ahead — the busy CPU is not the rehearsal's.
-    if (following === 'hold') {
-      if (idle) this.latencyCap *= 1.3;
-    } else {
-      // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
-      // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
-      // shows seconds later: admitted users buy after their think time), not at all near the top.
-      // During a fault slow answers are the rehearsal, not this machine: the CPU alone decides
-      // (without that, a fault that began while the clock was slow held it there to its end).
-      const cpu = input.cpuBusy ?? 0;
-      if (saturated || this.slow(input)) {
-        if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
-        this.latencyCap = Math.max(minScale, this.scale * 0.7);
-      } else if (
-        input.faultsInProgress ||
-        input.p95Ms === undefined ||
-        input.p95Ms < this.saturatedP95Ms / 2
-      ) {
-        const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
-        // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
-        // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
-        // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
-        const recent =
-          this.saturatedAt && cpu >= 0.5 && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
-        const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
-        this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
-      }
-    }
+    this.learnCapacity(input, backlog);
+    this.followMachine(input, idle, requestedScale);
     // Not by a fault's limit: once it is lifted, latency has not been what held the clock.
     this.latencyCap = Math.min(asked, this.latencyCap);
 
@@ -236,6 +190,63 @@ export class ClockPacer {
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
+  }
+
+  /** Joins answered since the last decision tell what the machine can do (see `probe`). */
+  private learnCapacity(input: PacerInput, backlog: number): void {
+    if (this.last && input.wallMs > this.last.wallMs) {
+      const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
+      // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
+      this.answered = this.answered === undefined ? justNow : 0.5 * this.answered + 0.5 * justNow;
+      const answeredPerSecond = this.answered;
+      this.peakAnswered = Math.max(this.peakAnswered, answeredPerSecond);
+      if (backlog > this.capacity) {
+        // More than a second of joins waiting: what got answered is what the machine can do.
+        this.capacity = Math.max(1, 0.6 * this.capacity + 0.4 * answeredPerSecond);
+      } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
+        // Kept up: at least what it answered, and more if the curve's limit held the clock back.
+        this.capacity = Math.max(this.capacity, answeredPerSecond);
+        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy);
+      }
+    }
+    this.last = { wallMs: input.wallMs, settled: input.settled };
+  }
+
+  /**
+   * The latency cap, from the machine's headroom and the answers' latency. Saturated by what the
+   * clock does not drive: hold the speed (the verdicts will say why), but a stretch with nothing
+   * due still runs ahead — the busy CPU is not the rehearsal's.
+   */
+  private followMachine(input: PacerInput, idle: boolean, requestedScale: number): void {
+    const following = this.saturationToFollow(input);
+    if (following === 'hold') {
+      if (idle) this.latencyCap *= 1.3;
+      return;
+    }
+    const { minScale } = this.options;
+    const saturated = following === 'slow';
+    if (saturated || this.slow(input)) {
+      if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
+      this.latencyCap = Math.max(minScale, this.scale * 0.7);
+      return;
+    }
+    // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
+    // During a fault slow answers are the rehearsal, not this machine: the CPU alone decides
+    // (without that, a fault that began while the clock was slow held it there to its end).
+    const answersQuick =
+      input.faultsInProgress || input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 2;
+    if (!answersQuick) return;
+    // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
+    // shows seconds later: admitted users buy after their think time), not at all near the top.
+    const cpu = input.cpuBusy ?? 0;
+    const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
+    // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
+    // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
+    // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
+    const recent =
+      this.saturatedAt && cpu >= 0.5 && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
+    const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
+    this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
   }
 
   /**
