@@ -206,6 +206,7 @@ describe('expectations on a recorded run', () => {
           reason: 'transport close',
           reconnectedAtMs: at('20:16') + 1_000,
           stateKept: false,
+          stateLost: '1 hold(s) lost (A-12, 40 s left; state admitted)',
         },
       ],
     });
@@ -221,7 +222,8 @@ describe('expectations on a recorded run', () => {
     expect(lost).toMatchObject({ passed: false, observed: '2 lost; 3998 confirmed in the database' });
     expect(back).toMatchObject({
       passed: false,
-      observed: '1 late or never back, 1 lost state; slowest 61.0 s',
+      observed:
+        '1 late or never back, 1 lost state (u2: 1 hold(s) lost (A-12, 40 s left; state admitted)); slowest 61.0 s',
     });
     const [ok] = verdicts([{ expect: 'no-seat-sold-twice' }]);
     expect(ok?.passed).toBe(true);

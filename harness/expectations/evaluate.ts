@@ -256,7 +256,7 @@ function judge(expectation: Expectation, record: RunRecord): Judgement {
         observed:
           record.reconnects.length === 0
             ? 'no disconnects'
-            : `${late.length} late or never back, ${lostState.length} lost state; slowest ${Number.isFinite(slowest) ? `${(slowest / 1_000).toFixed(1)} s` : 'never'}`,
+            : `${late.length} late or never back, ${lostState.length} lost state${lostExamples(lostState)}; slowest ${Number.isFinite(slowest) ? `${(slowest / 1_000).toFixed(1)} s` : 'never'}`,
       };
     }
     case 'max-request-gap':
@@ -378,4 +378,12 @@ export function evaluate(expectation: Expectation, record: RunRecord): Omit<Verd
 
 export function evaluateAll(expectations: Expectation[], record: RunRecord): Verdict[] {
   return expectations.map((e) => ({ kind: e.expect, ...evaluate(e, record) }));
+}
+
+/** The first few lost states, in words: what a reconnect did not restore, and whose. */
+function lostExamples(lost: readonly { userId: string; stateLost?: string }[]): string {
+  const told = lost.filter((r) => r.stateLost !== undefined).slice(0, 3);
+  if (told.length === 0) return '';
+  const more = lost.length > told.length ? `; ${lost.length - told.length} more` : '';
+  return ` (${told.map((r) => `${r.userId}: ${r.stateLost}`).join('; ')}${more})`;
 }

@@ -52,6 +52,8 @@ export interface ReconnectObservation {
   /** Absent: not back when the run ended. */
   reconnectedAtWallMs?: number;
   stateKept?: boolean;
+  /** What the reconnect did not restore, in words (when `stateKept` is false). */
+  stateLost?: string;
 }
 
 export interface WorkerReport {

@@ -186,7 +186,13 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     socket.on('session:state', (state: SessionState) => {
       instanceId = state.instanceId;
       if (!away) return;
-      ctx.events.reconnect({ ...away, reconnectedAtWallMs: Date.now(), stateKept: stateKept(known, state) });
+      const lost = stateLost(known, state);
+      ctx.events.reconnect({
+        ...away,
+        reconnectedAtWallMs: Date.now(),
+        stateKept: lost === undefined,
+        ...(lost === undefined ? {} : { stateLost: lost }),
+      });
       away = undefined;
     });
     socket.on('queue:update', (u: { position: number; sentAt: number }) => {
@@ -326,25 +332,30 @@ interface KnownState {
   held: Map<string, number>;
 }
 
-function stateKept(known: KnownState, state: SessionState): boolean {
+/** What of the user's state the reconnect did not restore, in words; undefined when all of it was. */
+function stateLost(known: KnownState, state: SessionState): string | undefined {
   // Admission may have come meanwhile; a place may only have improved.
   if (known.admittedUntil !== undefined) {
-    if (state.state === 'admitted' && state.admittedUntil !== known.admittedUntil) return false;
-    if (state.state === 'queued') return false;
+    if (state.state === 'admitted' && state.admittedUntil !== known.admittedUntil)
+      return `admission window changed (until ${known.admittedUntil}, now ${state.admittedUntil})`;
+    if (state.state === 'queued') return `admitted, now queued at ${state.position}`;
   } else if (
     known.position !== undefined &&
     state.state === 'queued' &&
     (state.position ?? Number.POSITIVE_INFINITY) > known.position
   ) {
-    return false;
+    return `queue place worse (was ${known.position}, now ${state.position})`;
   }
   if (state.state === 'none' && known.admittedUntil === undefined && known.position !== undefined)
-    return false;
+    return `queued at ${known.position}, now not in the queue`;
   // A hold that ran out meanwhile is gone by design, not lost.
   const now = Date.now();
-  return [...known.held].every(
-    ([seat, until]) => until <= now || state.heldSeatIds.includes(seat) || state.state === 'none',
+  const lost = [...known.held].filter(
+    ([seat, until]) => until > now && !state.heldSeatIds.includes(seat) && state.state !== 'none',
   );
+  if (lost.length > 0)
+    return `${lost.length} hold(s) lost (${lost.map(([seat, until]) => `${seat}, ${Math.round((until - now) / 1_000)} s left`).join('; ')}; state ${state.state})`;
+  return undefined;
 }
 
 async function pollUntilAdmitted(

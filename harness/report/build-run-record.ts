@@ -88,6 +88,7 @@ function reconnectsInSimTime(totals: LoadTotals, toSim: (wallMs: number) => numb
     ...(r.instanceId === undefined ? {} : { instanceId: r.instanceId }),
     reconnectedAtMs: r.reconnectedAtWallMs === undefined ? undefined : toSim(r.reconnectedAtWallMs),
     stateKept: r.stateKept,
+    ...(r.stateLost === undefined ? {} : { stateLost: r.stateLost }),
   }));
 }
 

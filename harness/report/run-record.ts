@@ -130,6 +130,8 @@ export interface ReconnectRecord {
   reconnectedAtMs?: number;
   /** Position, admitted state and holds matched what the user had. */
   stateKept?: boolean;
+  /** What the reconnect did not restore, in words (when `stateKept` is false). */
+  stateLost?: string;
 }
 
 /**
