@@ -119,8 +119,15 @@ const SATURATION_MEMORY_MS = 30_000;
 const FUTILE_SLOWDOWN = 16;
 /** …for at least this long, wall ms: the saturation is not the rehearsal's doing. */
 const FUTILE_AFTER_MS = 15_000;
+/**
+ * Below this CPU busy share the machine is mostly idle: the capacity probe may extrapolate from
+ * the CPU, and the speed that last ran out of headroom is forgotten (what took it is over).
+ * Above it those stay careful: a 25,000-user drain run near its limit lost the headroom the
+ * delivery verdict needs (79 % of its samples against 80 %).
+ */
+const IDLE_CPU_BUSY = 0.4;
 /** The CPU busy share the capacity probe extrapolates the answered rate to. */
-const PROBE_CPU_BUSY = 0.8;
+const PROBE_CPU_BUSY = 0.7;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -234,7 +241,7 @@ export class ClockPacer {
     // During a fault slow answers are the rehearsal, not this machine: the CPU alone decides
     // (without that, a fault that began while the clock was slow held it there to its end).
     const answersQuick =
-      input.faultsInProgress || input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 2;
+      input.faultsInProgress || input.p95Ms === undefined || input.p95Ms < this.saturatedP95Ms / 3;
     if (!answersQuick) return;
     // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
     // shows seconds later: admitted users buy after their think time), not at all near the top.
@@ -244,7 +251,9 @@ export class ClockPacer {
     // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
     // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
     const recent =
-      this.saturatedAt && cpu >= 0.5 && input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
+      this.saturatedAt &&
+      cpu >= IDLE_CPU_BUSY &&
+      input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
     const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
     this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
   }
@@ -259,7 +268,9 @@ export class ClockPacer {
    */
   private probe(answeredPerSecond: number, cpuBusy: number | undefined): void {
     const byCpu =
-      cpuBusy !== undefined && cpuBusy > 0.05 ? answeredPerSecond * Math.min(2, PROBE_CPU_BUSY / cpuBusy) : 0;
+      cpuBusy !== undefined && cpuBusy > 0.05 && cpuBusy < IDLE_CPU_BUSY
+        ? answeredPerSecond * Math.min(2, PROBE_CPU_BUSY / cpuBusy)
+        : 0;
     const bound = Math.max(1.25 * this.peakAnswered, byCpu) / this.utilization;
     const step = cpuBusy !== undefined && cpuBusy < 0.5 ? 1.3 : 1.1;
     this.capacity = Math.max(this.capacity, Math.min(this.capacity * step, bound));
