@@ -10,6 +10,9 @@ import type { RedisClient } from '../core/redis.ts';
 
 // KEYS: the seat's lock, the sold set, the user's holds. ARGV: user, hold ms, seat, limit, the
 // lock key's prefix and suffix (the user's other locks share the event's hash tag: one slot).
+// The index of the user's holds lives as long as its longest hold: a later, shorter hold (the
+// hold time follows the clock's speed in a rehearsal) must not expire it with earlier ones still
+// held — they would vanish from the user's state and from the per-user limit's count.
 const HOLD = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 'sold' end
 local holder = redis.call('GET', KEYS[1])
@@ -26,7 +29,7 @@ end
 if count >= tonumber(ARGV[4]) then return 'limit' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
 return 'ok'
 `;
 
