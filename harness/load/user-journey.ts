@@ -239,7 +239,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   }
   ctx.events.admitted();
 
-  if (decisions.buys) await buy(ctx, caller, known.held);
+  if (decisions.buys) await buy(ctx, caller, known);
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
 }
 
@@ -330,6 +330,8 @@ interface KnownState {
   admittedUntil?: number;
   /** Seats it holds, with when each hold ends (wall ms, as the app answered). */
   held: Map<string, number>;
+  /** A payment for the held seats is on its way, its outcome not yet known. */
+  paying?: boolean;
 }
 
 /** What of the user's state the reconnect did not restore, in words; undefined when all of it was. */
@@ -348,7 +350,8 @@ function stateLost(known: KnownState, state: SessionState): string | undefined {
   }
   if (state.state === 'none' && known.admittedUntil === undefined && known.position !== undefined)
     return `queued at ${known.position}, now not in the queue`;
-  // A hold that ran out meanwhile is gone by design, not lost.
+  // A hold that ran out meanwhile is gone by design, not lost; one being paid for may be sold.
+  if (known.paying) return undefined;
   const now = Date.now();
   const lost = [...known.held].filter(
     ([seat, until]) => until > now && !state.heldSeatIds.includes(seat) && state.state !== 'none',
@@ -382,7 +385,8 @@ async function pollUntilAdmitted(
   }
 }
 
-async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number>): Promise<void> {
+async function buy(ctx: JourneyContext, caller: Caller, known: KnownState): Promise<void> {
+  const held = known.held;
   const path = `/api/events/${ctx.eventId}`;
   await think(ctx);
   const wanted = ctx.behaviour.seatsPerOrder;
@@ -418,17 +422,24 @@ async function buy(ctx: JourneyContext, caller: Caller, held: Map<string, number
   ctx.events.reserved();
   await think(ctx);
   const id = reservation.body.reservationId;
-  const payment = await ctx.http.call(
-    'POST /api/reservations/:id/payments',
-    'POST',
-    `/api/reservations/${id}/payments`,
-    caller,
-    { method: 'card' },
-  );
-  const outcomeLost = payment === undefined || payment.status >= 500;
-  if (payment?.status === 201 || (outcomeLost && (await paidAfterAll(ctx, caller, id)))) {
-    ctx.events.paymentConfirmed(id);
-    held.clear();
+  // From the moment the payment goes until its outcome is known, the seats may be sold under the
+  // user at any time: a reconnect meanwhile cannot expect them held.
+  known.paying = true;
+  try {
+    const payment = await ctx.http.call(
+      'POST /api/reservations/:id/payments',
+      'POST',
+      `/api/reservations/${id}/payments`,
+      caller,
+      { method: 'card' },
+    );
+    const outcomeLost = payment === undefined || payment.status >= 500;
+    if (payment?.status === 201 || (outcomeLost && (await paidAfterAll(ctx, caller, id)))) {
+      ctx.events.paymentConfirmed(id);
+      held.clear();
+    }
+  } finally {
+    known.paying = false;
   }
 }
 
