@@ -234,16 +234,16 @@ export function createApi(deps: ApiDependencies): express.Express {
     if (!seats.some((s) => s.seatId === seatId)) throw notFound(`seat ${seatId} in event ${eventId}`);
     await requireAdmitted(eventId, session.userId, 'hold seats');
     const holdMs = scaledMs(deps.seatHoldSeconds);
-    const result = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
-    if (result === 'sold') throw conflict('seat_sold', `seat ${seatId} is sold`);
-    if (result === 'limit')
+    const hold = await deps.holds.hold(eventId, seatId, session.userId, holdMs);
+    if (hold.result === 'sold') throw conflict('seat_sold', `seat ${seatId} is sold`);
+    if (hold.result === 'limit')
       throw conflict(
         'hold_limit',
         `you hold ${deps.limits.holdsPerUserPerEvent} seats of this event already (the most one user may); reserve or release some first`,
       );
-    if (result === 'held') throw conflict('seat_held', `seat ${seatId} is held by someone else`);
+    if (hold.result === 'held') throw conflict('seat_held', `seat ${seatId} is held by someone else`);
     deps.realtime()?.broadcastSeats('held', eventId, [seatId]);
-    res.status(201).json({ eventId, seatId, heldUntil: Date.now() + holdMs });
+    res.status(201).json({ eventId, seatId, heldUntil: Date.now() + hold.remainingMs });
   });
 
   app.delete('/api/events/:eventId/seats/:seatId/hold', async (req, res) => {

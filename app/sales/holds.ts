@@ -16,7 +16,7 @@ import type { RedisClient } from '../core/redis.ts';
 const HOLD = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 'sold' end
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return 'ok' end
+if holder == ARGV[1] then return {'ok', redis.call('PTTL', KEYS[1])} end
 if holder then return 'held' end
 local count = 0
 for _, seat in ipairs(redis.call('SMEMBERS', KEYS[3])) do
@@ -30,7 +30,7 @@ if count >= tonumber(ARGV[4]) then return 'limit' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
 if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
-return 'ok'
+return {'ok', tonumber(ARGV[2])}
 `;
 
 const RELEASE = `
@@ -42,7 +42,15 @@ redis.call('SREM', KEYS[2], ARGV[2])
 return 'ok'
 `;
 
-export type HoldResult = 'ok' | 'held' | 'sold' | 'limit';
+/**
+ * A hold taken (or already the user's: `remainingMs` is then what is left of it — holding again
+ * does not renew it, so the answer must not promise a new full hold), or why not.
+ */
+export type HoldResult =
+  | { result: 'ok'; remainingMs: number }
+  | { result: 'held' }
+  | { result: 'sold' }
+  | { result: 'limit' };
 export type ReleaseResult = 'ok' | 'not_held' | 'not_yours';
 
 export class SeatHolds {
@@ -54,7 +62,7 @@ export class SeatHolds {
 
   async hold(eventId: string, seatId: string, userId: string, holdMs: number): Promise<HoldResult> {
     const [lockPrefix, lockSuffix] = keys.seatLock(eventId, '\0').split('\0') as [string, string];
-    return (await this.redis.eval(
+    const reply = (await this.redis.eval(
       HOLD,
       3,
       keys.seatLock(eventId, seatId),
@@ -66,7 +74,9 @@ export class SeatHolds {
       this.holdsPerUser,
       lockPrefix,
       lockSuffix,
-    )) as HoldResult;
+    )) as [string, number] | 'held' | 'sold' | 'limit';
+    if (Array.isArray(reply)) return { result: 'ok', remainingMs: Number(reply[1]) };
+    return { result: reply };
   }
 
   async release(eventId: string, seatId: string, userId: string): Promise<ReleaseResult> {
