@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectBackoff } from './user-journey.ts';
+import type { SessionState } from '../../app/realtime/realtime.ts';
+import { type KnownState, reconnectBackoff, stateLost } from './user-journey.ts';
 
 describe('a virtual user’s reconnect backoff', () => {
   it('is a browser’s 1–5 s in simulated time at any clock speed (a reconnect verdict must not follow the speed)', () => {
@@ -8,5 +9,45 @@ describe('a virtual user’s reconnect backoff', () => {
       expect(reconnectionDelay * timeScale).toBeCloseTo(1_000, 6);
       expect(reconnectionDelayMax * timeScale).toBeCloseTo(5_000, 6);
     }
+  });
+});
+
+describe('what a reconnect did not restore', () => {
+  const readAt = Date.now();
+  const state: SessionState = {
+    instanceId: 'app-2',
+    eventId: 'drop',
+    state: 'admitted',
+    queueSize: 0,
+    admittedUntil: readAt + 60_000,
+    heldSeatIds: ['A-1'],
+    sentAt: readAt,
+  };
+  const known = (heldAtB: number): KnownState => ({
+    admittedUntil: readAt + 60_000,
+    held: new Map([
+      ['A-1', readAt + 30_000],
+      ['A-2', readAt + 30_000],
+    ]),
+    heldAt: new Map([
+      ['A-1', readAt - 5_000],
+      ['A-2', heldAtB],
+    ]),
+  });
+
+  it('names a hold the user learnt of before the state was read and the state lacks', () => {
+    expect(stateLost(known(readAt - 1_000), state)).toMatch(
+      /^1 hold\(s\) lost \(A-2, \d+ s left; state admitted\)$/,
+    );
+  });
+
+  it('does not count a hold answered after the state was read (the HTTP answer and the socket race)', () => {
+    expect(stateLost(known(readAt + 10), state)).toBeUndefined();
+  });
+
+  it('says when the admission window changed', () => {
+    expect(stateLost({ ...known(readAt - 1_000), admittedUntil: readAt + 1 }, state)).toMatch(
+      /admission window changed/,
+    );
   });
 });

@@ -128,7 +128,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   if (!ctx.behaviour.socket) settle();
 
   // What the user knows of itself, to check a reconnect restored it.
-  const known: KnownState = { held: new Map() };
+  const known: KnownState = { held: new Map(), heldAt: new Map() };
   let socket: Socket | undefined;
   let resolveAdmitted!: () => void;
   const admitted = new Promise<void>((resolve) => {
@@ -325,17 +325,19 @@ export function reconnectBackoff(timeScale: number): {
   };
 }
 /** What the user knows of itself, to check a reconnect restored it. */
-interface KnownState {
+export interface KnownState {
   position?: number;
   admittedUntil?: number;
   /** Seats it holds, with when each hold ends (wall ms, as the app answered). */
   held: Map<string, number>;
+  /** When the user learnt of each hold (wall ms): a state read before then cannot show it. */
+  heldAt: Map<string, number>;
   /** A payment for the held seats is on its way, its outcome not yet known. */
   paying?: boolean;
 }
 
 /** What of the user's state the reconnect did not restore, in words; undefined when all of it was. */
-function stateLost(known: KnownState, state: SessionState): string | undefined {
+export function stateLost(known: KnownState, state: SessionState): string | undefined {
   // Admission may have come meanwhile; a place may only have improved.
   if (known.admittedUntil !== undefined) {
     if (state.state === 'admitted' && state.admittedUntil !== known.admittedUntil)
@@ -353,8 +355,12 @@ function stateLost(known: KnownState, state: SessionState): string | undefined {
   // A hold that ran out meanwhile is gone by design, not lost; one being paid for may be sold.
   if (known.paying) return undefined;
   const now = Date.now();
+  // A hold answered after the server read the state (the HTTP answer and the socket's state
+  // race) is not in it, and not lost either.
+  const knownBefore = (seat: string) => (known.heldAt.get(seat) ?? 0) < state.sentAt;
   const lost = [...known.held].filter(
-    ([seat, until]) => until > now && !state.heldSeatIds.includes(seat) && state.state !== 'none',
+    ([seat, until]) =>
+      until > now && knownBefore(seat) && !state.heldSeatIds.includes(seat) && state.state !== 'none',
   );
   if (lost.length > 0)
     return `${lost.length} hold(s) lost (${lost.map(([seat, until]) => `${seat}, ${Math.round((until - now) / 1_000)} s left`).join('; ')}; state ${state.state})`;
@@ -402,6 +408,7 @@ async function buy(ctx: JourneyContext, caller: Caller, known: KnownState): Prom
     );
     if (res?.status === 201) {
       held.set(seatId, res.body?.heldUntil ?? Number.POSITIVE_INFINITY);
+      known.heldAt.set(seatId, Date.now());
       ctx.events.seatHeld();
     } else if (res?.status === 409) ctx.events.seatsTaken([seatId]);
     else if (res && res.status === 403) return; // the window ended
