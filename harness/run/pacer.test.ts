@@ -99,19 +99,8 @@ describe('ClockPacer', () => {
     expect(decision.scale).toBeGreaterThan(slowest * 1.5);
   });
 
-  it('does not plan far beyond what was answered: probing is bounded by the best rate seen', () => {
-    const pacer = pacer30({
-      arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
-      initialJoinsPerSecond: 100,
-    });
-    let decision = pacer.next(input({}));
-    for (let s = 1; s <= 30; s++)
-      decision = pacer.next(input({ wallMs: s * 1_000, simMs: s * 5_000, sent: s * 80, settled: s * 80 }));
-    // 80 answered per second at most: planning 0.8 × capacity never goes above 1.25 × 80.
-    expect(decision.joinsPerSecond).toBeLessThanOrEqual(125);
-  });
-
-  it('probes further on an idle CPU: what was answered, scaled to a busy one, at most twice over', () => {
+  /** 30 wall seconds of a curve held back by the arrivals, 80 joins answered each, at `cpuBusy`. */
+  function probedAt80(cpuBusy?: number) {
     const pacer = pacer30({
       arrivalsSimMs: spread(0, 60 * MINUTE, 60_000),
       initialJoinsPerSecond: 100,
@@ -119,9 +108,20 @@ describe('ClockPacer', () => {
     let decision = pacer.next(input({}));
     for (let s = 1; s <= 30; s++)
       decision = pacer.next(
-        input({ wallMs: s * 1_000, simMs: s * 5_000, sent: s * 80, settled: s * 80, cpuBusy: 0.3 }),
+        input({ wallMs: s * 1_000, simMs: s * 5_000, sent: s * 80, settled: s * 80, cpuBusy }),
       );
-    // 80 answered at 30 % CPU: at 80 % it would answer 213; the probe plans for 2 × 80 = 160.
+    return decision;
+  }
+
+  it('does not plan far beyond what was answered: probing is bounded by the best rate seen', () => {
+    const decision = probedAt80();
+    // 80 answered per second at most: planning 0.8 × capacity never goes above 1.25 × 80.
+    expect(decision.joinsPerSecond).toBeLessThanOrEqual(125);
+  });
+
+  it('probes further on an idle CPU: what was answered, scaled to a busy one, at most twice over', () => {
+    const decision = probedAt80(0.3);
+    // 80 answered at 30 % CPU: at 70 % it would answer 187; the probe plans for at most 2 × 80 = 160.
     expect(decision.joinsPerSecond).toBeGreaterThan(125);
     expect(decision.joinsPerSecond).toBeLessThanOrEqual(200);
   });
