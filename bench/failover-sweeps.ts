@@ -64,6 +64,11 @@ async function runSweep(rehearsal: string, variant: Variant, reportRoot: string)
   args.push('--report-dir', reportRoot, ...VARIANTS[variant].set.flatMap((s) => ['--set', s]));
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Stopped from outside (a terminal's Ctrl-C reaches the child itself): the child stops too,
+  // tearing its world down, instead of running on without a reader.
+  const forward = () => child.kill('SIGTERM');
+  process.once('SIGTERM', forward);
+  child.once('exit', () => process.off('SIGTERM', forward));
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -120,6 +125,24 @@ function row(r: SweepResult): string {
   return `| \`${r.rehearsal}\` | ${passedRuns} of ${s.runs.length} | ${misses.join('; ') || 'every expectation in every run'} | ${Math.round(r.commandSeconds)} s |`;
 }
 
+/**
+ * Each run's observation of the expectations that failed in some run, and its fault's timeline
+ * (seconds after the fault): what moves with the phase, and what moves between same-seed sweeps.
+ */
+function byPhase(r: SweepResult): string[] {
+  const verdicts = r.summary.expectations
+    .filter((v) => v.passedRuns < v.runs)
+    .map((v) => {
+      const runs = v.observed.map((o) => `+${o.phaseSeconds} s ${o.status}: ${o.observed}`);
+      return `- \`${r.rehearsal}\` ${v.name}: ${runs.join('; ')}`;
+    });
+  const timelines = r.faults.map((f, i) => {
+    const steps = f.timeline.map((e) => `${e.label} ${((e.atMs - f.atMs) / 1_000).toFixed(1)}`);
+    return `- \`${r.rehearsal}\` +${r.summary.runs[i]?.phaseSeconds ?? '?'} s timeline: ${steps.join('; ')}`;
+  });
+  return [...verdicts, ...timelines];
+}
+
 const reportRoot = mkdtempSync(join(tmpdir(), 'tiketi-failover-sweeps-'));
 try {
   for (const variant of variants as Variant[]) {
@@ -131,6 +154,8 @@ try {
     console.log('| --- | --- | --- | --- |');
     for (const r of results) console.log(row(r));
     console.log(`\nAll ${results.length} sweeps: ${Math.round(total)} s (${(total / 60).toFixed(1)} min).`);
+    console.log('\nWhat each run observed, by phase, where an expectation failed somewhere:\n');
+    for (const r of results) for (const line of byPhase(r)) console.log(line);
     console.log('\nEach step of the fault timeline, seconds after the fault, median (min–max):\n');
     for (const r of results) console.log(`- \`${r.rehearsal}\`: ${spread(r)}`);
   }

@@ -115,9 +115,9 @@ export class AlbWorker implements ProxyContext {
     return simAt(this.anchor, Date.now());
   }
 
-  route(cookieHeader: string | undefined): TargetChoice<TargetRuntime> | undefined {
+  route(cookieHeader: string | undefined, turn?: number): TargetChoice<TargetRuntime> | undefined {
     const sticky = stickyCookieOf(cookieHeader);
-    return this.targets.route(sticky ? this.cookies.targetOf(sticky, this.simNow()) : undefined);
+    return this.targets.route(sticky ? this.cookies.targetOf(sticky, this.simNow()) : undefined, turn);
   }
 
   stickyLines(rt: TargetRuntime): string {

@@ -9,6 +9,7 @@ import { designTopology } from '../../infra/topology.ts';
 import { ManualClock } from '../clock/clock.ts';
 import { isAlive } from '../run/process-tree.ts';
 import { type StartedAlb, startAlb } from './alb.ts';
+import { CLIENT_TURN_HEADER } from './protocol.ts';
 
 const INTERVAL_MS = designTopology.loadBalancer.healthCheck.intervalSeconds * 1_000;
 const DRAIN_MS = designTopology.loadBalancer.deregistrationDelaySeconds * 1_000;
@@ -172,6 +173,31 @@ describe('ALB emulator: health checks and stickiness', () => {
     const moved = await fetch(`${lb.url}/x`, { headers: { cookie: sticky } });
     expect(await moved.text()).not.toBe(stuckTo);
     expect(moved.headers.getSetCookie().some((c) => c.startsWith('AWSALB='))).toBe(true);
+  });
+});
+
+describe('ALB emulator: a client’s round-robin turn', () => {
+  it('sends a client without stickiness to the routable target of its turn, whichever worker and connection it reaches', async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = [await target('a'), await target('b')];
+    const lb = await healthyAlb(clock, [a, b]);
+    const landed = async (turn: number) => {
+      // A new connection each time: the kernel spreads them over the two workers.
+      const res = await fetch(`${lb.url}/x`, {
+        headers: { [CLIENT_TURN_HEADER]: String(turn), connection: 'close' },
+      });
+      return res.text();
+    };
+    const turns = [0, 1, 2, 3, 7, 7, 7, 7, 10, 11];
+    const first = await Promise.all(turns.map(landed));
+    expect(await Promise.all(turns.map(landed))).toEqual(first);
+    expect(first.filter((_, i) => turns[i]! % 2 === 0).every((id) => id === first[0])).toBe(true);
+    expect(first.filter((_, i) => turns[i]! % 2 === 1).every((id) => id !== first[0])).toBe(true);
+    // A turn that is not a whole number is no turn: round robin.
+    const spread = new Set<string>();
+    for (let i = 0; i < 6; i++)
+      spread.add(await (await fetch(`${lb.url}/x`, { headers: { [CLIENT_TURN_HEADER]: 'x1' } })).text());
+    expect(spread).toEqual(new Set(['a', 'b']));
   });
 });
 

@@ -161,7 +161,7 @@ export class ClientConnection implements ClientAddress {
     }
     const keepAlive = !head.connectionClose && (head.minor === 1 || head.connectionKeepAlive);
     const upgrade = isWebSocketUpgrade(head);
-    const routed = this.ctx.route(head.cookie);
+    const routed = this.ctx.route(head.cookie, head.turn);
     if (!routed) {
       this.ctx.stats.errors503++;
       // A request body would have to be read past to find the next request: close instead.

@@ -13,6 +13,8 @@
  * request, a Host header on HTTP/1.1 requests. Anything else is a {@link ParseError}.
  */
 
+import { CLIENT_TURN_HEADER } from './protocol.ts';
+
 /** The whole head, request line included. ALB: 64 KB in all. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** One line (request line or header). ALB: 16 KB each. */
@@ -65,6 +67,8 @@ export interface RequestHead extends Head {
   cookie: string | undefined;
   /** Every X-Forwarded-For header, joined with `, `. */
   forwardedFor: string | undefined;
+  /** The client's round-robin turn (CLIENT_TURN_HEADER), when it sent a whole number. */
+  turn: number | undefined;
 }
 
 export interface ResponseHead extends Head {
@@ -169,6 +173,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   head.upgrade = undefined;
   head.cookie = undefined;
   head.forwardedFor = undefined;
+  head.turn = undefined;
   let hosts = 0;
   parseLines(buf.toString('latin1', start, end - 4), head, (name, value) => {
     if (name === 'host') hosts++;
@@ -176,6 +181,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
     else if (name === 'x-forwarded-for')
       head.forwardedFor = head.forwardedFor === undefined ? value : `${head.forwardedFor}, ${value}`;
     else if (name === 'upgrade') head.upgrade = value;
+    else if (name === CLIENT_TURN_HEADER && /^\d{1,9}$/.test(value)) head.turn = Number(value);
   });
   const m = REQUEST_LINE.exec(head.startLine);
   if (!m) throw new ParseError('bad request line');

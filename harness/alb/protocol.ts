@@ -3,6 +3,15 @@ import type { ClockAnchor } from '../clock/timeline.ts';
 import type { TargetHealthState } from '../model/aws.ts';
 
 export type { ClockAnchor };
+
+/**
+ * The round-robin turn a client without a sticky target takes, sent by tiketi-sim's virtual users
+ * (their place in the arrival order). A real ALB's nodes each go round robin, and which node a
+ * client reaches and in which order its requests arrive is luck; in the emulator that luck is the
+ * seed's, so the same users stick to the same instances in every run of a seed (issue 16: which
+ * clients a killed instance strands set the error rate). Other clients go round robin.
+ */
+export const CLIENT_TURN_HEADER = 'x-tiketi-sim-turn';
 /** A target's ELBv2 health state (harness/model/aws.ts); the name the ALB modules use. */
 export type TargetState = TargetHealthState;
 

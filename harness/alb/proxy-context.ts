@@ -18,8 +18,11 @@ export interface ProxyContext {
   readonly idleTimeoutMs: number;
   /** The end of a kept-alive response head. */
   readonly keepAliveLines: string;
-  /** The target for a new request with this Cookie header; undefined: 503. */
-  route(cookieHeader: string | undefined): TargetChoice<TargetRuntime> | undefined;
+  /**
+   * The target for a new request with this Cookie header (and the client's round-robin turn, if
+   * it sent one: CLIENT_TURN_HEADER); undefined: 503.
+   */
+  route(cookieHeader: string | undefined, turn?: number): TargetChoice<TargetRuntime> | undefined;
   /** `Set-Cookie` lines sticking a client to `rt`. */
   stickyLines(rt: TargetRuntime): string;
   forwardedHead(head: RequestHead, client: ClientAddress, upgrade: boolean): string;

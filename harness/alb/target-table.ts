@@ -38,11 +38,14 @@ export class TargetTable {
     this.routable = routableTargets([...this.byId.values()], (r) => r.target.state);
   }
 
-  /** The sticky target if it takes new traffic, else the next routable one (and a new cookie). */
-  route(stickyId: string | undefined): TargetChoice<TargetRuntime> | undefined {
+  /**
+   * The sticky target if it takes new traffic, else the routable one of the client's `turn` or,
+   * when it sent none, the next one (and a new cookie either way).
+   */
+  route(stickyId: string | undefined, turn?: number): TargetChoice<TargetRuntime> | undefined {
     const sticky = stickyId === undefined ? undefined : this.byId.get(stickyId);
-    const choice = chooseTarget(this.routable, sticky, this.turn);
-    if (choice?.setCookie) this.turn++;
+    const choice = chooseTarget(this.routable, sticky, turn ?? this.turn);
+    if (choice?.setCookie && turn === undefined) this.turn++;
     return choice;
   }
 

@@ -19,6 +19,30 @@ describe('clocks', () => {
     clock.dispose();
   });
 
+  it('ScaledClock follows another clock’s pieces: a pending timer fires at its simulated time across the change', async () => {
+    // A load worker's think time: 3 simulated s set at 10× (300 wall ms), then the run's clock
+    // goes to 100×. On the followed clock it ends 2.5 simulated s later (25 wall ms), not 300.
+    const wallStart = Date.now();
+    const clock = new ScaledClock({ timeScale: 10, startSimMs: 0 });
+    const fired = new Promise<{ simMs: number; wallMs: number }>((resolve) =>
+      clock.setTimeout(() => resolve({ simMs: clock.now(), wallMs: Date.now() - wallStart }), 3_000),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const wallMs = Date.now();
+    clock.follow({ wallMs, simMs: 500, timeScale: 100 });
+    expect(clock.now()).toBe(500);
+    const { simMs, wallMs: firedAfter } = await fired;
+    expect(simMs).toBeGreaterThanOrEqual(3_000);
+    expect(firedAfter).toBeLessThan(250);
+    // A piece sent from before the clock's own latest continues from there on the same line.
+    const paused = new ScaledClock({ timeScale: 1, startSimMs: 0, wallNow: () => 2_000 });
+    paused.follow({ wallMs: 1_000, simMs: 10_000, timeScale: 5 });
+    expect(paused.now()).toBe(15_000);
+    paused.follow({ wallMs: 2_000, simMs: 15_000, timeScale: 0 });
+    expect(paused.isPaused).toBe(true);
+    clock.dispose();
+  });
+
   it('ScaledClock fires timers at their simulated due time', async () => {
     const clock = new ScaledClock({ timeScale: 100, startSimMs: 0 });
     const firedAt = await new Promise<number>((resolve) =>

@@ -13,6 +13,13 @@ import { type ClockAnchor, ClockTimeline, simAt } from './timeline.ts';
  */
 export const FASTEST_TIME_SCALE = 240;
 
+/**
+ * The fastest a stretch with nothing due runs (no arrivals ahead, nobody queued or away, no
+ * scaling activity or fault in progress): only health checks (every 31 wall ms), alarm periods
+ * and the metric schedule tick then, and none of them waits on this machine's speed.
+ */
+export const FASTEST_IDLE_TIME_SCALE = 960;
+
 /** A scheduled callback; `cancel()` is idempotent. */
 export interface Timer {
   cancel(): void;
@@ -156,6 +163,24 @@ export class ScaledClock implements Clock {
     if (!this.paused) this.timeline.record({ wallMs: this.wallNow(), simMs: this.now(), timeScale });
     this.scale = timeScale;
     if (!this.paused) for (const t of this.pending) this.arm(t);
+  }
+
+  /**
+   * Takes on a piece of another process's clock from its wall time on (a load worker following
+   * the run's clock): simulated time here then shows what it shows, whenever the news arrives.
+   */
+  follow(anchor: ClockAnchor): void {
+    const latest = this.timeline.latest;
+    // Sent before a piece this clock already has (its own start): the same line, from then.
+    const piece =
+      latest && anchor.wallMs < latest.wallMs
+        ? { wallMs: latest.wallMs, simMs: simAt(anchor, latest.wallMs), timeScale: anchor.timeScale }
+        : anchor;
+    this.timeline.record(piece);
+    if (piece.timeScale > 0) this.scale = piece.timeScale;
+    this.paused = piece.timeScale === 0;
+    this.pausedSimMs = piece.simMs;
+    for (const t of this.pending) this.arm(t);
   }
 
   setTimeout(fn: () => void, delayMs: number): Timer {

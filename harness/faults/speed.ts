@@ -24,6 +24,15 @@ export const FAULT_APPROACH_MAX_SCALE = 10;
  */
 export const FAULT_APPROACH_WALL_MS = 2_000;
 
+/**
+ * While users are away (their socket dropped, not yet back with their state), their return is
+ * this machine's work: a storm of reconnects at the instances that remain, CPU-bound for a wall
+ * second or so. Its wall time times the clock's speed adds to every reconnect time, so at 30–60×
+ * the slowest client came back 20–30 simulated s after the design says (and a different 20–30 in
+ * each run); at 10× those seconds shrink to a few.
+ */
+export const USERS_AWAY_MAX_SCALE = 10;
+
 /** Whether the system's recovery from this fault runs partly on wall time (see above). */
 export function recoversOnWallTime(fault: Fault['fault']): boolean {
   // A killed or terminated instance is detected and replaced on the simulated clock alone.

@@ -4,6 +4,7 @@
  * Every call is timed into the endpoint's histogram and classified.
  */
 import { Pool } from 'undici';
+import { CLIENT_TURN_HEADER } from '../alb/protocol.ts';
 import type { Endpoint, LatencyRecorder } from '../metrics/latency.ts';
 import type { CookieJar } from './cookie-jar.ts';
 
@@ -24,6 +25,8 @@ export interface HttpCounters {
 export interface Caller {
   token?: string;
   jar: CookieJar;
+  /** The round-robin turn the ALB gives this caller when it has no sticky target (CLIENT_TURN_HEADER). */
+  turn?: number;
   /** Instance that answered the caller last (`X-Instance-Id`). */
   lastInstance?: string;
   /** Wall ms of the first failed call since the last success. */
@@ -80,6 +83,7 @@ export class VirtualUserHttp {
     const cookie = caller.jar.header();
     if (cookie) headers.cookie = cookie;
     if (caller.token) headers.authorization = `Bearer ${caller.token}`;
+    if (caller.turn !== undefined) headers[CLIENT_TURN_HEADER] = String(caller.turn);
     if (body !== undefined) headers['content-type'] = 'application/json';
     // Timed from when it should have gone (the open model's schedule), not from when this busy
     // process got round to sending it.

@@ -10,6 +10,8 @@ describe('a load worker tally', () => {
     tally.socketConnected();
     tally.socketConnected();
     tally.socketDisconnected();
+    tally.wentAway();
+    tally.wentAway();
     tally.paymentConfirmed('r-1');
     tally.reconnect({ userId: 'u', disconnectedAtWallMs: 1, reason: 'transport close' });
     tally.admissionNotice('delivered');
@@ -30,6 +32,7 @@ describe('a load worker tally', () => {
       confirmedReservationIds: ['r-1'],
       socketsConnected: 1,
       unsettled: 2,
+      usersAway: 1,
       reconnects: [{ userId: 'u', disconnectedAtWallMs: 1, reason: 'transport close' }],
     });
     const next = tally.take();
@@ -41,6 +44,7 @@ describe('a load worker tally', () => {
       noticesLost: 0,
       socketsConnected: 1,
       unsettled: 2,
+      usersAway: 1,
     });
     expect(next.confirmedReservationIds).toEqual([]);
     expect(next.reconnects).toEqual([]);

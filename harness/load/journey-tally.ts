@@ -19,6 +19,7 @@ export type TallyReport = Pick<
   | 'confirmedReservationIds'
   | 'socketsConnected'
   | 'unsettled'
+  | 'usersAway'
   | 'reconnects'
 >;
 
@@ -34,6 +35,8 @@ export class JourneyTally implements JourneyEvents {
   private confirmed: string[] = [];
   private reconnects: ReconnectObservation[] = [];
   private socketsConnected = 0;
+  /** Users whose socket dropped, not back yet: each drop ends in one `reconnect`. */
+  private usersAway = 0;
   /** Users arrived whose join (and first socket connect) is not answered yet. */
   private unsettled = 0;
   private readonly taken = new Set<string>();
@@ -71,7 +74,11 @@ export class JourneyTally implements JourneyEvents {
     this.socketsConnected--;
     this.delta.socketDisconnects++;
   }
+  wentAway(): void {
+    this.usersAway++;
+  }
   reconnect(observation: ReconnectObservation): void {
+    this.usersAway--;
     this.reconnects.push(observation);
   }
   seatsTaken(seatIds: string[]): void {
@@ -88,6 +95,7 @@ export class JourneyTally implements JourneyEvents {
       confirmedReservationIds: this.confirmed,
       socketsConnected: this.socketsConnected,
       unsettled: this.unsettled,
+      usersAway: this.usersAway,
       reconnects: this.reconnects,
     };
     for (const key of JOURNEY_COUNTERS) this.delta[key] = 0;

@@ -12,7 +12,9 @@ import { openSales, seedDemoEvent } from '../../app/sales/seed.ts';
 import type { StartedTiketiServer } from '../../app/server.ts';
 import { type DataTierServers, startDataTierServers } from '../../servers/data-tier.ts';
 import { api, nextEvent, testPool } from '../../servers/test-clients.ts';
+import { ManualClock } from '../clock/clock.ts';
 import { type ConnectError, io, type LightSocket, type LightSocketOptions } from './light-socket.ts';
+import { seededRandom } from './random.ts';
 import { startTestInstance, TEST_TOKEN_SECRET } from './test-app.ts';
 
 /** Counts an event's occurrences from now on. */
@@ -35,7 +37,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 15_000)
   }
 }
 
-/** Fast backoff for tests; the journey's floor is 250 ms. */
+/** Fast backoff for tests. */
 const FAST: LightSocketOptions = { reconnectionDelay: 50, reconnectionDelayMax: 200 };
 
 const opened: LightSocket[] = [];
@@ -434,5 +436,47 @@ describe('light-socket against broken servers', () => {
     const after = attempts.length;
     await sleep(200);
     expect(attempts.length).toBe(after);
+  });
+
+  it('a backoff on a given clock waits for that clock, and a seeded random draws the same delays', async () => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    /** The delays one socket's backoff asks its clock for, over `n` failed attempts. */
+    const delaysOf = async (seed: number, n: number) => {
+      const clock = new ManualClock(0);
+      const asked: number[] = [];
+      const recording = {
+        setTimeout: (fn: () => void, ms: number) => {
+          asked.push(ms);
+          return clock.setTimeout(fn, ms);
+        },
+      };
+      const socket = track(
+        io(`http://127.0.0.1:${port}`, {
+          clock: recording,
+          random: seededRandom(seed),
+          reconnectionDelay: 1_000,
+        }),
+      );
+      const attempts: number[] = [];
+      socket.on('reconnect_attempt', (a) => attempts.push(a));
+      for (let i = 0; i < n; i++) {
+        await until(() => asked.length > i, 'a backoff asked of the clock');
+        // Wall time passes, the clock does not: no attempt.
+        await sleep(30);
+        expect(attempts).toHaveLength(i);
+        clock.advance(asked[i]!);
+        await until(() => attempts.length === i + 1, 'the attempt once the clock passed the delay');
+      }
+      socket.close();
+      return asked;
+    };
+    const first = await delaysOf(42, 3);
+    expect(await delaysOf(42, 3)).toEqual(first);
+    expect(first[0]).toBeGreaterThanOrEqual(500);
+    expect(first[0]).toBeLessThanOrEqual(1_500);
   });
 });

@@ -41,7 +41,9 @@
  * Not supported: polling, WebTransport, binary, other namespaces, connection state recovery,
  * `volatile`/`timeout()`/`retries`, `onAny`, `reconnectionAttempts` (always unlimited).
  */
+
 import { WebSocket } from 'ws';
+import type { Clock, Timer } from '../clock/clock.ts';
 import {
   ackPacket,
   connectPacket,
@@ -78,6 +80,13 @@ export interface LightSocketOptions {
   reconnectionDelayMax?: number;
   /** @default 0.5 */
   randomizationFactor?: number;
+  /**
+   * The clock the backoff runs on, its delays in that clock's ms (a virtual user's: the run's
+   * simulated clock, so a delay drawn at one speed is not stretched by the next). @default wall time
+   */
+  clock?: Pick<Clock, 'setTimeout'>;
+  /** Where the backoff's randomization draws from (a seeded stream: the same delays every run). @default Math.random */
+  random?: () => number;
   /** How long an attempt may take until the Engine.IO open packet, ms; `false`: no limit. @default 20000 */
   timeout?: number | false;
   /** @default '/socket.io' */
@@ -137,6 +146,8 @@ function invoke(self: LightSocket, listener: Listener, args: unknown[], from: nu
 export class LightSocket {
   private ws: OwnedWebSocket | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
+  /** The backoff, when it runs on `opts.clock`. */
+  private backoff: Timer | undefined = undefined;
   private state = CLOSED;
   /** Reconnection attempts since the last successful Engine.IO open. */
   private attempts = 0;
@@ -499,7 +510,8 @@ export class LightSocket {
       if (this.acks) this.failAcks();
       this.fire('disconnect', [reason, error], 0);
     } else this.fire('connect_error', [error ?? new Error(reason)], 0);
-    if (this.state === WAITING && this.timer === undefined) this.scheduleReconnect();
+    if (this.state === WAITING && this.timer === undefined && this.backoff === undefined)
+      this.scheduleReconnect();
   }
 
   /** socket.io-client's backoff (backo2): delay × 2^attempt, ± randomization, capped. */
@@ -510,11 +522,16 @@ export class LightSocket {
     const jitter = opts.randomizationFactor ?? 0.5;
     let ms = min * 2 ** Math.min(this.attempts++, MAX_EXPONENT);
     if (jitter > 0 && jitter <= 1) {
-      const rand = Math.random();
+      const rand = (opts.random ?? Math.random)();
       const deviation = Math.floor(rand * jitter * ms);
       ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
     }
-    this.arm(Math.min(ms, max) | 0);
+    const delay = Math.min(ms, max) | 0;
+    if (!opts.clock) return this.arm(delay);
+    this.backoff = opts.clock.setTimeout(() => {
+      this.backoff = undefined;
+      if (this.state === WAITING) LightSocket.onTimer(this);
+    }, delay);
   }
 
   /** Stops the timer and lets the WebSocket go; its late events are ignored. */
@@ -523,6 +540,8 @@ export class LightSocket {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.backoff?.cancel();
+    this.backoff = undefined;
     const ws = this.ws;
     if (!ws) return;
     this.ws = undefined;

@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
+import type { ClockAnchor } from '../clock/timeline.ts';
 import { LatencyAggregate } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import type { WallSpan } from './http-client.ts';
@@ -26,6 +27,7 @@ export interface LoadGeneratorOptions {
   eventId: string;
   seatIds: string[];
   behaviour: Behaviour;
+  /** The clock's speed until the first `followClock`. */
   timeScale: number;
   users: number;
   seed?: number;
@@ -62,6 +64,8 @@ export interface LoadTotals {
    * minus settled: those counters are a report apart (up to a second of arrivals).
    */
   unsettled: number;
+  /** Users whose socket dropped and who are not back yet, as each worker last saw it. */
+  usersAway: number;
   longestGap: WallSpan | undefined;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of any worker (wall ms). */
@@ -155,8 +159,9 @@ export class LoadGenerator {
     });
   }
 
-  setTimeScale(timeScale: number): void {
-    for (const w of this.workers) w.send({ type: 'time-scale', timeScale });
+  /** The run's clock from `anchor.wallMs` on: workers keep simulated time with it. */
+  followClock(anchor: ClockAnchor): void {
+    for (const w of this.workers) w.send({ type: 'clock', anchor });
   }
 
   /** Latency of the interval since the last call. */
@@ -194,6 +199,7 @@ export class LoadGenerator {
       socketsConnected: sum((r) => r.socketsConnected),
       usersActive: sum((r) => r.usersActive),
       unsettled: sum((r) => r.unsettled),
+      usersAway: sum((r) => r.usersAway),
       longestGap: reports
         .map((r) => r.longestGap)
         .reduce<WallSpan | undefined>(

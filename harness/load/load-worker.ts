@@ -4,6 +4,7 @@
  * most 20,000 open files here. The process entry is worker.ts; a test builds this class in-process.
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { ScaledClock } from '../clock/clock.ts';
 import { LatencyRecorder } from '../metrics/latency.ts';
 import { LagMonitor } from '../metrics/machine-state.ts';
 import { VirtualUserHttp } from './http-client.ts';
@@ -24,7 +25,8 @@ export class LoadWorker {
   private readonly tally = new JourneyTally();
   private readonly journeys = new Set<Promise<void>>();
   private readonly ctx: JourneyContext;
-  private timeScale: number;
+  /** The run's simulated clock, as the generator last described it. */
+  private readonly clock: ScaledClock;
   /** Users sent without their arrival place (tests) are numbered as they come. */
   private unplacedArrivals = 0;
   private reportTimer: NodeJS.Timeout | undefined;
@@ -39,7 +41,7 @@ export class LoadWorker {
     private readonly send: (message: FromWorker) => void,
   ) {
     this.loopDelay.enable();
-    this.timeScale = init.timeScale;
+    this.clock = new ScaledClock({ timeScale: init.timeScale });
     this.ctx = {
       baseUrl: init.baseUrl,
       eventId: init.eventId,
@@ -47,7 +49,8 @@ export class LoadWorker {
       behaviour: init.behaviour,
       http: new VirtualUserHttp(init.baseUrl, this.latency, { connections: init.httpConnections }),
       latency: this.latency,
-      timeScale: () => this.timeScale,
+      clock: this.clock,
+      timeScale: () => this.clock.timeScale,
       random: seededRandom(init.seed),
       stop: this.stopper,
       events: this.tally,
@@ -68,8 +71,8 @@ export class LoadWorker {
       case 'arrive':
         this.arrive(message.users);
         return undefined;
-      case 'time-scale':
-        this.timeScale = message.timeScale;
+      case 'clock':
+        this.clock.follow(message.anchor);
         return undefined;
       case 'stop':
         return this.stop();
@@ -111,6 +114,7 @@ export class LoadWorker {
   async stop(): Promise<void> {
     if (this.reportTimer) clearInterval(this.reportTimer);
     this.stopper.stop();
+    this.clock.dispose();
     await Promise.race([Promise.allSettled(this.journeys), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     this.send(this.report(true));
     await this.ctx.http.close().catch(() => undefined);

@@ -1,4 +1,5 @@
 /** Messages between the load generator (runner process) and its worker processes. */
+import type { ClockAnchor } from '../clock/timeline.ts';
 import type { LatencySnapshot } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import type { HttpCounters, WallSpan } from './http-client.ts';
@@ -25,6 +26,7 @@ export interface WorkerInit {
   eventId: string;
   seatIds: string[];
   behaviour: Behaviour;
+  /** The clock's speed until the first `clock` message (in-process tests send none). */
   timeScale: number;
   seed: number;
   httpConnections: number;
@@ -34,7 +36,11 @@ export type ToWorker =
   | WorkerInit
   /** These users arrive now (open model: sent on schedule, whatever came before). */
   | { type: 'arrive'; users: VirtualUserCredentials[] }
-  | { type: 'time-scale'; timeScale: number }
+  /**
+   * The run's clock from `anchor.wallMs` on (a speed change, the drop's start): a worker keeps
+   * simulated time with it, so a think time is simulated seconds whatever speeds it spans.
+   */
+  | { type: 'clock'; anchor: ClockAnchor }
   /** Close every connection, send a final report, exit. */
   | { type: 'stop' };
 
@@ -89,6 +95,8 @@ export interface WorkerReport {
   usersActive: number;
   /** Users arrived here whose join (and first socket connect) is not answered yet, now. */
   unsettled: number;
+  /** Users here whose socket dropped and who are not back with their state yet, now. */
+  usersAway: number;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of the worker so far (ms): above ~100 ms, latencies include the client's own delay. */
   maxEventLoopDelayMs: number;

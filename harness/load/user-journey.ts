@@ -6,6 +6,8 @@
  */
 
 import type { SessionState } from '../../app/realtime/realtime.ts';
+import { CLIENT_TURN_HEADER } from '../alb/protocol.ts';
+import type { Clock } from '../clock/clock.ts';
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
 import { CookieJar } from './cookie-jar.ts';
@@ -13,6 +15,7 @@ import { runHostile } from './hostile-journey.ts';
 import type { Caller, VirtualUserHttp } from './http-client.ts';
 import { io, type LightSocket as Socket } from './light-socket.ts';
 import type { ReconnectObservation, VirtualUserCredentials } from './protocol.ts';
+import { seededRandom } from './random.ts';
 import type { Stopper } from './stopper.ts';
 import { decideUser } from './user-plan.ts';
 
@@ -23,6 +26,8 @@ export interface JourneyContext {
   behaviour: Behaviour;
   http: VirtualUserHttp;
   latency: LatencyRecorder;
+  /** The run's simulated clock, followed as its speed changes (think times, retries). */
+  clock: Pick<Clock, 'setTimeout'>;
   /** Simulated seconds per wall second, now. */
   timeScale: () => number;
   random: () => number;
@@ -58,14 +63,32 @@ export interface JourneyEvents {
   paymentConfirmed(reservationId: string): void;
   socketConnected(): void;
   socketDisconnected(): void;
+  /** The user's socket dropped and it must come back; `reconnect` ends the stretch. */
+  wentAway(): void;
+  /** Once per stretch away: back (with what it found), or still away when the run stopped. */
   reconnect(observation: ReconnectObservation): void;
   /** Seats this worker learned are taken (409 or broadcasts), to pick better next time. */
   seatsTaken(seatIds: string[]): void;
   isTaken(seatId: string): boolean;
 }
 
+/**
+ * Sleeps `simSeconds` on the run's clock, or less if the run stops. On the clock, not in wall time
+ * at the speed of the moment: a think time that spans a speed change (the pacer decides every
+ * second) would otherwise end at another simulated moment in each run, and with it the request.
+ */
 function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
-  return sleepWall(ctx, (simSeconds * 1_000) / ctx.timeScale());
+  return new Promise((resolve) => {
+    if (ctx.stop.stopped) return resolve();
+    const off = ctx.stop.onStop(() => {
+      timer.cancel();
+      resolve();
+    });
+    const timer = ctx.clock.setTimeout(() => {
+      off();
+      resolve();
+    }, simSeconds * 1_000);
+  });
 }
 
 /** Sleeps `wallMs`, or less if the run stops. */
@@ -101,7 +124,19 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   const { hostile } = ctx.behaviour;
   const decisions = decideUser(ctx.random, ctx.behaviour);
   if (hostile && decisions.hostile) return runHostile(user, ctx, hostile);
-  const caller: Caller = { token: user.token, jar: new CookieJar() };
+  // Streams of their own for draws whose count depends on others (a seat taken: draw again) or
+  // on the fault (reconnect attempts): the user's think times then stay the same in every run.
+  const streams: UserStreams = {
+    seats: seededRandom(Math.floor(ctx.random() * 2 ** 32)),
+    backoff: seededRandom(Math.floor(ctx.random() * 2 ** 32)),
+  };
+  // Its place in the arrival order is its turn at the ALB: the same users stick to the same
+  // instances in every run of a seed (CLIENT_TURN_HEADER).
+  const caller: Caller = {
+    token: user.token,
+    jar: new CookieJar(),
+    ...(user.arrival === undefined ? {} : { turn: user.arrival }),
+  };
   const path = `/api/events/${ctx.eventId}`;
   const due = untilDue(ctx, user.dueAtWallMs);
   if (due) await due;
@@ -141,27 +176,35 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   const notice = waited && ctx.behaviour.socket ? new NoticeWatch(ctx.events) : undefined;
 
   if (ctx.behaviour.socket) {
-    const cookie = caller.jar.header();
+    const headersNow = () => {
+      const cookie = caller.jar.header();
+      return {
+        ...(cookie ? { cookie } : {}),
+        ...(caller.turn === undefined ? {} : { [CLIENT_TURN_HEADER]: String(caller.turn) }),
+      };
+    };
     socket = io(ctx.baseUrl, {
       auth: { token: user.token, eventId: ctx.eventId },
       transports: ['websocket'],
-      extraHeaders: cookie ? { cookie } : {},
+      extraHeaders: headersNow(),
       forceNew: true,
       reconnection: true,
-      ...reconnectBackoff(ctx.timeScale()),
+      // A browser's backoff (socket.io's 1–5 s) on the simulated clock, with its own seeded
+      // draws: the same delays in every run of a seed, whatever speeds they span. In wall time at
+      // the speed it was drawn, a delay drawn at 10× just before the clock went back to 60× lasted
+      // six times as long in simulated time (reconnects 45–85 s after a kill instead of 45–52 s).
+      reconnectionDelay: RECONNECT_DELAY_SIM_MS,
+      reconnectionDelayMax: RECONNECT_DELAY_MAX_SIM_MS,
+      clock: ctx.clock,
+      random: streams.backoff,
     });
-    // The backoff follows the clock's speed when it is drawn (after each drop or failed attempt).
-    const followClock = () => {
-      if (socket) Object.assign(socket.io.opts, reconnectBackoff(ctx.timeScale()));
-    };
     /** The instance the current connection is on, once its `session:state` said so. */
     let instanceId: string | undefined;
     /** Away since a drop, until a `session:state` shows the user back. */
     let away: ReconnectObservation | undefined;
     socket.io.on('reconnect_attempt', () => {
       // The jar may have been re-stuck by the load balancer meanwhile.
-      const current = caller.jar.header();
-      if (socket) socket.io.opts.extraHeaders = current ? { cookie: current } : {};
+      if (socket) socket.io.opts.extraHeaders = headersNow();
     });
     const connectStartedAt = performance.now();
     socket.on('connect', () => {
@@ -170,18 +213,15 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
       settle();
       ctx.events.socketConnected();
     });
-    socket.on('connect_error', () => {
-      followClock();
-      settle();
-    });
+    socket.on('connect_error', () => settle());
     socket.on('disconnect', (reason) => {
-      followClock();
       ctx.events.socketDisconnected();
       // Closing it ourselves is leaving, not a drop the user must come back from; a drop while
       // coming back is part of the first.
       if (ctx.stop.stopped || reason === 'io client disconnect' || away) return;
       away = { userId: user.userId, disconnectedAtWallMs: Date.now(), reason };
       if (instanceId !== undefined) away.instanceId = instanceId;
+      ctx.events.wentAway();
     });
     socket.on('session:state', (state: SessionState) => {
       instanceId = state.instanceId;
@@ -239,7 +279,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   }
   ctx.events.admitted();
 
-  if (decisions.buys) await buy(ctx, caller, known);
+  if (decisions.buys) await buy(ctx, caller, known, streams.seats);
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
 }
 
@@ -306,24 +346,10 @@ async function lastLook(
   if (me?.body?.state === 'admitted') notice.lost();
 }
 
+/** socket.io's reconnect backoff, simulated ms: no wall floor (a floor made every reconnect verdict follow the clock's speed). */
 const RECONNECT_DELAY_SIM_MS = 1_000;
 const RECONNECT_DELAY_MAX_SIM_MS = 5_000;
 
-/**
- * A browser's reconnect backoff (socket.io's 1–5 s) on simulated time, in wall ms at `timeScale`.
- * No wall floor: a floor made the backoff, and so every reconnect verdict, depend on the clock's
- * speed (a 2 s floor is 60 simulated s at 30×, 20 s at 10×). Retrying clients load this machine
- * per simulated second as the design's load its fleet; the pacer slows the clock if it must.
- */
-export function reconnectBackoff(timeScale: number): {
-  reconnectionDelay: number;
-  reconnectionDelayMax: number;
-} {
-  return {
-    reconnectionDelay: Math.max(1, RECONNECT_DELAY_SIM_MS / timeScale),
-    reconnectionDelayMax: Math.max(1, RECONNECT_DELAY_MAX_SIM_MS / timeScale),
-  };
-}
 /** What the user knows of itself, to check a reconnect restored it. */
 export interface KnownState {
   position?: number;
@@ -391,14 +417,25 @@ async function pollUntilAdmitted(
   }
 }
 
-async function buy(ctx: JourneyContext, caller: Caller, known: KnownState): Promise<void> {
+/** A user's draws apart from its think times (see runJourney). */
+interface UserStreams {
+  seats: () => number;
+  backoff: () => number;
+}
+
+async function buy(
+  ctx: JourneyContext,
+  caller: Caller,
+  known: KnownState,
+  seatRandom: () => number,
+): Promise<void> {
   const held = known.held;
   const path = `/api/events/${ctx.eventId}`;
   await think(ctx);
   const wanted = ctx.behaviour.seatsPerOrder;
   // A few tries per seat: after a 409 the user picks another, as on a real seat map.
   for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.stop.stopped; attempt++) {
-    const seatId = pickSeat(ctx);
+    const seatId = pickSeat(ctx, seatRandom);
     if (!seatId) break;
     const res = await ctx.http.call<{ heldUntil?: number }>(
       'POST /api/events/:eventId/seats/:seatId/hold',
@@ -474,9 +511,9 @@ async function paidAfterAll(ctx: JourneyContext, caller: Caller, reservationId: 
 const ORDER_PAGE_ATTEMPTS = 10;
 const ORDER_PAGE_RETRY_SECONDS = 10;
 
-function pickSeat(ctx: JourneyContext): string | undefined {
+function pickSeat(ctx: JourneyContext, random: () => number): string | undefined {
   for (let i = 0; i < 20; i++) {
-    const seat = ctx.seatIds[Math.floor(ctx.random() * ctx.seatIds.length)];
+    const seat = ctx.seatIds[Math.floor(random() * ctx.seatIds.length)];
     if (seat && !ctx.events.isTaken(seat)) return seat;
   }
   return ctx.seatIds.find((s) => !ctx.events.isTaken(s));

@@ -68,7 +68,15 @@ export interface Sample {
  * What set the clock's speed (harness/run/pacer.ts); `idle`: nothing was due, so it ran faster
  * than requested; `fault`: a fault due soon, or one whose recovery runs on wall time, held it down.
  */
-export const CLOCK_LIMITS = ['requested', 'idle', 'arrivals', 'latency', 'backlog', 'fault'] as const;
+export const CLOCK_LIMITS = [
+  'requested',
+  'idle',
+  'arrivals',
+  'latency',
+  'backlog',
+  'fault',
+  'users-away',
+] as const;
 export type ClockLimit = (typeof CLOCK_LIMITS)[number];
 
 /** The fault timeline's step that ends a data-tier recovery: every instance is healthy again. */

@@ -2,6 +2,7 @@
  * A fake world and a fake load generator for unit tests of the drop's duties: they record what
  * the duties asked of them, and answer from fields a test sets.
  */
+import type { ClockAnchor } from '../clock/timeline.ts';
 import type { InjectedFault } from '../faults/inject.ts';
 import type { VirtualUserCredentials } from '../load/protocol.ts';
 import { LatencyAggregate, LatencyRecorder } from '../metrics/latency.ts';
@@ -36,6 +37,11 @@ export class FakeWorld implements DropWorld {
 
   async setTimeScale(timeScale: number): Promise<void> {
     this.timeScales.push(timeScale);
+  }
+
+  /** The clock as the world runs it now: the last speed set (60× before any). */
+  anchor(wallMs: number): ClockAnchor {
+    return { wallMs, simMs: this.clock.now(), timeScale: this.timeScales.at(-1) ?? 60 };
   }
 
   async sample(): Promise<WorldSample> {
@@ -97,6 +103,7 @@ export class FakeLoad implements DropLoad {
     joined: 0,
     settled: 0,
     unsettled: 0,
+    usersAway: 0,
     socketsConnected: 0,
   };
   /** Latencies (ms) the next `takeInterval` / `takeFeedback` return. */
@@ -113,8 +120,8 @@ export class FakeLoad implements DropLoad {
     this.arrived.push({ userIds: users.map((u) => u.userId), atSimMs: this.clock.now() });
   }
 
-  setTimeScale(timeScale: number): void {
-    this.timeScales.push(timeScale);
+  followClock(anchor: ClockAnchor): void {
+    this.timeScales.push(anchor.timeScale);
   }
 
   totals(): DropLoadTotals {

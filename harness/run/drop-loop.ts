@@ -5,6 +5,7 @@
  * Duties see the world and the load through the small interfaces below, which the started world
  * and the `LoadGenerator` satisfy, so a unit test drives the loop on a `ManualClock` with fakes.
  */
+import type { ClockAnchor } from '../clock/timeline.ts';
 import type { LoadTotals } from '../load/load-generator.ts';
 import type { VirtualUserCredentials } from '../load/protocol.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
@@ -24,13 +25,14 @@ export type DropWorld = Pick<StartedWorld, 'openSales' | 'injectFault' | 'setTim
 /** The load figures the duties read. */
 export type DropLoadTotals = Pick<
   LoadTotals,
-  'requests' | 'errors' | 'admitted' | 'joined' | 'settled' | 'unsettled' | 'socketsConnected'
+  'requests' | 'errors' | 'admitted' | 'joined' | 'settled' | 'unsettled' | 'usersAway' | 'socketsConnected'
 >;
 
 /** What the drop's duties ask of the load generator. */
 export interface DropLoad {
   arrive(users: VirtualUserCredentials[]): void;
-  setTimeScale(timeScale: number): void;
+  /** The clock from `anchor.wallMs` on: the load keeps simulated time with it (think times). */
+  followClock(anchor: ClockAnchor): void;
   totals(): DropLoadTotals;
   /** Latency since the last call (a sample's minute). */
   takeInterval(): LatencyAggregate;

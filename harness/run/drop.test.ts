@@ -7,7 +7,7 @@ import { FakeLoad, FakeWorld, fakeMeasure, fakeUsers } from './drop-fakes.ts';
 import { type DropDuty, DropDutyError, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
 import { ClockPacer, type PacerDecision, type PacerInput } from './pacer.ts';
-import { PacerDuty } from './pacer-duty.ts';
+import { PacerDuty, type PacerDutyOptions } from './pacer-duty.ts';
 import { SalesOpener } from './sales-opener.ts';
 import { type Progress, Sampler } from './sampler.ts';
 
@@ -79,10 +79,15 @@ describe('FaultScheduler', () => {
       ],
       log: () => undefined,
     });
-    // 10 simulated minutes ahead: two decisions away at 300×, not at 240×.
+    // 10 simulated minutes ahead: two decisions away at 300×, not at 240×. The clock glides
+    // towards it, keeping it two decisions ahead, down to 10× for the last 20 simulated s.
     expect(faults.speedLimit(clock.now(), 240)).toBeUndefined();
-    expect(faults.speedLimit(clock.now(), 300)).toBe(10);
-    clock.advance(10 * MINUTE);
+    expect(faults.speedLimit(clock.now(), 300)).toBe(300);
+    clock.advance(5 * MINUTE);
+    expect(faults.speedLimit(clock.now(), 300)).toBe(150);
+    clock.advance(4 * MINUTE + 50_000);
+    expect(faults.speedLimit(clock.now(), 150)).toBe(10);
+    clock.advance(10_000);
     await faults.tick(clock.now());
     // A killed instance recovers on the simulated clock alone: no limit while it runs.
     expect(faults.inProgress).toBe(true);
@@ -151,7 +156,11 @@ describe('ArrivalFeeder', () => {
 });
 
 describe('PacerDuty', () => {
-  function setUp(decisions: PacerDecision[]) {
+  function setUp(
+    decisions: PacerDecision[],
+    busy = { faultsInProgress: true, queueSize: 7, activityInFlight: false },
+    extra: Partial<PacerDutyOptions> = {},
+  ) {
     const wall = new ManualClock(0);
     const clock = new ManualClock(T0);
     const world = new FakeWorld(clock);
@@ -167,15 +176,56 @@ describe('PacerDuty', () => {
       requestedScale: 60,
       world,
       load,
+      clockAnchor: () => world.anchor(wall.now()),
       sent: () => 42,
-      faultsInProgress: () => true,
-      queueSize: () => 7,
+      faultsInProgress: () => busy.faultsInProgress,
+      queueSize: () => busy.queueSize,
       measure: fakeMeasure(load, 0.5),
-      activityInFlight: () => false,
+      activityInFlight: () => busy.activityInFlight,
       wallNow: () => wall.now(),
+      ...extra,
     });
     return { wall, clock, world, load, inputs, duty };
   }
+
+  it('asks the faults’ limit at the fastest speed it may choose: the idle speed comes in one step', async () => {
+    const asked: number[] = [];
+    const { clock, inputs, duty } = setUp([], undefined, {
+      fastestScale: 960,
+      faultSpeedLimit: (_now, scale) => {
+        asked.push(scale);
+        return 45;
+      },
+    });
+    await duty.tick(clock.now());
+    expect(asked).toEqual([960]);
+    expect(inputs[0]!.faultSpeedLimit).toBe(45);
+  });
+
+  it('at the idle speed, decides again at the first tick something is due, not a second later', async () => {
+    const busy = { faultsInProgress: false, queueSize: 0, activityInFlight: false };
+    const { wall, clock, inputs, duty } = setUp(
+      [
+        { scale: 960, limitedBy: 'idle', joinsPerSecond: 150 },
+        { scale: 60, limitedBy: 'requested', joinsPerSecond: 150 },
+      ],
+      busy,
+    );
+    await duty.tick(clock.now());
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs).toHaveLength(1);
+    // A scale-in begins: an instance is draining.
+    busy.activityInFlight = true;
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs.map((i) => i.wallMs)).toEqual([0, 100]);
+    expect(duty.scale).toBe(60);
+    // Not idle any more: back to a decision a second.
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs).toHaveLength(2);
+  });
 
   it('asks the pacer once a wall second, with what the load and the world show', async () => {
     const { wall, clock, load, inputs, duty } = setUp([]);
@@ -349,6 +399,7 @@ describe('the drop loop', () => {
       requestedScale: 120,
       world,
       load,
+      clockAnchor: () => world.anchor(wall.now()),
       sent: () => arrivals.sent,
       faultsInProgress: () => faults.inProgress,
       queueSize: () => sampler.lastQueueSize,

@@ -1,4 +1,4 @@
-import { FASTEST_TIME_SCALE, type ScaledClock } from '../clock/clock.ts';
+import { FASTEST_IDLE_TIME_SCALE, type ScaledClock } from '../clock/clock.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
@@ -18,7 +18,7 @@ import { type Progress, Sampler } from './sampler.ts';
  */
 const MIN_TIME_SCALE = 0.25;
 /** How much faster than requested the clock may run while nothing is due (pacer.ts), at most. */
-const IDLE_SPEED_UP = 4;
+const IDLE_SPEED_UP = 16;
 /** Wall ms between two ticks of the drop. */
 const TICK_WALL_MS = 50;
 /**
@@ -33,7 +33,8 @@ const idle = () => new Promise<void>((resolve) => setTimeout(resolve, TICK_WALL_
 function idleScaleOf(plan: Pick<RunPlan, 'requestedScale' | 'fixedTimeScale'>): number {
   const { requestedScale, fixedTimeScale } = plan;
   return (
-    fixedTimeScale ?? Math.max(requestedScale, Math.min(FASTEST_TIME_SCALE, requestedScale * IDLE_SPEED_UP))
+    fixedTimeScale ??
+    Math.max(requestedScale, Math.min(FASTEST_IDLE_TIME_SCALE, requestedScale * IDLE_SPEED_UP))
   );
 }
 
@@ -101,6 +102,9 @@ function pacerFor(plan: RunPlan): ClockPacer {
     initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
     salesOpenSimMs: plan.salesOpenMs,
+    holdWhileUsersAway: plan.scenario.expectations.some(
+      (e) => e.expect === 'reconnect' || e.expect === 'max-request-gap',
+    ),
   });
 }
 
@@ -138,9 +142,11 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     requestedScale: plan.requestedScale,
     world,
     load,
+    clockAnchor: () => clock.anchor(),
     sent: () => arrivals.sent,
     faultsInProgress: () => faults.inProgress,
     faultSpeedLimit: (nowSimMs, scale) => faults.speedLimit(nowSimMs, scale),
+    fastestScale: idleScaleOf(plan),
     queueSize: () => sampler.lastQueueSize,
     measure: (nowSimMs) => measurement.take(nowSimMs),
     activityInFlight: () => activityInFlight(sampler.samples.at(-1)),
@@ -166,6 +172,8 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     wallStartMs,
     wallNow: Date.now,
   });
+  // The load keeps the clock's time from here on (the warm-up ran at another speed).
+  load.followClock(clock.anchor());
   await runDropLoop({
     clock: setup.clock,
     endSimMs: plan.endMs,

@@ -99,6 +99,7 @@ describe('the null load through the drop', () => {
       requestedScale: plan.requestedScale,
       world,
       load,
+      clockAnchor: () => world.anchor(wall.now()),
       sent: () => arrivals.sent,
       faultsInProgress: () => false,
       queueSize: () => sampler.lastQueueSize,

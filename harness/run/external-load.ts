@@ -50,6 +50,7 @@ function zeroTotals(): LoadTotals {
     socketsConnected: 0,
     usersActive: 0,
     unsettled: 0,
+    usersAway: 0,
     longestGap: undefined,
     reconnects: [],
     maxWorkerEventLoopDelayMs: 0,
@@ -67,7 +68,7 @@ export class ExternalLoad implements RunLoad {
       throw new Error(`an engine sends this run's users; ${users.length} were handed to tiketi-sim`);
   }
 
-  setTimeScale(): void {}
+  followClock(): void {}
 
   totals(): LoadTotals {
     return zeroTotals();

@@ -50,13 +50,17 @@ export class FaultScheduler implements DropDuty {
   /**
    * The fastest the clock may run now for the faults' sake (faults/speed.ts), or undefined: one
    * due within two decisions at `scale`, or one whose recovery runs on wall time in progress.
+   * Towards a fault the clock glides: the fault stays two decisions ahead at every speed, down
+   * to FAULT_APPROACH_MAX_SCALE (at 60×, the last two simulated minutes took 6 wall s at a flat
+   * 10×; gliding, 2.6 s — and a 6-phase sweep runs that six times per rehearsal).
    */
   speedLimit(nowSimMs: number, scale: number): number | undefined {
     const next = this.due[0];
-    const approaching = next !== undefined && next.atSimMs - nowSimMs <= FAULT_APPROACH_WALL_MS * scale;
+    const aheadSimMs = next === undefined ? Number.POSITIVE_INFINITY : next.atSimMs - nowSimMs;
+    const approaching = aheadSimMs <= FAULT_APPROACH_WALL_MS * scale;
     const limits = [
       ...(this.onWallTime > 0 ? [WALL_TIME_RECOVERY_MAX_SCALE] : []),
-      ...(approaching ? [FAULT_APPROACH_MAX_SCALE] : []),
+      ...(approaching ? [Math.max(FAULT_APPROACH_MAX_SCALE, aheadSimMs / FAULT_APPROACH_WALL_MS)] : []),
     ];
     return limits.length > 0 ? Math.min(...limits) : undefined;
   }

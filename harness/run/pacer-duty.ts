@@ -1,3 +1,4 @@
+import type { ClockAnchor } from '../clock/timeline.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 import type { DropDuty, DropLoad, DropWorld } from './drop-loop.ts';
@@ -29,12 +30,21 @@ export interface PacerDutyOptions {
   requestedScale: number;
   /** Follows the speed (the world's clock, its instances and ALB). */
   world: Pick<DropWorld, 'setTimeScale'>;
-  load: Pick<DropLoad, 'totals' | 'setTimeScale'>;
+  load: Pick<DropLoad, 'totals' | 'followClock'>;
+  /** The world's clock as it runs now (after a change of speed): what the load follows. */
+  clockAnchor: () => ClockAnchor;
   /** Users sent so far. */
   sent: () => number;
   faultsInProgress: () => boolean;
-  /** The fastest the faults allow now at the current speed (FaultScheduler.speedLimit). @default no limit */
+  /** The fastest the faults allow now at a speed (FaultScheduler.speedLimit). @default no limit */
   faultSpeedLimit?: (nowSimMs: number, scale: number) => number | undefined;
+  /**
+   * The fastest the pacer may choose (its idle speed): a fault counts as approaching when it is
+   * two decisions ahead at that speed, not at the current one — the pacer goes straight to the
+   * idle speed, and a fault 90 simulated s ahead, far at 10×, came 40 s late at 960×.
+   * @default requestedScale
+   */
+  fastestScale?: number;
   /** Users waiting in the queue, as last sampled. */
   queueSize: () => number | undefined;
   /** The interval since the last decision: the machine's state and the latency samples (run-measurement.ts). */
@@ -71,6 +81,25 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     return this.limit;
   }
 
+  /**
+   * Running at the idle speed (a simulated minute in 62 wall ms) while something became due: decide
+   * now, not up to a second later — a scaling activity would otherwise run its course at that speed.
+   */
+  private idleInterrupted(nowSimMs: number): boolean {
+    if (this.limit !== 'idle') return false;
+    const o = this.options;
+    return (
+      o.activityInFlight() ||
+      (o.queueSize() ?? 0) > 0 ||
+      o.faultsInProgress() ||
+      o.faultSpeedLimit?.(nowSimMs, this.fastest) !== undefined
+    );
+  }
+
+  private get fastest(): number {
+    return Math.max(this.current, this.options.fastestScale ?? this.options.requestedScale);
+  }
+
   private get everyWallMs(): number {
     return this.options.decisionEveryWallMs ?? PACER_DECISION_WALL_MS;
   }
@@ -78,7 +107,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
   async tick(nowSimMs: number): Promise<void> {
     const o = this.options;
     const wallMs = o.wallNow();
-    if (wallMs < this.nextDecisionWallMs) return;
+    if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs)) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
     const { state, feedback, saturation } = o.measure(nowSimMs);
@@ -88,18 +117,19 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       sent: o.sent(),
       settled: totals.settled,
       backlog: totals.unsettled,
+      usersAway: totals.usersAway,
       p95Ms: p95OfFeedback(feedback),
       cpuBusy: state.cpuBusy,
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
       saturation,
       activityInFlight: o.activityInFlight(),
-      faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.current),
+      faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.fastest),
     });
     this.limit = limitedBy;
     if (Math.abs(scale - this.current) / this.current <= MIN_SPEED_CHANGE) return;
     this.current = scale;
     await o.world.setTimeScale(scale);
-    o.load.setTimeScale(scale);
+    o.load.followClock(o.clockAnchor());
   }
 }

@@ -376,11 +376,11 @@ describe('ClockPacer: valid measurement first', () => {
       initialJoinsPerSecond: 150,
     });
     const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
-    const speeds = [1, 2, 3, 4, 5, 6].map((s) =>
-      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 20 * MINUTE })),
-    );
-    expect(speeds[0]?.scale).toBe(78);
-    expect(speeds.at(-1)).toMatchObject({ scale: 240, limitedBy: 'idle' });
+    // Straight to the idle speed: with nothing due, no estimate can be wrong.
+    expect(pacer.next(input({ ...quiet, wallMs: 1_000, simMs: 20 * MINUTE }))).toMatchObject({
+      scale: 240,
+      limitedBy: 'idle',
+    });
     // An instance starts draining: a scaling activity is in flight.
     expect(
       pacer.next(input({ ...quiet, wallMs: 7_000, simMs: 21 * MINUTE, activityInFlight: true })),
@@ -389,6 +389,30 @@ describe('ClockPacer: valid measurement first', () => {
     expect(pacer.next(input({ ...quiet, wallMs: 8_000, simMs: 22 * MINUTE, queueSize: 5 })).scale).toBe(60);
     // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
     expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
+  });
+
+  it('after a stretch with nothing due, the next work starts at the requested speed, not the last burst’s cap', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 60,
+      minScale: 0.25,
+      idleScale: 960,
+      arrivalsSimMs: spread(0, 10 * MINUTE, 100),
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
+    // The drain took the headroom: the cap comes down to a fraction of 60×.
+    for (let s = 1; s <= 4; s++)
+      pacer.next(
+        input({ ...quiet, wallMs: s * 1_000, simMs: 20 * MINUTE, queueSize: 500, saturation: ['cpu'] }),
+      );
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 5_000, simMs: 20 * MINUTE, queueSize: 500 })).scale,
+    ).toBeLessThan(30);
+    expect(pacer.next(input({ ...quiet, wallMs: 6_000, simMs: 21 * MINUTE })).limitedBy).toBe('idle');
+    // A scale-in begins.
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 7_000, simMs: 40 * MINUTE, activityInFlight: true })),
+    ).toMatchObject({ scale: 60, limitedBy: 'requested' });
   });
 
   it('a fault holds it down: no idle run-ahead and no faster than the fault allows, then free again', () => {
@@ -404,15 +428,51 @@ describe('ClockPacer: valid measurement first', () => {
       pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 5 * MINUTE, faultSpeedLimit: 10 })),
     );
     expect(speeds.every((d) => d.scale === 10 && d.limitedBy === 'fault')).toBe(true);
-    // The fault's recovery is over: the quiet stretch runs ahead again.
-    const after = [11, 12, 13].map((s) =>
-      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 6 * MINUTE })),
-    );
-    expect(after.map((d) => Math.round(d.scale * 10) / 10)).toEqual([13, 16.9, 22]);
-    expect(after.map((d) => d.limitedBy)).not.toContain('fault');
+    // The fault's recovery is over: the quiet stretch runs ahead again, at once.
+    const after = pacer.next(input({ ...quiet, wallMs: 11_000, simMs: 6 * MINUTE }));
+    expect(after).toMatchObject({ scale: 240, limitedBy: 'idle' });
     // A limit above what is asked for changes nothing.
     expect(
       pacer.next(input({ ...quiet, wallMs: 14_000, simMs: 7 * MINUTE, faultSpeedLimit: 1_000 })).limitedBy,
     ).toBe('requested');
+  });
+
+  it('users away hold it at 10× (their return is this machine’s work), under a fault’s limit too, then free again', () => {
+    const pacer = new ClockPacer({
+      holdWhileUsersAway: true,
+      requestedScale: 60,
+      minScale: 0.25,
+      idleScale: 240,
+      arrivalsSimMs: spread(0, MINUTE, 100),
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
+    const away = [1, 2, 3].map((s) =>
+      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 5 * MINUTE, usersAway: 500 })),
+    );
+    expect(away.every((d) => d.scale === 10 && d.limitedBy === 'users-away')).toBe(true);
+    // A fault's limit below it wins, and says so.
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 4_000, simMs: 5 * MINUTE, usersAway: 5, faultSpeedLimit: 4 })),
+    ).toMatchObject({ scale: 4, limitedBy: 'fault' });
+    // Every user is back: the quiet stretch runs ahead again.
+    expect(pacer.next(input({ ...quiet, wallMs: 5_000, simMs: 6 * MINUTE, usersAway: 0 }))).toMatchObject({
+      scale: 240,
+      limitedBy: 'idle',
+    });
+  });
+
+  it('users away change nothing when the scenario does not judge their return', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 60,
+      minScale: 0.25,
+      arrivalsSimMs: spread(0, MINUTE, 100),
+      initialJoinsPerSecond: 150,
+    });
+    const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
+    expect(pacer.next(input({ ...quiet, wallMs: 1_000, simMs: 5 * MINUTE, usersAway: 500 }))).toMatchObject({
+      scale: 60,
+      limitedBy: 'requested',
+    });
   });
 });

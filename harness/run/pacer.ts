@@ -1,3 +1,4 @@
+import { USERS_AWAY_MAX_SCALE } from '../faults/speed.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 
 /**
@@ -68,6 +69,11 @@ export interface PacerOptions {
    * a wrong one before a second at full speed piles work up. @default 1.3
    */
   maxSpeedUp?: number;
+  /**
+   * Hold at USERS_AWAY_MAX_SCALE while users are away (`PacerInput.usersAway`): when the
+   * scenario judges their return (a reconnect or request-gap expectation). @default false
+   */
+  holdWhileUsersAway?: boolean;
 }
 
 export interface PacerInput {
@@ -103,6 +109,12 @@ export interface PacerInput {
    * runs on wall time. Nothing counts as idle while it is set.
    */
   faultSpeedLimit?: number;
+  /**
+   * Users whose socket dropped and who are not back yet: while any is, the clock runs at most
+   * USERS_AWAY_MAX_SCALE (harness/faults/speed.ts) if `holdWhileUsersAway`. Nothing counts as
+   * idle meanwhile.
+   */
+  usersAway?: number;
 }
 
 export interface PacerDecision {
@@ -130,6 +142,17 @@ const IDLE_CPU_BUSY = 0.4;
 const PROBE_CPU_BUSY = 0.7;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
+
+/** The lower of a fault's limit and the one for users away, and which it is; undefined: neither. */
+function heldBy(
+  input: PacerInput,
+  holdWhileUsersAway: boolean,
+): { scale: number; by: 'fault' | 'users-away' } | undefined {
+  const fault = input.faultSpeedLimit;
+  const away = holdWhileUsersAway && (input.usersAway ?? 0) > 0 ? USERS_AWAY_MAX_SCALE : undefined;
+  if (away !== undefined && (fault === undefined || away < fault)) return { scale: away, by: 'users-away' };
+  return fault === undefined ? undefined : { scale: fault, by: 'fault' };
+}
 
 export class ClockPacer {
   private readonly lookaheadWallMs: number;
@@ -163,17 +186,18 @@ export class ClockPacer {
   next(input: PacerInput): PacerDecision {
     const { minScale } = this.options;
     const backlog = input.backlog ?? input.sent - input.settled;
-    const idle = input.faultSpeedLimit === undefined && this.nothingDue(input, backlog);
+    const held = heldBy(input, this.options.holdWhileUsersAway ?? false);
+    const idle = held === undefined && this.nothingDue(input, backlog);
     const asked = idle ? this.idleScale : this.options.requestedScale;
-    const heldByFault = input.faultSpeedLimit !== undefined && input.faultSpeedLimit < asked;
-    const requestedScale = heldByFault ? input.faultSpeedLimit! : asked;
+    const holding = held !== undefined && held.scale < asked ? held : undefined;
+    const requestedScale = holding ? holding.scale : asked;
     this.learnCapacity(input, backlog);
     this.followMachine(input, idle, requestedScale);
     // Not by a fault's limit: once it is lifted, latency has not been what held the clock.
     this.latencyCap = Math.min(asked, this.latencyCap);
 
     let scale = requestedScale;
-    let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : heldByFault ? 'fault' : 'requested';
+    let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : (holding?.by ?? 'requested');
     const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
     const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
@@ -183,7 +207,8 @@ export class ClockPacer {
       scale = arrivalsCap;
       limitedBy = 'arrivals';
     }
-    if (this.latencyCap < scale) {
+    // With nothing due nothing is asked of the machine: its latency says nothing of the speed.
+    if (this.latencyCap < scale && !idle) {
       scale = this.latencyCap;
       limitedBy = 'latency';
     }
@@ -192,8 +217,9 @@ export class ClockPacer {
       scale = this.scale * 0.7;
       limitedBy = 'backlog';
     }
+    // Gradually, but straight to the idle speed: with nothing due, no estimate can be wrong.
     const rising = this.scale * (this.options.maxSpeedUp ?? 1.3);
-    if (scale > rising) scale = rising;
+    if (scale > rising && !idle) scale = rising;
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
     return { scale: this.scale, limitedBy, joinsPerSecond: Math.round(this.capacity) };
@@ -235,6 +261,13 @@ export class ClockPacer {
     if (saturated || this.slow(input)) {
       if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
+      return;
+    }
+    // Nothing due and headroom: what slowed the clock is over. The next work starts from the
+    // requested speed (slowing again if it must) rather than from the cap the last burst left,
+    // which held a scale-in's drain at a third of it.
+    if (idle) {
+      this.latencyCap = Math.max(this.latencyCap, this.options.requestedScale);
       return;
     }
     // No request finished: nothing is being asked of the machine (a quiet stretch of the drop).
