@@ -45,3 +45,43 @@ describe('VirtualUserHttp timing', () => {
     expect(latency.maxMs).toBeLessThan(60_000);
   });
 });
+
+describe('VirtualUserHttp request gaps', () => {
+  let server: Server;
+  let url: string;
+  let failing = true;
+  beforeAll(async () => {
+    server = createServer((_req, res) => res.writeHead(failing ? 502 : 200).end('{}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const gapMs = (http: VirtualUserHttp) => http.longestGap!.toWallMs - http.longestGap!.fromWallMs;
+
+  it('runs from the first failure to the next success while the user keeps trying', async () => {
+    const http = new VirtualUserHttp(url, new LatencyRecorder(), { connections: 1 });
+    const caller = { jar: new CookieJar() };
+    failing = true;
+    await http.call(JOIN, 'POST', '/queue', caller);
+    await sleep(200);
+    failing = false;
+    await http.call(JOIN, 'POST', '/queue', caller);
+    expect(gapMs(http)).toBeGreaterThanOrEqual(190);
+    await http.close();
+  });
+
+  it('ends at the last failure when the user rests (a think time is not an outage)', async () => {
+    const http = new VirtualUserHttp(url, new LatencyRecorder(), { connections: 1 });
+    const caller = { jar: new CookieJar() };
+    failing = true;
+    await http.call(JOIN, 'POST', '/queue', caller);
+    http.rest(caller);
+    await sleep(200);
+    failing = false;
+    await http.call(JOIN, 'POST', '/queue', caller);
+    expect(gapMs(http)).toBeLessThan(100);
+    await http.close();
+  });
+});

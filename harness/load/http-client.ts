@@ -126,6 +126,15 @@ export class VirtualUserHttp {
     }
   }
 
+  /**
+   * The caller stops trying for now (a think time after its last step): a stretch of failures
+   * ends at its last failure. Counted to the next success, a failed hold followed by a three-minute
+   * think read as a three-minute outage.
+   */
+  rest(caller: Caller): void {
+    caller.failingSinceMs = undefined;
+  }
+
   private succeeded(caller: Caller) {
     const now = Date.now();
     if (caller.failingSinceMs !== undefined) this.noteGap(caller.failingSinceMs, now);

@@ -77,7 +77,7 @@ export interface JourneyEvents {
  * at the speed of the moment: a think time that spans a speed change (the pacer decides every
  * second) would otherwise end at another simulated moment in each run, and with it the request.
  */
-function sleepSimulated(ctx: JourneyContext, simSeconds: number): Promise<void> {
+function sleepSimulated(ctx: Pick<JourneyContext, 'clock' | 'stop'>, simSeconds: number): Promise<void> {
   return new Promise((resolve) => {
     if (ctx.stop.stopped) return resolve();
     const off = ctx.stop.onStop(() => {
@@ -106,7 +106,9 @@ function sleepWall(ctx: JourneyContext, wallMs: number): Promise<void> {
   });
 }
 
-function think(ctx: JourneyContext): Promise<void> {
+/** A think time: the user is not trying meanwhile (`VirtualUserHttp.rest`). */
+function think(ctx: JourneyContext, caller: Caller): Promise<void> {
+  ctx.http.rest(caller);
   const { minSeconds, maxSeconds } = ctx.behaviour.thinkTime;
   return sleepSimulated(ctx, minSeconds + ctx.random() * (maxSeconds - minSeconds));
 }
@@ -431,7 +433,7 @@ async function buy(
 ): Promise<void> {
   const held = known.held;
   const path = `/api/events/${ctx.eventId}`;
-  await think(ctx);
+  await think(ctx, caller);
   const wanted = ctx.behaviour.seatsPerOrder;
   // A few tries per seat: after a 409 the user picks another, as on a real seat map.
   for (let attempt = 0; attempt < wanted * 4 && held.size < wanted && !ctx.stop.stopped; attempt++) {
@@ -451,7 +453,7 @@ async function buy(
     else if (res && res.status === 403) return; // the window ended
   }
   if (held.size === 0 || ctx.stop.stopped) return;
-  await think(ctx);
+  await think(ctx, caller);
   const reservation = await ctx.http.call<{ reservationId: string }>(
     'POST /api/reservations',
     'POST',
@@ -464,7 +466,7 @@ async function buy(
   );
   if (reservation?.status !== 201) return;
   ctx.events.reserved();
-  await think(ctx);
+  await think(ctx, caller);
   const id = reservation.body.reservationId;
   // From the moment the payment goes until its outcome is known, the seats may be sold under the
   // user at any time: a reconnect meanwhile cannot expect them held.
@@ -492,7 +494,11 @@ async function buy(
  * back) went through: a buyer's order page asks. Without asking, the user believed it still held
  * seats that were sold to it, and a reconnect counted them as lost state.
  */
-async function paidAfterAll(ctx: JourneyContext, caller: Caller, reservationId: string): Promise<boolean> {
+export async function paidAfterAll(
+  ctx: Pick<JourneyContext, 'http' | 'clock' | 'stop'>,
+  caller: Caller,
+  reservationId: string,
+): Promise<boolean> {
   // The page may fail too (still stuck to the dead instance until the ALB sees it): reload a
   // few times, a refresh every few seconds, as a buyer would.
   for (let attempt = 0; attempt < ORDER_PAGE_ATTEMPTS && !ctx.stop.stopped; attempt++) {
