@@ -25,13 +25,16 @@ export const FAULT_APPROACH_MAX_SCALE = 10;
 export const FAULT_APPROACH_WALL_MS = 2_000;
 
 /**
- * While users are away (their socket dropped, not yet back with their state), their return is
- * this machine's work: a storm of reconnects at the instances that remain, CPU-bound for a wall
- * second or so. Its wall time times the clock's speed adds to every reconnect time, so at 30–60×
- * the slowest client came back 20–30 simulated s after the design says (and a different 20–30 in
- * each run); at 10× those seconds shrink to a few.
+ * While users recover — away (their socket dropped, not yet back with their state) or failing
+ * (their requests fail and they keep trying) — how long that lasts is measured on the simulated
+ * clock, but part of it is this machine's work: a storm of reconnects at the instances that
+ * remain, CPU-bound for a wall second or so; requests answered late by instances whose pools
+ * reconnect. That wall time times the clock's speed adds to every reconnect time and request gap:
+ * at 30–60× the slowest client came back 20–30 simulated s after the design says (and a
+ * different 20–30 in each run), and at the idle speed one order-page reload stretched a
+ * 40-second gap to 230. At 10× those seconds shrink to a few.
  */
-export const USERS_AWAY_MAX_SCALE = 10;
+export const USERS_RECOVERING_MAX_SCALE = 10;
 
 /** Whether the system's recovery from this fault runs partly on wall time (see above). */
 export function recoversOnWallTime(fault: Fault['fault']): boolean {

@@ -57,6 +57,8 @@ export class VirtualUserHttp {
   };
   /** The longest stretch (wall) in which some caller's calls kept failing: first failure to recovery. */
   longestGap: WallSpan | undefined;
+  /** Callers in such a stretch now: failed last and still trying. */
+  failingCallers = 0;
 
   constructor(
     baseUrl: string,
@@ -132,12 +134,14 @@ export class VirtualUserHttp {
    * think read as a three-minute outage.
    */
   rest(caller: Caller): void {
+    if (caller.failingSinceMs !== undefined) this.failingCallers--;
     caller.failingSinceMs = undefined;
   }
 
   private succeeded(caller: Caller) {
-    const now = Date.now();
-    if (caller.failingSinceMs !== undefined) this.noteGap(caller.failingSinceMs, now);
+    if (caller.failingSinceMs === undefined) return;
+    this.noteGap(caller.failingSinceMs, Date.now());
+    this.failingCallers--;
     caller.failingSinceMs = undefined;
   }
 
@@ -145,7 +149,10 @@ export class VirtualUserHttp {
     this.counters.errors++;
     // The stretch runs from the first failure to the next success (or this failure, so far).
     const now = Date.now();
-    caller.failingSinceMs ??= now;
+    if (caller.failingSinceMs === undefined) {
+      caller.failingSinceMs = now;
+      this.failingCallers++;
+    }
     this.noteGap(caller.failingSinceMs, now);
     return result;
   }

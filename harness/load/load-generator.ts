@@ -66,6 +66,8 @@ export interface LoadTotals {
   unsettled: number;
   /** Users whose socket dropped and who are not back yet, as each worker last saw it. */
   usersAway: number;
+  /** Users whose requests fail and who keep trying, as each worker last saw it. */
+  usersFailing: number;
   longestGap: WallSpan | undefined;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of any worker (wall ms). */
@@ -200,6 +202,7 @@ export class LoadGenerator {
       usersActive: sum((r) => r.usersActive),
       unsettled: sum((r) => r.unsettled),
       usersAway: sum((r) => r.usersAway),
+      usersFailing: sum((r) => r.usersFailing),
       longestGap: reports
         .map((r) => r.longestGap)
         .reduce<WallSpan | undefined>(

@@ -103,6 +103,7 @@ export class LoadWorker {
       latency: this.latency.drain(),
       http: { ...http.counters },
       longestGap: http.longestGap,
+      usersFailing: http.failingCallers,
       ...this.tally.take(),
       usersActive: this.journeys.size,
       maxEventLoopDelayMs: this.loopDelay.max / 1e6,

@@ -97,6 +97,8 @@ export interface WorkerReport {
   unsettled: number;
   /** Users here whose socket dropped and who are not back with their state yet, now. */
   usersAway: number;
+  /** Users here whose requests fail and who keep trying, now (`VirtualUserHttp.failingCallers`). */
+  usersFailing: number;
   reconnects: ReconnectObservation[];
   /** Longest event-loop stall of the worker so far (ms): above ~100 ms, latencies include the client's own delay. */
   maxEventLoopDelayMs: number;

@@ -32,6 +32,7 @@ function totals(over: Partial<LoadTotals> = {}): LoadTotals {
     usersActive: 0,
     unsettled: 0,
     usersAway: 0,
+    usersFailing: 0,
     longestGap: { fromWallMs: WALL0 + 1_000, toWallMs: WALL0 + 1_500 },
     reconnects: [
       {

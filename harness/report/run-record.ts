@@ -75,7 +75,7 @@ export const CLOCK_LIMITS = [
   'latency',
   'backlog',
   'fault',
-  'users-away',
+  'users-recovering',
 ] as const;
 export type ClockLimit = (typeof CLOCK_LIMITS)[number];
 

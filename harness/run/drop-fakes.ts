@@ -104,6 +104,7 @@ export class FakeLoad implements DropLoad {
     settled: 0,
     unsettled: 0,
     usersAway: 0,
+    usersFailing: 0,
     socketsConnected: 0,
   };
   /** Latencies (ms) the next `takeInterval` / `takeFeedback` return. */

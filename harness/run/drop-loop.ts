@@ -25,7 +25,15 @@ export type DropWorld = Pick<StartedWorld, 'openSales' | 'injectFault' | 'setTim
 /** The load figures the duties read. */
 export type DropLoadTotals = Pick<
   LoadTotals,
-  'requests' | 'errors' | 'admitted' | 'joined' | 'settled' | 'unsettled' | 'usersAway' | 'socketsConnected'
+  | 'requests'
+  | 'errors'
+  | 'admitted'
+  | 'joined'
+  | 'settled'
+  | 'unsettled'
+  | 'usersAway'
+  | 'usersFailing'
+  | 'socketsConnected'
 >;
 
 /** What the drop's duties ask of the load generator. */

@@ -102,7 +102,7 @@ function pacerFor(plan: RunPlan): ClockPacer {
     initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
     salesOpenSimMs: plan.salesOpenMs,
-    holdWhileUsersAway: plan.scenario.expectations.some(
+    holdWhileUsersRecover: plan.scenario.expectations.some(
       (e) => e.expect === 'reconnect' || e.expect === 'max-request-gap',
     ),
   });

@@ -51,6 +51,7 @@ function zeroTotals(): LoadTotals {
     usersActive: 0,
     unsettled: 0,
     usersAway: 0,
+    usersFailing: 0,
     longestGap: undefined,
     reconnects: [],
     maxWorkerEventLoopDelayMs: 0,

@@ -117,7 +117,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       sent: o.sent(),
       settled: totals.settled,
       backlog: totals.unsettled,
-      usersAway: totals.usersAway,
+      usersRecovering: totals.usersAway + totals.usersFailing,
       p95Ms: p95OfFeedback(feedback),
       cpuBusy: state.cpuBusy,
       faultsInProgress: o.faultsInProgress(),

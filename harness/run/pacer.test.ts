@@ -439,7 +439,7 @@ describe('ClockPacer: valid measurement first', () => {
 
   it('users away hold it at 10× (their return is this machine’s work), under a fault’s limit too, then free again', () => {
     const pacer = new ClockPacer({
-      holdWhileUsersAway: true,
+      holdWhileUsersRecover: true,
       requestedScale: 60,
       minScale: 0.25,
       idleScale: 240,
@@ -448,15 +448,19 @@ describe('ClockPacer: valid measurement first', () => {
     });
     const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
     const away = [1, 2, 3].map((s) =>
-      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 5 * MINUTE, usersAway: 500 })),
+      pacer.next(input({ ...quiet, wallMs: s * 1_000, simMs: 5 * MINUTE, usersRecovering: 500 })),
     );
-    expect(away.every((d) => d.scale === 10 && d.limitedBy === 'users-away')).toBe(true);
+    expect(away.every((d) => d.scale === 10 && d.limitedBy === 'users-recovering')).toBe(true);
     // A fault's limit below it wins, and says so.
     expect(
-      pacer.next(input({ ...quiet, wallMs: 4_000, simMs: 5 * MINUTE, usersAway: 5, faultSpeedLimit: 4 })),
+      pacer.next(
+        input({ ...quiet, wallMs: 4_000, simMs: 5 * MINUTE, usersRecovering: 5, faultSpeedLimit: 4 }),
+      ),
     ).toMatchObject({ scale: 4, limitedBy: 'fault' });
     // Every user is back: the quiet stretch runs ahead again.
-    expect(pacer.next(input({ ...quiet, wallMs: 5_000, simMs: 6 * MINUTE, usersAway: 0 }))).toMatchObject({
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 5_000, simMs: 6 * MINUTE, usersRecovering: 0 })),
+    ).toMatchObject({
       scale: 240,
       limitedBy: 'idle',
     });
@@ -470,7 +474,9 @@ describe('ClockPacer: valid measurement first', () => {
       initialJoinsPerSecond: 150,
     });
     const quiet = { sent: 100, settled: 100, backlog: 0, queueSize: 0, p95Ms: undefined, cpuBusy: 0.2 };
-    expect(pacer.next(input({ ...quiet, wallMs: 1_000, simMs: 5 * MINUTE, usersAway: 500 }))).toMatchObject({
+    expect(
+      pacer.next(input({ ...quiet, wallMs: 1_000, simMs: 5 * MINUTE, usersRecovering: 500 })),
+    ).toMatchObject({
       scale: 60,
       limitedBy: 'requested',
     });

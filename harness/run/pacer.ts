@@ -1,4 +1,4 @@
-import { USERS_AWAY_MAX_SCALE } from '../faults/speed.ts';
+import { USERS_RECOVERING_MAX_SCALE } from '../faults/speed.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 
 /**
@@ -70,10 +70,10 @@ export interface PacerOptions {
    */
   maxSpeedUp?: number;
   /**
-   * Hold at USERS_AWAY_MAX_SCALE while users are away (`PacerInput.usersAway`): when the
-   * scenario judges their return (a reconnect or request-gap expectation). @default false
+   * Hold at USERS_RECOVERING_MAX_SCALE while users recover (`PacerInput.usersRecovering`): when
+   * the scenario judges their return (a reconnect or request-gap expectation). @default false
    */
-  holdWhileUsersAway?: boolean;
+  holdWhileUsersRecover?: boolean;
 }
 
 export interface PacerInput {
@@ -110,11 +110,11 @@ export interface PacerInput {
    */
   faultSpeedLimit?: number;
   /**
-   * Users whose socket dropped and who are not back yet: while any is, the clock runs at most
-   * USERS_AWAY_MAX_SCALE (harness/faults/speed.ts) if `holdWhileUsersAway`. Nothing counts as
-   * idle meanwhile.
+   * Users recovering: their socket dropped and they are not back yet, or their requests fail and
+   * they keep trying. While any is, the clock runs at most USERS_RECOVERING_MAX_SCALE
+   * (harness/faults/speed.ts) if `holdWhileUsersRecover`. Nothing counts as idle meanwhile.
    */
-  usersAway?: number;
+  usersRecovering?: number;
 }
 
 export interface PacerDecision {
@@ -143,14 +143,16 @@ const PROBE_CPU_BUSY = 0.7;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
-/** The lower of a fault's limit and the one for users away, and which it is; undefined: neither. */
+/** The lower of a fault's limit and the one for users recovering, and which it is; undefined: neither. */
 function heldBy(
   input: PacerInput,
-  holdWhileUsersAway: boolean,
-): { scale: number; by: 'fault' | 'users-away' } | undefined {
+  holdWhileUsersRecover: boolean,
+): { scale: number; by: 'fault' | 'users-recovering' } | undefined {
   const fault = input.faultSpeedLimit;
-  const away = holdWhileUsersAway && (input.usersAway ?? 0) > 0 ? USERS_AWAY_MAX_SCALE : undefined;
-  if (away !== undefined && (fault === undefined || away < fault)) return { scale: away, by: 'users-away' };
+  const recovering = holdWhileUsersRecover && (input.usersRecovering ?? 0) > 0;
+  const away = recovering ? USERS_RECOVERING_MAX_SCALE : undefined;
+  if (away !== undefined && (fault === undefined || away < fault))
+    return { scale: away, by: 'users-recovering' };
   return fault === undefined ? undefined : { scale: fault, by: 'fault' };
 }
 
@@ -186,7 +188,7 @@ export class ClockPacer {
   next(input: PacerInput): PacerDecision {
     const { minScale } = this.options;
     const backlog = input.backlog ?? input.sent - input.settled;
-    const held = heldBy(input, this.options.holdWhileUsersAway ?? false);
+    const held = heldBy(input, this.options.holdWhileUsersRecover ?? false);
     const idle = held === undefined && this.nothingDue(input, backlog);
     const asked = idle ? this.idleScale : this.options.requestedScale;
     const holding = held !== undefined && held.scale < asked ? held : undefined;
