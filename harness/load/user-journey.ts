@@ -139,6 +139,23 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
     jar: new CookieJar(),
     ...(user.arrival === undefined ? {} : { turn: user.arrival }),
   };
+  try {
+    await journey(user, ctx, caller, decisions.buys, streams);
+  } finally {
+    // A user whose last request failed and who leaves is not trying any more: not recovering
+    // (a reservation refused during the outage otherwise held the clock at 10× to the end).
+    ctx.http.rest(caller);
+  }
+}
+
+/** A shopper's journey, from its join to its purchase (or leaving). */
+async function journey(
+  user: VirtualUserCredentials,
+  ctx: JourneyContext,
+  caller: Caller,
+  buys: boolean,
+  streams: UserStreams,
+): Promise<void> {
   const path = `/api/events/${ctx.eventId}`;
   const due = untilDue(ctx, user.dueAtWallMs);
   if (due) await due;
@@ -281,7 +298,7 @@ export async function runJourney(user: VirtualUserCredentials, ctx: JourneyConte
   }
   ctx.events.admitted();
 
-  if (decisions.buys) await buy(ctx, caller, known, streams.seats);
+  if (buys) await buy(ctx, caller, known, streams.seats);
   if (!ctx.behaviour.stayConnectedAfterPurchase) socket?.close();
 }
 
