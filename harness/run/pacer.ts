@@ -150,9 +150,8 @@ function heldBy(
 ): { scale: number; by: 'fault' | 'users-recovering' } | undefined {
   const fault = input.faultSpeedLimit;
   const recovering = holdWhileUsersRecover && (input.usersRecovering ?? 0) > 0;
-  const away = recovering ? USERS_RECOVERING_MAX_SCALE : undefined;
-  if (away !== undefined && (fault === undefined || away < fault))
-    return { scale: away, by: 'users-recovering' };
+  if (recovering && (fault === undefined || USERS_RECOVERING_MAX_SCALE < fault))
+    return { scale: USERS_RECOVERING_MAX_SCALE, by: 'users-recovering' };
   return fault === undefined ? undefined : { scale: fault, by: 'fault' };
 }
 
