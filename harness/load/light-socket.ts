@@ -527,7 +527,10 @@ export class LightSocket {
       ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
     }
     const delay = Math.min(ms, max) | 0;
-    if (!opts.clock) return this.arm(delay);
+    if (!opts.clock) {
+      this.arm(delay);
+      return;
+    }
     this.backoff = opts.clock.setTimeout(() => {
       this.backoff = undefined;
       if (this.state === WAITING) LightSocket.onTimer(this);
