@@ -118,6 +118,11 @@ class Timeline {
     });
   }
 
+  /** Whether the timeline has marked `label`. */
+  reached(label: string): boolean {
+    return this.record.timeline.some((e) => e.label === label);
+  }
+
   /** Marks `label` the first time `check` holds, at the time it was seen to hold. */
   observe(label: string, check: () => boolean | Promise<boolean>): void {
     this.observeRecorded(label, async () => ((await check()) ? this.clock.now() : undefined));
@@ -261,12 +266,12 @@ async function redisFailover(world: FaultWorld, timeline: Timeline, why: string)
   const before = await faults.redisPrimaryAddress();
   const killed = await faults.killRedisPrimary();
   timeline.mark(`Redis primary ${killed.name} killed (${why})`);
-  timeline.observe(
-    'Sentinel promoted the replica',
-    async () => (await faults.redisPrimaryAddress()) !== before,
-  );
+  const promoted = 'Sentinel promoted the replica';
+  timeline.observe(promoted, async () => (await faults.redisPrimaryAddress()) !== before);
+  // Back only once the promotion is marked: asking Sentinel twice in one look, the second answer
+  // could see the switch the first had not, and mark the data tier back before the promotion.
   timeline.observeDataTierBack(
-    async () => (await faults.redisPrimaryAddress()) !== before,
+    () => timeline.reached(promoted),
     () => everyInstanceHealthy(world),
   );
   return killed.name;
