@@ -20,22 +20,23 @@ describe('clocks', () => {
   });
 
   it('ScaledClock follows another clock’s pieces: a pending timer fires at its simulated time across the change', async () => {
-    // A load worker's think time: 3 simulated s set at 10× (300 wall ms), then the run's clock
-    // goes to 100×. On the followed clock it ends 2.5 simulated s later (25 wall ms), not 300.
+    // A load worker's think time: 3 simulated s set at 2× (1,500 wall ms), then the run's clock
+    // goes to 100×. On the followed clock it ends about 2.9 simulated s later (29 wall ms), not
+    // at 1,500: the bound below leaves a noisy runner most of a second.
     const wallStart = Date.now();
-    const clock = new ScaledClock({ timeScale: 10, startSimMs: 0 });
+    const clock = new ScaledClock({ timeScale: 2, startSimMs: 0 });
     const fired = new Promise<{ simMs: number; wallMs: number }>((resolve) =>
       clock.setTimeout(() => resolve({ simMs: clock.now(), wallMs: Date.now() - wallStart }), 3_000),
     );
     await new Promise((r) => setTimeout(r, 50));
     const wallMs = Date.now();
-    clock.follow({ wallMs, simMs: 500, timeScale: 100 });
+    clock.follow({ wallMs, simMs: 100, timeScale: 100 });
     // From the piece's own wall time on: a few wall ms later is a few hundred simulated ms on.
-    expect(clock.now()).toBeGreaterThanOrEqual(500);
-    expect(clock.now()).toBeLessThan(500 + 100 * 30);
+    expect(clock.now()).toBeGreaterThanOrEqual(100);
+    expect(clock.now()).toBeLessThan(100 + 100 * 30);
     const { simMs, wallMs: firedAfter } = await fired;
     expect(simMs).toBeGreaterThanOrEqual(3_000);
-    expect(firedAfter).toBeLessThan(250);
+    expect(firedAfter).toBeLessThan(1_000);
     // A piece sent from before the clock's own latest continues from there on the same line.
     const paused = new ScaledClock({ timeScale: 1, startSimMs: 0, wallNow: () => 2_000 });
     paused.follow({ wallMs: 1_000, simMs: 10_000, timeScale: 5 });

@@ -37,6 +37,16 @@ async function until(condition: () => boolean, what: string, timeoutMs = 15_000)
   }
 }
 
+/** A port that was just free and is closed again: nothing listens there. */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 /** Fast backoff for tests. */
 const FAST: LightSocketOptions = { reconnectionDelay: 50, reconnectionDelayMax: 200 };
 
@@ -420,11 +430,7 @@ describe('light-socket against broken servers', () => {
   });
 
   it('nothing listening: connect_error on every attempt, with a growing attempt number', async () => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await closedPort();
     const socket = track(io(`http://127.0.0.1:${port}`, { reconnectionDelay: 10, reconnectionDelayMax: 40 }));
     const errors = count(socket, 'connect_error');
     const attempts: number[] = [];
@@ -439,11 +445,7 @@ describe('light-socket against broken servers', () => {
   });
 
   it('a backoff on a given clock waits for that clock, and a seeded random draws the same delays', async () => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await closedPort();
     /** The delays one socket's backoff asks its clock for, over `n` failed attempts. */
     const delaysOf = async (seed: number, n: number) => {
       const clock = new ManualClock(0);
