@@ -23,9 +23,11 @@ const IDLE_SPEED_UP = 16;
 const TICK_WALL_MS = 50;
 /**
  * Joins (HTTP join + Socket.IO connect) per wall second this machine answers, as a first guess
- * the pacer corrects as the run goes: about 200 at full load on 2 cores, measured here.
+ * the pacer corrects as the run goes: 330 at 87 % CPU in a 1:4 model's burst on 2 cores, measured
+ * here (2026-11-30). Guessing 150 held a quiet room's first minutes at half the requested speed:
+ * the lookahead saw the next rise of the curve as more than that guess could take.
  */
-const INITIAL_JOINS_PER_SECOND = 150;
+const INITIAL_JOINS_PER_SECOND = 250;
 
 const idle = () => new Promise<void>((resolve) => setTimeout(resolve, TICK_WALL_MS));
 

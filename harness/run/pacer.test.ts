@@ -126,6 +126,29 @@ describe('ClockPacer', () => {
     expect(decision.joinsPerSecond).toBeLessThanOrEqual(200);
   });
 
+  it('probes to where the join-cost line puts the CPU at 75 %, once the rates seen tell it', () => {
+    // Five seconds at 60 joins, five at 160: the CPU is 25 % busy anyway and 0.2 % per join/s.
+    const probed = (cpuOf: (joins: number) => number) => {
+      const pacer = pacer30({ arrivalsSimMs: spread(0, 60 * MINUTE, 60_000), initialJoinsPerSecond: 100 });
+      let decision = pacer.next(input({}));
+      let settled = 0;
+      for (let s = 1; s <= 40; s++) {
+        const joins = Math.floor(s / 5) % 2 === 0 ? 60 : 160;
+        settled += joins;
+        const at = { wallMs: s * 1_000, simMs: s * 5_000, sent: settled, settled, cpuBusy: cpuOf(joins) };
+        decision = pacer.next(input(at));
+      }
+      return decision.joinsPerSecond;
+    };
+    // 75 % busy at 160 + 0.18 / 0.002 = 250 joins/s, planned at 80 %: a capacity of ~312,
+    // at most twice the best rate answered.
+    const byLine = probed((joins) => 0.25 + 0.002 * joins);
+    expect(byLine).toBeGreaterThan(280);
+    expect(byLine).toBeLessThanOrEqual(320);
+    // A CPU that does not follow the joins tells nothing: a quarter above the best rate answered.
+    expect(probed(() => 0.45)).toBeLessThanOrEqual((1.25 * 160) / 0.8 + 1);
+  });
+
   it('slows on a saturated P95 and comes back once it falls, but not during a fault', () => {
     const pacer = pacer30({
       arrivalsSimMs: [],
@@ -284,6 +307,25 @@ describe('ClockPacer: valid measurement first', () => {
     // Within the half minute's memory, yet back at the requested speed.
     expect(slowed).toBeLessThan(15);
     expect(scale).toBe(30);
+  });
+
+  it('forgets a speed that ran out of headroom while users arrived once the last has arrived', () => {
+    // Two users: one arrives before the saturation, the last after it.
+    const options = { arrivalsSimMs: [0, 1_000], initialJoinsPerSecond: 150, salesOpenSimMs: 0 };
+    const busy = { cpuBusy: 0.6, p95Ms: 20, queueSize: 1 };
+    const run = (lastArrives: boolean) => {
+      const pacer = pacer30(options);
+      pacer.next(input({ wallMs: 0, sent: 1, settled: 1, cpuBusy: 1, saturation: ['CPU 100 %'] }));
+      const sent = lastArrives ? 2 : 1;
+      let scale = 0;
+      for (let s = 1; s <= 12; s++)
+        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs: 0, sent, settled: sent })).scale;
+      return scale;
+    };
+    // Still arriving: held under 0.9 × the speed that lost headroom (30 × 0.9) for half a minute.
+    expect(run(false)).toBeLessThanOrEqual(27);
+    // The drain asks other work of a simulated second: back up at 15 % a second.
+    expect(run(true)).toBe(30);
   });
 
   it('keeps a slow machine measuring validly: on a ManualClock, a burst it cannot take at 1× runs slower', () => {

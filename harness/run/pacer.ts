@@ -1,5 +1,6 @@
 import { USERS_RECOVERING_MAX_SCALE } from '../faults/speed.ts';
 import type { ClockLimit } from '../report/run-record.ts';
+import { JoinCostFit } from './join-cost.ts';
 
 /**
  * How fast the simulated clock may run, decided every second of a rehearsal. The clock never
@@ -140,6 +141,17 @@ const FUTILE_AFTER_MS = 15_000;
 const IDLE_CPU_BUSY = 0.4;
 /** The CPU busy share the capacity probe extrapolates the answered rate to. */
 const PROBE_CPU_BUSY = 0.7;
+/**
+ * The CPU busy share the planned joins (`utilization` of the capacity) aim at on the join-cost
+ * line. The line is straight, the machine is not: aimed at 85 %, a 1:4 model's burst ran at
+ * 89–98 % and lost the headroom of a quarter of its requests.
+ */
+const FIT_CPU_BUSY = 0.75;
+/**
+ * The join-cost line's capacity counts at most this many times the best rate answered: a line
+ * fitted over a narrow range of rates extrapolates far.
+ */
+const FIT_MAX_OVER_PEAK = 2;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -167,11 +179,17 @@ export class ClockPacer {
   private last: { wallMs: number; settled: number } | undefined;
   /** The most joins per second seen answered. */
   private peakAnswered = 0;
-  /** The speed at which the machine last ran out of headroom, and when (wall ms). */
-  private saturatedAt: { scale: number; wallMs: number } | undefined;
+  /**
+   * The speed at which the machine last ran out of headroom, when (wall ms), and whether users
+   * were still arriving then: the work a simulated second asks differs between the arrivals and
+   * the drain after them, so a speed remembered from one says nothing of the other.
+   */
+  private saturatedAt: { scale: number; wallMs: number; arriving: boolean } | undefined;
   /** The saturation going on: the speed and wall ms it began at, and whether slowing proved futile. */
   private episode: { fromScale: number; fromWallMs: number; futile: boolean } | undefined;
   private answered: number | undefined;
+  /** What a join costs the CPU at the margin (join-cost.ts): where the probe may aim. */
+  private readonly joinCost = new JoinCostFit();
 
   constructor(private readonly options: PacerOptions) {
     this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
@@ -230,6 +248,7 @@ export class ClockPacer {
   private learnCapacity(input: PacerInput, backlog: number): void {
     if (this.last && input.wallMs > this.last.wallMs) {
       const justNow = ((input.settled - this.last.settled) * 1_000) / (input.wallMs - this.last.wallMs);
+      this.learnJoinCost(input, justNow, backlog);
       // Smoothed: a backlog clearing at once is a burst of answers, not a rate the machine holds.
       this.answered = this.answered === undefined ? justNow : 0.5 * this.answered + 0.5 * justNow;
       const answeredPerSecond = this.answered;
@@ -240,7 +259,7 @@ export class ClockPacer {
       } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
         // Kept up: at least what it answered, and more if the curve's limit held the clock back.
         this.capacity = Math.max(this.capacity, answeredPerSecond);
-        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy);
+        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy, justNow);
       }
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
@@ -260,7 +279,8 @@ export class ClockPacer {
     const { minScale } = this.options;
     const saturated = following === 'slow';
     if (saturated || this.slow(input)) {
-      if (saturated) this.saturatedAt = { scale: this.scale, wallMs: input.wallMs };
+      if (saturated)
+        this.saturatedAt = { scale: this.scale, wallMs: input.wallMs, arriving: this.arriving(input) };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
       return;
     }
@@ -287,9 +307,25 @@ export class ClockPacer {
     const recent =
       this.saturatedAt &&
       cpu >= IDLE_CPU_BUSY &&
+      this.saturatedAt.arriving === this.arriving(input) &&
       input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
     const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
     this.latencyCap = Math.max(this.latencyCap, Math.min(ceiling, this.latencyCap * step));
+  }
+
+  /**
+   * A second's joins against its CPU, for the join-cost line: only while users arrive and the
+   * machine answered what was sent (no backlog, no saturation, no fault), so the rate is the one
+   * the clock offered and the CPU is what it cost.
+   */
+  private learnJoinCost(input: PacerInput, joinsPerSecond: number, backlog: number): void {
+    const fair =
+      input.cpuBusy !== undefined &&
+      this.arriving(input) &&
+      !input.faultsInProgress &&
+      (input.saturation?.length ?? 0) === 0 &&
+      backlog < Math.max(5, this.capacity / 4);
+    if (fair) this.joinCost.add(joinsPerSecond, input.cpuBusy!);
   }
 
   /**
@@ -298,14 +334,21 @@ export class ClockPacer {
    * when the CPU says so, beyond what it answered scaled to a CPU at PROBE_CPU_BUSY (at most 2×).
    * That extrapolation from zero underestimates whenever part of the CPU does not grow with the
    * joins, so it stays on the safe side; without it a trickle of arrivals taught the pacer only
-   * the trickle, and it met a burst at a fraction of what an idle machine could answer.
+   * the trickle, and it met a burst at a fraction of what an idle machine could answer. Once the
+   * seconds seen tell a join's own cost from the rest (join-cost.ts), the bound is the rate that
+   * line puts at FIT_CPU_BUSY, at most FIT_MAX_OVER_PEAK times the best rate answered.
    */
-  private probe(answeredPerSecond: number, cpuBusy: number | undefined): void {
+  private probe(answeredPerSecond: number, cpuBusy: number | undefined, justNow: number): void {
     const byCpu =
       cpuBusy !== undefined && cpuBusy > 0.05 && cpuBusy < IDLE_CPU_BUSY
         ? answeredPerSecond * Math.min(2, PROBE_CPU_BUSY / cpuBusy)
         : 0;
-    const bound = Math.max(1.25 * this.peakAnswered, byCpu) / this.utilization;
+    const byCost =
+      cpuBusy === undefined
+        ? undefined
+        : this.joinCost.rateAt(FIT_CPU_BUSY, { joinsPerSecond: justNow, cpuBusy });
+    const byFit = Math.min((byCost ?? 0) / this.utilization, FIT_MAX_OVER_PEAK * this.peakAnswered);
+    const bound = Math.max(Math.max(1.25 * this.peakAnswered, byCpu) / this.utilization, byFit);
     const step = cpuBusy !== undefined && cpuBusy < 0.5 ? 1.3 : 1.1;
     this.capacity = Math.max(this.capacity, Math.min(this.capacity * step, bound));
   }
@@ -333,6 +376,11 @@ export class ClockPacer {
       this.saturatedAt = undefined;
     }
     return this.episode.futile ? 'hold' : 'slow';
+  }
+
+  /** Users are still due to arrive (the drain, if any, follows the last of them). */
+  private arriving(input: PacerInput): boolean {
+    return input.sent < this.options.arrivalsSimMs.length;
   }
 
   private get idleScale(): number {
