@@ -119,4 +119,19 @@ describe('an ALB worker in-process', () => {
       errors503: 1,
     });
   });
+
+  it('reports its connections as soon as the targets change: a draining target with none is done', async () => {
+    const { worker: w, sent } = await worker();
+    const a = await target('a');
+    const anchor = { simMs: 0, wallMs: Date.now(), timeScale: 1 };
+    w.handle({ type: 'targets', targets: [a], anchor });
+    await get(w.port);
+    sent.length = 0;
+    w.handle({ type: 'targets', targets: [{ ...a, state: 'draining' }], anchor });
+    // Synchronously: the control process ends the deregistration on it, not half a second later.
+    expect(sent).toHaveLength(1);
+    const report = sent[0] as Extract<FromAlbWorker, { type: 'connections' }>;
+    expect(report).toMatchObject({ type: 'connections', workerIndex: 3 });
+    expect(report.perTarget.a ?? 0).toBe(0);
+  });
 });

@@ -94,6 +94,8 @@ export class AlbWorker implements ProxyContext {
       case 'targets':
         this.anchor = message.anchor;
         this.targets.apply(message.targets);
+        // At once, not at the next report: a draining target with nothing open is done now.
+        this.report();
         return undefined;
       case 'close-target':
         this.targets.close(message.id);

@@ -32,6 +32,17 @@ describe('HeadroomLedger', () => {
     ]);
   });
 
+  it('tells the share of the run’s requests taken with headroom, once enough requests tell', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, batch(300, 20));
+    expect(ledger.countedShare).toBeUndefined();
+    ledger.add({ fromSimMs: 1_000, toSimMs: 2_000, state: SATURATED }, batch(100, 20));
+    ledger.add({ fromSimMs: 2_000, toSimMs: 3_000, state: QUIET }, batch(100, 20));
+    ledger.add({ fromSimMs: 3_000, toSimMs: 4_000, state: QUIET }, batch(300, 20));
+    // 600 of 800: the saturated interval and the one after it do not count.
+    expect(ledger.countedShare).toBeCloseTo(0.75, 6);
+  });
+
   it('keeps separate episodes apart, and joins one across a single quiet interval', () => {
     const ledger = new HeadroomLedger(headroomThresholds([200]));
     const states = [SATURATED, QUIET, SATURATED, QUIET, QUIET, QUIET, SATURATED];

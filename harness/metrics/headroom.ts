@@ -81,11 +81,16 @@ export interface MeasuredInterval {
 
 const EMPTY_STATE: MachineState = { lagMs: {}, coreBusy: {} };
 
+/** Requests before the run's counted share means anything (the first seconds start the world). */
+const MIN_REQUESTS_FOR_SHARE = 500;
+
 export class HeadroomLedger {
   private readonly counted: LatencyAggregate = new LatencyAggregate();
   private readonly stretches: SaturatedStretch[] = [];
   private previousHadHeadroom = true;
   private intervals = { total: 0, withHeadroom: 0 };
+  /** API requests so far, and those taken with headroom (what a latency verdict counts). */
+  private requests = { total: 0, counted: 0 };
   private minute = { total: 0, withHeadroom: 0, worst: EMPTY_STATE };
   /** What saturated the last interval; empty when it had headroom. */
   lastSaturation: string[] = [];
@@ -98,6 +103,9 @@ export class HeadroomLedger {
     const headroom = reasons.length === 0;
     const counts = headroom && this.previousHadHeadroom;
     if (counts) this.counted.addAggregate(samples);
+    const requests = samples.allEndpoints()?.count ?? 0;
+    this.requests.total += requests;
+    if (counts) this.requests.counted += requests;
     this.previousHadHeadroom = headroom;
     this.lastSaturation = reasons;
     this.intervals.total++;
@@ -108,6 +116,15 @@ export class HeadroomLedger {
       this.minute.withHeadroom++;
     } else this.extendStretch(interval);
     return counts;
+  }
+
+  /**
+   * The share of the run's API requests so far taken with headroom: how close the latency verdict
+   * is to its `minHeadroomShare`. Undefined until MIN_REQUESTS_FOR_SHARE requests tell.
+   */
+  get countedShare(): number | undefined {
+    const { total, counted } = this.requests;
+    return total < MIN_REQUESTS_FOR_SHARE ? undefined : counted / total;
   }
 
   /** The machine over the minute since the last call (for the report's series). */

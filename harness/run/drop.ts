@@ -1,4 +1,5 @@
 import { FASTEST_IDLE_TIME_SCALE, type ScaledClock } from '../clock/clock.ts';
+import { scenarioHeadroom } from '../metrics/machine-state.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
@@ -104,6 +105,7 @@ function pacerFor(plan: RunPlan): ClockPacer {
     initialJoinsPerSecond: INITIAL_JOINS_PER_SECOND,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
     salesOpenSimMs: plan.salesOpenMs,
+    minHeadroomShare: scenarioHeadroom(plan.scenario).minHeadroomShare,
     holdWhileUsersRecover: plan.scenario.expectations.some(
       (e) => e.expect === 'reconnect' || e.expect === 'max-request-gap',
     ),

@@ -48,7 +48,9 @@ export interface PacerDutyOptions {
   /** Users waiting in the queue, as last sampled. */
   queueSize: () => number | undefined;
   /** The interval since the last decision: the machine's state and the latency samples (run-measurement.ts). */
-  measure: (nowSimMs: number) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'>;
+  measure: (
+    nowSimMs: number,
+  ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> & Partial<MeasuredInterval>;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight: () => boolean;
   wallNow: () => number;
@@ -110,7 +112,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs)) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
-    const { state, feedback, saturation } = o.measure(nowSimMs);
+    const { state, feedback, saturation, countedShare } = o.measure(nowSimMs);
     const { scale, limitedBy } = o.pacer.next({
       wallMs,
       simMs: nowSimMs,
@@ -123,6 +125,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
       saturation,
+      headroomShare: countedShare,
       activityInFlight: o.activityInFlight(),
       faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.fastest),
     });

@@ -309,6 +309,27 @@ describe('ClockPacer: valid measurement first', () => {
     expect(scale).toBe(30);
   });
 
+  it('stops rising on a busy CPU while the run’s samples with headroom come near the verdict’s share', () => {
+    const afterCalm = (headroomShare: number | undefined, cpuBusy: number) => {
+      const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150, minHeadroomShare: 0.8 });
+      pacer.next(input({ wallMs: 0, cpuBusy: 1, saturation: ['CPU 100 %'] }));
+      let scale = 0;
+      // Past the half minute the speed that lost headroom is remembered.
+      for (let s = 31; s <= 36; s++)
+        scale = pacer.next(input({ wallMs: s * 1_000, cpuBusy, p95Ms: 20, headroomShare })).scale;
+      return scale;
+    };
+    // 21× after the saturation; 95 % of the samples counted: back up by 15 % a second.
+    expect(afterCalm(0.95, 0.6)).toBe(30);
+    expect(afterCalm(undefined, 0.6)).toBe(30);
+    // 84 %, within 7 points of the 80 % needed: held while the CPU is busy…
+    expect(afterCalm(0.84, 0.6)).toBeCloseTo(21, 6);
+    // …and rising carefully once it idles.
+    const idle = afterCalm(0.84, 0.3);
+    expect(idle).toBeGreaterThan(21);
+    expect(idle).toBeLessThan(afterCalm(0.95, 0.3) + 1e-9);
+  });
+
   it('forgets a speed that ran out of headroom while users arrived once the last has arrived', () => {
     // Two users: one arrives before the saturation, the last after it.
     const options = { arrivalsSimMs: [0, 1_000], initialJoinsPerSecond: 150, salesOpenSimMs: 0 };

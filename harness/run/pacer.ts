@@ -71,6 +71,13 @@ export interface PacerOptions {
    */
   maxSpeedUp?: number;
   /**
+   * The share of latency samples with headroom a valid verdict needs (the scenario's
+   * `measurement.minHeadroomShare`). Within HEADROOM_MARGIN of it the pacer is careful: it rises
+   * only on a mostly idle CPU and plans for no more joins than it has seen answered.
+   * @default no such care
+   */
+  minHeadroomShare?: number;
+  /**
    * Hold at USERS_RECOVERING_MAX_SCALE while users recover (`PacerInput.usersRecovering`): when
    * the scenario judges their return (a reconnect or request-gap expectation). @default false
    */
@@ -105,6 +112,11 @@ export interface PacerInput {
   saturation?: readonly string[];
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight?: boolean;
+  /**
+   * The share of the run's API requests so far taken with headroom, if enough tell: near the
+   * verdict's `minHeadroomShare`, the clock stops rising on a busy CPU.
+   */
+  headroomShare?: number;
   /**
    * The fastest a fault allows now (harness/faults/speed.ts): one due soon, or one whose recovery
    * runs on wall time. Nothing counts as idle while it is set.
@@ -152,6 +164,8 @@ const FIT_CPU_BUSY = 0.75;
  * fitted over a narrow range of rates extrapolates far.
  */
 const FIT_MAX_OVER_PEAK = 2;
+/** How far above the verdict's `minHeadroomShare` the run's share must stay for the pacer to rise freely. */
+const HEADROOM_MARGIN = 0.07;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -259,7 +273,8 @@ export class ClockPacer {
       } else if (backlog < this.capacity / 4 && (input.cpuBusy ?? 0) < this.saturatedCpuBusy) {
         // Kept up: at least what it answered, and more if the curve's limit held the clock back.
         this.capacity = Math.max(this.capacity, answeredPerSecond);
-        if (this.limitedBy === 'arrivals') this.probe(answeredPerSecond, input.cpuBusy, justNow);
+        if (this.limitedBy === 'arrivals' && !this.careful(input))
+          this.probe(answeredPerSecond, input.cpuBusy, justNow);
       }
     }
     this.last = { wallMs: input.wallMs, settled: input.settled };
@@ -300,7 +315,15 @@ export class ClockPacer {
     // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
     // shows seconds later: admitted users buy after their think time), not at all near the top.
     const cpu = input.cpuBusy ?? 0;
-    const step = cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
+    const step = this.careful(input)
+      ? cpu < IDLE_CPU_BUSY
+        ? 1.15
+        : 1
+      : cpu < 0.5
+        ? 1.3
+        : cpu < 0.8
+          ? 1.15
+          : 1;
     // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
     // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
     // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
@@ -376,6 +399,19 @@ export class ClockPacer {
       this.saturatedAt = undefined;
     }
     return this.episode.futile ? 'hold' : 'slow';
+  }
+
+  /**
+   * The run's latency samples come near the share a valid verdict needs: a 25,000-user peak ended
+   * inconclusive at 79.4 % (80 % needed) while the clock kept rising on a CPU 60–80 % busy.
+   */
+  private careful(input: PacerInput): boolean {
+    const { minHeadroomShare } = this.options;
+    return (
+      minHeadroomShare !== undefined &&
+      input.headroomShare !== undefined &&
+      input.headroomShare < minHeadroomShare + HEADROOM_MARGIN
+    );
   }
 
   /** Users are still due to arrive (the drain, if any, follows the last of them). */

@@ -35,6 +35,8 @@ export interface MeasuredInterval {
   feedback: LatencyAggregate;
   /** What took the headroom, empty when there was some. */
   saturation: readonly string[];
+  /** The share of the run's API requests so far taken with headroom (HeadroomLedger.countedShare). */
+  countedShare: number | undefined;
 }
 
 type CpuTotals = Partial<Record<string, number>>;
@@ -62,7 +64,12 @@ export class RunMeasurement {
     const feedback = this.load.takeFeedback();
     this.ledger.add({ fromSimMs: this.measuredUntilSimMs, toSimMs: nowSimMs, state }, feedback);
     this.measuredUntilSimMs = nowSimMs;
-    return { state, feedback, saturation: this.ledger.lastSaturation };
+    return {
+      state,
+      feedback,
+      saturation: this.ledger.lastSaturation,
+      countedShare: this.ledger.countedShare,
+    };
   }
 
   /** Marks when sales opened: the CPU spent until then, per user joined, is a join's upper cost. */
