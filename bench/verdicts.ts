@@ -52,9 +52,16 @@ async function rehearse(reportRoot: string): Promise<RunResult> {
   if (values.scale) args.push('--scale', values.scale);
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Stopped by its pid: the rehearsal stops too (its own Ctrl-C path), then the bench, no run after.
+  const stop = () => {
+    child.once('exit', () => process.exit(143));
+    child.kill('SIGINT');
+  };
+  process.once('SIGTERM', stop);
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  process.off('SIGTERM', stop);
   const commandSeconds = (performance.now() - started) / 1_000;
   const line = stdout.trim().split('\n').at(-1) ?? '';
   let reportDir: string;
