@@ -315,15 +315,7 @@ export class ClockPacer {
     // Back up fast while the CPU idles, carefully once it is busy (what a faster clock costs
     // shows seconds later: admitted users buy after their think time), not at all near the top.
     const cpu = input.cpuBusy ?? 0;
-    const step = this.careful(input)
-      ? cpu < IDLE_CPU_BUSY
-        ? 1.15
-        : 1
-      : cpu < 0.5
-        ? 1.3
-        : cpu < 0.8
-          ? 1.15
-          : 1;
+    const step = this.riseStep(input, cpu);
     // Not straight back to the speed that ran out of headroom: a saw-tooth through it would
     // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
     // the headroom (a burst of arrivals) is over, and at the old speed it would be half busy.
@@ -399,6 +391,12 @@ export class ClockPacer {
       this.saturatedAt = undefined;
     }
     return this.episode.futile ? 'hold' : 'slow';
+  }
+
+  /** How much faster than now the clock may go: less on a busier CPU, and when careful. */
+  private riseStep(input: PacerInput, cpu: number): number {
+    if (this.careful(input)) return cpu < IDLE_CPU_BUSY ? 1.15 : 1;
+    return cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
   }
 
   /**
