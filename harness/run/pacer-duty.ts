@@ -50,7 +50,8 @@ export interface PacerDutyOptions {
   /** The interval since the last decision: the machine's state and the latency samples (run-measurement.ts). */
   measure: (
     nowSimMs: number,
-  ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> & Partial<MeasuredInterval>;
+  ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> &
+    Partial<Pick<MeasuredInterval, 'countedShare'>>;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight: () => boolean;
   wallNow: () => number;
