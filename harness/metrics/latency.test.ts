@@ -1,5 +1,6 @@
+import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { LatencyAggregate, LatencyRecorder } from './latency.ts';
+import { LatencyAggregate, LatencyRecorder, summarize } from './latency.ts';
 
 describe('latency metrics', () => {
   it('merges worker histograms so percentiles come from all samples, not averaged percentiles', () => {
@@ -35,5 +36,27 @@ describe('latency metrics', () => {
     agg.add(r.drain());
     expect(agg.allEndpoints()?.count).toBe(2);
     expect(agg.allEndpoints()?.maxMs).toBeLessThan(41);
+  });
+
+  it("gives the library's mean, bucket by bucket, from 1 µs to minutes", () => {
+    const h = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 300_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    // Bucket 0 (below 2,048 µs), the middle buckets and the last ones, with uneven counts.
+    for (let i = 0; i < 5_000; i++) h.recordValueWithCount(Math.round(1.0042 ** i), 1 + (i % 7));
+    const ms = (us: number) => Math.round(us / 10) / 100;
+    expect(summarize(h).meanMs).toBe(ms(h.mean));
+    expect(summarize(h).meanMs).toBeGreaterThan(1_000);
+  });
+
+  it('means what was recorded', () => {
+    const r = new LatencyRecorder();
+    for (let i = 0; i < 900; i++) r.record('POST /api/reservations', 10);
+    for (let i = 0; i < 100; i++) r.record('POST /api/reservations', 500);
+    const agg = new LatencyAggregate();
+    agg.add(r.drain());
+    expect(agg.summary('POST /api/reservations')?.meanMs).toBeCloseTo(59, 0);
   });
 });
