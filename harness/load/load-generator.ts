@@ -136,9 +136,10 @@ export class LoadGenerator {
   }
 
   private absorb(report: WorkerReport): void {
-    this.total.add(report.latency);
-    this.interval.add(report.latency);
-    this.feedback.add(report.latency);
+    const latency = LatencyAggregate.fromSnapshot(report.latency);
+    this.total.addAggregate(latency);
+    this.interval.addAggregate(latency);
+    this.feedback.addAggregate(latency);
     if (report.eventLoopLagMs !== undefined)
       this.workerLagMs = Math.max(this.workerLagMs ?? 0, report.eventLoopLagMs);
     for (const key of JOURNEY_COUNTERS) this.sums[key] += report[key];

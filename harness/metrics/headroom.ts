@@ -103,7 +103,7 @@ export class HeadroomLedger {
     const headroom = reasons.length === 0;
     const counts = headroom && this.previousHadHeadroom;
     if (counts) this.counted.addAggregate(samples);
-    const requests = samples.allEndpoints()?.count ?? 0;
+    const requests = samples.endpointCount();
     this.requests.total += requests;
     if (counts) this.requests.counted += requests;
     this.previousHadHeadroom = headroom;

@@ -59,4 +59,25 @@ describe('latency metrics', () => {
     agg.add(r.drain());
     expect(agg.summary('POST /api/reservations')?.meanMs).toBeCloseTo(59, 0);
   });
+
+  it('reads the same "all" view every time, and counts requests without merging', () => {
+    const r = new LatencyRecorder();
+    for (let i = 0; i < 90; i++) r.record('POST /api/reservations', 10);
+    for (let i = 0; i < 10; i++) r.record('POST /api/auth/login', 300);
+    r.record('socket.delivery', 1_000);
+    const snapshot = r.drain();
+    const agg = LatencyAggregate.fromSnapshot(snapshot);
+    const first = agg.allEndpoints();
+    expect(first?.count).toBe(100);
+    expect(first?.p95Ms).toBeCloseTo(300, 0);
+    expect(agg.allEndpoints()).toEqual(first);
+    expect(agg.endpointCount()).toBe(100);
+    // Decoded once and merged, as merging the snapshot itself.
+    const merged = new LatencyAggregate();
+    merged.addAggregate(agg);
+    const direct = new LatencyAggregate();
+    direct.add(snapshot);
+    expect(merged.summaries()).toEqual(direct.summaries());
+    expect(new LatencyAggregate().allEndpoints()).toBeUndefined();
+  });
 });

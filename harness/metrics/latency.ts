@@ -122,6 +122,10 @@ export class LatencyRecorder {
   }
 }
 
+function isEndpoint(metric: LatencyMetric): metric is Endpoint {
+  return (ENDPOINTS as readonly string[]).includes(metric);
+}
+
 export interface CumulativeCounts {
   /** Observations at or below each bound, in the order of the bounds. */
   atOrBelow: number[];
@@ -129,9 +133,25 @@ export interface CumulativeCounts {
   sumMs: number;
 }
 
-/** Merges snapshots from many workers and intervals. */
+/**
+ * Merges snapshots from many workers and intervals. Each histogram holds 20,480 counters (80 KB
+ * outside the JS heap): the runner merges every worker's report every second into several
+ * aggregates, and allocating them afresh at that rate made its garbage collections stop it for
+ * 70–120 ms. So a report is decoded once (`fromSnapshot`) and merged from there, and the "all
+ * endpoints" view reuses one histogram.
+ */
 export class LatencyAggregate {
   private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
+  /** Where `allEndpoints()` merges: kept, reset before each use. */
+  private mergeScratch: hdr.Histogram | undefined;
+
+  /** A worker's snapshot, decoded once. */
+  static fromSnapshot(snapshot: LatencySnapshot): LatencyAggregate {
+    const out = new LatencyAggregate();
+    for (const [metric, encoded] of Object.entries(snapshot) as [LatencyMetric, string][])
+      out.histograms.set(metric, hdr.decodeFromCompressedBase64(encoded, BUCKETS, false));
+    return out;
+  }
 
   add(snapshot: LatencySnapshot): void {
     for (const [metric, encoded] of Object.entries(snapshot) as [LatencyMetric, string][]) {
@@ -168,10 +188,19 @@ export class LatencyAggregate {
 
   /** Every HTTP endpoint merged together. */
   allEndpoints(): LatencySummary | undefined {
-    const merged = newHistogram();
-    for (const [metric, h] of this.histograms)
-      if ((ENDPOINTS as readonly string[]).includes(metric)) merged.add(h);
-    return merged.totalCount > 0 ? summarize(merged) : undefined;
+    if (this.endpointCount() === 0) return undefined;
+    this.mergeScratch ??= newHistogram();
+    const merged = this.mergeScratch;
+    merged.reset();
+    for (const [metric, h] of this.histograms) if (isEndpoint(metric)) merged.add(h);
+    return summarize(merged);
+  }
+
+  /** How many HTTP requests were recorded (`allEndpoints().count`, without merging). */
+  endpointCount(): number {
+    let count = 0;
+    for (const [metric, h] of this.histograms) if (isEndpoint(metric)) count += h.totalCount;
+    return count;
   }
 
   /**

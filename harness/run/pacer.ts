@@ -78,6 +78,12 @@ export interface PacerOptions {
    */
   minHeadroomShare?: number;
   /**
+   * The first seconds of a drop meet processes that have answered nothing yet (code not yet
+   * compiled by the JIT, pools not yet open): for `wallMs` from the first decision the pacer plans
+   * for `share` of its capacity. @default none
+   */
+  coldStart?: { wallMs: number; share: number };
+  /**
    * Hold at USERS_RECOVERING_MAX_SCALE while users recover (`PacerInput.usersRecovering`): when
    * the scenario judges their return (a reconnect or request-gap expectation). @default false
    */
@@ -166,6 +172,13 @@ const FIT_CPU_BUSY = 0.75;
 const FIT_MAX_OVER_PEAK = 2;
 /** How far above the verdict's `minHeadroomShare` the run's share must stay for the pacer to rise freely. */
 const HEADROOM_MARGIN = 0.03;
+/**
+ * Within that margin the clock still rises (slowly) while the CPU is below this share: the
+ * saturation a verdict loses samples to starts at 95 %. At 40 % a 25,000-user peak only ever
+ * slowed once careful (each lost second cut the speed, none gave it back): its burst ended at
+ * 0.5× and its drain ran at 2× with the CPU 40–70 % busy.
+ */
+const CAREFUL_RISE_CPU_BUSY = 0.6;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
 
@@ -202,6 +215,8 @@ export class ClockPacer {
   /** The saturation going on: the speed and wall ms it began at, and whether slowing proved futile. */
   private episode: { fromScale: number; fromWallMs: number; futile: boolean } | undefined;
   private answered: number | undefined;
+  /** Wall ms of the first decision: the cold start counts from it. */
+  private firstWallMs: number | undefined;
   /** What a join costs the CPU at the margin (join-cost.ts): where the probe may aim. */
   private readonly joinCost = new JoinCostFit();
 
@@ -218,6 +233,7 @@ export class ClockPacer {
   /** The speed to run at from now on. */
   next(input: PacerInput): PacerDecision {
     const { minScale } = this.options;
+    this.firstWallMs ??= input.wallMs;
     const backlog = input.backlog ?? input.sent - input.settled;
     const held = heldBy(input, this.options.holdWhileUsersRecover ?? false);
     const idle = held === undefined && this.nothingDue(input, backlog);
@@ -235,7 +251,7 @@ export class ClockPacer {
     const admissions = usersWait
       ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
       : 0;
-    const arrivalsCap = this.fastestKeepingUp(input.simMs, requestedScale, admissions, backlog);
+    const arrivalsCap = this.fastestKeepingUp(input, requestedScale, admissions, backlog);
     if (arrivalsCap < scale) {
       scale = arrivalsCap;
       limitedBy = 'arrivals';
@@ -395,7 +411,7 @@ export class ClockPacer {
 
   /** How much faster than now the clock may go: less on a busier CPU, and when careful. */
   private riseStep(input: PacerInput, cpu: number): number {
-    if (this.careful(input)) return cpu < IDLE_CPU_BUSY ? 1.15 : 1;
+    if (this.careful(input)) return cpu < CAREFUL_RISE_CPU_BUSY ? 1.15 : 1;
     return cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
   }
 
@@ -412,6 +428,12 @@ export class ClockPacer {
       input.headroomShare !== undefined &&
       input.headroomShare < minHeadroomShare + HEADROOM_MARGIN
     );
+  }
+
+  /** The share of its capacity the pacer plans for now: less in the drop's first seconds. */
+  private coldShare(wallMs: number): number {
+    const cold = this.options.coldStart;
+    return cold && wallMs - (this.firstWallMs ?? wallMs) < cold.wallMs ? cold.share : 1;
   }
 
   /** Users are still due to arrive (the drain, if any, follows the last of them). */
@@ -454,13 +476,14 @@ export class ClockPacer {
    * 30×, not yet at 2×), so the search is a bisection.
    */
   private fastestKeepingUp(
-    simMs: number,
+    input: PacerInput,
     ceiling: number,
     admissionsPerSimSecond: number,
     backlog: number,
   ): number {
     const { minScale } = this.options;
-    const perSecond = this.utilization * this.capacity;
+    const simMs = input.simMs;
+    const perSecond = this.utilization * this.capacity * this.coldShare(input.wallMs);
     const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
