@@ -135,10 +135,9 @@ export interface CumulativeCounts {
 
 /**
  * Merges snapshots from many workers and intervals. Each histogram holds 20,480 counters (80 KB
- * outside the JS heap): the runner merges every worker's report every second into several
- * aggregates, and allocating them afresh at that rate made its garbage collections stop it for
- * 70–120 ms. So a report is decoded once (`fromSnapshot`) and merged from there, and the "all
- * endpoints" view reuses one histogram.
+ * outside the JS heap) and the runner merges every worker's report every second into three
+ * aggregates: a report is decoded once (`fromSnapshot`) and merged from there, and the "all
+ * endpoints" view merges into one kept histogram rather than a new one per call.
  */
 export class LatencyAggregate {
   private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
