@@ -53,6 +53,12 @@ export function createRedis(
     retryStrategy: backoff,
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
     enableAutoPipelining: true,
+    // ioredis 5 sends its ready check (INFO) only after an asynchronous CLIENT SETINFO: a
+    // SUBSCRIBE issued in that gap (the Socket.IO adapter's, as a namespace is created) puts the
+    // connection in subscriber mode first, the ready check fails, and the connection drops and
+    // starts over (redis/ioredis#2037, fixed in 6.0). Seen here as "Connection in subscriber mode"
+    // on an instance's adapter connection at start, with admission notices lost on that instance.
+    disableClientInfo: true,
     ...connection,
   };
   let client: RedisClient;
