@@ -7,6 +7,7 @@ import {
   procSource,
   roleOf,
   saturation,
+  stallAlone,
 } from './machine-state.ts';
 
 describe('headroomThresholds', () => {
@@ -43,6 +44,18 @@ describe('saturation', () => {
     expect(
       saturation({ cpuBusy: 0.7, lagMs: { 'load-worker': 40 }, coreBusy: { app: 0.6 } }, limits),
     ).toEqual([]);
+  });
+});
+
+describe('stallAlone', () => {
+  const limits = headroomThresholds([200]);
+
+  it('is an event-loop lag over its limit with the CPU and every process below theirs', () => {
+    const stall = { cpuBusy: 0.6, lagMs: { 'load-worker': 120 }, coreBusy: { app: 0.4 } };
+    expect(stallAlone(stall, limits)).toBe(true);
+    expect(stallAlone({ ...stall, cpuBusy: 0.97 }, limits)).toBe(false);
+    expect(stallAlone({ ...stall, coreBusy: { app: 0.95 } }, limits)).toBe(false);
+    expect(stallAlone({ ...stall, lagMs: { 'load-worker': 40 } }, limits)).toBe(false);
   });
 });
 

@@ -80,14 +80,34 @@ export function headroomThresholds(
 
 /** What saturated an interval, one phrase per signal over its threshold; empty: headroom. */
 export function saturation(state: MachineState, limits: HeadroomThresholds): string[] {
-  const out: string[] = [];
+  const { cpu, lag, core } = saturationBySignal(state, limits);
+  return [...cpu, ...lag, ...core];
+}
+
+/**
+ * Saturated by an event-loop stall alone: the CPU and every process on the path below their
+ * limits: a garbage collection, the kernel's own threads, another job's burst — not the clock's
+ * pace (pacer.ts).
+ */
+export function stallAlone(state: MachineState, limits: HeadroomThresholds): boolean {
+  const { cpu, lag, core } = saturationBySignal(state, limits);
+  return lag.length > 0 && cpu.length === 0 && core.length === 0;
+}
+
+function saturationBySignal(
+  state: MachineState,
+  limits: HeadroomThresholds,
+): { cpu: string[]; lag: string[]; core: string[] } {
+  const cpu: string[] = [];
+  const lag: string[] = [];
+  const core: string[] = [];
   if (state.cpuBusy !== undefined && state.cpuBusy >= limits.maxCpuBusy)
-    out.push(`CPU ${Math.round(state.cpuBusy * 100)} %`);
+    cpu.push(`CPU ${Math.round(state.cpuBusy * 100)} %`);
   for (const [source, lagMs] of Object.entries(state.lagMs))
-    if (lagMs > limits.maxEventLoopLagMs) out.push(`${source} lag ${Math.round(lagMs)} ms`);
+    if (lagMs > limits.maxEventLoopLagMs) lag.push(`${source} lag ${Math.round(lagMs)} ms`);
   for (const [role, busy] of Object.entries(state.coreBusy))
-    if (busy >= limits.maxProcessCoreBusy) out.push(`${role} ${Math.round(busy * 100)} % of a core`);
-  return out;
+    if (busy >= limits.maxProcessCoreBusy) core.push(`${role} ${Math.round(busy * 100)} % of a core`);
+  return { cpu, lag, core };
 }
 
 /** The worse of two states, signal by signal: what a stretch of intervals is summed up as. */

@@ -51,7 +51,7 @@ export interface PacerDutyOptions {
   measure: (
     nowSimMs: number,
   ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> &
-    Partial<Pick<MeasuredInterval, 'countedShare'>>;
+    Partial<Pick<MeasuredInterval, 'countedShare' | 'stallAlone'>>;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight: () => boolean;
   wallNow: () => number;
@@ -113,7 +113,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs)) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
-    const { state, feedback, saturation, countedShare } = o.measure(nowSimMs);
+    const { state, feedback, saturation, stallAlone, countedShare } = o.measure(nowSimMs);
     const { scale, limitedBy } = o.pacer.next({
       wallMs,
       simMs: nowSimMs,
@@ -126,6 +126,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
       saturation,
+      stallAlone,
       headroomShare: countedShare,
       activityInFlight: o.activityInFlight(),
       faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.fastest),

@@ -70,11 +70,42 @@ describe('ClockPacer', () => {
       decision = pacer.next(input({ wallMs, simMs, sent, settled: sent, cpuBusy: 0.3 }));
     }
     expect(decision.limitedBy).toBe('arrivals');
-    simMs += decision.scale * 1_000;
-    sent = Math.round(simMs / 200);
-    // Five seconds on: the whole capacity again (the speed rises by at most 30 % a decision).
-    const warm = pacer.next(input({ wallMs: 5_000, simMs, sent, settled: sent, cpuBusy: 0.3 }));
-    expect(warm.limitedBy).toBe('requested');
+    // Five seconds on: the whole capacity again, counted on as the answers reach it (at most
+    // twice the best rate answered; the speed rises by at most 30 % a decision).
+    const speeds: number[] = [];
+    for (let wallMs = 5_000; wallMs <= 9_000; wallMs += 1_000) {
+      simMs += decision.scale * 1_000;
+      sent = Math.round(simMs / 200);
+      decision = pacer.next(input({ wallMs, simMs, sent, settled: sent, cpuBusy: 0.3 }));
+      speeds.push(decision.scale);
+    }
+    expect(speeds[0]).toBeGreaterThan(cold.scale);
+    expect(decision).toMatchObject({ scale: 30, limitedBy: 'requested' });
+  });
+
+  it('counts on at most twice the best rate answered: a first guess is not a capacity', () => {
+    // 45 users a wall second at 30× (1.5 per simulated second), then 10 a simulated second from minute 10.
+    const arrivalsSimMs = [...spread(0, 10 * MINUTE, 900), ...spread(10 * MINUTE, 20 * MINUTE, 6_000)];
+    const pacer = pacer30({ arrivalsSimMs, initialJoinsPerSecond: 250 });
+    let simMs = 0;
+    let decision = pacer.next(input({ wallMs: 0, cpuBusy: 0.3 }));
+    let wallMs = 0;
+    while (simMs + decision.scale * 1_000 < 10 * MINUTE) {
+      wallMs += 1_000;
+      simMs += decision.scale * 1_000;
+      const sent = Math.round(simMs / 666.7);
+      decision = pacer.next(input({ wallMs, simMs, sent, settled: sent, cpuBusy: 0.3 }));
+    }
+    decision = pacer.next(input({ wallMs: wallMs + 1_000, simMs: 10 * MINUTE, sent: 900, settled: 900 }));
+    // The trickle answered 45 a second: the step is planned for 0.8 × 90, 7.2× at 10 a simulated second.
+    expect(decision.limitedBy).toBe('arrivals');
+    expect(decision.scale).toBeGreaterThan(6);
+    expect(decision.scale).toBeLessThan(8);
+    // The first guess alone plans for 0.8 × 250 (and half a second's burst): over 20×.
+    const guessing = pacer30({ arrivalsSimMs, initialJoinsPerSecond: 250 });
+    expect(
+      guessing.next(input({ wallMs: 0, simMs: 10 * MINUTE, sent: 900, settled: 900 })).scale,
+    ).toBeGreaterThan(20);
   });
 
   it('learns a lower capacity from a standing backlog and slows further', () => {
@@ -419,6 +450,24 @@ describe('ClockPacer: valid measurement first', () => {
     expect(Math.min(...scales)).toBeGreaterThanOrEqual(0.25);
     // Once the pacer has learnt the machine, it has headroom nearly all the time.
     expect(saturatedSeconds / scales.length).toBeLessThan(0.1);
+  });
+
+  it('does not slow for a lone event-loop stall on a CPU with headroom; two in a row, or a busy CPU, do', () => {
+    const speedsAfter = (seconds: Partial<PacerInput>[]) => {
+      const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
+      return seconds.map((over, s) => pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.6, ...over })).scale);
+    };
+    const clear = { saturation: [] };
+    const stall = { saturation: ['load-worker lag 62 ms'], stallAlone: true };
+    // A stall of 62 ms now and then: the speed holds.
+    expect(speedsAfter([clear, stall, clear, clear, stall, clear])).toEqual([30, 30, 30, 30, 30, 30]);
+    // Two seconds in a row: the second slows.
+    expect(speedsAfter([clear, stall, stall])).toEqual([30, 30, 21]);
+    // A stall on a CPU 90 % busy, or with the CPU itself over its limit, is the load's.
+    expect(speedsAfter([clear, { ...stall, cpuBusy: 0.9 }])).toEqual([30, 21]);
+    expect(
+      speedsAfter([clear, { saturation: ['CPU 96 %', 'load-worker lag 62 ms'], stallAlone: false }]),
+    ).toEqual([30, 21]);
   });
 
   it('stops slowing for a saturation slowing does not cure (another job on the machine)', () => {

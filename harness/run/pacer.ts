@@ -116,6 +116,11 @@ export interface PacerInput {
    * some. The clock slows while it is not empty, whatever the latency: the verdicts need it.
    */
   saturation?: readonly string[];
+  /**
+   * The saturation was an event-loop stall alone (`stallAlone`, machine-state.ts). On a CPU below
+   * `saturatedCpuBusy`, after a second with headroom, the clock does not slow for it (`loneStall`).
+   */
+  stallAlone?: boolean;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight?: boolean;
   /**
@@ -181,6 +186,13 @@ const HEADROOM_MARGIN = 0.03;
 const CAREFUL_RISE_CPU_BUSY = 0.6;
 /** Joins the machine may be behind for a moment, in seconds of its planned rate. */
 const BURST_SECONDS = 0.5;
+/**
+ * The plan counts on at most this many times the best rate answered so far (once one was): a
+ * capacity never answered (the first guess) is a guess. A peak's arrivals step from 45 joins a
+ * second to 300 at 19:50 and 19:55; planned on the first guess of 250, each step held the CPU at
+ * 99–100 % for seconds, and those seconds' samples kept the verdict's share near its limit.
+ */
+const UNANSWERED_CAPACITY_FACTOR = 2;
 
 /** The lower of a fault's limit and the one for users recovering, and which it is; undefined: neither. */
 function heldBy(
@@ -215,6 +227,8 @@ export class ClockPacer {
   /** The saturation going on: the speed and wall ms it began at, and whether slowing proved futile. */
   private episode: { fromScale: number; fromWallMs: number; futile: boolean } | undefined;
   private answered: number | undefined;
+  /** The last decision's interval was saturated. */
+  private lastSaturated = false;
   /** Wall ms of the first decision: the cold start counts from it. */
   private firstWallMs: number | undefined;
   /** What a join costs the CPU at the margin (join-cost.ts): where the probe may aim. */
@@ -302,6 +316,10 @@ export class ClockPacer {
    * due still runs ahead — the busy CPU is not the rehearsal's.
    */
   private followMachine(input: PacerInput, idle: boolean, requestedScale: number): void {
+    const lone = this.loneStall(input);
+    this.lastSaturated = (input.saturation?.length ?? 0) > 0;
+    // Neither slower nor faster: the second's answers, taken through a stall, tell nothing.
+    if (lone) return;
     const following = this.saturationToFollow(input);
     if (following === 'hold') {
       if (idle) this.latencyCap *= 1.3;
@@ -409,6 +427,19 @@ export class ClockPacer {
     return this.episode.futile ? 'hold' : 'slow';
   }
 
+  /**
+   * A lone event-loop stall: the only saturation, on a CPU below `saturatedCpuBusy`, after a
+   * second with headroom. In a 25,000-user peak, stalls of 50–120 ms came every few seconds even
+   * at 0.25× with each load worker 7 % busy (one in sixteen was a garbage collection; the rest
+   * show as gaps between the worker's CPU profile samples): slowing by 30 % for each took the
+   * clock to its minimum and held it there. Not slowing for any took the burst at 1–2× and lost
+   * more of its samples (the share with headroom fell from 86 % to 69 %, against 80 % at 0.25–1×):
+   * they come more often the busier the machine. Two in a row slow the clock as any saturation.
+   */
+  private loneStall(input: PacerInput): boolean {
+    return input.stallAlone === true && !this.lastSaturated && (input.cpuBusy ?? 1) < this.saturatedCpuBusy;
+  }
+
   /** How much faster than now the clock may go: less on a busier CPU, and when careful. */
   private riseStep(input: PacerInput, cpu: number): number {
     if (this.careful(input)) return cpu < CAREFUL_RISE_CPU_BUSY ? 1.15 : 1;
@@ -434,6 +465,16 @@ export class ClockPacer {
   private coldShare(wallMs: number): number {
     const cold = this.options.coldStart;
     return cold && wallMs - (this.firstWallMs ?? wallMs) < cold.wallMs ? cold.share : 1;
+  }
+
+  /**
+   * The capacity the plan counts on: less in the drop's first seconds, and never more than
+   * UNANSWERED_CAPACITY_FACTOR times the best rate answered.
+   */
+  private plannedCapacity(wallMs: number): number {
+    const planned = this.capacity * this.coldShare(wallMs);
+    if (this.peakAnswered <= 0) return planned;
+    return Math.min(planned, UNANSWERED_CAPACITY_FACTOR * this.peakAnswered);
   }
 
   /** Users are still due to arrive (the drain, if any, follows the last of them). */
@@ -483,7 +524,7 @@ export class ClockPacer {
   ): number {
     const { minScale } = this.options;
     const simMs = input.simMs;
-    const perSecond = this.utilization * this.capacity * this.coldShare(input.wallMs);
+    const perSecond = this.utilization * this.plannedCapacity(input.wallMs);
     const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;

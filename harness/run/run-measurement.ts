@@ -17,6 +17,7 @@ import {
   MachineStateMeter,
   ProcessBusyMeter,
   scenarioHeadroom,
+  stallAlone,
 } from '../metrics/machine-state.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { cpuBusyMeter } from './cpu-busy.ts';
@@ -35,6 +36,8 @@ export interface MeasuredInterval {
   feedback: LatencyAggregate;
   /** What took the headroom, empty when there was some. */
   saturation: readonly string[];
+  /** The saturation was an event-loop stall alone (`stallAlone`). */
+  stallAlone: boolean;
   /** The share of the run's API requests so far taken with headroom (HeadroomLedger.countedShare). */
   countedShare: number | undefined;
 }
@@ -68,6 +71,7 @@ export class RunMeasurement {
       state,
       feedback,
       saturation: this.ledger.lastSaturation,
+      stallAlone: stallAlone(state, this.ledger.thresholds),
       countedShare: this.ledger.countedShare,
     };
   }
