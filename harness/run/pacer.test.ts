@@ -470,6 +470,25 @@ describe('ClockPacer: valid measurement first', () => {
     ).toEqual([30, 21]);
   });
 
+  it('comes back up between pairs of stalls: they set no ceiling on the speed', () => {
+    const pacer = new ClockPacer({
+      requestedScale: 2,
+      minScale: 0.25,
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 150,
+    });
+    const stall = { saturation: ['load-worker lag 64 ms'], stallAlone: true, cpuBusy: 0.5 };
+    const speeds: number[] = [];
+    for (let s = 0; s < 90; s++) {
+      // Two stalls in a row every 12 s, on a CPU half busy, from the minimum speed.
+      const over = s % 12 < 2 ? stall : { saturation: [], cpuBusy: 0.5 };
+      speeds.push(pacer.next(input({ wallMs: s * 1_000, p95Ms: 20, ...over })).scale);
+    }
+    expect(Math.min(...speeds)).toBeLessThan(1.5);
+    // Each pair cuts 30 %, the ten seconds between give it back (15–30 % a second).
+    expect(speeds.at(-1)).toBe(2);
+  });
+
   it('stops slowing for a saturation slowing does not cure (another job on the machine)', () => {
     const pacer = new ClockPacer({
       requestedScale: 30,

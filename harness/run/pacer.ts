@@ -328,7 +328,9 @@ export class ClockPacer {
     const { minScale } = this.options;
     const saturated = following === 'slow';
     if (saturated || this.slow(input)) {
-      if (saturated)
+      // Stalls on a CPU with headroom say nothing of the speed the machine can take: remembered,
+      // stalls every 10–15 s at 0.25× kept the clock under 0.9 × 0.25× for good.
+      if (saturated && !this.stallOnIdleCpu(input))
         this.saturatedAt = { scale: this.scale, wallMs: input.wallMs, arriving: this.arriving(input) };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
       return;
@@ -437,7 +439,12 @@ export class ClockPacer {
    * they come more often the busier the machine. Two in a row slow the clock as any saturation.
    */
   private loneStall(input: PacerInput): boolean {
-    return input.stallAlone === true && !this.lastSaturated && (input.cpuBusy ?? 1) < this.saturatedCpuBusy;
+    return this.stallOnIdleCpu(input) && !this.lastSaturated;
+  }
+
+  /** Saturated by an event-loop stall alone on a CPU below `saturatedCpuBusy`. */
+  private stallOnIdleCpu(input: PacerInput): boolean {
+    return input.stallAlone === true && (input.cpuBusy ?? 1) < this.saturatedCpuBusy;
   }
 
   /** How much faster than now the clock may go: less on a busier CPU, and when careful. */
