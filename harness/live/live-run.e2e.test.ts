@@ -68,7 +68,10 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       const minutes = clocks.map((c) => /simulated (\d\d:\d\d):\d\d UTC/.exec(c)?.[1]).filter(Boolean);
       expect(new Set(minutes).size).toBeGreaterThanOrEqual(3);
       expect([...minutes].sort()).toEqual(minutes);
-      expect(minutes.every((m) => m! >= '19:30' && m! <= '19:45')).toBe(true);
+      expect(
+        minutes.every((m) => m! >= '19:30' && m! <= '19:45'),
+        minutes.join(' '),
+      ).toBe(true);
 
       const code = await exited;
       const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {

@@ -85,9 +85,9 @@ export function saturation(state: MachineState, limits: HeadroomThresholds): str
 }
 
 /**
- * Saturated by an event-loop stall alone: the CPU and every process on the path below their
- * limits: a garbage collection, the kernel's own threads, another job's burst — not the clock's
- * pace (pacer.ts).
+ * Saturated by an event-loop stall alone, the CPU and every process on the path below their
+ * limits: a process that waited for a core or collected its garbage, not a machine out of
+ * capacity (how the pacer takes it: `loneStall` in pacer.ts).
  */
 export function stallAlone(state: MachineState, limits: HeadroomThresholds): boolean {
   const { cpu, lag, core } = saturationBySignal(state, limits);

@@ -105,6 +105,7 @@ export class FakeLoad implements DropLoad {
     unsettled: 0,
     usersAway: 0,
     usersFailing: 0,
+    usersActive: 0,
     socketsConnected: 0,
   };
   /** Latencies (ms) the next `takeInterval` / `takeFeedback` return. */

@@ -33,6 +33,7 @@ export type DropLoadTotals = Pick<
   | 'unsettled'
   | 'usersAway'
   | 'usersFailing'
+  | 'usersActive'
   | 'socketsConnected'
 >;
 

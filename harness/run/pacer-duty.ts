@@ -121,6 +121,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       settled: totals.settled,
       backlog: totals.unsettled,
       usersRecovering: totals.usersAway + totals.usersFailing,
+      usersActive: totals.usersActive,
       p95Ms: p95OfFeedback(feedback),
       cpuBusy: state.cpuBusy,
       faultsInProgress: o.faultsInProgress(),

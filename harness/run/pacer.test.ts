@@ -545,6 +545,8 @@ describe('ClockPacer: valid measurement first', () => {
     ).toMatchObject({ scale: 60, limitedBy: 'requested' });
     // Users wait in the queue: admissions are due.
     expect(pacer.next(input({ ...quiet, wallMs: 8_000, simMs: 22 * MINUTE, queueSize: 5 })).scale).toBe(60);
+    // The queue is empty, but admitted users are still on their way to paying.
+    expect(pacer.next(input({ ...quiet, wallMs: 8_500, simMs: 22 * MINUTE, usersActive: 3 })).scale).toBe(60);
     // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
     expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
   });

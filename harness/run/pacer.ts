@@ -124,6 +124,11 @@ export interface PacerInput {
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight?: boolean;
   /**
+   * Users whose journey is under way (waiting, shopping, thinking, paying), as the load last saw
+   * them: nothing counts as idle while any is. @default 0
+   */
+  usersActive?: number;
+  /**
    * The share of the run's API requests so far taken with headroom, if enough tell: near the
    * verdict's `minHeadroomShare`, the clock stops rising on a busy CPU.
    */
@@ -328,8 +333,8 @@ export class ClockPacer {
     const { minScale } = this.options;
     const saturated = following === 'slow';
     if (saturated || this.slow(input)) {
-      // Stalls on a CPU with headroom say nothing of the speed the machine can take: remembered,
-      // stalls every 10–15 s at 0.25× kept the clock under 0.9 × 0.25× for good.
+      // Stalls on a CPU with headroom say little of the speed the machine can take: remembered,
+      // stalls every 10–15 s kept the clock at its minimum for good.
       if (saturated && !this.stallOnIdleCpu(input))
         this.saturatedAt = { scale: this.scale, wallMs: input.wallMs, arriving: this.arriving(input) };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
@@ -432,11 +437,11 @@ export class ClockPacer {
   /**
    * A lone event-loop stall: the only saturation, on a CPU below `saturatedCpuBusy`, after a
    * second with headroom. In a 25,000-user peak, stalls of 50–120 ms came every few seconds even
-   * at 0.25× with each load worker 7 % busy (one in sixteen was a garbage collection; the rest
-   * show as gaps between the worker's CPU profile samples): slowing by 30 % for each took the
-   * clock to its minimum and held it there. Not slowing for any took the burst at 1–2× and lost
-   * more of its samples (the share with headroom fell from 86 % to 69 %, against 80 % at 0.25–1×):
-   * they come more often the busier the machine. Two in a row slow the clock as any saturation.
+   * at 0.25× with each load worker 7 % busy (one in sixteen was a garbage collection; the rest,
+   * the worker waiting for a core: its run-queue time in /proc): slowing by 30 % for each took
+   * the clock to its minimum and held it there. Not slowing for any took the burst at 1–2× and
+   * lost more of its samples (the share with headroom fell from 86 % to 69 %; slowed, it stayed
+   * at 77–82 %): they come more often the busier the machine. Two in a row slow the clock.
    */
   private loneStall(input: PacerInput): boolean {
     return this.stallOnIdleCpu(input) && !this.lastSaturated;
@@ -494,12 +499,15 @@ export class ClockPacer {
   }
 
   /**
-   * Nothing due: no arrival in the lookahead at the idle speed, nobody waiting for admission, no
-   * join unanswered, no fault or scaling activity in progress.
+   * Nothing due: no arrival in the lookahead at the idle speed, nobody waiting for admission or
+   * on their way through a purchase, no join unanswered, no fault or scaling activity in progress.
    */
   private nothingDue(input: PacerInput, backlog: number): boolean {
     if (this.idleScale <= this.options.requestedScale) return false;
     if (input.faultsInProgress || input.activityInFlight || backlog > 0) return false;
+    // Shoppers between two steps: at the idle speed a 100 ms payment lasts 48 simulated seconds
+    // (bot-storm's buyers, the queue empty at 19:33, ran out of the scenario before paying).
+    if ((input.usersActive ?? 0) > 0) return false;
     // Before the first sample the queue is unknown: users sent may be waiting.
     if ((input.queueSize ?? (input.sent > 0 ? 1 : 0)) > 0) return false;
     const dueNow = this.firstAtOrAfter(input.simMs + 1);
