@@ -335,7 +335,7 @@ export class ClockPacer {
     if (saturated || this.slow(input)) {
       // Stalls on a CPU with headroom say little of the speed the machine can take: remembered,
       // stalls every 10–15 s kept the clock at its minimum for good.
-      if (saturated && !this.stallOnIdleCpu(input))
+      if (saturated && !this.stallWithCpuToSpare(input))
         this.saturatedAt = { scale: this.scale, wallMs: input.wallMs, arriving: this.arriving(input) };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
       return;
@@ -444,11 +444,11 @@ export class ClockPacer {
    * at 77–82 %): they come more often the busier the machine. Two in a row slow the clock.
    */
   private loneStall(input: PacerInput): boolean {
-    return this.stallOnIdleCpu(input) && !this.lastSaturated;
+    return this.stallWithCpuToSpare(input) && !this.lastSaturated;
   }
 
   /** Saturated by an event-loop stall alone on a CPU below `saturatedCpuBusy`. */
-  private stallOnIdleCpu(input: PacerInput): boolean {
+  private stallWithCpuToSpare(input: PacerInput): boolean {
     return input.stallAlone === true && (input.cpuBusy ?? 1) < this.saturatedCpuBusy;
   }
 
