@@ -1,9 +1,10 @@
 /** `tiketi-sim export` at the command line: bad input exits 2 with a message naming the field and the fix. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SIGN_IN_PHASE } from '../export/artillery.ts';
 import { runCliBriefly } from './cli-child.ts';
 
 const SCHEMA = fileURLToPath(new URL('../scenario/schema.ts', import.meta.url));
@@ -33,6 +34,50 @@ describe('tiketi-sim export', () => {
     expect(artillery.code, artillery.stderr).toBe(0);
     expect(existsSync(join(dir, 'smoke.artillery.yml'))).toBe(true);
     expect(existsSync(join(dir, 'smoke.processor.mjs'))).toBe(true);
+  }, 60_000);
+
+  it('--sign-in-lead signs users in ahead of the drop; a lead past half a session exits 2 with the most it may be', async () => {
+    const ahead = await cli(
+      'export',
+      'smoke',
+      '--format',
+      'artillery',
+      '--out',
+      dir,
+      '--time-scale',
+      '2',
+      '--sign-in-lead',
+      '200',
+    );
+    expect(ahead.code, ahead.stderr).toBe(0);
+    expect(ahead.stdout).toContain(
+      'note: users sign up and in over the first 200 s (400 password hashes, 2.0 a second)',
+    );
+    const script = JSON.parse(
+      readFileSync(join(dir, 'smoke.artillery.yml'), 'utf8').replace(/^#.*\n/gm, ''),
+    ) as { config: { phases: object[] } };
+    expect(script.config.phases).toEqual([{ name: SIGN_IN_PHASE, duration: 200, arrivalCount: 200 }]);
+    // Sessions last an hour of the scenario's time: at 2×, half of it is 900 wall seconds.
+    const tooLong = await cli(
+      'export',
+      'smoke',
+      '--format',
+      'k6',
+      '--out',
+      dir,
+      '--time-scale',
+      '2',
+      '--sign-in-lead',
+      '901',
+    );
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain(
+      '--sign-in-lead 901: the first users would reach the queue with less than half of their session left',
+    );
+    expect(tooLong.stderr).toContain('use at most 900');
+    const negative = await cli('export', 'smoke', '--format', 'k6', '--out', dir, '--sign-in-lead', '-5');
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('--sign-in-lead must be a number, 0 or more (got -5)');
   }, 60_000);
 
   it('an unknown or missing format exits 2 naming the formats', async () => {

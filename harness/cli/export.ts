@@ -12,6 +12,8 @@ export interface ExportCommandOptions {
   timeScale: number;
   out: string;
   withoutFaults: boolean;
+  /** Wall seconds. @default 0 */
+  signInLead?: number;
 }
 
 function checkFormat(format: string | undefined): ExportFormat {
@@ -57,6 +59,7 @@ export async function exportCommand(nameOrPath: string, options: ExportCommandOp
       eventId: options.event,
       timeScale: options.timeScale,
       withoutFaults: options.withoutFaults,
+      signInLeadMs: Math.round((options.signInLead ?? 0) * 1_000),
     },
     options.out,
   );

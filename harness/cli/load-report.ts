@@ -9,6 +9,10 @@ export function loadReportCommand(file: string, json: boolean): string[] {
   const lines = [
     `${report.engine} report: ${report.requests} requests, ${report.errors} failed (${rate}), ${report.usersAdmitted} users admitted, ${report.paymentsConfirmed} payments confirmed`,
   ];
+  if (report.usersJoinedLate > 0)
+    lines.push(
+      `  ${report.usersJoinedLate} users signed in ahead joined the queue after their place on the curve: the target signed them in slower than the lead allowed`,
+    );
   for (const [metric, l] of Object.entries(report.latency))
     lines.push(
       `  ${metric.padEnd(46)} p95 ${l.p95Ms ?? '—'} ms  p99 ${l.p99Ms ?? '—'} ms  (${l.count ?? '?'})`,

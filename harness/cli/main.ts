@@ -384,6 +384,12 @@ program
     1,
   )
   .option('--without-faults', "leave the scenario's faults out (inject them yourself at their times)")
+  .option(
+    '--sign-in-lead <seconds>',
+    'wall seconds before the drop over which every user signs up and in, then joins the queue at its place on the curve (0: each signs up and in as it arrives)',
+    nonNegativeNumber('--sign-in-lead'),
+    0,
+  )
   .option('--out <dir>', 'where the script goes', 'load-scripts')
   .action(
     (name: string, options: Omit<ExportCommandOptions, 'withoutFaults'> & { withoutFaults?: boolean }) =>

@@ -4,8 +4,11 @@
  * database holds every confirmed payment, and Artillery's own `ensure` checks pass.
  *
  * Both sides run at 2×: `up --time-scale 2` (the app's seat holds and the control plane) and
- * `export --time-scale 2` (arrivals and think times), so the run takes under two minutes and a buyer's
- * think times stay within its seat holds, as at 1×.
+ * `export --time-scale 2` (arrivals and think times), so the drop takes about two minutes and a
+ * buyer's think times stay within its seat holds, as at 1×. The users sign up and in ahead of the
+ * drop (`--sign-in-lead`): 400 scrypt hashes within the drop's first minute are more than two cores
+ * can do (89–151 of 200 users failed at sign-up, docs/load-engines.md), which is the machine's
+ * limit, not the script's.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +24,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/tiketi-sim.js');
 const ARTILLERY = join(ROOT, 'node_modules/.bin/artillery');
 const TIME_SCALE = '2';
+/** Wall seconds of sign-ins before the drop: 2 hashes a second, about two thirds of what two cores hash. */
+const SIGN_IN_LEAD_S = 200;
+const ARTILLERY_MS = SIGN_IN_LEAD_S * 1_000 + 240_000;
+const TEST_MS = ARTILLERY_MS + 180_000;
 
 interface Ready {
   edgeUrl: string;
@@ -106,69 +113,75 @@ describe('tiketi-sim export --format artillery, run by Artillery against tiketi-
     expect([...seen].filter(isAlive)).toEqual([]);
   }, 60_000);
 
-  it('every user joins and is admitted over Socket.IO, buyers pay, the database agrees, ensure passes', async () => {
-    const exportRun = await run(
-      process.execPath,
-      [
-        BIN,
-        'export',
-        'smoke',
-        '--format',
-        'artillery',
-        '--users',
-        '200',
-        '--time-scale',
-        TIME_SCALE,
-        '--target',
-        ready.edgeUrl,
-        '--out',
-        out,
-      ],
-      { cwd: ROOT, timeoutMs: 60_000 },
-    );
-    expect(exportRun.code, exportRun.stderr).toBe(0);
+  it(
+    'every user joins and is admitted over Socket.IO, buyers pay, the database agrees, ensure passes',
+    async () => {
+      const exportRun = await run(
+        process.execPath,
+        [
+          BIN,
+          'export',
+          'smoke',
+          '--format',
+          'artillery',
+          '--users',
+          '200',
+          '--time-scale',
+          TIME_SCALE,
+          '--sign-in-lead',
+          String(SIGN_IN_LEAD_S),
+          '--target',
+          ready.edgeUrl,
+          '--out',
+          out,
+        ],
+        { cwd: ROOT, timeoutMs: 60_000 },
+      );
+      expect(exportRun.code, exportRun.stderr).toBe(0);
 
-    const artillery = await run(
-      ARTILLERY,
-      ['run', '--output', join(out, 'report.json'), join(out, 'smoke.artillery.yml')],
-      { cwd: ROOT, timeoutMs: 240_000 },
-    );
-    const tail = `${artillery.stdout.slice(-3_000)}\n${artillery.stderr.slice(-2_000)}`;
-    expect(artillery.code, tail).toBe(0);
-    // Artillery's own verdicts: every ensure check printed as ok, none failed.
-    expect(artillery.stdout).toContain('ok: tiketi.journey.response_time.p95 < 2000');
-    expect(artillery.stdout).toMatch(
-      /ok: \(tiketi\.journey\.errors \+ vusers\.created - vusers\.completed\)/,
-    );
-    expect(artillery.stdout).not.toMatch(/fail: /);
+      const artillery = await run(
+        ARTILLERY,
+        ['run', '--output', join(out, 'report.json'), join(out, 'smoke.artillery.yml')],
+        { cwd: ROOT, timeoutMs: ARTILLERY_MS },
+      );
+      const tail = `${artillery.stdout.slice(-3_000)}\n${artillery.stderr.slice(-2_000)}`;
+      expect(artillery.code, tail).toBe(0);
+      // Artillery's own verdicts: every ensure check printed as ok, none failed.
+      expect(artillery.stdout).toContain('ok: tiketi.journey.response_time.p95 < 2000');
+      expect(artillery.stdout).toMatch(
+        /ok: \(tiketi\.journey\.errors \+ vusers\.created - vusers\.completed\)/,
+      );
+      expect(artillery.stdout).not.toMatch(/fail: /);
 
-    const raw = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
-      aggregate: { counters: Record<string, number> };
-    };
-    expect(raw.aggregate.counters['vusers.created']).toBe(200);
-    expect(raw.aggregate.counters['vusers.completed']).toBe(200);
-    const report = parseLoadReport(readFileSync(join(out, 'report.json'), 'utf8'), 'report.json');
-    expect(report.latency['POST /api/events/:eventId/queue']?.count).toBe(200);
-    expect(report.usersAdmitted).toBe(200);
-    expect(report.latency['socket.delivery']?.count).toBeGreaterThanOrEqual(200);
-    expect(report.errors).toBe(0);
-    // About half of them buy (buyShare 0.5).
-    expect(report.paymentsConfirmed).toBeGreaterThan(50);
-    expect(report.paymentsConfirmed).toBeLessThan(150);
+      const raw = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+        aggregate: { counters: Record<string, number> };
+      };
+      expect(raw.aggregate.counters['vusers.created']).toBe(200);
+      expect(raw.aggregate.counters['vusers.completed']).toBe(200);
+      const report = parseLoadReport(readFileSync(join(out, 'report.json'), 'utf8'), 'report.json');
+      expect(report.latency['POST /api/events/:eventId/queue']?.count).toBe(200);
+      expect(report.usersAdmitted).toBe(200);
+      expect(report.latency['socket.delivery']?.count).toBeGreaterThanOrEqual(200);
+      expect(report.errors).toBe(0);
+      // About half of them buy (buyShare 0.5).
+      expect(report.paymentsConfirmed).toBeGreaterThan(50);
+      expect(report.paymentsConfirmed).toBeLessThan(150);
 
-    const pool = new pg.Pool({ connectionString: ready.postgres.writerUrl, max: 1 });
-    try {
-      const { rows } = await pool.query<{ users: string; payments: string }>(
-        `SELECT (SELECT count(*) FROM users WHERE email LIKE 'artillery-%@load.tiketi.gg') AS users,
+      const pool = new pg.Pool({ connectionString: ready.postgres.writerUrl, max: 1 });
+      try {
+        const { rows } = await pool.query<{ users: string; payments: string }>(
+          `SELECT (SELECT count(*) FROM users WHERE email LIKE 'artillery-%@load.tiketi.gg') AS users,
                 (SELECT count(*) FROM payments p JOIN reservations r ON r.id = p.reservation_id
                    JOIN users u ON u.id = r.user_id
                   WHERE p.status = 'confirmed' AND r.status = 'confirmed'
                     AND u.email LIKE 'artillery-%@load.tiketi.gg') AS payments`,
-      );
-      expect(Number(rows[0]!.users)).toBe(200);
-      expect(Number(rows[0]!.payments)).toBe(report.paymentsConfirmed);
-    } finally {
-      await pool.end();
-    }
-  }, 420_000);
+        );
+        expect(Number(rows[0]!.users)).toBe(200);
+        expect(Number(rows[0]!.payments)).toBe(report.paymentsConfirmed);
+      } finally {
+        await pool.end();
+      }
+    },
+    TEST_MS,
+  );
 });

@@ -18,7 +18,16 @@ const PROCESSOR_ENTRY = fileURLToPath(new URL('./artillery/processor.ts', import
 
 export type ArtilleryPhase = { pause: number } | { name: string; duration: number; arrivalCount: number };
 
-export function artilleryPhases(curve: WallCurve): ArtilleryPhase[] {
+/** The phase in which users sign up and in ahead of the drop: they join the queue at their places on the curve. */
+export const SIGN_IN_PHASE = 'sign-up and sign-in before the drop';
+
+/**
+ * The arrival curve, a phase per segment; or, with a sign-in lead, one phase of sign-ins spread
+ * over the lead (the processor then holds each user until its place on the curve).
+ */
+export function artilleryPhases(curve: WallCurve, signInLeadMs = 0): ArtilleryPhase[] {
+  if (signInLeadMs > 0)
+    return [{ name: SIGN_IN_PHASE, duration: signInLeadMs / 1_000, arrivalCount: curve.users }];
   const phases: ArtilleryPhase[] = [];
   if (curve.idleBeforeMs > 0) phases.push({ pause: curve.idleBeforeMs / 1_000 });
   for (const s of curve.segments) {
@@ -83,6 +92,7 @@ function flow(plan: ExportPlan): object[] {
         afterResponse: 'recordResponse',
       },
     },
+    { function: 'awaitArrival' },
     {
       post: {
         url: '/api/events/{{ eventId }}/queue',
@@ -146,7 +156,7 @@ export function artilleryScript(
   return {
     config: {
       target,
-      phases: artilleryPhases(curve),
+      phases: artilleryPhases(curve, plan.journey.signInLeadMs),
       processor: `./${processorFile}`,
       engines: { 'socketio-v3': { transports: ['websocket'] } },
       // A browser waits longer than Artillery's 10 s default: a burst of sign-ins queues behind

@@ -2,8 +2,9 @@
  * From a scenario to what an engine can run: every problem an engine cannot express, listed at
  * once with its key path and the fix; then the plan both scripts read.
  */
+import { designTopology, mergeTopology } from '../../infra/topology.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
-import type { WallCurve } from './curve.ts';
+import { arrivalPoints, type WallCurve } from './curve.ts';
 import { type ExportPlan, JOURNEY_ENDPOINTS, type JourneyEndpoint, type LatencyThreshold } from './plan.ts';
 
 export const EXPORT_FORMATS = ['k6', 'artillery'] as const;
@@ -20,6 +21,8 @@ export interface ExportOptions {
   timeScale: number;
   /** Leave the scenario's faults to the world (`tiketi-sim chaos`, AWS FIS) instead of refusing them. */
   withoutFaults: boolean;
+  /** Wall ms before the drop over which users sign up and in (JourneyPlan.signInLeadMs). @default 0 */
+  signInLeadMs?: number;
 }
 
 /** An export that cannot be written: every problem, each naming the field and the fix. */
@@ -49,6 +52,8 @@ export function exportProblems(scenario: Scenario, options: ExportOptions): stri
     problems.push(
       `arrivals[0].joined: ${first.joined} users at one instant (${first.at}) is no arrival rate ${engine} can run; start the curve at 0 users a little earlier`,
     );
+  const leadProblem = signInLeadProblem(scenario, options);
+  if (leadProblem) problems.push(leadProblem);
   const { behaviour } = scenario;
   if (!behaviour.socket && engine === 'artillery')
     problems.push(
@@ -66,6 +71,18 @@ export function exportProblems(scenario: Scenario, options: ExportOptions): stri
       );
   });
   return problems;
+}
+
+/**
+ * A user signed in ahead must arrive with half its session left, as the deployed world's users
+ * registered ahead do (harness/worlds/aws/http-drop.ts): the lead is at most half a session.
+ */
+function signInLeadProblem(scenario: Scenario, options: ExportOptions): string | undefined {
+  const leadSeconds = (options.signInLeadMs ?? 0) / 1_000;
+  const ttlSeconds = mergeTopology(designTopology, scenario.topology).queue.sessionTtlSeconds;
+  const mostSeconds = ttlSeconds / 2 / options.timeScale;
+  if (leadSeconds <= mostSeconds) return undefined;
+  return `--sign-in-lead ${leadSeconds}: the first users would reach the queue with less than half of their session left (sessions last ${ttlSeconds} s of the scenario's time, ${options.timeScale}× here); use at most ${Math.floor(mostSeconds)}`;
 }
 
 function journeyEndpoints(scenario: Scenario): JourneyEndpoint[] {
@@ -104,6 +121,8 @@ export function buildPlan(scenario: Scenario, curve: WallCurve, options: ExportO
       runMs: wallMs(clockTimeToSeconds(scenario.endAt) - clockTimeToSeconds(scenario.startAt)),
       firstArrivalMs: curve.idleBeforeMs,
       stayConnectedAfterPurchase: b.stayConnectedAfterPurchase,
+      signInLeadMs: options.signInLeadMs ?? 0,
+      arrivals: arrivalPoints(curve),
     },
     thresholds: { latency, socketDelivery, ...(errorRateBelow === undefined ? {} : { errorRateBelow }) },
   };

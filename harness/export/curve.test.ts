@@ -2,10 +2,11 @@ import type { Stage } from 'k6/options';
 import { describe, expect, it } from 'vitest';
 import { loadScenario } from '../scenario/load.ts';
 import { clockTimeToSeconds } from '../scenario/schema.ts';
-import { artilleryPhases } from './artillery.ts';
+import { artilleryPhases, SIGN_IN_PHASE } from './artillery.ts';
 import { buildPlan } from './build-plan.ts';
-import { wallCurve } from './curve.ts';
-import { k6Options } from './k6.ts';
+import { arrivalPoints, wallCurve } from './curve.ts';
+import { k6Options, k6Scenario } from './k6.ts';
+import { arrivalAtShare } from './plan.ts';
 
 /** Iterations a k6 ramping-arrival-rate scenario has started `wallMs` after the test's start (k6's rule: the rate ramps linearly within a stage). */
 function k6StartedBy(options: ReturnType<typeof k6Options>, wallMs: number): number {
@@ -99,5 +100,59 @@ describe('the exported arrival curve (golden: peak-drop)', async () => {
       `${(clockTimeToSeconds('21:00') - clockTimeToSeconds('19:58')) * 1_000}ms`,
     );
     expect(drop.maxVUs).toBe(25_000);
+  });
+
+  it('signed in ahead, users join on the same curve: a place in the sign-in stretch is a place on the curve', () => {
+    const curve = wallCurve(scenario, scenario.users);
+    const points = arrivalPoints(curve);
+    // The user after the first 3,000 joins at 19:50, after 8,000 at 19:55, the last at 19:58.
+    expect(arrivalAtShare(points, 3_000 / 25_000)).toBe(since('19:50'));
+    expect(arrivalAtShare(points, 8_000 / 25_000)).toBe(since('19:55'));
+    expect(arrivalAtShare(points, 1)).toBe(since('19:58'));
+    expect(arrivalAtShare(points, 1_500 / 25_000)).toBe(since('19:40'));
+    expect(arrivalAtShare(points, 0)).toBe(points[0]!.atMs);
+    // Shares outside 0–1 (a worker's clock a little past the lead) stay on the curve.
+    expect(arrivalAtShare(points, 1.01)).toBe(since('19:58'));
+    expect(arrivalAtShare(points, -0.1)).toBe(points[0]!.atMs);
+  });
+
+  it('a pause in the curve: nobody joins inside it', () => {
+    const points = [
+      { atMs: 0, share: 0 },
+      { atMs: 10_000, share: 0.5 },
+      { atMs: 20_000, share: 0.5 },
+      { atMs: 30_000, share: 1 },
+    ];
+    expect(arrivalAtShare(points, 0.5)).toBe(10_000);
+    expect(arrivalAtShare(points, 0.5000001)).toBeCloseTo(20_000, -1);
+    expect(arrivalAtShare(points, 0.75)).toBe(25_000);
+  });
+
+  it('with a sign-in lead, the engines start every user over the lead and wait out the whole scenario', () => {
+    const curve = wallCurve(scenario, 2_000, 60);
+    const plan = buildPlan(scenario, curve, {
+      ...OPTIONS,
+      users: 2_000,
+      timeScale: 60,
+      signInLeadMs: 30_000,
+    });
+    expect(plan.journey.signInLeadMs).toBe(30_000);
+    expect(artilleryPhases(curve, plan.journey.signInLeadMs)).toEqual([
+      { name: SIGN_IN_PHASE, duration: 30, arrivalCount: 2_000 },
+    ]);
+    const drop = k6Scenario(curve, plan.journey.signInLeadMs) as {
+      executor: string;
+      rate: number;
+      timeUnit: string;
+      duration: string;
+      gracefulStop: string;
+    };
+    expect(drop).toMatchObject({
+      executor: 'constant-arrival-rate',
+      rate: 2_000,
+      timeUnit: '30000ms',
+      duration: '30000ms',
+    });
+    expect(drop.gracefulStop).toBe(`${plan.journey.runMs}ms`);
   });
 });

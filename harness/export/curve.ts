@@ -7,6 +7,7 @@
  */
 import { rescaleArrivals } from '../load/arrivals.ts';
 import { clockTimeToSeconds, type Scenario } from '../scenario/schema.ts';
+import type { ArrivalPoint } from './plan.ts';
 
 export interface CurveSegment {
   /** Simulated clock times of the segment's ends (`19:50`). */
@@ -50,6 +51,17 @@ export function wallCurve(scenario: Scenario, users: number, timeScale = 1): Wal
     tailMs: wall(points.at(-1)!.at, scenario.endAt),
     users,
   };
+}
+
+/** The curve as cumulative shares of the users by wall time from the scenario's start. */
+export function arrivalPoints(curve: WallCurve): ArrivalPoint[] {
+  const points: ArrivalPoint[] = [{ atMs: curve.idleBeforeMs, share: 0 }];
+  let arrived = 0;
+  for (const s of curve.segments) {
+    arrived += s.arrivals;
+    points.push({ atMs: points.at(-1)!.atMs + s.durationMs, share: arrived / curve.users });
+  }
+  return points;
 }
 
 function gcd(a: number, b: number): number {

@@ -100,6 +100,9 @@ describe('the k6 export', () => {
     expect(text).toContain('"http_req_failed"');
     expect(text).toContain('"rate<0.01"');
     expect(text).toContain('"target": "https://tiketi.gg"');
-    expect(exported.notes).toEqual([]);
+    // Each user signs up and in at its arrival: the note says what that costs the target.
+    expect(exported.notes).toEqual([
+      expect.stringMatching(/^users sign up and in as they arrive: 50000 password hashes in 1680 s/),
+    ]);
   });
 });

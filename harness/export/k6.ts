@@ -29,8 +29,41 @@ export function k6Stages(curve: WallCurve): { timeUnitMs: number; stages: Stage[
   return { timeUnitMs, stages, exact };
 }
 
-export function k6Options(curve: WallCurve, plan: ExportPlan): Options {
+/**
+ * The arrival curve as a `ramping-arrival-rate` scenario; or, with a sign-in lead, every user
+ * started evenly over the lead (`constant-arrival-rate`), the script holding each until its place
+ * on the curve.
+ */
+export function k6Scenario(curve: WallCurve, signInLeadMs = 0): NonNullable<Options['scenarios']>[string] {
+  const vus = { preAllocatedVUs: Math.min(curve.users, PRE_ALLOCATED_VUS), maxVUs: curve.users };
+  if (signInLeadMs > 0)
+    return {
+      executor: 'constant-arrival-rate',
+      rate: curve.users,
+      timeUnit: `${signInLeadMs}ms`,
+      duration: `${signInLeadMs}ms`,
+      ...vus,
+      // After the sign-ins, the whole scenario: users join on the curve and may queue until its end.
+      gracefulStop: `${curve.idleBeforeMs + sumMs(curve.segments) + curve.tailMs}ms`,
+    };
   const { timeUnitMs, stages } = k6Stages(curve);
+  return {
+    executor: 'ramping-arrival-rate',
+    startTime: `${curve.idleBeforeMs}ms`,
+    timeUnit: `${timeUnitMs}ms`,
+    startRate: 0,
+    ...vus,
+    stages,
+    // Users still queued when arrivals end wait until the scenario's end, then stop.
+    gracefulStop: `${curve.tailMs}ms`,
+  };
+}
+
+function sumMs(segments: readonly CurveSegment[]): number {
+  return segments.reduce((ms, s) => ms + s.durationMs, 0);
+}
+
+export function k6Options(curve: WallCurve, plan: ExportPlan): Options {
   const thresholds: Record<string, string[]> = {};
   const add = (metric: string, rule: string) => {
     thresholds[metric] = [...(thresholds[metric] ?? []), rule];
@@ -53,19 +86,7 @@ export function k6Options(curve: WallCurve, plan: ExportPlan): Options {
   if (!thresholds[`http_req_failed{${M.stepTag}:journey}`])
     add(`http_req_failed{${M.stepTag}:journey}`, 'rate>=0');
   return {
-    scenarios: {
-      [plan.scenario]: {
-        executor: 'ramping-arrival-rate',
-        startTime: `${curve.idleBeforeMs}ms`,
-        timeUnit: `${timeUnitMs}ms`,
-        startRate: 0,
-        preAllocatedVUs: Math.min(curve.users, PRE_ALLOCATED_VUS),
-        maxVUs: curve.users,
-        stages,
-        // Users still queued when arrivals end wait until the scenario's end, then stop.
-        gracefulStop: `${curve.tailMs}ms`,
-      },
-    },
+    scenarios: { [plan.scenario]: k6Scenario(curve, plan.journey.signInLeadMs) },
     thresholds,
     summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
   };

@@ -6,7 +6,10 @@
  */
 import type { Endpoint } from '../metrics/latency.ts';
 
-/** Users sign up with the app's own API as they arrive (see docs/load-engines.md for why). */
+/**
+ * Users sign up with the app's own API (see docs/load-engines.md for why): as they arrive, or all
+ * of them ahead of the drop (`signInLeadMs`).
+ */
 export const SIGN_UP_ENDPOINT = 'POST /api/auth/register';
 /**
  * Then sign in: registration answers the same for a new and a taken email and returns no token
@@ -41,6 +44,39 @@ export interface JourneyPlan {
   firstArrivalMs: number;
   /** Stay connected after buying until the scenario ends, or leave. */
   stayConnectedAfterPurchase: boolean;
+  /**
+   * Wall ms before the scenario's start over which every user signs up and in, evenly spread;
+   * each then waits for its own place on the arrival curve to join the queue. 0: each signs up
+   * and in as it arrives (two password hashes at its arrival).
+   */
+  signInLeadMs: number;
+  /** The arrival curve, cumulative: where a user signed in ahead joins. */
+  arrivals: ArrivalPoint[];
+}
+
+/** Past its place on the curve by more than this, a user signed in ahead counts as joining late. */
+export const JOINED_LATE_AFTER_MS = 1_000;
+
+/** A point of the cumulative arrival curve: by `atMs` (wall, from the scenario's start), `share` of the users have arrived. */
+export interface ArrivalPoint {
+  atMs: number;
+  share: number;
+}
+
+/**
+ * When the user at `share` (0–1) of all arrivals arrives, in wall ms from the scenario's start:
+ * linear between points, as the engines' phases and stages are. A user signed in ahead takes
+ * its share from its place in the sign-in stretch, so the joins follow the scenario's curve.
+ */
+export function arrivalAtShare(points: readonly ArrivalPoint[], share: number): number {
+  const q = Math.min(Math.max(share, 0), 1);
+  const next = points.findIndex((p) => p.share >= q);
+  // (No Array.prototype.at: the k6 script is type-checked against ES2019.)
+  if (next === -1) return points[points.length - 1]?.atMs ?? 0;
+  if (next === 0) return points[0]!.atMs;
+  const a = points[next - 1]!;
+  const b = points[next]!;
+  return a.atMs + ((q - a.share) / (b.share - a.share)) * (b.atMs - a.atMs);
 }
 
 /**
@@ -87,4 +123,7 @@ export const ENGINE_METRICS = {
   artillerySocketDelivery: 'tiketi.socket.delivery',
   artilleryAdmitted: 'tiketi.users.admitted',
   artilleryPaymentsConfirmed: 'tiketi.payments.confirmed',
+  /** Users signed in ahead whose sign-in ended after their place on the curve (they joined late). */
+  artilleryJoinedLate: 'tiketi.users.joined_late',
+  k6JoinedLate: 'users_joined_late',
 } as const;

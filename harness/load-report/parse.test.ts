@@ -25,6 +25,19 @@ describe('parseLoadReport', () => {
     expect(report.checks).toEqual([]);
   });
 
+  it('counts the users signed in ahead who joined late, in either engine (none when the counter is absent)', () => {
+    const artillery = JSON.parse(fixture('artillery-smoke.json')) as {
+      aggregate: { counters: Record<string, number> };
+    };
+    expect(parseLoadReport(JSON.stringify(artillery), 'a.json').usersJoinedLate).toBe(0);
+    artillery.aggregate.counters['tiketi.users.joined_late'] = 7;
+    expect(parseLoadReport(JSON.stringify(artillery), 'a.json').usersJoinedLate).toBe(7);
+    const k6 = JSON.parse(fixture('k6-summary-export.json')) as { metrics: Record<string, object> };
+    expect(parseLoadReport(JSON.stringify(k6), 'k.json').usersJoinedLate).toBe(0);
+    k6.metrics.users_joined_late = { count: 4, rate: 0.1 };
+    expect(parseLoadReport(JSON.stringify(k6), 'k.json').usersJoinedLate).toBe(4);
+  });
+
   it('reads a k6 --summary-export report: percentiles per endpoint, errors, checks, thresholds', () => {
     const report = parseLoadReport(fixture('k6-summary-export.json'), 'summary.json');
     expect(report.engine).toBe('k6');

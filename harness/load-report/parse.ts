@@ -31,6 +31,8 @@ export interface EngineLoadReport {
   errors: number;
   usersAdmitted: number;
   paymentsConfirmed: number;
+  /** Users signed in ahead (`--sign-in-lead`) who joined the queue after their place on the curve. */
+  usersJoinedLate: number;
   /** k6 checks (name, passes, fails); Artillery has none in its report. */
   checks: { name: string; passes: number; fails: number }[];
   /** The engine's own verdicts where its report holds them (k6 thresholds). */
@@ -144,6 +146,7 @@ function fromK6(summary: z.infer<typeof k6Summary>): EngineLoadReport {
     errors: passes,
     usersAdmitted: count(M.k6Admitted),
     paymentsConfirmed: count(M.k6PaymentsConfirmed),
+    usersJoinedLate: count(M.k6JoinedLate),
     checks: flattenChecks(summary.root_group),
     thresholds,
   };
@@ -177,6 +180,7 @@ function fromArtillery(report: z.infer<typeof artilleryReport>): EngineLoadRepor
     errors: counter(M.artilleryErrors) + Math.max(0, counter('vusers.created') - counter('vusers.completed')),
     usersAdmitted: counter(M.artilleryAdmitted),
     paymentsConfirmed: counter(M.artilleryPaymentsConfirmed),
+    usersJoinedLate: counter(M.artilleryJoinedLate),
     checks: [],
     thresholds: [],
   };

@@ -5,7 +5,14 @@
  * is an entry file of Artillery's worker: the run's start is the one module-level value.
  */
 import { randomUUID } from 'node:crypto';
-import { JOURNEY_ENDPOINTS, ENGINE_METRICS as M, OUTSIDE_ALL, SIGN_UP_ENDPOINT } from '../plan.ts';
+import {
+  arrivalAtShare,
+  JOINED_LATE_AFTER_MS,
+  JOURNEY_ENDPOINTS,
+  ENGINE_METRICS as M,
+  OUTSIDE_ALL,
+  SIGN_UP_ENDPOINT,
+} from '../plan.ts';
 import { ARTILLERY_PLAN as plan } from './artillery-plan.ts';
 import {
   type Done,
@@ -16,13 +23,25 @@ import {
   type UserContext,
 } from './artillery-types.ts';
 
-/** When this worker started: the scenario's start, within a worker's start-up. */
+/** When this worker started: the run's start, within a worker's start-up. */
 const workerStartedAtMs = Date.now();
+/** The scenario's start: after the sign-in lead, or at once (the phases begin with the scenario). */
+const scenarioStartedAtMs = workerStartedAtMs + plan.journey.signInLeadMs;
 const named = new Set<string>([...JOURNEY_ENDPOINTS, SIGN_UP_ENDPOINT]);
 const outsideAll = new Set<string>(OUTSIDE_ALL);
 
 function deadlineMs(): number {
-  return workerStartedAtMs + plan.journey.runMs;
+  return scenarioStartedAtMs + plan.journey.runMs;
+}
+
+/**
+ * When a user who starts signing in now joins the queue: its place in the (evenly spread) sign-in
+ * stretch is its place on the arrival curve. Without a lead, now: it arrived.
+ */
+function arrivalAtMs(now: number): number {
+  const { signInLeadMs, arrivals } = plan.journey;
+  if (signInLeadMs === 0) return now;
+  return scenarioStartedAtMs + arrivalAtShare(arrivals, (now - workerStartedAtMs) / signInLeadMs);
 }
 
 /** A buyer's pause before its next step; others go on at once. (A `think` step would round to seconds.) */
@@ -38,6 +57,7 @@ export function signUp(context: UserContext, events: Events, done: Done): void {
   context.vars.password = 'load-test-password';
   context.vars.eventId = plan.journey.eventId;
   context.vars.heldSeats = [];
+  context.vars.arrivalAtMs = arrivalAtMs(Date.now());
   events.emit('counter', M.artilleryErrors, 0);
   events.emit('counter', M.artilleryRequests, 0);
   done();
@@ -62,6 +82,14 @@ export function recordResponse(
     if (res.statusCode >= 500) events.emit('counter', M.artilleryErrors, 1);
   }
   done();
+}
+
+/** A user signed in ahead waits for its place on the arrival curve (late, if its sign-in was slow: it goes on at once). */
+export function awaitArrival(context: UserContext, events: Events, done: Done): void {
+  const waitMs = Number(context.vars.arrivalAtMs) - Date.now();
+  if (plan.journey.signInLeadMs > 0 && waitMs < -JOINED_LATE_AFTER_MS)
+    events.emit('counter', M.artilleryJoinedLate, 1);
+  setTimeout(() => done(), Math.max(0, waitMs));
 }
 
 /** The AWSALB cookie the HTTP steps collected goes on the WebSocket upgrade, as a browser sends it. */

@@ -1,9 +1,9 @@
 /**
  * The k6 script `tiketi-sim export --format k6` writes, bundled with its plan and the shared
- * Socket.IO framing into one file. One iteration is one user of the scenario: sign up, join the
- * queue, hold a Socket.IO connection with its token and the ALB's cookie (k6's VU cookie jar), wait
- * for `queue:admitted`, and — for the buyers' share — hold seats, reserve and pay with the
- * scenario's think times. Type-checked against @types/k6 by the test suite.
+ * Socket.IO framing into one file. One iteration is one user of the scenario: sign up and in (with
+ * a sign-in lead, then wait for its place on the arrival curve), join the queue, hold a Socket.IO
+ * connection with its token and the ALB's cookie (k6's VU cookie jar), wait for `queue:admitted`,
+ * and — for the buyers' share — hold seats, reserve and pay with the scenario's think times. Type-checked against @types/k6 by the test suite.
  */
 import { check } from 'k6';
 import exec from 'k6/execution';
@@ -20,6 +20,8 @@ import {
   eventPacket,
 } from '../../load/socketio-framing.ts';
 import {
+  arrivalAtShare,
+  JOINED_LATE_AFTER_MS,
   type JourneyEndpoint,
   ENGINE_METRICS as M,
   OUTSIDE_ALL,
@@ -34,6 +36,7 @@ const socketDelivery = new Trend(M.k6SocketDelivery, true);
 const socketConnect = new Trend(M.k6SocketConnect, true);
 const admittedCount = new Counter(M.k6Admitted);
 const paymentsConfirmed = new Counter(M.k6PaymentsConfirmed);
+const joinedLate = new Counter(M.k6JoinedLate);
 
 /** 5xx and no response are failures (`http_req_failed`), as tiketi-sim counts errors; a 409 for a taken seat is not. */
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 499 }));
@@ -78,9 +81,24 @@ function think(): Promise<void> {
   return pause(thinkMinMs + Math.random() * (thinkMaxMs - thinkMinMs));
 }
 
+/** Wall ms epoch of the scenario's start: after the sign-in lead, or before the first arrival. */
+function scenarioStartMs(): number {
+  const { signInLeadMs, firstArrivalMs } = plan.journey;
+  return exec.scenario.startTime + (signInLeadMs > 0 ? signInLeadMs : -firstArrivalMs);
+}
+
 /** Wall ms epoch when the scenario ends: no user waits beyond it. */
 function deadlineMs(): number {
-  return exec.scenario.startTime + plan.journey.runMs - plan.journey.firstArrivalMs;
+  return scenarioStartMs() + plan.journey.runMs;
+}
+
+/** A user signed in ahead waits for its place on the curve: the iteration's place among all users. */
+async function awaitArrival(): Promise<void> {
+  if (plan.journey.signInLeadMs === 0) return;
+  const share = exec.scenario.iterationInTest / plan.users;
+  const waitMs = scenarioStartMs() + arrivalAtShare(plan.journey.arrivals, share) - Date.now();
+  if (waitMs < -JOINED_LATE_AFTER_MS) joinedLate.add(1);
+  await pause(waitMs);
 }
 
 export default async function user(): Promise<void> {
@@ -97,6 +115,7 @@ export default async function user(): Promise<void> {
   });
   const token = json<{ token?: string }>(signIn)?.token;
   if (!check(signIn, { 'signed in': (r) => r.status === 200 && token !== undefined }) || !token) return;
+  await awaitArrival();
   const eventPath = `/api/events/${plan.journey.eventId}`;
   const join = await call('POST /api/events/:eventId/queue', 'POST', `${eventPath}/queue`, token);
   if (!check(join, { 'joined the queue': (r) => r.status === 200 || r.status === 201 })) return;
