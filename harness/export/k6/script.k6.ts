@@ -3,7 +3,8 @@
  * Socket.IO framing into one file. One iteration is one user of the scenario: sign up and in (with
  * a sign-in lead, then wait for its place on the arrival curve), join the queue, hold a Socket.IO
  * connection with its token and the ALB's cookie (k6's VU cookie jar), wait for `queue:admitted`,
- * and — for the buyers' share — hold seats, reserve and pay with the scenario's think times. Type-checked against @types/k6 by the test suite.
+ * and — for the buyers' share — hold seats, reserve and pay with the scenario's think times.
+ * Type-checked against @types/k6 by the test suite.
  */
 import { check } from 'k6';
 import exec from 'k6/execution';
