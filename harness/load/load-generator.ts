@@ -34,6 +34,11 @@ export interface LoadGeneratorOptions {
   /** @default enough for `users` at USERS_PER_WORKER each, at least 2 */
   workers?: number;
   httpConnectionsPerWorker?: number;
+  /**
+   * Event-loop lag (ms) over which a worker files the samples in flight as measured through its
+   * stall (`WorkerInit.stallMs`); `takeClearOfStalls` then tells them apart. @default none filed so
+   */
+  stallMs?: number;
   onError?: (message: string) => void;
 }
 
@@ -85,6 +90,8 @@ export class LoadGenerator {
   private interval = new LatencyAggregate();
   /** Histograms since the last `takeFeedback()`: the runner's view of whether the machine keeps up. */
   private feedback = new LatencyAggregate();
+  /** The feedback's samples clear of their worker's stalls (all of them without `stallMs`). */
+  private clearOfStalls = new LatencyAggregate();
   private readonly sums = zeroCounters();
   /** Worst event-loop lag any worker reported since the last `takeWorkerLagMs()`. */
   private workerLagMs: number | undefined;
@@ -130,16 +137,21 @@ export class LoadGenerator {
           // One seed for all: each user's stream comes from it and its arrival place (user-plan.ts).
           seed: this.options.seed ?? 1,
           httpConnections: this.options.httpConnectionsPerWorker ?? 64,
+          ...(this.options.stallMs === undefined ? {} : { stallMs: this.options.stallMs }),
         },
       },
     });
   }
 
   private absorb(report: WorkerReport): void {
-    const latency = LatencyAggregate.fromSnapshot(report.latency);
-    this.total.addAggregate(latency);
-    this.interval.addAggregate(latency);
-    this.feedback.addAggregate(latency);
+    const clear = LatencyAggregate.fromSnapshot(report.latency);
+    const stalled = LatencyAggregate.fromSnapshot(report.latencyThroughStall ?? {});
+    for (const latency of [clear, stalled]) {
+      this.total.addAggregate(latency);
+      this.interval.addAggregate(latency);
+      this.feedback.addAggregate(latency);
+    }
+    this.clearOfStalls.addAggregate(clear);
     if (report.eventLoopLagMs !== undefined)
       this.workerLagMs = Math.max(this.workerLagMs ?? 0, report.eventLoopLagMs);
     for (const key of JOURNEY_COUNTERS) this.sums[key] += report[key];
@@ -178,6 +190,16 @@ export class LoadGenerator {
     const out = this.feedback;
     this.feedback = new LatencyAggregate();
     return out;
+  }
+
+  /**
+   * The samples since the last call clear of their worker's own stalls, when workers file them
+   * (`stallMs`): a subset of `takeFeedback`'s over the same reports. Call the two together.
+   */
+  takeClearOfStalls(): LatencyAggregate | undefined {
+    const out = this.clearOfStalls;
+    this.clearOfStalls = new LatencyAggregate();
+    return this.options.stallMs === undefined ? undefined : out;
   }
 
   /** The worst event-loop lag the workers reported since the last call (undefined: no report came). */

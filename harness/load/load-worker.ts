@@ -21,7 +21,7 @@ const STOP_GRACE_MS = 5_000;
 
 export class LoadWorker {
   private readonly stopper = new Stopper();
-  private readonly latency = new LatencyRecorder();
+  private readonly latency: LatencyRecorder;
   private readonly tally = new JourneyTally();
   private readonly journeys = new Set<Promise<void>>();
   private readonly ctx: JourneyContext;
@@ -32,8 +32,11 @@ export class LoadWorker {
   private reportTimer: NodeJS.Timeout | undefined;
   /** A saturated worker delays its own requests and receipts: measured, so the report can say so. */
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
-  /** The worst lag of each report's interval: whether this worker could measure (metrics/headroom.ts). */
-  private readonly intervalLag = new LagMonitor();
+  /**
+   * The worst lag of each report's interval, and the stalls each sample was in flight through:
+   * whether this worker could measure (metrics/headroom.ts).
+   */
+  private readonly intervalLag: LagMonitor;
 
   constructor(
     private readonly init: WorkerInit,
@@ -41,6 +44,8 @@ export class LoadWorker {
     private readonly send: (message: FromWorker) => void,
   ) {
     this.loopDelay.enable();
+    this.intervalLag = new LagMonitor(undefined, init.stallMs);
+    this.latency = new LatencyRecorder(init.stallMs === undefined ? undefined : this.intervalLag);
     this.clock = new ScaledClock({ timeScale: init.timeScale });
     this.ctx = {
       baseUrl: init.baseUrl,
@@ -101,6 +106,7 @@ export class LoadWorker {
       workerIndex: this.init.workerIndex,
       final,
       latency: this.latency.drain(),
+      latencyThroughStall: this.latency.drainThroughStall(),
       http: { ...http.counters },
       longestGap: http.longestGap,
       usersFailing: http.failingCallers,

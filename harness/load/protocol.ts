@@ -30,6 +30,11 @@ export interface WorkerInit {
   timeScale: number;
   seed: number;
   httpConnections: number;
+  /**
+   * Event-loop lag (ms) over which this worker files a sample in flight as measured through its
+   * own stall (the run's `maxEventLoopLagMs`). @default none filed so
+   */
+  stallMs?: number;
 }
 
 export type ToWorker =
@@ -66,7 +71,10 @@ export interface WorkerReport {
   type: 'report';
   workerIndex: number;
   final: boolean;
+  /** Latency samples of the interval clear of this worker's stalls (every sample, without `stallMs`). */
   latency: LatencySnapshot;
+  /** The interval's samples that were in flight while this worker stalled over `stallMs`. */
+  latencyThroughStall?: LatencySnapshot;
   http: HttpCounters;
   /** The longest stretch a user's calls failed between successes. */
   longestGap: WallSpan | undefined;

@@ -32,6 +32,44 @@ describe('HeadroomLedger', () => {
     ]);
   });
 
+  it('leaves out only the samples a load worker stalled through, when the workers file them', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const workerStall: MachineState = { cpuBusy: 0.6, lagMs: { 'load-worker': 120 }, coreBusy: {} };
+    const cpuFull: MachineState = { cpuBusy: 0.99, lagMs: { 'load-worker': 120 }, coreBusy: {} };
+    const intervals = [
+      // 10 samples, 2 of them through the worker's stall: the 8 others count, and the next second's.
+      { state: workerStall, all: batch(10, 30), clear: batch(8, 20) },
+      { state: QUIET, all: batch(5, 20), clear: batch(5, 20) },
+      // The whole machine out of headroom: none of the interval's, nor of the next.
+      { state: cpuFull, all: batch(10, 30), clear: batch(8, 20) },
+      { state: QUIET, all: batch(5, 20), clear: batch(5, 20) },
+      { state: QUIET, all: batch(5, 20), clear: batch(5, 20) },
+    ];
+    const counted = intervals.map(({ state, all, clear }, i) =>
+      ledger.add({ fromSimMs: i * 1_000, toSimMs: (i + 1) * 1_000, state }, all, clear),
+    );
+    expect(counted).toEqual([true, true, false, false, true]);
+    const record = ledger.record();
+    expect(record.latencyWithHeadroom.all?.count).toBe(8 + 5 + 5);
+    // The 30 ms samples were the stalled ones.
+    expect(record.latencyWithHeadroom.all?.maxMs).toBeLessThan(25);
+    // The machine's own record still shows the stall.
+    expect(record.intervals).toEqual({ total: 5, withHeadroom: 3 });
+    expect(record.saturated).toEqual([
+      { fromMs: 0, toMs: 3_000, worst: cpuFull, reasons: ['CPU 99 %', 'load-worker lag 120 ms'] },
+    ]);
+    expect(ledger.countedShare).toBeUndefined(); // 35 requests: too few to tell
+  });
+
+  it('without the workers’ filing, a load worker’s lag takes its interval and the next', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const workerStall: MachineState = { cpuBusy: 0.6, lagMs: { 'load-worker': 120 }, coreBusy: {} };
+    const counted = [workerStall, QUIET, QUIET].map((state, i) =>
+      ledger.add({ fromSimMs: i * 1_000, toSimMs: (i + 1) * 1_000, state }, batch(10, 20)),
+    );
+    expect(counted).toEqual([false, false, true]);
+  });
+
   it('tells the share of the run’s requests taken with headroom, once enough requests tell', () => {
     const ledger = new HeadroomLedger(headroomThresholds([200]));
     ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, batch(300, 20));

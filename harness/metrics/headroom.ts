@@ -2,8 +2,10 @@
  * Which latency samples count. Interval by interval (1 s wall in a run) the runner hands over the
  * machine's state and the samples that arrived; samples count only when the machine had headroom
  * in that interval and in the one before (a load worker reports what it measured over its last
- * second, so a batch may have been measured in either). The rest is kept out of the verdicts, and
- * the stretches in which the machine was saturated are recorded with what saturated it.
+ * second, so a batch may have been measured in either). A load worker's own stall is judged
+ * sample by sample where the workers file them (`LatencyRecorder` with a `StallWatch`): it takes
+ * the samples it delayed, not the second. The rest is kept out of the verdicts, and the stretches
+ * in which the machine was saturated are recorded with what saturated it.
  */
 import { LatencyAggregate, type LatencyMetric, type LatencySummary } from './latency.ts';
 import { type HeadroomThresholds, type MachineState, saturation, worstOf } from './machine-state.ts';
@@ -84,6 +86,12 @@ const EMPTY_STATE: MachineState = { lagMs: {}, coreBusy: {} };
 /** Requests before the run's counted share means anything (the first seconds start the world). */
 const MIN_REQUESTS_FOR_SHARE = 500;
 
+/** The lags of the processes that time their loop, but the load workers' (judged per sample). */
+function withoutWorkerLag(lagMs: MachineState['lagMs']): MachineState['lagMs'] {
+  const { 'load-worker': _worker, ...rest } = lagMs;
+  return rest;
+}
+
 export class HeadroomLedger {
   private readonly counted: LatencyAggregate = new LatencyAggregate();
   private readonly stretches: SaturatedStretch[] = [];
@@ -97,21 +105,30 @@ export class HeadroomLedger {
 
   constructor(readonly thresholds: HeadroomThresholds) {}
 
-  /** One interval; returns whether its samples counted. */
-  add(interval: MeasuredInterval, samples: LatencyAggregate): boolean {
+  /**
+   * One interval; returns whether its samples counted. `clearOfStalls`: the samples of `samples`
+   * that no load worker's own stall delayed, when the workers tell them apart. Then a worker's lag
+   * takes only the samples it was in flight through; what the whole machine shows (CPU, a busy
+   * process, the runner's lag) still takes the interval's samples, and the next interval's.
+   */
+  add(interval: MeasuredInterval, samples: LatencyAggregate, clearOfStalls?: LatencyAggregate): boolean {
     const reasons = saturation(interval.state, this.thresholds);
-    const headroom = reasons.length === 0;
+    const judged = clearOfStalls
+      ? { ...interval.state, lagMs: withoutWorkerLag(interval.state.lagMs) }
+      : interval.state;
+    const headroom = saturation(judged, this.thresholds).length === 0;
     const counts = headroom && this.previousHadHeadroom;
-    if (counts) this.counted.addAggregate(samples);
-    const requests = samples.endpointCount();
-    this.requests.total += requests;
-    if (counts) this.requests.counted += requests;
+    const counted = clearOfStalls ?? samples;
+    if (counts) this.counted.addAggregate(counted);
+    this.requests.total += samples.endpointCount();
+    if (counts) this.requests.counted += counted.endpointCount();
     this.previousHadHeadroom = headroom;
     this.lastSaturation = reasons;
+    const machineHadHeadroom = reasons.length === 0;
     this.intervals.total++;
     this.minute.total++;
     this.minute.worst = worstOf(this.minute.worst, interval.state);
-    if (headroom) {
+    if (machineHadHeadroom) {
       this.intervals.withHeadroom++;
       this.minute.withHeadroom++;
     } else this.extendStretch(interval);

@@ -27,6 +27,28 @@ describe('latency metrics', () => {
     expect(r.drain()).toEqual({});
   });
 
+  it('files each sample clear of the process’s stalls or through one, as its watch tells', () => {
+    // A stall ended 50 ms ago: samples that took longer than that went through it.
+    const r = new LatencyRecorder({ stalledWithin: (durationMs) => durationMs > 50 });
+    r.record('POST /api/events/:eventId/queue', 10); // started after the stall
+    r.record('POST /api/events/:eventId/queue', 400); // in flight through it
+    r.record('socket.delivery', 5);
+    r.record('socket.delivery', 90);
+    const clear = LatencyAggregate.fromSnapshot(r.drain());
+    const stalled = LatencyAggregate.fromSnapshot(r.drainThroughStall());
+    expect(clear.summary('POST /api/events/:eventId/queue')?.count).toBe(1);
+    expect(clear.summary('POST /api/events/:eventId/queue')?.maxMs).toBeLessThan(11);
+    expect(clear.summary('socket.delivery')?.count).toBe(1);
+    expect(stalled.summary('POST /api/events/:eventId/queue')?.count).toBe(1);
+    expect(stalled.summary('POST /api/events/:eventId/queue')?.maxMs).toBeGreaterThan(399);
+    expect(stalled.summary('socket.delivery')?.count).toBe(1);
+    // Without a watch every sample is clear.
+    const plain = new LatencyRecorder();
+    plain.record('socket.delivery', 90);
+    expect(Object.keys(plain.drain())).toEqual(['socket.delivery']);
+    expect(plain.drainThroughStall()).toEqual({});
+  });
+
   it('merges every endpoint for the "all" view but leaves Socket.IO timings out', () => {
     const r = new LatencyRecorder();
     r.record('POST /api/auth/login', 20);

@@ -99,27 +99,58 @@ export function summarize(histogram: hdr.Histogram): LatencySummary {
 /** A snapshot that crosses process boundaries: metric → compressed base64 histogram. */
 export type LatencySnapshot = Partial<Record<LatencyMetric, string>>;
 
+/**
+ * Tells whether the process that measures stalled while a sample was in flight: its own event loop
+ * held longer than the run allows (`LagMonitor.stalledWithin`). Such a sample carries the stall.
+ */
+export interface StallWatch {
+  /** A stall over the limit within the last `durationMs` (a sample that took that long, ending now). */
+  stalledWithin(durationMs: number): boolean;
+}
+
+/**
+ * Latency samples of one process, interval by interval. With a `StallWatch`, each sample is filed
+ * as it is taken: clear of the process's own stalls, or through one (kept apart, so a verdict can
+ * leave out exactly those samples rather than every sample of a stalled second).
+ */
 export class LatencyRecorder {
-  private readonly histograms = new Map<LatencyMetric, hdr.Histogram>();
+  private readonly clear = new Map<LatencyMetric, hdr.Histogram>();
+  private readonly throughStall = new Map<LatencyMetric, hdr.Histogram>();
+
+  constructor(private readonly stalls?: StallWatch) {}
 
   record(metric: LatencyMetric, durationMs: number): void {
-    let h = this.histograms.get(metric);
+    const stalled = this.stalls?.stalledWithin(durationMs) ?? false;
+    const histograms = stalled ? this.throughStall : this.clear;
+    let h = histograms.get(metric);
     if (!h) {
       h = newHistogram();
-      this.histograms.set(metric, h);
+      histograms.set(metric, h);
     }
     h.recordValue(Math.min(HISTOGRAM.highestTrackableValue, Math.max(1, Math.round(durationMs * 1_000))));
   }
 
-  /** Exports what was recorded since the last call and starts afresh (interval histograms). */
+  /**
+   * Exports what was recorded since the last call and starts afresh (interval histograms): the
+   * samples clear of a stall (every sample, without a `StallWatch`).
+   */
   drain(): LatencySnapshot {
-    const out: LatencySnapshot = {};
-    for (const [metric, h] of this.histograms) {
-      if (h.totalCount > 0) out[metric] = hdr.encodeIntoCompressedBase64(h);
-      h.reset();
-    }
-    return out;
+    return drainInto(this.clear);
   }
+
+  /** Like `drain`, the samples taken through a stall of this process. */
+  drainThroughStall(): LatencySnapshot {
+    return drainInto(this.throughStall);
+  }
+}
+
+function drainInto(histograms: Map<LatencyMetric, hdr.Histogram>): LatencySnapshot {
+  const out: LatencySnapshot = {};
+  for (const [metric, h] of histograms) {
+    if (h.totalCount > 0) out[metric] = hdr.encodeIntoCompressedBase64(h);
+    h.reset();
+  }
+  return out;
 }
 
 function isEndpoint(metric: LatencyMetric): metric is Endpoint {

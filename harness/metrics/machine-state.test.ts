@@ -74,6 +74,45 @@ describe('LagMonitor', () => {
   });
 });
 
+describe('LagMonitor.stalledWithin', () => {
+  const hold = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) Math.sqrt(Math.random());
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('tells a sample in flight through a stall over the limit from one after it', async () => {
+    const lag = new LagMonitor(10, 150);
+    await sleep(30);
+    const before = performance.now();
+    hold(300);
+    // The loop is held now and its timer has not run: a reply handled now went through the stall.
+    expect(lag.stalledWithin(performance.now() - before)).toBe(true);
+    await sleep(30);
+    expect(lag.stalledWithin(performance.now() - before)).toBe(true);
+    // Begun after the stall (a sample of 1 ms, ending now): clear of it.
+    expect(lag.stalledWithin(1)).toBe(false);
+    lag.stop();
+  });
+
+  it('counts no stall without a limit, and none under it', async () => {
+    const unlimited = new LagMonitor();
+    const before = performance.now();
+    hold(200);
+    await sleep(30);
+    expect(unlimited.stalledWithin(performance.now() - before)).toBe(false);
+    unlimited.stop();
+    // A 1 s limit: a 20 ms hold (and a busy machine's noise) stays under it.
+    const lenient = new LagMonitor(10, 1_000);
+    await sleep(30);
+    const start = performance.now();
+    hold(20);
+    await sleep(30);
+    expect(lenient.stalledWithin(performance.now() - start)).toBe(false);
+    lenient.stop();
+  });
+});
+
 describe('roleOf', () => {
   it('recognises the processes on a virtual user’s path by their command line', () => {
     expect(roleOf('/usr/bin/node --import tsx /work/harness/load/worker.ts')).toBe('load-worker');

@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleName } from '../../servers/bundle-manifest.js';
 import type { Scenario } from '../scenario/schema.ts';
+import type { StallWatch } from './latency.ts';
 
 /** Processes on a virtual user's path, recognised by their command line. */
 export const PROCESS_ROLES = ['load-worker', 'alb-worker', 'app', 'redis', 'postgres'] as const;
@@ -130,13 +131,19 @@ export function worstOf(a: MachineState, b: MachineState): MachineState {
  * fired. Not `monitorEventLoopDelay`: its `reset()` drops the first delay after it, so a stall
  * that began just after an interval started would go unseen.
  */
-export class LagMonitor {
+export class LagMonitor implements StallWatch {
   private readonly timer: NodeJS.Timeout;
   private lastTickMs = performance.now();
   private intervalMaxMs = 0;
   private everMs = 0;
+  /** When the last lag over `stallMs` was seen to end (performance.now() time). */
+  private lastStallEndMs = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly periodMs = 10) {
+  /** `stallMs`: the lag over which `stalledWithin` counts a stall (the run's `maxEventLoopLagMs`). */
+  constructor(
+    private readonly periodMs = 10,
+    private readonly stallMs = Number.POSITIVE_INFINITY,
+  ) {
     this.timer = setInterval(() => this.tick(), periodMs);
     this.timer.unref();
   }
@@ -147,6 +154,16 @@ export class LagMonitor {
     const lagMs = this.intervalMaxMs;
     this.intervalMaxMs = 0;
     return Math.round(lagMs * 10) / 10;
+  }
+
+  /**
+   * Whether the loop lagged over `stallMs` within the last `durationMs`: a stall seen ending in
+   * that time, or one going on now (the loop held since the last tick, which has not run yet: a
+   * reply handled right after a stall is handled before the timer that would see it).
+   */
+  stalledWithin(durationMs: number): boolean {
+    const now = performance.now();
+    return this.lastStallEndMs > now - durationMs || now - this.lastTickMs - this.periodMs > this.stallMs;
   }
 
   /** The worst lag so far, ms. */
@@ -162,6 +179,7 @@ export class LagMonitor {
     const now = performance.now();
     const lagMs = Math.max(0, now - this.lastTickMs - this.periodMs);
     this.lastTickMs = now;
+    if (lagMs > this.stallMs) this.lastStallEndMs = now;
     if (lagMs > this.intervalMaxMs) this.intervalMaxMs = lagMs;
     if (lagMs > this.everMs) this.everMs = lagMs;
   }

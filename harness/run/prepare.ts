@@ -1,5 +1,6 @@
 import type { Verdict } from '../expectations/evaluate.ts';
 import { LoadGenerator, type LoadTotals } from '../load/load-generator.ts';
+import { scenarioHeadroom } from '../metrics/machine-state.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import type { Expectation } from '../scenario/schema.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
@@ -49,6 +50,8 @@ export async function prepareUsers(
     timeScale: plan.requestedScale,
     users: plan.users,
     seed: plan.seed,
+    // A sample in flight through its worker's own stall is left out of the verdicts one by one.
+    stallMs: scenarioHeadroom(plan.scenario).maxEventLoopLagMs,
     onError: (m) => log(`[load] ${m}`),
   });
   let stopped: Promise<LoadTotals> | undefined;

@@ -25,6 +25,11 @@ import { cpuBusyMeter } from './cpu-busy.ts';
 /** What the measurement reads of the load generator. */
 export interface MeasuredLoad {
   takeFeedback(): LatencyAggregate;
+  /**
+   * Of the same samples, those clear of their load worker's own stalls, if the workers file them:
+   * a worker's stall then takes only its samples in flight, not its whole interval.
+   */
+  takeClearOfStalls?(): LatencyAggregate | undefined;
   /** The load workers' worst event-loop lag since the last call. */
   takeWorkerLagMs(): number | undefined;
   totals(): { joined: number };
@@ -65,7 +70,12 @@ export class RunMeasurement {
   take(nowSimMs: number, wallMs = Date.now()): MeasuredInterval {
     const state = this.meter.take(wallMs, this.load.takeWorkerLagMs());
     const feedback = this.load.takeFeedback();
-    this.ledger.add({ fromSimMs: this.measuredUntilSimMs, toSimMs: nowSimMs, state }, feedback);
+    const clearOfStalls = this.load.takeClearOfStalls?.();
+    this.ledger.add(
+      { fromSimMs: this.measuredUntilSimMs, toSimMs: nowSimMs, state },
+      feedback,
+      clearOfStalls,
+    );
     this.measuredUntilSimMs = nowSimMs;
     return {
       state,
