@@ -69,7 +69,7 @@ describe('a load worker in-process', () => {
         timeScale: 60,
         seed: 1,
         httpConnections: 2,
-        stallMs: 100,
+        stallMs: 200,
       },
       (m) => sent.push(m),
     );
