@@ -4,7 +4,7 @@
  * seat fail in the database, whatever the code above it does. A user's live reservations of an
  * event, and the seats in them, are bounded (`ReservationLimits`): the transaction locks the
  * user's row first, so two requests of one user on two instances are counted one after the other.
- */
+ * Each transaction is one statement, a function of migration 002: one round trip, not eight. */
 import type pg from 'pg';
 import { designTopology } from '../../infra/topology.ts';
 import { ApiError, conflict, forbidden, notFound } from '../core/errors.ts';
@@ -22,21 +22,6 @@ export interface Reservation {
 
 const UNIQUE_VIOLATION = '23505';
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined); // the connection may be the thing that broke
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 export interface ReservationLimits {
   /** Pending (not expired) and confirmed reservations of one user in one event. */
   reservationsPerUserPerEvent: number;
@@ -44,97 +29,72 @@ export interface ReservationLimits {
   seatsPerUserPerEvent: number;
 }
 
-/** Refuses a reservation that would take the user past a limit; call with the user's row locked. */
-async function checkUserLimits(
-  client: pg.PoolClient,
-  input: { userId: string; eventId: string; seatIds: string[] },
-  limits: ReservationLimits,
-): Promise<void> {
-  const { rows } = await client.query<{ reservations: number; seats: number }>(
-    `SELECT count(DISTINCT r.id)::int AS reservations, count(rs.seat_id)::int AS seats
-     FROM reservations r LEFT JOIN reservation_seats rs ON rs.reservation_id = r.id
-     WHERE r.user_id = $1 AND r.event_id = $2
-       AND (r.status = 'confirmed' OR (r.status = 'pending' AND r.expires_at >= now()))`,
-    [input.userId, input.eventId],
-  );
-  const live = rows[0]!;
-  if (live.reservations + 1 > limits.reservationsPerUserPerEvent) {
-    throw conflict(
-      'reservation_limit',
-      `you have ${live.reservations} live reservations for this event (at most ${limits.reservationsPerUserPerEvent}); pay or let one expire first`,
-    );
-  }
-  if (live.seats + input.seatIds.length > limits.seatsPerUserPerEvent) {
-    throw new ApiError(
-      409,
-      'seat_limit',
-      `you have ${live.seats} seats reserved for this event; ${input.seatIds.length} more would pass the limit of ${limits.seatsPerUserPerEvent}`,
-      'seatIds',
-    );
-  }
-}
+/** What `reserve_seats` (migration 002) answers: the reservation, or why it was refused. */
+type ReserveOutcome =
+  | { outcome: 'reserved'; reservationId: string; amountKrw: number; expiresAt: string }
+  | { outcome: 'reservation_limit'; liveReservations: number }
+  | { outcome: 'seat_limit'; liveSeats: number }
+  | { outcome: 'unknown_seats'; unknownSeatIds: string[] };
 
+/**
+ * Reserves seats the caller holds: one statement, one round trip (`reserve_seats`, migration 002:
+ * the user's row locked, the limits counted, run-out reservations expired, the seats claimed).
+ */
 export async function createReservation(
   pool: pg.Pool,
   input: { userId: string; eventId: string; seatIds: string[]; expiresAt: Date },
   limits: ReservationLimits = designTopology.limits,
 ): Promise<Reservation> {
+  let result: ReserveOutcome;
   try {
-    return await inTransaction(pool, async (client) => {
-      // One user's reservations take turns from here to the commit, on whatever instance.
-      await client.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [input.userId]);
-      await checkUserLimits(client, input, limits);
-      const seats = await client.query<{ seat_id: string; price_krw: number }>(
-        `SELECT s.seat_id, t.price_krw FROM seats s JOIN tickets t ON t.id = s.ticket_id
-         WHERE s.event_id = $1 AND s.seat_id = ANY($2::text[])`,
-        [input.eventId, input.seatIds],
-      );
-      if (seats.rowCount !== input.seatIds.length) {
-        const known = new Set(seats.rows.map((r) => r.seat_id));
-        const unknown = input.seatIds.filter((s) => !known.has(s));
-        throw new ApiError(
-          404,
-          'not_found',
-          `seats not found in event ${input.eventId}: ${unknown.join(', ')}`,
-          'seatIds',
-        );
-      }
-      // Pending reservations that ran out give their seats back before we claim them.
-      await client.query(
-        `WITH gone AS (
-           UPDATE reservations r SET status = 'expired'
-           WHERE r.status = 'pending' AND r.expires_at < now() AND r.event_id = $1
-             AND EXISTS (SELECT 1 FROM reservation_seats rs WHERE rs.reservation_id = r.id AND rs.seat_id = ANY($2::text[]))
-           RETURNING r.id)
-         DELETE FROM reservation_seats WHERE reservation_id IN (SELECT id FROM gone)`,
-        [input.eventId, input.seatIds],
-      );
-      const amount = seats.rows.reduce((sum, r) => sum + r.price_krw, 0);
-      const { rows } = await client.query<{ id: string; expires_at: Date }>(
-        `INSERT INTO reservations (user_id, event_id, status, amount_krw, expires_at) VALUES ($1, $2, 'pending', $3, $4) RETURNING id, expires_at`,
-        [input.userId, input.eventId, amount, input.expiresAt],
-      );
-      const reservation = rows[0]!;
-      await client.query(
-        'INSERT INTO reservation_seats (reservation_id, event_id, seat_id) SELECT $1, $2, unnest($3::text[])',
-        [reservation.id, input.eventId, input.seatIds],
-      );
+    const { rows } = await pool.query<{ result: ReserveOutcome }>(
+      'SELECT reserve_seats($1, $2, $3::text[], $4, $5, $6) AS result',
+      [
+        input.userId,
+        input.eventId,
+        input.seatIds,
+        input.expiresAt,
+        limits.reservationsPerUserPerEvent,
+        limits.seatsPerUserPerEvent,
+      ],
+    );
+    result = rows[0]!.result;
+  } catch (err) {
+    if ((err as { code?: string }).code === UNIQUE_VIOLATION)
+      throw conflict('seat_taken', 'one of these seats is already reserved; choose other seats');
+    throw err;
+  }
+  switch (result.outcome) {
+    case 'reserved':
       return {
-        reservationId: reservation.id,
+        reservationId: result.reservationId,
         eventId: input.eventId,
         userId: input.userId,
-        status: 'pending' as const,
+        status: 'pending',
         seatIds: input.seatIds,
-        amountKrw: amount,
-        expiresAt: reservation.expires_at.toISOString(),
+        amountKrw: result.amountKrw,
+        expiresAt: new Date(result.expiresAt).toISOString(),
         confirmedAt: null,
       };
-    });
-  } catch (err) {
-    if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-      throw conflict('seat_taken', 'one of these seats is already reserved; choose other seats');
-    }
-    throw err;
+    case 'reservation_limit':
+      throw conflict(
+        'reservation_limit',
+        `you have ${result.liveReservations} live reservations for this event (at most ${limits.reservationsPerUserPerEvent}); pay or let one expire first`,
+      );
+    case 'seat_limit':
+      throw new ApiError(
+        409,
+        'seat_limit',
+        `you have ${result.liveSeats} seats reserved for this event; ${input.seatIds.length} more would pass the limit of ${limits.seatsPerUserPerEvent}`,
+        'seatIds',
+      );
+    case 'unknown_seats':
+      throw new ApiError(
+        404,
+        'not_found',
+        `seats not found in event ${input.eventId}: ${result.unknownSeatIds.join(', ')}`,
+        'seatIds',
+      );
   }
 }
 
@@ -187,51 +147,64 @@ export interface Payment {
   status: 'confirmed';
 }
 
-/** Pays a pending reservation: payment recorded, reservation confirmed, seats sold — one commit. */
+/** What `pay_reservation` (migration 002) answers: the payment, or why it was refused. */
+type PayOutcome =
+  | {
+      outcome: 'paid';
+      paymentId: string;
+      eventId: string;
+      amountKrw: number;
+      expiresAt: string;
+      confirmedAt: string;
+      seatIds: string[];
+    }
+  | { outcome: 'not_found' | 'forbidden' | 'already_paid' | 'reservation_expired' };
+
+/**
+ * Pays a pending reservation: payment recorded, reservation confirmed, seats sold — one statement,
+ * one round trip (`pay_reservation`, migration 002; two payments of one reservation serialise on
+ * its row).
+ */
 export async function payReservation(
   pool: pg.Pool,
   input: { reservationId: string; userId: string; method: string },
 ): Promise<{ payment: Payment; reservation: Reservation }> {
-  return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<ReservationRow>(RESERVATION_SQL, [input.reservationId]);
-    const row = rows[0];
-    if (!row) throw notFound(`reservation ${input.reservationId}`);
-    if (row.user_id !== input.userId) throw forbidden('this reservation belongs to another user');
-    // Lock the row: two payments of one reservation serialise here.
-    const locked = await client.query<{ status: string; expired: boolean }>(
-      'SELECT status, expires_at < now() AS expired FROM reservations WHERE id = $1 FOR UPDATE',
-      [input.reservationId],
-    );
-    const current = locked.rows[0]!;
-    if (current.status === 'confirmed') throw conflict('already_paid', 'this reservation is already paid');
-    if (current.status === 'expired' || current.expired) {
+  const { rows } = await pool.query<{ result: PayOutcome }>('SELECT pay_reservation($1, $2, $3) AS result', [
+    input.reservationId,
+    input.userId,
+    input.method,
+  ]);
+  const result = rows[0]!.result;
+  switch (result.outcome) {
+    case 'not_found':
+      throw notFound(`reservation ${input.reservationId}`);
+    case 'forbidden':
+      throw forbidden('this reservation belongs to another user');
+    case 'already_paid':
+      throw conflict('already_paid', 'this reservation is already paid');
+    case 'reservation_expired':
       throw conflict(
         'reservation_expired',
         'this reservation expired before payment; reserve the seats again',
       );
-    }
-    const payment = await client.query<{ id: string }>(
-      `INSERT INTO payments (reservation_id, method, amount_krw, status) VALUES ($1, $2, $3, 'confirmed') RETURNING id`,
-      [input.reservationId, input.method, row.amount_krw],
-    );
-    const confirmed = await client.query<{ confirmed_at: Date }>(
-      `UPDATE reservations SET status = 'confirmed', confirmed_at = now() WHERE id = $1 RETURNING confirmed_at`,
-      [input.reservationId],
-    );
-    const reservation = toReservation({
-      ...row,
+  }
+  return {
+    payment: {
+      paymentId: result.paymentId,
+      reservationId: input.reservationId,
+      method: input.method,
+      amountKrw: result.amountKrw,
       status: 'confirmed',
-      confirmed_at: confirmed.rows[0]!.confirmed_at,
-    });
-    return {
-      payment: {
-        paymentId: payment.rows[0]!.id,
-        reservationId: input.reservationId,
-        method: input.method,
-        amountKrw: row.amount_krw,
-        status: 'confirmed',
-      },
-      reservation,
-    };
-  });
+    },
+    reservation: {
+      reservationId: input.reservationId,
+      eventId: result.eventId,
+      userId: input.userId,
+      status: 'confirmed',
+      seatIds: result.seatIds,
+      amountKrw: result.amountKrw,
+      expiresAt: new Date(result.expiresAt).toISOString(),
+      confirmedAt: new Date(result.confirmedAt).toISOString(),
+    },
+  };
 }
