@@ -17,14 +17,22 @@ export interface ForkWorkerOptions<In, Out> {
   isReady: (message: Out) => boolean;
   /** Every message but "ready", from the first on (reports may follow "ready" at once). */
   onMessage?: (message: Out) => void;
-  /** The start message, sent once forked, with a handle to pass on (a listening socket). */
-  init?: { message: In; handle?: SendHandle };
+  /**
+   * The start message, sent once forked, with a handle to pass on (a listening socket); or several,
+   * sent in order (one handle a message: several listening sockets).
+   */
+  init?: StartMessage<In> | readonly StartMessage<In>[];
   /** `advanced` carries Maps, typed arrays and the like. @default 'json' */
   serialization?: 'json' | 'advanced';
   /** @default 60_000 */
   readyTimeoutMs?: number;
   /** Receives prefixed output lines. @default the harness's own stdout and stderr */
   log?: LogSink;
+}
+
+export interface StartMessage<In> {
+  message: In;
+  handle?: SendHandle;
 }
 
 export interface ForkedWorker<In> {
@@ -39,6 +47,11 @@ export interface ForkedWorker<In> {
    * Asks it to go (`ask`, by default SIGTERM), SIGKILLs it after `graceMs`, resolves once it exited.
    */
   stop(graceMs: number, ask?: () => void): Promise<void>;
+}
+
+function startMessages<In>(init: ForkWorkerOptions<In, unknown>['init']): readonly StartMessage<In>[] {
+  if (init === undefined) return [];
+  return 'message' in init ? [init] : init;
 }
 
 /** Forks `entry` and resolves once it is ready; stops it and rejects if it exits or times out first. */
@@ -72,7 +85,7 @@ export async function forkWorker<In, Out>(options: ForkWorkerOptions<In, Out>): 
       ),
     );
   });
-  if (options.init) child.send(options.init.message as object, options.init.handle);
+  for (const start of startMessages(options.init)) child.send(start.message as object, start.handle);
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   let deadline: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {

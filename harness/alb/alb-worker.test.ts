@@ -31,6 +31,7 @@ async function worker(): Promise<{ worker: AlbWorker; sent: FromAlbWorker[] }> {
       cookieSecret: 'secret',
       idleTimeoutMs: 5_000,
       anchor,
+      listeners: 1,
     },
     (m) => sent.push(m),
   );

@@ -44,7 +44,7 @@ export class AlbWorker implements ProxyContext {
   private readonly cookies: StickyCookies;
   private readonly traceIds = new TraceIds();
   private anchor: ClockAnchor;
-  private server: Server | undefined;
+  private readonly servers: Server[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -59,38 +59,41 @@ export class AlbWorker implements ProxyContext {
   }
 
   /**
-   * Accepts on `on`: the control process's listening socket, or (in a test) an address. Says
-   * `ready` once listening, then reports connections every REPORT_MS.
+   * Accepts on `on`: the control process's listening sockets (one per node address of the ALB), or
+   * (in a test) an address. Says `ready` once listening on all, then reports connections every
+   * REPORT_MS.
    */
-  listen(on: Server | ListenOptions): Promise<void> {
+  async listen(on: Server | ListenOptions | readonly (Server | ListenOptions)[]): Promise<void> {
+    const listeners = Array.isArray(on) ? on : [on as Server | ListenOptions];
+    await Promise.all(listeners.map((listener) => this.accept(listener)));
+    this.timers.push(
+      setInterval(() => this.report(), REPORT_MS).unref(),
+      setInterval(() => this.pool.sweep(this.targets.runtimes()), SWEEP_MS).unref(),
+    );
+    this.send({ type: 'ready', workerIndex: this.init.workerIndex });
+  }
+
+  private accept(on: Server | ListenOptions): Promise<void> {
     // allowHalfOpen: a client may end its side after a request and still read the response.
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       void new ClientConnection(this, socket);
     });
     server.on('error', () => {}); // e.g. EMFILE on accept: that connection is lost, not the worker
-    this.server = server;
-    this.timers.push(
-      setInterval(() => this.report(), REPORT_MS).unref(),
-      setInterval(() => this.pool.sweep(this.targets.runtimes()), SWEEP_MS).unref(),
-    );
-    return new Promise((resolve) =>
-      server.listen(on, () => {
-        this.send({ type: 'ready', workerIndex: this.init.workerIndex });
-        resolve();
-      }),
-    );
+    this.servers.push(server);
+    return new Promise((resolve) => server.listen(on, () => resolve()));
   }
 
   /** The port it accepts on (a test listening on port 0 reads it here). */
   get port(): number {
-    return (this.server?.address() as { port: number } | null)?.port ?? 0;
+    return (this.servers[0]?.address() as { port: number } | null)?.port ?? 0;
   }
 
   /** A message from the control process; `'stopped'` once the worker has closed everything. */
   handle(message: ToAlbWorker): 'stopped' | undefined {
     switch (message.type) {
       case 'init':
-        return undefined; // the first message, given to the constructor
+      case 'listen':
+        return undefined; // the start messages, given to the constructor and to listen()
       case 'targets':
         this.anchor = message.anchor;
         this.targets.apply(message.targets);
@@ -108,7 +111,7 @@ export class AlbWorker implements ProxyContext {
 
   stop(): void {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
-    this.server?.close();
+    for (const server of this.servers) server.close();
     this.targets.closeAll();
   }
 

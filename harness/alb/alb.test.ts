@@ -302,6 +302,28 @@ describe('ALB emulator: a dying target and draining', () => {
   });
 });
 
+describe('ALB emulator: its node addresses', () => {
+  it('answers on every node address at one port, and a cookie from one node sticks at the others', async () => {
+    const clock = new ManualClock(0);
+    const [a, b] = [await target('a'), await target('b')];
+    const lb = await healthyAlb(clock, [a, b]);
+    expect(new Set(lb.urls.map((u) => new URL(u).hostname)).size).toBe(lb.urls.length);
+    expect(new Set(lb.urls.map((u) => new URL(u).port))).toEqual(new Set([String(lb.port)]));
+    expect(lb.url).toBe(lb.urls[0]);
+    const first = await fetch(`${lb.urls[0]}/x`);
+    const cookie = first.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('AWSALB='))!
+      .split(';')[0]!;
+    const stuckTo = await first.text();
+    for (const url of lb.urls) {
+      const res = await fetch(`${url}/x`, { headers: { cookie } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(stuckTo);
+    }
+  });
+});
+
 describe('ALB emulator: WebSockets across workers, and worker lifetime', () => {
   it('keeps a WebSocket client on its instance across workers with the cookie', async () => {
     const clock = new ManualClock(0);

@@ -1,7 +1,8 @@
 /**
  * The ALB stand-in's control side: the target group (registration, health checks with the
  * design's interval and thresholds, draining with the deregistration delay) on the simulated
- * clock, and a pool of proxy worker processes that share one listening socket.
+ * clock, and a pool of proxy worker processes that share its listening sockets, one per node
+ * address (NODE_ADDRESSES).
  *
  * Like AWS, it fails open: when every registered target is unhealthy it routes to all of them;
  * with no registered target at all it answers 503. Difference from AWS, on purpose: health-check
@@ -18,6 +19,17 @@ import type { TargetHealthTransition } from '../model/aws.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
+
+/**
+ * The addresses it accepts on, one port: as an ALB's DNS name resolves to the addresses of its
+ * nodes (one per AZ at least) and clients spread over them. On one address, a 25,000-user peak
+ * met a cliff of the machine, not of the design: past ~14,000 connections from one address to one
+ * address and port, Linux's search for a free ephemeral port walks the used ones, and a connect
+ * took 500–800 µs of system CPU instead of 10–25 (measured here, kernel 6.18).
+ */
+export const NODE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
+/** Ports tried when another process holds the first one chosen on one of the other addresses. */
+const LISTEN_ATTEMPTS = 5;
 
 export interface TargetDescription {
   id: string;
@@ -70,7 +82,7 @@ export class StartedAlb implements AsyncDisposable {
     number,
     { requests: number; errors502: number; errors503: number }
   >();
-  private listener!: Server;
+  private listeners: Server[] = [];
   /** Every health change of every target, in order: what a fault's timeline reads, never polled. */
   readonly healthHistory: TargetHealthTransition[] = [];
   readonly cookieSecret = randomBytes(16).toString('hex');
@@ -78,32 +90,63 @@ export class StartedAlb implements AsyncDisposable {
 
   constructor(private readonly options: AlbOptions) {}
 
+  /** The first node's URL: what one client that resolved the name once uses. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.urls[0]!;
+  }
+
+  /** One URL per node address, the same port. */
+  get urls(): string[] {
+    return NODE_ADDRESSES.map((host) => `http://${host}:${this.port}`);
   }
 
   async start(): Promise<this> {
-    this.listener = createServer();
-    await new Promise<void>((resolve, reject) => {
-      this.listener.once('error', reject);
-      this.listener.listen({ port: this.options.port ?? 0, host: '127.0.0.1', backlog: 4_096 }, () =>
-        resolve(),
-      );
-    });
-    this.port = (this.listener.address() as { port: number }).port;
+    await this.listen();
     const count = this.options.workers ?? 2;
     const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => this.startWorker(i)));
     for (const s of started) if (s.status === 'fulfilled') this.workers.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
-      this.listener.close();
+      await this.closeListeners();
       await this.stop();
       throw failed.reason;
     }
-    // The workers hold copies of the listening socket now; this process must not accept on it
-    // (a connection it accepted would wait forever), so its own copy goes.
-    await new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    // The workers hold copies of the listening sockets now; this process must not accept on them
+    // (a connection it accepted would wait forever), so its own copies go.
+    await this.closeListeners();
     return this;
+  }
+
+  /** One port on every node address: the first free on 127.0.0.1, again while another holds it elsewhere. */
+  private async listen(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.port = this.options.port ?? 0;
+        for (const host of NODE_ADDRESSES) {
+          const listener = createServer();
+          this.listeners.push(listener);
+          await new Promise<void>((resolve, reject) => {
+            listener.once('error', reject);
+            listener.listen({ port: this.port, host, backlog: 4_096 }, () => resolve());
+          });
+          this.port = (listener.address() as { port: number }).port;
+        }
+        return;
+      } catch (err) {
+        await this.closeListeners();
+        const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!taken || this.options.port !== undefined || attempt === LISTEN_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  private async closeListeners(): Promise<void> {
+    const listeners = this.listeners.splice(0);
+    await Promise.all(
+      listeners.map(
+        (l) => new Promise<void>((resolve) => (l.listening ? l.close(() => resolve()) : resolve())),
+      ),
+    );
   }
 
   private async startWorker(index: number): Promise<ForkedWorker<ToAlbWorker>> {
@@ -116,17 +159,21 @@ export class StartedAlb implements AsyncDisposable {
       onMessage: (message) => {
         if (message.type === 'connections') this.absorb(message);
       },
-      init: {
-        message: {
-          type: 'init',
-          workerIndex: index,
-          stickinessSeconds: lb.stickiness.durationSeconds,
-          cookieSecret: this.cookieSecret,
-          idleTimeoutMs: lb.idleTimeoutSeconds * 1_000,
-          anchor: this.anchor(),
+      init: [
+        {
+          message: {
+            type: 'init',
+            workerIndex: index,
+            stickinessSeconds: lb.stickiness.durationSeconds,
+            cookieSecret: this.cookieSecret,
+            idleTimeoutMs: lb.idleTimeoutSeconds * 1_000,
+            anchor: this.anchor(),
+            listeners: this.listeners.length,
+          },
+          handle: this.listeners[0]!,
         },
-        handle: this.listener,
-      },
+        ...this.listeners.slice(1).map((handle) => ({ message: { type: 'listen' as const }, handle })),
+      ],
     });
     worker.send({ type: 'targets', targets: this.routable(), anchor: this.anchor() });
     return worker;

@@ -31,7 +31,11 @@ export type ToAlbWorker =
       cookieSecret: string;
       idleTimeoutMs: number;
       anchor: ClockAnchor;
+      /** Listening sockets it accepts on: this message carries the first, `listen` messages the rest. */
+      listeners: number;
     }
+  /** Carries one more listening socket (the ALB's other node addresses), before the worker is ready. */
+  | { type: 'listen' }
   | { type: 'targets'; targets: RoutableTarget[]; anchor: ClockAnchor }
   /** Close every connection to a target (end of draining, or a target that vanished). */
   | { type: 'close-target'; id: string }

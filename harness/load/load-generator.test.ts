@@ -50,7 +50,7 @@ describe('load generator: real users in worker processes', () => {
     }).behaviour;
     const errors: string[] = [];
     const generator = await LoadGenerator.start({
-      baseUrl: app.url,
+      baseUrls: [app.url],
       eventId: 'load',
       seatIds,
       behaviour,

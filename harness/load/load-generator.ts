@@ -23,7 +23,12 @@ const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
 export const USERS_PER_WORKER = 8_000;
 
 export interface LoadGeneratorOptions {
-  baseUrl: string;
+  /**
+   * The site's addresses (an ALB's nodes): worker i's users go to address i mod n, as clients
+   * spread over the addresses a name resolves to. One address for 25,000 sockets was a cliff of
+   * the machine's (alb.ts, NODE_ADDRESSES).
+   */
+  baseUrls: readonly string[];
   eventId: string;
   seatIds: string[];
   behaviour: Behaviour;
@@ -101,6 +106,7 @@ export class LoadGenerator {
   private constructor(private readonly options: LoadGeneratorOptions) {}
 
   static async start(options: LoadGeneratorOptions): Promise<LoadGenerator> {
+    if (options.baseUrls.length === 0) throw new Error('load generator: no address to send users to');
     const generator = new LoadGenerator(options);
     const count = options.workers ?? Math.max(2, Math.ceil(options.users / USERS_PER_WORKER));
     const started = await Promise.allSettled(
@@ -129,7 +135,7 @@ export class LoadGenerator {
         message: {
           type: 'init',
           workerIndex: index,
-          baseUrl: this.options.baseUrl,
+          baseUrl: this.options.baseUrls[index % this.options.baseUrls.length]!,
           eventId: this.options.eventId,
           seatIds: this.options.seatIds,
           behaviour: this.options.behaviour,

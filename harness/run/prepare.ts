@@ -43,7 +43,7 @@ export async function prepareUsers(
     arrivalsSimMs: plan.arrivalsSimMs,
   });
   const generator = await LoadGenerator.start({
-    baseUrl: world.clientUrl,
+    baseUrls: world.clientUrls,
     eventId: world.eventId,
     seatIds,
     behaviour: plan.scenario.behaviour,

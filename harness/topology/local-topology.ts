@@ -111,6 +111,11 @@ export interface StartedTopology extends AsyncDisposable {
   readonly control: Pick<ControlServer, 'mount' | 'url'>;
   /** Where clients send traffic: the client route when there is one, else the ALB. */
   readonly clientUrl: string;
+  /**
+   * Every address of that site, `clientUrl` first: the ALB's node addresses (a client keeps to
+   * the one it resolved; many clients spread over them), or the client route alone.
+   */
+  readonly clientUrls: readonly string[];
   readonly tokenSecret: string;
   /** What the control plane sends as `X-Control-Token` for an instance's `/health/details`. */
   readonly controlToken: string;
@@ -362,6 +367,7 @@ interface TopologyParts extends DataTier, Fleet {
   edge: StartedEdge;
   cloudwatch: CloudWatch;
   clientUrl: string;
+  clientUrls: readonly string[];
   controlUrl: string;
   faultRecords: () => FaultRecord[];
 }
@@ -438,13 +444,14 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
     schedule.start();
     const timeScale = new TimeScalePublisher(data.redis, TIME_SCALE_KEY, clock.timeScale);
     teardown.defer(() => timeScale.stop());
-    const clientUrl = clientPath ? `http://127.0.0.1:${clientPath.port}` : fleet.alb.url;
+    const clientUrls = clientPath ? [`http://127.0.0.1:${clientPath.port}`] : fleet.alb.urls;
     const parts: TopologyParts = {
       ...data,
       ...fleet,
       edge,
       cloudwatch,
-      clientUrl,
+      clientUrl: clientUrls[0]!,
+      clientUrls,
       controlUrl: control.url,
       faultRecords,
     };

@@ -110,8 +110,10 @@ export interface World {
 
 /** A running world. `stop()` is safe to call at any point after `start()` resolved. */
 export interface StartedWorld {
-  /** Where virtual users send their traffic. */
+  /** Where virtual users send their traffic: one client's address. */
   readonly clientUrl: string;
+  /** Every address of that site, `clientUrl` first; each load worker's users keep to one. */
+  readonly clientUrls: readonly string[];
   /** The event the drop sells (the one the world's alarms watch). */
   readonly eventId: string;
   /** The event's seats and the users, before the clock starts. */

@@ -143,6 +143,7 @@ async function startAwsWorld(options: AwsWorldOptions, setup: WorldSetup): Promi
 
   return {
     clientUrl: baseUrl,
+    clientUrls: [baseUrl],
     eventId,
     async prepare(drop) {
       const event = await findDeployedEvent(baseUrl, eventId, drop.seats, fetchImpl);

@@ -139,6 +139,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
 
   return {
     clientUrl: world.clientUrl,
+    clientUrls: world.clientUrls,
     eventId,
     async prepare(drop) {
       const { seatIds } = await seedDemoEvent(world.db, runner, { eventId, seats: drop.seats });
