@@ -232,14 +232,15 @@ describe('PacerDuty', () => {
     load.current.settled = 40;
     load.current.unsettled = 2;
     load.feedbackLatencyMs = [10, 20, 400];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 8; i++) {
       await duty.tick(clock.now());
+      if (i === 3) load.feedbackLatencyMs = [10, 20, 400];
       wall.advance(400);
       clock.advance(400 * 60);
     }
-    // Wall 0, 400, 800, 1200, 1600: a decision at the first tick (before a second at the
-    // requested speed can send a burst), then one a wall second later, at 1200 ms.
-    expect(inputs.map((i) => i.wallMs)).toEqual([0, 1_200]);
+    // Wall 0, 400, … 2800: a decision at the first tick (before a second at the requested speed
+    // can send a burst), then one a wall second later, at 1200 ms, and at 2400 ms.
+    expect(inputs.map((i) => i.wallMs)).toEqual([0, 1_200, 2_400]);
     expect(inputs[1]).toMatchObject({
       wallMs: 1_200,
       simMs: T0 + 1_200 * 60,
@@ -250,9 +251,17 @@ describe('PacerDuty', () => {
       faultsInProgress: true,
       queueSize: 7,
     });
-    // Each decision sees the latency since the one before.
-    expect(inputs[0]!.p95Ms).toBeGreaterThan(300);
+    // The first decision reads nothing of the machine or the latency: that interval was the
+    // set-up's (processes starting), not the rehearsal's.
+    expect(inputs[0]).toMatchObject({
+      p95Ms: undefined,
+      cpuBusy: undefined,
+      saturation: [],
+      stallAlone: false,
+    });
+    // Each decision sees the latency since the one before: the set-up's samples are gone.
     expect(inputs[1]!.p95Ms).toBeUndefined();
+    expect(inputs[2]!.p95Ms).toBeGreaterThan(300);
   });
 
   it('tells the world and the load about a new speed, and ignores changes under 2 %', async () => {
