@@ -228,6 +228,26 @@ describe('the report', () => {
     expect(summary.measurement).toBeUndefined();
   });
 
+  it('summarizes a run stopped before its first request (Ctrl-C while users were created)', () => {
+    const stopped = record();
+    stopped.latency = { all: undefined };
+    stopped.measurement = {
+      thresholds: { maxCpuBusy: 0.95, maxEventLoopLagMs: 50, maxProcessCoreBusy: 0.9, minHeadroomShare: 0.8 },
+      latencyWithHeadroom: {},
+      saturated: [],
+      intervals: { total: 0, withHeadroom: 0 },
+    };
+    const out = summarize({
+      scenarioFile: 'x.ts',
+      record: stopped,
+      verdicts,
+      topology: designTopology,
+      aborted: true,
+    });
+    expect(out.measurement?.countedShare).toEqual({});
+    expect(out.aborted).toBe(true);
+  });
+
   it('writes the folder whole or not at all', () => {
     const broken = reportDirFor(root, 'broken', new Date('2026-11-24T23:00:00Z'));
     expect(() =>

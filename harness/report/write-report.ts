@@ -153,12 +153,13 @@ const findingsFields = (r: FindingsResult) => ({
 function measurementSummary(record: RunRecord): MeasurementSummary {
   const measurement = record.measurement!;
   const countedShare: MeasurementSummary['countedShare'] = {};
+  // A run stopped before its first request has no summary at all (`all: undefined`).
   for (const [metric, all] of Object.entries(record.latency) as [
     LatencyMetric | 'all',
-    { count: number },
+    { count: number } | undefined,
   ][]) {
     const counted = measurement.latencyWithHeadroom[metric]?.count ?? 0;
-    if (all.count > 0) countedShare[metric] = Math.round((counted / all.count) * 1_000) / 1_000;
+    if (all && all.count > 0) countedShare[metric] = Math.round((counted / all.count) * 1_000) / 1_000;
   }
   return { ...measurement, countedShare };
 }
