@@ -83,6 +83,8 @@ export class StartedAlb implements AsyncDisposable {
     { requests: number; errors502: number; errors503: number }
   >();
   private listeners: Server[] = [];
+  /** The node addresses it accepts on: NODE_ADDRESSES this machine has. */
+  private hosts: string[] = [];
   /** Every health change of every target, in order: what a fault's timeline reads, never polled. */
   readonly healthHistory: TargetHealthTransition[] = [];
   readonly cookieSecret = randomBytes(16).toString('hex');
@@ -95,9 +97,9 @@ export class StartedAlb implements AsyncDisposable {
     return this.urls[0]!;
   }
 
-  /** One URL per node address, the same port. */
+  /** One URL per node address it accepts on, the same port. */
   get urls(): string[] {
-    return NODE_ADDRESSES.map((host) => `http://${host}:${this.port}`);
+    return this.hosts.map((host) => `http://${host}:${this.port}`);
   }
 
   async start(): Promise<this> {
@@ -121,22 +123,34 @@ export class StartedAlb implements AsyncDisposable {
   private async listen(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        this.port = this.options.port ?? 0;
-        for (const host of NODE_ADDRESSES) {
-          const listener = createServer();
-          this.listeners.push(listener);
-          await new Promise<void>((resolve, reject) => {
-            listener.once('error', reject);
-            listener.listen({ port: this.port, host, backlog: 4_096 }, () => resolve());
-          });
-          this.port = (listener.address() as { port: number }).port;
-        }
+        await this.listenOnNodes();
         return;
       } catch (err) {
         await this.closeListeners();
         const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
         if (!taken || this.options.port !== undefined || attempt === LISTEN_ATTEMPTS) throw err;
       }
+    }
+  }
+
+  private async listenOnNodes(): Promise<void> {
+    this.port = this.options.port ?? 0;
+    this.hosts = [];
+    for (const host of NODE_ADDRESSES) {
+      const listener = createServer();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          listener.once('error', reject);
+          listener.listen({ port: this.port, host, backlog: 4_096 }, () => resolve());
+        });
+      } catch (err) {
+        // A machine without the address (macOS has only 127.0.0.1 on its loopback): fewer nodes.
+        if ((err as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && this.hosts.length > 0) continue;
+        throw err;
+      }
+      this.listeners.push(listener);
+      this.hosts.push(host);
+      this.port = (listener.address() as { port: number }).port;
     }
   }
 
