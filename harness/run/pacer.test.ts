@@ -366,6 +366,29 @@ describe('ClockPacer: valid measurement first', () => {
     expect(scale).toBe(30);
   });
 
+  it('remembers no speed that ran out of headroom in the cold start: the processes were compiling', () => {
+    const afterColdSaturation = (coldMs: number) => {
+      const pacer = pacer30({
+        arrivalsSimMs: [],
+        initialJoinsPerSecond: 150,
+        coldStart: { wallMs: coldMs, share: 0.3 },
+      });
+      const saturation = ['CPU 100 %'];
+      pacer.next(input({ wallMs: 0, cpuBusy: 0.5 }));
+      const slowed = pacer.next(input({ wallMs: 2_000, cpuBusy: 1, saturation })).scale;
+      let scale = 0;
+      // Then calm seconds on a CPU half busy, within the half minute's memory.
+      for (let s = 3; s <= 15; s++) scale = pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.5 })).scale;
+      return { slowed, scale };
+    };
+    // Saturated at 2 s, within a 5 s cold start: slowed all the same, then back up to 30×.
+    const cold = afterColdSaturation(5_000);
+    expect(cold.slowed).toBeLessThan(30);
+    expect(cold.scale).toBe(30);
+    // The same saturation after a 1 s cold start: held under 0.9 × the speed it happened at.
+    expect(afterColdSaturation(1_000).scale).toBeLessThanOrEqual(27);
+  });
+
   it('stops rising on a busy CPU while the run’s samples with headroom come near the verdict’s share', () => {
     const afterCalm = (headroomShare: number | undefined, cpuBusy: number) => {
       const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150, minHeadroomShare: 0.8 });
