@@ -25,7 +25,7 @@ const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
  * nodes (one per AZ at least) and clients spread over them. On one address, a 25,000-user peak
  * met a cliff of the machine, not of the design: past ~14,000 connections from one address to one
  * address and port, Linux's search for a free ephemeral port walks the used ones, and a connect
- * took 500–800 µs of system CPU instead of 10–25 (measured here, kernel 6.18).
+ * took 500–800 µs of system CPU instead of 10–30 (bench/connect-cliff.ts; kernel 6.18).
  */
 export const NODE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
 /** Ports tried when another process holds the first one chosen on one of the other addresses. */
