@@ -204,26 +204,29 @@ describe('the report', () => {
     expect([EXIT_CODES.passed, EXIT_CODES.failed, EXIT_CODES.inconclusive]).toEqual([0, 1, 3]);
   });
 
+  /** A run's measurement record: the default thresholds, nothing saturated. */
+  const measurement = (
+    latencyWithHeadroom: NonNullable<RunRecord['measurement']>['latencyWithHeadroom'],
+    intervals: NonNullable<RunRecord['measurement']>['intervals'],
+  ): NonNullable<RunRecord['measurement']> => ({
+    thresholds: { maxCpuBusy: 0.95, maxEventLoopLagMs: 50, maxProcessCoreBusy: 0.9, minHeadroomShare: 0.8 },
+    latencyWithHeadroom,
+    saturated: [],
+    intervals,
+  });
+  const summarizeRun = (run: RunRecord, aborted: boolean) =>
+    summarize({ scenarioFile: 'x.ts', record: run, verdicts, topology: designTopology, aborted });
+
   it('states the share of each latency metric counted with headroom', () => {
     const measured = record();
     measured.latency = {
       all: { count: 1_000, p50Ms: 10, p90Ms: 50, p95Ms: 509, p99Ms: 900, maxMs: 1_000, meanMs: 30 },
     };
-    measured.measurement = {
-      thresholds: { maxCpuBusy: 0.95, maxEventLoopLagMs: 50, maxProcessCoreBusy: 0.9, minHeadroomShare: 0.8 },
-      latencyWithHeadroom: {
-        all: { count: 620, p50Ms: 10, p90Ms: 50, p95Ms: 120, p99Ms: 300, maxMs: 400, meanMs: 20 },
-      },
-      saturated: [],
-      intervals: { total: 100, withHeadroom: 70 },
-    };
-    const out = summarize({
-      scenarioFile: 'x.ts',
-      record: measured,
-      verdicts,
-      topology: designTopology,
-      aborted: false,
-    });
+    measured.measurement = measurement(
+      { all: { count: 620, p50Ms: 10, p90Ms: 50, p95Ms: 120, p99Ms: 300, maxMs: 400, meanMs: 20 } },
+      { total: 100, withHeadroom: 70 },
+    );
+    const out = summarizeRun(measured, false);
     expect(out.measurement?.countedShare).toEqual({ all: 0.62 });
     expect(summary.measurement).toBeUndefined();
   });
@@ -231,19 +234,8 @@ describe('the report', () => {
   it('summarizes a run stopped before its first request (Ctrl-C while users were created)', () => {
     const stopped = record();
     stopped.latency = { all: undefined };
-    stopped.measurement = {
-      thresholds: { maxCpuBusy: 0.95, maxEventLoopLagMs: 50, maxProcessCoreBusy: 0.9, minHeadroomShare: 0.8 },
-      latencyWithHeadroom: {},
-      saturated: [],
-      intervals: { total: 0, withHeadroom: 0 },
-    };
-    const out = summarize({
-      scenarioFile: 'x.ts',
-      record: stopped,
-      verdicts,
-      topology: designTopology,
-      aborted: true,
-    });
+    stopped.measurement = measurement({}, { total: 0, withHeadroom: 0 });
+    const out = summarizeRun(stopped, true);
     expect(out.measurement?.countedShare).toEqual({});
     expect(out.aborted).toBe(true);
   });
