@@ -9,11 +9,13 @@ import { createServer } from 'node:net';
  */
 function candidateRange(): [number, number] {
   try {
-    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
       .trim()
       .split(/\s+/)
       .map(Number);
+    // The larger gap outside the ephemeral range: below it (the usual 32768-60999) or above it.
     if (low && low > 12_000) return [10_000, low - 1];
+    if (high && high < 63_000) return [high + 1, 65_535];
   } catch {
     // not Linux: fall back to the OS's choice below
   }

@@ -10,7 +10,6 @@ import { chownSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type ProxyHost, type ProxyRoute, startProxyHost } from './fault-proxy/proxy-host.ts';
-import { freePort } from './ports.ts';
 import {
   baseSettings,
   launchPrepared,
@@ -90,20 +89,24 @@ function writeAutoConf(prepared: PreparedPostgres, settings: Record<string, stri
 }
 
 /**
- * Makes a prepared folder a standby of the writer, streaming from `streamFrom`. Both are copies
- * of the same template, made before either starts: the replica begins at the template's last
- * checkpoint, which the writer's WAL continues (a cold copy is a base backup).
+ * Gives the replica the writer's data. Both are copies of the same template, made before either
+ * starts: the replica begins at the template's last checkpoint, which the writer's WAL continues
+ * (a cold copy is a base backup).
  */
-async function makeStandby(
-  replica: PreparedPostgres,
-  writer: PreparedPostgres,
-  streamFrom: { port: number },
-): Promise<void> {
+async function copyForStandby(replica: PreparedPostgres, writer: PreparedPostgres): Promise<void> {
   if (writer.source === 'initdb' || replica.source !== writer.source) {
     // No shared template (the cache folder is not writable): the replica is a copy of the writer's.
     rmSync(replica.dataDir, { recursive: true, force: true });
     await execFileAsync('cp', ['-a', writer.dataDir, replica.dataDir]);
   }
+}
+
+/** Makes the (copied) replica a standby that streams from `streamFrom`. */
+function configureStandby(
+  replica: PreparedPostgres,
+  writer: PreparedPostgres,
+  streamFrom: { port: number },
+): void {
   // The walreceiver names itself after cluster_name, which synchronous_standby_names matches.
   writeAutoConf(replica, {
     primary_conninfo: `host=127.0.0.1 port=${streamFrom.port} user=${writer.user} application_name=${REPLICA_APPLICATION_NAME}`,
@@ -139,40 +142,44 @@ export async function startPostgresCluster(
   let replicationPath: ProxyRoute | undefined;
   let adminEndpoint: ProxyRoute | undefined;
   try {
-    // The replication route's port is chosen ahead: the replica is told of it before the fault
-    // proxy (which may still be starting) opens it; until then the replica retries.
-    const replicationPort = await freePort();
-    await makeStandby(replicaPrepared, writerPrepared, { port: replicationPort });
+    // The copy is taken before the writer runs (a cold copy is a base backup).
+    await copyForStandby(replicaPrepared, writerPrepared);
     // Synchronous from the first start: no commit is confirmed before the replica has it.
     if (synchronous) writeAutoConf(writerPrepared, { synchronous_standby_names: REPLICA_APPLICATION_NAME });
     const settings = baseSettings(false);
-    const [proxied, writerStart, replicaStart] = await Promise.allSettled([
-      (async () => {
-        if (!options.proxies) ownProxies = await startProxyHost();
-        const proxies = (options.proxies ?? ownProxies)!;
-        const route = await proxies.route(
-          `${prefix}-replication`,
-          { host: '127.0.0.1', port: writerPrepared.port },
-          { port: replicationPort },
-        );
-        return { proxies, route };
-      })(),
+    // The replication route is bound before the replica learns its port: a port chosen ahead and
+    // bound later can be taken in between (CI saw EADDRINUSE on one).
+    const proxied = (async () => {
+      if (!options.proxies) ownProxies = await startProxyHost();
+      const proxies = (options.proxies ?? ownProxies)!;
+      const route = await proxies.route(`${prefix}-replication`, {
+        host: '127.0.0.1',
+        port: writerPrepared.port,
+      });
+      return { proxies, route };
+    })();
+    const [proxiedStart, writerStart, replicaStart] = await Promise.allSettled([
+      proxied,
       launchPrepared(writerPrepared, { settings, log: options.log }),
-      launchPrepared(replicaPrepared, {
-        // The replica may start before the writer answers: retry its stream every 100 ms, not 5 s.
-        settings: {
-          ...settings,
-          cluster_name: REPLICA_APPLICATION_NAME,
-          wal_retrieve_retry_interval: '100ms',
-        },
-        log: options.log,
-      }),
+      (async () => {
+        const { route } = await proxied;
+        configureStandby(replicaPrepared, writerPrepared, { port: route.port });
+        return launchPrepared(replicaPrepared, {
+          // The replica may start before the writer answers: retry its stream every 100 ms, not 5 s.
+          settings: {
+            ...settings,
+            cluster_name: REPLICA_APPLICATION_NAME,
+            wal_retrieve_retry_interval: '100ms',
+          },
+          log: options.log,
+        });
+      })(),
     ]);
     if (writerStart.status === 'fulfilled') startedWriter = writerStart.value;
     if (replicaStart.status === 'fulfilled') startedReplica = replicaStart.value;
-    for (const r of [proxied, writerStart, replicaStart]) if (r.status === 'rejected') throw r.reason;
+    for (const r of [proxiedStart, writerStart, replicaStart]) if (r.status === 'rejected') throw r.reason;
     const { proxies, route } = (
-      proxied as PromiseFulfilledResult<{ proxies: Pick<ProxyHost, 'route'>; route: ProxyRoute }>
+      proxiedStart as PromiseFulfilledResult<{ proxies: Pick<ProxyHost, 'route'>; route: ProxyRoute }>
     ).value;
     replicationPath = route;
     const primary = startedWriter!;

@@ -8,7 +8,7 @@ import { designTopology } from '../../infra/topology.ts';
 import { localBackend } from '../backends/local/local-backend.ts';
 import { ScaledClock } from '../clock/clock.ts';
 import type { FaultRecord } from '../report/run-record.ts';
-import { descendantsOf, isAlive } from '../run/process-tree.ts';
+import { commandLineOf, descendantsOf, isAlive } from '../run/process-tree.ts';
 import { type StartedTopology, startLocalTopology } from '../topology/local-topology.ts';
 import { FaultError } from './inject.ts';
 
@@ -28,8 +28,11 @@ async function startWorld(): Promise<StartedTopology> {
   return world;
 }
 
+/** The bundler's service, started when a cold cache builds the world's bundles: this process's, not the world's. */
+const isBundlerService = (pid: number) => /esbuild.* --service=/.test(commandLineOf(pid));
+
 afterEach(async () => {
-  const pids = descendantsOf(process.pid);
+  const pids = descendantsOf(process.pid).filter((pid) => !isBundlerService(pid));
   await world?.stop();
   world = undefined;
   // No process of the world outlives it.

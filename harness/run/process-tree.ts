@@ -29,6 +29,15 @@ export function descendantsOf(root: number): number[] {
   return out;
 }
 
+/** The process's command line, arguments joined by spaces ('' once it is gone). */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
