@@ -88,6 +88,11 @@ const envSchema = z
      */
     QUEUE_UPDATE_SIMULATED_MS: z.coerce.number().int().min(50).default(1_000),
     /**
+     * Wall ms between Engine.IO pings to each Socket.IO client (Socket.IO's 25 s in production);
+     * a peer that stops answering is dropped within this plus the 20 s ping timeout. @default 25000
+     */
+    SOCKET_PING_INTERVAL_MS: z.coerce.number().int().min(1_000).default(25_000),
+    /**
      * On SIGTERM, /health answers 503 this long before the listener closes, so the load balancer
      * sees the instance leave rather than finding its port shut. @default 2000
      */
@@ -190,6 +195,7 @@ export interface AppConfig {
   admissionTickMs: number;
   queueUpdateMs: number;
   queueUpdateSimulatedMs: number;
+  socketPingIntervalMs: number;
   drainTimeoutMs: number;
   drainNoticeMs: number;
   maxBody: string;
@@ -254,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     admissionTickMs: e.ADMISSION_TICK_MS,
     queueUpdateMs: e.QUEUE_UPDATE_MS,
     queueUpdateSimulatedMs: e.QUEUE_UPDATE_SIMULATED_MS,
+    socketPingIntervalMs: e.SOCKET_PING_INTERVAL_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     drainNoticeMs: e.DRAIN_NOTICE_MS,
     maxBody: e.MAX_BODY,

@@ -10,6 +10,7 @@ import type { StartedTiketiServer } from './server.ts';
 import {
   api,
   connect,
+  connected,
   type DataTier,
   nextEvent,
   startDataTier,
@@ -126,6 +127,28 @@ describe('Socket.IO across instances', () => {
     } finally {
       redis.disconnect();
       await db.end();
+    }
+  });
+
+  it('pings its clients every SOCKET_PING_INTERVAL_MS (the emulator lengthens it), 25 s by default', async () => {
+    const quick = await startInstance(tier, { INSTANCE_ID: 'app-ping', SOCKET_PING_INTERVAL_MS: '1000' });
+    const onQuick = connect(quick.url, { token: users[1]!.token });
+    const onDefault = connect(a.url, { token: users[2]!.token });
+    try {
+      await Promise.all([connected(onQuick), connected(onDefault)]);
+      const pings = { quick: [] as number[], default: [] as number[] };
+      onQuick.io.engine.on('ping', () => pings.quick.push(Date.now()));
+      onDefault.io.engine.on('ping', () => pings.default.push(Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, 2_300));
+      expect(pings.quick.length).toBeGreaterThanOrEqual(2);
+      const gap = pings.quick[1]! - pings.quick[0]!;
+      expect(gap).toBeGreaterThan(800);
+      expect(gap).toBeLessThan(1_500);
+      expect(pings.default).toEqual([]);
+    } finally {
+      onQuick.close();
+      onDefault.close();
+      await quick.close();
     }
   });
 

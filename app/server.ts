@@ -147,6 +147,7 @@ export async function startTiketiServer(
     log,
     queueUpdateMs: config.queueUpdateMs,
     queueUpdateSimulatedMs: config.queueUpdateSimulatedMs,
+    pingIntervalMs: config.socketPingIntervalMs,
     timeScale,
     limits,
     rateLimits,

@@ -88,6 +88,8 @@ export interface RealtimeOptions {
   queueUpdateMs: number;
   /** App-time ms between position updates. */
   queueUpdateSimulatedMs: number;
+  /** Wall ms between Engine.IO pings to each client. */
+  pingIntervalMs: number;
   timeScale: TimeScale;
   limits: Limits;
   rateLimits: RateLimits;
@@ -249,7 +251,7 @@ export class Realtime {
     this.io = new Server(options.httpServer, {
       adapter: createRedisAdapter(options.pubClient, options.subClient),
       serveClient: true,
-      pingInterval: 25_000,
+      pingInterval: options.pingIntervalMs,
       pingTimeout: 20_000,
       // engine.io's 1 MB and 45 s were sized for anything; the app's messages are a few bytes.
       maxHttpBufferSize: limits.socketMaxMessageBytes,

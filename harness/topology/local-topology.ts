@@ -52,6 +52,15 @@ export const TIME_SCALE_KEY = 'tiketi-sim:time-scale';
  * whatever the clock's speed, and the clock could never slow the load down.
  */
 const QUEUE_UPDATE_SIMULATED_MS = 20_000;
+/**
+ * Engine.IO pings every 120 wall seconds here instead of production's 25. A ping finds a peer
+ * that went silent without closing; no rehearsal here leaves one for long (a killed instance's
+ * sockets close, a drained one closes them, a fault's partition is reverted within its minutes),
+ * while 25,000 sockets pinged every 25 s are 1,000 round trips a wall second through the ALB
+ * whatever the clock's speed: the more the clock slows, the more of each simulated second they
+ * take (docs/performance.md).
+ */
+const SOCKET_PING_INTERVAL_MS = 120_000;
 
 export interface LocalTopologyOptions {
   topology: Topology;
@@ -261,6 +270,7 @@ function createFleet(
     ...queueEnvironment(topology.queue),
     TIME_SCALE: `redis:${TIME_SCALE_KEY}`,
     QUEUE_UPDATE_SIMULATED_MS: String(QUEUE_UPDATE_SIMULATED_MS),
+    SOCKET_PING_INTERVAL_MS: String(SOCKET_PING_INTERVAL_MS),
     LOG_LEVEL: 'warn',
     DRAIN_NOTICE_MS: '500',
     // The scenario's limits (its `topology` override merged on the design's).
