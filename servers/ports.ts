@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
- * Where to look for ports for the servers we start: below the kernel's ephemeral range. A port
+ * Where to look for ports for the servers we start: outside the kernel's ephemeral range. A port
  * the OS hands to `listen(0)` callers (proxies, the ALB, outgoing connections) comes from that
  * range, so a port picked here and released for a moment cannot be taken by them before the
  * server binds it.
