@@ -287,6 +287,33 @@ describe('PacerDuty', () => {
 });
 
 describe('Sampler', () => {
+  it('estimates the queue between samples from the joins and admissions the load saw', async () => {
+    const clock = new ManualClock(T0);
+    const world = new FakeWorld(clock);
+    const load = new FakeLoad(clock);
+    const sampler = new Sampler({
+      world,
+      load,
+      startSimMs: T0,
+      endSimMs: T0 + 10 * MINUTE,
+      salesOpenSimMs: T0 + 2 * MINUTE,
+      users: 300,
+      speed: { scale: 30, limitedBy: 'requested' },
+      wallNow: () => 0,
+      wallStartMs: 0,
+      progress: () => undefined,
+    });
+    expect(sampler.queueEstimate(load.totals())).toBeUndefined();
+    load.current.joined = 200;
+    world.queueSize = 200;
+    clock.advance(MINUTE);
+    await sampler.tick(clock.now());
+    // 50 more joined and 120 were admitted since the sample: 130 wait, not the sample's 200.
+    expect(sampler.queueEstimate({ joined: 250, admitted: 120 })).toBe(130);
+    // More admissions heard of than users known to wait: none wait, never fewer.
+    expect(sampler.queueEstimate({ joined: 200, admitted: 260 })).toBe(0);
+  });
+
   it('samples every simulated minute up to the end, with the load of that minute', async () => {
     const clock = new ManualClock(T0);
     const world = new FakeWorld(clock);

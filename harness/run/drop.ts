@@ -160,7 +160,7 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     faultsInProgress: () => faults.inProgress,
     faultSpeedLimit: (nowSimMs, scale) => faults.speedLimit(nowSimMs, scale),
     fastestScale: idleScaleOf(plan),
-    queueSize: () => sampler.lastQueueSize,
+    queueSize: () => sampler.queueEstimate(load.totals()),
     measure: (nowSimMs) => measurement.take(nowSimMs),
     activityInFlight: () => activityInFlight(sampler.samples.at(-1)),
     wallNow: Date.now,

@@ -264,6 +264,33 @@ describe('ClockPacer', () => {
     expect(draining.scale).toBeCloseTo(7.04, 1);
   });
 
+  it('plans no more admissions than there are users to admit', () => {
+    const pacer = pacer30({
+      arrivalsSimMs: [],
+      initialJoinsPerSecond: 200,
+      admissionsPerSimSecond: 50,
+    });
+    // 100 queued: at most 50 joins' worth ahead, within a second of 0.8 × 200.
+    expect(pacer.next(input({ queueSize: 100 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
+    // 5,000 queued: the design's rate fills the lookahead.
+    const draining = pacer.next(input({ wallMs: 1_000, queueSize: 5_000 }));
+    expect(draining.limitedBy).toBe('arrivals');
+    expect(draining.scale).toBeCloseTo(7.04, 1);
+  });
+
+  it('counts users still due among those to admit', () => {
+    // 100 queued, 600 more due over the next 150 simulated seconds (5 wall s at 30×): 600 joins
+    // and 50 admitted fit in 0.8 × 200 × 5 + 80 a second at a time; with the 600 admitted too, not.
+    const pacer = pacer30({
+      arrivalsSimMs: spread(0, 150_000, 600),
+      initialJoinsPerSecond: 200,
+      admissionsPerSimSecond: 50,
+    });
+    const due = pacer.next(input({ queueSize: 100 }));
+    expect(due.limitedBy).toBe('arrivals');
+    expect(due.scale).toBeLessThan(30);
+  });
+
   it('is already slow when sales open: the lookahead sees the admissions coming', () => {
     // Users queued before sales open at 10 simulated minutes; no arrivals after.
     const salesOpenSimMs = 10 * MINUTE;

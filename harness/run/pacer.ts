@@ -109,7 +109,12 @@ export interface PacerInput {
    */
   cpuBusy?: number;
   faultsInProgress: boolean;
-  /** Users waiting in the queue, as last observed. Admissions are planned for while any wait or are yet to come. */
+  /**
+   * Users waiting in the queue, as last observed (or estimated since). Admissions are planned for
+   * while any wait or are yet to come, and never more of them than there are users to admit: the
+   * design's 50 a second, planned for a smoke test's 200 users over a 150 s lookahead, held it at
+   * 2× for 40 wall seconds after its queue had emptied in 4 simulated ones.
+   */
   queueSize?: number;
   /**
    * What took the machine's headroom over the last interval (`saturation()`), empty when it had
@@ -267,10 +272,8 @@ export class ClockPacer {
     let scale = requestedScale;
     let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : (holding?.by ?? 'requested');
     const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
-    const admissions = usersWait
-      ? (this.options.admissionsPerSimSecond ?? 0) * (this.options.admissionCost ?? 0.5)
-      : 0;
-    const arrivalsCap = this.fastestKeepingUp(input, requestedScale, admissions, backlog);
+    const admissionsPerSimSecond = usersWait ? (this.options.admissionsPerSimSecond ?? 0) : 0;
+    const arrivalsCap = this.fastestKeepingUp(input, requestedScale, admissionsPerSimSecond, backlog);
     if (arrivalsCap < scale) {
       scale = arrivalsCap;
       limitedBy = 'arrivals';
@@ -536,7 +539,8 @@ export class ClockPacer {
    * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
    * machine answers by then plus half a second's worth not yet taken by the present backlog. The
    * window is read at the very speed considered (a burst 60 simulated seconds away matters at
-   * 30×, not yet at 2×), so the search is a bisection.
+   * 30×, not yet at 2×), so the search is a bisection. Admissions count at `admissionCost`, and
+   * no more of them than there are users to admit (`admissible`).
    */
   private fastestKeepingUp(
     input: PacerInput,
@@ -550,12 +554,17 @@ export class ClockPacer {
     const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
+    const admissionCost = this.options.admissionCost ?? 0.5;
     const from = this.firstAtOrAfter(simMs);
     const keepsUp = (scale: number) => {
       for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
         const endMs = simMs + slice * sliceWallMs * scale;
         const admittingMs = Math.max(0, endMs - Math.max(simMs, salesOpenSimMs));
-        const load = this.firstAtOrAfter(endMs) - from + (admissionsPerSimSecond * admittingMs) / 1_000;
+        const admissions = Math.min(
+          (admissionsPerSimSecond * admittingMs) / 1_000,
+          this.admissible(input, endMs, backlog),
+        );
+        const load = this.firstAtOrAfter(endMs) - from + admissionCost * admissions;
         if (load > (perSecond * slice * sliceWallMs) / 1_000 + headroom) return false;
       }
       return true;
@@ -569,6 +578,15 @@ export class ClockPacer {
       else fast = middle;
     }
     return slow;
+  }
+
+  /**
+   * The most users that can be admitted by `endMs`: those queued now, those due until then, and
+   * those sent whose join is not answered yet. Unbounded while the queue is unknown.
+   */
+  private admissible(input: PacerInput, endMs: number, backlog: number): number {
+    if (input.queueSize === undefined) return Number.POSITIVE_INFINITY;
+    return input.queueSize + this.firstAtOrAfter(endMs) - this.firstAtOrAfter(input.simMs) + backlog;
   }
 
   private firstAtOrAfter(simMs: number): number {

@@ -57,6 +57,19 @@ export class Sampler implements DropDuty {
     return this.taken.at(-1)?.queueSize;
   }
 
+  /**
+   * Users waiting in the queue now, as far as the load tells: the last sample's, plus the joins
+   * answered since, less the admissions the load heard of since. Never fewer than wait (an
+   * admission not heard of yet keeps its user counted); undefined before the first sample.
+   */
+  queueEstimate(totals: Pick<DropLoadTotals, 'joined' | 'admitted'>): number | undefined {
+    const last = this.taken.at(-1);
+    if (!last) return undefined;
+    const joined = totals.joined - this.lastTotals.joined;
+    const admitted = totals.admitted - this.lastTotals.admitted;
+    return Math.max(0, last.queueSize + joined - admitted);
+  }
+
   async tick(nowSimMs: number): Promise<void> {
     while (nowSimMs >= this.nextSampleSimMs && this.nextSampleSimMs <= this.options.endSimMs) {
       await this.sampleAt(this.nextSampleSimMs);
