@@ -130,6 +130,39 @@ describe('Socket.IO across instances', () => {
     }
   });
 
+  it('gathers seat changes over SEAT_BATCH_SIMULATED_MS of app time: slower on a slowed clock', async () => {
+    // A simulated second at 0.5×: two wall seconds per batch (the default: 200 ms).
+    const slow = await startInstance(tier, {
+      INSTANCE_ID: 'app-slow-seats',
+      TIME_SCALE: '0.5',
+      SEAT_BATCH_SIMULATED_MS: '1000',
+    });
+    const db = testPool(tier.postgres.url);
+    const redis = createRedis({ kind: 'url', url: tier.redis.url }, pino({ level: 'silent' }), 'test');
+    const shopper = connect(slow.url, { token: users[5]!.token, eventId: 'batched' });
+    try {
+      await seedDemoEvent(db, redis, { eventId: 'batched', seats: 5, openSales: true });
+      const admitted = nextEvent(shopper, 'queue:admitted');
+      await api(slow.url, 'POST', '/api/events/batched/queue', { token: users[5]!.token });
+      await admitted;
+      const arrivals: { atMs: number; message: SeatsChanged }[] = [];
+      shopper.on('seats:changed', (message: SeatsChanged) => arrivals.push({ atMs: Date.now(), message }));
+      const firstChangeAt = Date.now();
+      slow.realtime.broadcastSeats('held', 'batched', ['VIP-1-1']);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      slow.realtime.broadcastSeats('held', 'batched', ['VIP-1-2']);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // Both changes in one message, about 2 s after the first (200 ms would have sent two).
+      expect(arrivals.map((a) => a.message.held.toSorted())).toEqual([['VIP-1-1', 'VIP-1-2']]);
+      expect(arrivals[0]!.atMs - firstChangeAt).toBeGreaterThanOrEqual(1_500);
+    } finally {
+      shopper.close();
+      redis.disconnect();
+      await db.end();
+      await slow.close();
+    }
+  });
+
   it('pings its clients every SOCKET_PING_INTERVAL_MS (the emulator lengthens it), 25 s by default', async () => {
     const quick = await startInstance(tier, { INSTANCE_ID: 'app-ping', SOCKET_PING_INTERVAL_MS: '1000' });
     const onQuick = connect(quick.url, { token: users[1]!.token });

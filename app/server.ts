@@ -147,6 +147,7 @@ export async function startTiketiServer(
     log,
     queueUpdateMs: config.queueUpdateMs,
     queueUpdateSimulatedMs: config.queueUpdateSimulatedMs,
+    seatBatchSimulatedMs: config.seatBatchSimulatedMs,
     pingIntervalMs: config.socketPingIntervalMs,
     timeScale,
     limits,

@@ -12,9 +12,11 @@
  * Seat changes go to `event:<id>`, the room of the event's shoppers: a socket joins it once its
  * user is admitted. 25,000 queued users do not need every hold of a seat map they cannot touch
  * yet. Changes are coalesced for the whole fleet: each instance publishes its own changes to the
- * others once per `SEAT_BATCH_MS`, merges what it hears into one buffer, and sends its shoppers
- * one `seats:changed` (each seat's latest status) per `SEAT_BATCH_MS` — not one message per kind
- * per instance (with 6 instances that was 12 frames per shopper per flush, 89 % of all frames).
+ * others once per batch, merges what it hears into one buffer, and sends its shoppers one
+ * `seats:changed` (each seat's latest status) per batch — not one message per kind per instance
+ * (with 6 instances that was 12 frames per shopper per flush, 89 % of all frames). A batch lasts
+ * `seatBatchSimulatedMs` of the app's time and at least `SEAT_BATCH_MS` of wall time: 200 ms in
+ * production; on a slowed emulator clock the messages slow down with it.
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
@@ -88,6 +90,8 @@ export interface RealtimeOptions {
   queueUpdateMs: number;
   /** App-time ms between position updates. */
   queueUpdateSimulatedMs: number;
+  /** App-time ms over which seat changes are gathered into one message, at least SEAT_BATCH_MS of wall time. */
+  seatBatchSimulatedMs: number;
   /** Wall ms between Engine.IO pings to each client. */
   pingIntervalMs: number;
   timeScale: TimeScale;
@@ -139,6 +143,7 @@ const LOG_START_SLACK_MS = 5_000;
 
 const ADMITTED_CHANNEL = 'tiketi:admitted';
 const SEATS_CHANNEL = 'tiketi:seats';
+/** The shortest wall time over which seat changes are gathered: production's batch. */
 const SEAT_BATCH_MS = 200;
 export type SeatStatus = 'available' | 'held' | 'sold';
 
@@ -681,7 +686,11 @@ export class Realtime {
   }
 
   private scheduleSeatFlush(): void {
-    this.seatFlush ??= setTimeout(() => this.flushSeats(), SEAT_BATCH_MS);
+    const { seatBatchSimulatedMs, timeScale } = this.options;
+    this.seatFlush ??= setTimeout(
+      () => this.flushSeats(),
+      Math.max(SEAT_BATCH_MS, seatBatchSimulatedMs / timeScale.current()),
+    );
   }
 
   private flushSeats(): void {

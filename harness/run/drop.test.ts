@@ -9,7 +9,7 @@ import { FaultScheduler } from './fault-scheduler.ts';
 import { ClockPacer, type PacerDecision, type PacerInput } from './pacer.ts';
 import { PacerDuty, type PacerDutyOptions } from './pacer-duty.ts';
 import { SalesOpener } from './sales-opener.ts';
-import { type Progress, Sampler } from './sampler.ts';
+import { type Progress, Sampler, type SamplerOptions } from './sampler.ts';
 
 const MINUTE = 60_000;
 const T0 = Date.parse('2025-11-26T20:00:00Z');
@@ -287,22 +287,28 @@ describe('PacerDuty', () => {
 });
 
 describe('Sampler', () => {
+  /** A sampler of three simulated minutes from T0 (sales open at the second), at 60×. */
+  function samplerOf(world: FakeWorld, load: FakeLoad, over: Partial<SamplerOptions> = {}): Sampler {
+    return new Sampler({
+      world,
+      load,
+      startSimMs: T0,
+      endSimMs: T0 + 3 * MINUTE,
+      salesOpenSimMs: T0 + 2 * MINUTE,
+      users: 10,
+      speed: { scale: 60, limitedBy: 'backlog' },
+      wallNow: () => 4_500,
+      wallStartMs: 1_000,
+      progress: () => undefined,
+      ...over,
+    });
+  }
+
   it('estimates the queue between samples from the joins and admissions the load saw', async () => {
     const clock = new ManualClock(T0);
     const world = new FakeWorld(clock);
     const load = new FakeLoad(clock);
-    const sampler = new Sampler({
-      world,
-      load,
-      startSimMs: T0,
-      endSimMs: T0 + 10 * MINUTE,
-      salesOpenSimMs: T0 + 2 * MINUTE,
-      users: 300,
-      speed: { scale: 30, limitedBy: 'requested' },
-      wallNow: () => 0,
-      wallStartMs: 0,
-      progress: () => undefined,
-    });
+    const sampler = samplerOf(world, load);
     expect(sampler.queueEstimate(load.totals())).toBeUndefined();
     load.current.joined = 200;
     world.queueSize = 200;
@@ -320,18 +326,7 @@ describe('Sampler', () => {
     const load = new FakeLoad(clock);
     load.current.requests = 100; // before the drop: not the first minute's
     const progress: Progress[] = [];
-    const sampler = new Sampler({
-      world,
-      load,
-      startSimMs: T0,
-      endSimMs: T0 + 3 * MINUTE,
-      salesOpenSimMs: T0 + 2 * MINUTE,
-      users: 10,
-      speed: { scale: 60, limitedBy: 'backlog' },
-      wallNow: () => 4_500,
-      wallStartMs: 1_000,
-      progress: (p) => progress.push(p),
-    });
+    const sampler = samplerOf(world, load, { progress: (p) => progress.push(p) });
     load.current.requests = 130;
     load.current.joined = 4;
     load.intervalLatencyMs = [50];
