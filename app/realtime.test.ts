@@ -110,7 +110,7 @@ describe('Socket.IO across instances', () => {
       const waiting = users[4]!;
       await api(a.url, 'POST', '/api/events/lost/queue', { token: waiting.token });
       const onB = connect(b.url, { token: waiting.token, eventId: 'lost' });
-      await nextEvent(onB, 'queue:update');
+      await nextEvent(onB, 'session:state');
       // Admitted as the admitter does it (queue → active set), with neither notice nor log entry:
       // the defence behind the admission log (app/lost-notices.test.ts covers the log itself).
       const until = Date.now() + 60_000;
@@ -283,7 +283,7 @@ describe('Socket.IO across instances', () => {
       await api(a.url, 'POST', '/api/events/moving/queue', { token: front.token });
       await api(a.url, 'POST', '/api/events/moving/queue', { token: back.token });
       const socket = connect(b.url, { token: back.token, eventId: 'moving' });
-      expect(await nextEvent(socket, 'queue:update')).toMatchObject({ position: 2, queueSize: 2 });
+      expect(await nextEvent(socket, 'session:state')).toMatchObject({ position: 2, queueSize: 2 });
       const moved = nextEvent<{ position: number; queueSize: number; sentAt: number }>(
         socket,
         'queue:update',

@@ -34,6 +34,7 @@ import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
 import { clientAddress } from '../security/client-address.ts';
 import type { RateLimits } from '../security/rate-limits.ts';
+import { coalesceHandshakeWrites } from './handshake-writes.ts';
 import { createRedisAdapter } from './redis-adapter.ts';
 import { onMessage } from './socket-handlers.ts';
 
@@ -253,6 +254,7 @@ export class Realtime {
   constructor(private readonly options: RealtimeOptions) {
     this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
     const { limits } = options;
+    coalesceHandshakeWrites(options.httpServer);
     this.io = new Server(options.httpServer, {
       adapter: createRedisAdapter(options.pubClient, options.subClient),
       serveClient: true,
@@ -486,12 +488,8 @@ export class Realtime {
       const user = this.users.get(userId);
       // A notice that came during the read is newer than it: the next update tells the position.
       if (user && !admittedNow(user, eventId)) user.lastPosition.set(eventId, status.position);
-      socket.emit('queue:update', {
-        eventId,
-        position: status.position,
-        queueSize: status.queueSize,
-        sentAt,
-      });
+      // The place is in `session:state` below: a `queue:update` beside it was one more frame per
+      // connect for the load balancer to relay and the client to read, telling nothing new.
     } else if (status.state === 'admitted') {
       state.admittedUntil = status.admittedUntil;
       // Told now, on (re)connect: not a notice the position updates need to rescue.

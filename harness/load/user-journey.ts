@@ -244,15 +244,18 @@ async function journey(
     });
     socket.on('session:state', (state: SessionState) => {
       instanceId = state.instanceId;
-      if (!away) return;
-      const lost = stateLost(known, state);
-      ctx.events.reconnect({
-        ...away,
-        reconnectedAtWallMs: Date.now(),
-        stateKept: lost === undefined,
-        ...(lost === undefined ? {} : { stateLost: lost }),
-      });
-      away = undefined;
+      if (away) {
+        const lost = stateLost(known, state);
+        ctx.events.reconnect({
+          ...away,
+          reconnectedAtWallMs: Date.now(),
+          stateKept: lost === undefined,
+          ...(lost === undefined ? {} : { stateLost: lost }),
+        });
+        away = undefined;
+      }
+      // A (re)connect tells the place here, not in a queue:update.
+      if (state.state === 'queued') known.position = state.position;
     });
     socket.on('queue:update', (u: { position: number; sentAt: number }) => {
       ctx.latency.record('socket.delivery', Math.max(0, Date.now() - u.sentAt));

@@ -29,9 +29,14 @@ form.addEventListener('submit', async (event) => {
     positionLine.textContent = `#${joined.position} of ${joined.queueSize}`;
     statusLine.textContent = 'You are in the queue.';
     const socket = io({ auth: { token, eventId: data.eventId }, transports: ['websocket'] });
-    socket.on('queue:update', (u) => {
+    const showPlace = (u) => {
       positionLine.textContent = `#${u.position} of ${u.queueSize}`;
+    };
+    // The place on (re)connect comes in the session's state, later moves in queue:update.
+    socket.on('session:state', (s) => {
+      if (s.state === 'queued') showPlace(s);
     });
+    socket.on('queue:update', showPlace);
     socket.on('queue:admitted', (a) => {
       statusLine.textContent = `Your turn! Shop until ${new Date(a.admittedUntil).toLocaleTimeString()}.`;
       positionLine.textContent = '';
