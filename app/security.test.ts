@@ -4,6 +4,7 @@
  * KDF work for unknown emails (observed through the hasher), logout that disconnects the
  * session's socket on another instance, and the socket limits.
  */
+import { connect as connectTcp } from 'node:net';
 import { pino } from 'pino';
 import { io as connectSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -286,6 +287,9 @@ describe('rate limits, sign-in, logout and socket limits on two instances', () =
     const evil = from('https://evil.example');
     await expect(connected(evil)).rejects.toThrow();
     evil.close();
+    // Refused with an answer that says so, not a reset: the refusal writes it and closes the
+    // socket in the same turn, so nothing may hold the write back (a corked upgrade socket did).
+    expect(await rawUpgrade(a.url, 'https://evil.example')).toMatch(/^HTTP\/1\.1 400 [\s\S]*Forbidden/);
     const site = from('https://tiketi.gg');
     await connected(site);
     site.close();
@@ -332,3 +336,30 @@ describe('KdfGate', () => {
     expect(most).toBe(2);
   });
 });
+
+/** A WebSocket upgrade to Socket.IO from `origin` over a raw socket: everything the server sends until it closes. */
+function rawUpgrade(baseUrl: string, origin: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+    socket.write(
+      [
+        'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1',
+        `Host: ${hostname}:${port}`,
+        `Origin: ${origin}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version: 13',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+  });
+}

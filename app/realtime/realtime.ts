@@ -34,7 +34,6 @@ import type { QueueStatus, WaitingQueue } from '../queue/queue.ts';
 import type { SeatHolds } from '../sales/holds.ts';
 import { clientAddress } from '../security/client-address.ts';
 import type { RateLimits } from '../security/rate-limits.ts';
-import { coalesceHandshakeWrites } from './handshake-writes.ts';
 import { createRedisAdapter } from './redis-adapter.ts';
 import { onMessage } from './socket-handlers.ts';
 
@@ -254,7 +253,6 @@ export class Realtime {
   constructor(private readonly options: RealtimeOptions) {
     this.cadence = new UpdateCadence(options.queueUpdateMs, options.queueUpdateSimulatedMs);
     const { limits } = options;
-    coalesceHandshakeWrites(options.httpServer);
     this.io = new Server(options.httpServer, {
       adapter: createRedisAdapter(options.pubClient, options.subClient),
       serveClient: true,
