@@ -98,7 +98,7 @@ function printRun(index: number, run: RunResult): void {
   const { summary } = run;
   const counted = summary.measurement?.countedShare ?? {};
   console.log(
-    `\nrun ${index + 1}${run.hog ? ' (one-core hog)' : ''}: exit ${run.exitCode} (${summary.outcome}), ${summary.wallSeconds} s rehearsal, ${Math.round(run.commandSeconds)} s command, effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×, latency samples counted: API ${percent(counted.all)}, delivery ${percent(counted['socket.delivery'])}`,
+    `\nrun ${index + 1}${run.hog ? ' (one-core hog)' : ''}: exit ${run.exitCode} (${summary.aborted ? 'ABORTED, left out of the agreement' : summary.outcome}), ${summary.wallSeconds} s rehearsal, ${Math.round(run.commandSeconds)} s command, effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×, latency samples counted: API ${percent(counted.all)}, delivery ${percent(counted['socket.delivery'])}`,
   );
   for (const v of summary.expectations)
     console.log(
@@ -111,7 +111,12 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
-function printAgreement(results: RunResult[]): void {
+function printAgreement(all: RunResult[]): void {
+  // A run stopped before its end judged only part of the drop, and its wall time is not a run's.
+  const results = all.filter((r) => !r.summary.aborted);
+  if (results.length < all.length)
+    console.log(`\n${all.length - results.length} aborted run(s) left out of the agreement and the medians`);
+  if (results.length === 0) return;
   const hogs = results.filter((r) => r.hog).length;
   const which =
     hogs === 0
