@@ -21,9 +21,9 @@ import {
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
 /**
  * 12,500 sockets and a worker's HTTP pool (64 connections) stay well under the 20,000 open files
- * a process may hold here. As few workers as that allows: a full peak's 25,000 users in two workers took 88
- * CPU-seconds of the load workers where four took 130–146, and 410–429 s where four took 506–576
- * (docs/performance.md): fewer processes woken for each turn of the same work.
+ * a process may hold here. As few workers as that allows: a full peak's 25,000 users in two
+ * workers took 88 CPU-seconds of the load workers where four took 130–146, and 410–429 s where
+ * four took 506–576 (docs/performance.md): fewer processes woken for each turn of the same work.
  */
 export const USERS_PER_WORKER = 12_500;
 
