@@ -24,7 +24,8 @@ process.on('unhandledRejection', (reason) => {
 process.on('uncaughtExceptionMonitor', (err) => {
   log.fatal({ err }, 'uncaught exception: the instance exits');
 });
-const server = await startTiketiServer(config, { log });
+/** Exported for a process that loads this entry and passes it connections (the emulator's instances). */
+export const server = await startTiketiServer(config, { log });
 
 let stopping = false;
 const drainAndExit = (reason: string) => {

@@ -24,6 +24,8 @@ import { RateLimits } from './security/rate-limits.ts';
 export interface StartedTiketiServer {
   readonly url: string;
   readonly port: number;
+  /** The HTTP server: a connection accepted elsewhere and passed to this process is served here. */
+  readonly httpServer: Server;
   readonly instanceId: string;
   readonly admitter: Admitter;
   readonly realtime: Realtime;
@@ -190,6 +192,7 @@ export async function startTiketiServer(
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    httpServer,
     instanceId: config.instanceId,
     admitter,
     realtime,

@@ -15,8 +15,11 @@ export interface ForkWorkerOptions<In, Out> {
   entry: string;
   /** Whether a message is the worker's "ready". */
   isReady: (message: Out) => boolean;
-  /** Every message but "ready", from the first on (reports may follow "ready" at once). */
-  onMessage?: (message: Out) => void;
+  /**
+   * Every message but "ready", from the first on (reports may follow "ready" at once), with the
+   * handle it carries, if any (a client socket the ALB worker hands on).
+   */
+  onMessage?: (message: Out, handle?: SendHandle) => void;
   /**
    * The start message, sent once forked, with a handle to pass on (a listening socket); or several,
    * sent in order (one handle a message: several listening sockets).
@@ -72,9 +75,9 @@ export async function forkWorker<In, Out>(options: ForkWorkerOptions<In, Out>): 
   onLines(child.stderr, output(options.log ?? ((line) => process.stderr.write(`${line}\n`))));
   const worker = new Worker<In>(options.name, child);
   const ready = new Promise<void>((resolve, reject) => {
-    child.on('message', (message: Out) => {
+    child.on('message', (message: Out, handle?: SendHandle) => {
       if (options.isReady(message)) resolve();
-      else options.onMessage?.(message);
+      else options.onMessage?.(message, handle);
     });
     child.once('error', reject);
     void worker.exited.then(({ code, signal }) =>

@@ -5,7 +5,7 @@
  * On Linux every child is started through `setpriv --pdeathsig`, so the kernel signals it when the
  * harness dies — even by SIGKILL — and no server outlives the run.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SendHandle, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
@@ -28,6 +28,20 @@ export interface SpawnProcessOptions {
   parentDeathSignal?: NodeJS.Signals;
   /** Give it a standard input the harness writes to (`SpawnedProcess.stdin`). @default false */
   stdin?: boolean;
+  /** Give it a Node.js IPC channel (`SpawnedProcess.channel`): a Node program only. @default false */
+  ipc?: boolean;
+}
+
+/** The IPC channel of a Node process spawned with `ipc: true`: JSON messages, and handles with them. */
+export interface ProcessChannel {
+  /**
+   * Sends `message`, passing `handle` (a socket) on with it; `done` gets the error if it could not
+   * be sent. False when the channel is closed (the process is gone or going).
+   */
+  send(message: object, handle?: SendHandle, done?: (err: Error | null) => void): boolean;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Calls `listener` once the channel has closed (the process exited or closed it). */
+  onClose(listener: () => void): void;
 }
 
 export interface StartProcessOptions extends SpawnProcessOptions {
@@ -73,6 +87,8 @@ export interface ManagedProcess {
 export interface SpawnedProcess extends ManagedProcess {
   /** Its standard input when spawned with `stdin: true`, else null. */
   readonly stdin: Writable | null;
+  /** Its IPC channel when spawned with `ipc: true`, else undefined. */
+  readonly channel: ProcessChannel | undefined;
   /** Its output lines from now on carry this prefix (a process given its role after it started). */
   rename(name: string): void;
   /**
@@ -124,6 +140,25 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
   return spawned;
 }
 
+function channelOf(child: ChildProcess): ProcessChannel {
+  // A child gone while a message is on its way is not the harness's error.
+  child.on('error', () => {});
+  return {
+    send(message, handle, done) {
+      if (!child.connected) return false;
+      child.send(message, handle, {}, (err) => done?.(err));
+      return true;
+    },
+    onMessage(listener) {
+      child.on('message', listener);
+    },
+    onClose(listener) {
+      if (child.connected) child.once('disconnect', listener);
+      else queueMicrotask(listener);
+    },
+  };
+}
+
 /** Starts the process and resolves once it runs (not once it serves: see `untilReady`). */
 export async function spawnProcess(options: SpawnProcessOptions): Promise<SpawnedProcess> {
   let name = options.name;
@@ -147,7 +182,7 @@ export async function spawnProcess(options: SpawnProcessOptions): Promise<Spawne
     cwd: options.cwd,
     uid: wrapped.uid,
     gid: wrapped.gid,
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(options.ipc ? ['ipc' as const] : [])],
   });
   const spawnError = once(child, 'spawn').then(
     () => undefined,
@@ -181,6 +216,7 @@ export async function spawnProcess(options: SpawnProcessOptions): Promise<Spawne
       return running;
     },
     stdin: child.stdin,
+    channel: options.ipc ? channelOf(child) : undefined,
     rename(next) {
       name = next;
     },

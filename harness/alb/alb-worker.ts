@@ -12,7 +12,7 @@
  * pool per target; bodies pass through as received, chunked framing included.
  */
 
-import { createServer, type ListenOptions, type Server } from 'node:net';
+import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { simAt } from '../clock/timeline.ts';
 import { ClientConnection } from './client-connection.ts';
 import { StickyCookies, stickyCookieOf } from './cookie.ts';
@@ -29,6 +29,7 @@ import {
 import type { TargetChoice } from './routing.ts';
 import { type TargetRuntime, TargetTable } from './target-table.ts';
 import { UpstreamPool } from './upstream-pool.ts';
+import type { HandedOffWebSocket } from './websocket-handoff.ts';
 
 const REPORT_MS = 500;
 const SWEEP_MS = 1_000;
@@ -49,8 +50,8 @@ export class AlbWorker implements ProxyContext {
 
   constructor(
     private readonly init: AlbWorkerInit,
-    /** Where reports go: the control process. */
-    private readonly send: (message: FromAlbWorker) => void,
+    /** Where reports go (the control process), with a handle when one travels (a client socket). */
+    private readonly send: (message: FromAlbWorker, handle?: Socket) => void,
   ) {
     this.anchor = init.anchor;
     this.idleTimeoutMs = init.idleTimeoutMs;
@@ -135,6 +136,10 @@ export class AlbWorker implements ProxyContext {
 
   errorResponse(status: 400 | 502 | 503, close: boolean): string {
     return errorResponse(status, close, this.keepAliveLines);
+  }
+
+  handOff(target: TargetRuntime, upgrade: HandedOffWebSocket, socket: Socket): void {
+    this.send({ type: 'websocket', targetId: target.target.id, ...upgrade }, socket);
   }
 
   report(): void {

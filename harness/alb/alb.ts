@@ -9,14 +9,16 @@
  * timeouts are wall time (a busy machine must not fail checks because the clock runs fast).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../infra/topology.ts';
 import { type ForkedWorker, forkWorker } from '../../servers/fork-worker.ts';
-import type { LogSink } from '../../servers/process.ts';
+import type { LogSink, ProcessChannel } from '../../servers/process.ts';
 import type { Clock, Timer } from '../clock/clock.ts';
 import type { TargetHealthTransition } from '../model/aws.ts';
 import type { ClockAnchor, FromAlbWorker, RoutableTarget, TargetState, ToAlbWorker } from './protocol.ts';
+import { errorResponse } from './responses.ts';
+import { WebSocketDoor } from './websocket-handoff.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -52,6 +54,8 @@ interface Target {
   timer?: Timer;
   /** Deregistering: `unreported` are the workers whose counts may predate it (their last report). */
   draining?: { done: () => void; timer: Timer; unreported: Set<number> };
+  /** Where its WebSockets' client sockets go when its process takes them (websocket-handoff.ts). */
+  door?: WebSocketDoor;
 }
 
 export interface AlbOptions {
@@ -82,6 +86,8 @@ export class StartedAlb implements AsyncDisposable {
     number,
     { requests: number; errors502: number; errors503: number }
   >();
+  /** WebSockets answered 502 here: their target's process was gone when the socket reached it. */
+  private handOffErrors502 = 0;
   private listeners: Server[] = [];
   /** The node addresses it accepts on: NODE_ADDRESSES this machine has. */
   private hosts: string[] = [];
@@ -170,8 +176,9 @@ export class StartedAlb implements AsyncDisposable {
       entry: WORKER_ENTRY,
       ...(this.options.log ? { log: this.options.log } : {}),
       isReady: (message) => message.type === 'ready',
-      onMessage: (message) => {
+      onMessage: (message, handle) => {
         if (message.type === 'connections') this.absorb(message);
+        else if (message.type === 'websocket') this.handOff(message, handle as Socket | undefined);
       },
       init: [
         {
@@ -203,6 +210,15 @@ export class StartedAlb implements AsyncDisposable {
     this.checkDrained(message.workerIndex);
   }
 
+  /** A WebSocket a worker routed to a target that takes it: on to the target's process, or 502. */
+  private handOff(message: Extract<FromAlbWorker, { type: 'websocket' }>, socket: Socket | undefined): void {
+    if (!socket) return; // closed by the client while on its way
+    const door = this.targets.get(message.targetId)?.door;
+    if (door?.accept({ head: message.head, stickyLines: message.stickyLines }, socket)) return;
+    this.handOffErrors502++;
+    socket.end(errorResponse(502, true, ''));
+  }
+
   private anchor(): ClockAnchor {
     return {
       simMs: this.options.clock.now(),
@@ -212,7 +228,13 @@ export class StartedAlb implements AsyncDisposable {
   }
 
   private routable(): RoutableTarget[] {
-    return [...this.targets.values()].map((t) => ({ id: t.id, host: t.host, port: t.port, state: t.state }));
+    return [...this.targets.values()].map((t) => ({
+      id: t.id,
+      host: t.host,
+      port: t.port,
+      state: t.state,
+      ...(t.door ? { takesWebSockets: true } : {}),
+    }));
   }
 
   /** Tells every worker the current table (and clock speed). */
@@ -245,8 +267,13 @@ export class StartedAlb implements AsyncDisposable {
    * Registers a target in `initial`. A `warm` target stands for an instance that was serving before
    * the simulation began: its first `healthyThresholdCount` checks run at once, back to back,
    * instead of one per interval on the clock, so it is healthy as soon as it really answers them.
+   * A target whose process has an IPC channel (`webSockets`) takes its WebSockets' client sockets
+   * itself (websocket-handoff.ts); others get them through a tunnel.
    */
-  registerTarget(target: { id: string; url: string; az: string }, options: { warm?: boolean } = {}): void {
+  registerTarget(
+    target: { id: string; url: string; az: string; webSockets?: ProcessChannel },
+    options: { warm?: boolean } = {},
+  ): void {
     const u = new URL(target.url);
     const t: Target = {
       id: target.id,
@@ -258,6 +285,7 @@ export class StartedAlb implements AsyncDisposable {
       okStreak: 0,
       failStreak: 0,
     };
+    if (target.webSockets) t.door = new WebSocketDoor(target.webSockets, () => this.checkDrained());
     this.targets.set(t.id, t);
     this.publish();
     this.recordTransition(t, 'unused');
@@ -316,6 +344,7 @@ export class StartedAlb implements AsyncDisposable {
         t.draining.timer.cancel();
         t.draining = undefined;
         for (const w of this.workers) w.send({ type: 'close-target', id });
+        t.door?.closeAll();
         this.targets.delete(id);
         this.setState(t, 'unused');
         resolve();
@@ -348,7 +377,7 @@ export class StartedAlb implements AsyncDisposable {
   }
 
   private connectionsOf(id: string): number {
-    let n = 0;
+    let n = this.targets.get(id)?.door?.open ?? 0;
     for (const per of this.connections.values()) n += per[id] ?? 0;
     return n;
   }
@@ -379,7 +408,7 @@ export class StartedAlb implements AsyncDisposable {
   }
 
   stats(): { requests: number; errors502: number; errors503: number } {
-    const out = { requests: 0, errors502: 0, errors503: 0 };
+    const out = { requests: 0, errors502: this.handOffErrors502, errors503: 0 };
     for (const s of this.workerStats.values()) {
       out.requests += s.requests;
       out.errors502 += s.errors502;

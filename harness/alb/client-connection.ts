@@ -183,7 +183,10 @@ export class ClientConnection implements ClientAddress {
     ex.start();
   }
 
-  /** A WebSocket: a raw tunnel to the target for as long as both ends keep it. */
+  /**
+   * A WebSocket: handed to the target's process when it takes it (websocket-handoff.ts), else a
+   * raw tunnel to the target for as long as both ends keep it.
+   */
   private startTunnel(head: RequestHead, rt: TargetRuntime, setCookie: boolean): void {
     const client = this.socket;
     this.tunnel = true;
@@ -192,6 +195,10 @@ export class ClientConnection implements ClientAddress {
     client.off('end', this.onEnd);
     client.off('drain', this.onDrain);
     client.off('timeout', this.onTimeout);
+    if (rt.target.takesWebSockets) {
+      this.handOff(head, rt, setCookie);
+      return;
+    }
     // A client that ends its side ends the tunnel (WebSockets close with frames, not half-closes).
     client.allowHalfOpen = false;
     const rest = this.buf;
@@ -249,5 +256,21 @@ export class ClientConnection implements ClientAddress {
     });
     upstream.on('close', close);
     client.on('error', close).on('close', close);
+  }
+
+  /** The upgrade as the target would have got it through the tunnel, and the client socket with it. */
+  private handOff(head: RequestHead, rt: TargetRuntime, setCookie: boolean): void {
+    this.socket.pause();
+    const rest = this.buf;
+    this.buf = undefined;
+    const forwarded = this.ctx.forwardedHead(head, this, true);
+    this.ctx.handOff(
+      rt,
+      {
+        head: rest ? forwarded + rest.toString('latin1') : forwarded,
+        stickyLines: setCookie ? this.ctx.stickyLines(rt) : '',
+      },
+      this.socket,
+    );
   }
 }

@@ -1,6 +1,7 @@
 /** Messages between the ALB's control process (target group, health checks) and its proxy workers. */
 import type { ClockAnchor } from '../clock/timeline.ts';
 import type { TargetHealthState } from '../model/aws.ts';
+import type { HandedOffWebSocket } from './websocket-handoff.ts';
 
 export type { ClockAnchor };
 
@@ -20,6 +21,8 @@ export interface RoutableTarget {
   host: string;
   port: number;
   state: TargetState;
+  /** Its process takes a WebSocket's client connection itself (websocket-handoff.ts); else a tunnel. */
+  takesWebSockets?: boolean;
 }
 
 /** `anchor` lets a worker compute simulated time for cookie expiry without asking the control process. */
@@ -43,6 +46,8 @@ export type ToAlbWorker =
 
 export type FromAlbWorker =
   | { type: 'ready'; workerIndex: number }
+  /** A WebSocket routed to a target that takes it: the client socket is the message's handle. */
+  | ({ type: 'websocket'; targetId: string } & HandedOffWebSocket)
   /** Open client connections (requests in flight and WebSockets) per target. */
   | {
       type: 'connections';

@@ -1,9 +1,11 @@
 /** What a worker's client connections and exchanges share: the worker (alb-worker.ts) provides it. */
+import type { Socket } from 'node:net';
 import type { RequestHead } from './http1.ts';
 import type { ClientAddress } from './responses.ts';
 import type { TargetChoice } from './routing.ts';
 import type { TargetRuntime } from './target-table.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
+import type { HandedOffWebSocket } from './websocket-handoff.ts';
 
 /** Counters since the worker started, reported to the control process. */
 export interface ProxyStats {
@@ -27,4 +29,6 @@ export interface ProxyContext {
   stickyLines(rt: TargetRuntime): string;
   forwardedHead(head: RequestHead, client: ClientAddress, upgrade: boolean): string;
   errorResponse(status: 400 | 502 | 503, close: boolean): string;
+  /** Hands a routed WebSocket's client socket to the target's process (`takesWebSockets` targets). */
+  handOff(target: TargetRuntime, upgrade: HandedOffWebSocket, socket: Socket): void;
 }

@@ -9,7 +9,8 @@ import type { ToAlbWorker } from './protocol.ts';
 process.once('message', (init: ToAlbWorker, first?: Server) => {
   if (init.type !== 'init' || !first)
     throw new Error('alb worker: the first message must be init, with the listening socket');
-  const worker = new AlbWorker(init, (message) => process.send?.(message));
+  // A handed-off client socket is closed here once sent: its target's process serves it.
+  const worker = new AlbWorker(init, (message, handle) => process.send?.(message, handle));
   const listeners = [first];
   const listenWhenAll = () => {
     if (listeners.length === init.listeners) void worker.listen(listeners);

@@ -5,6 +5,7 @@
  * boot is loading code) and hands each its environment once the endpoints exist.
  */
 import { createInterface } from 'node:readline';
+import { serveHandedOffWebSockets } from '../alb/websocket-handoff.ts';
 
 await Promise.all([import('pino'), import('../../app/config.ts'), import('../../app/server.ts')]);
 const lines = createInterface({ input: process.stdin });
@@ -16,4 +17,6 @@ lines.close();
 process.stdin.destroy();
 if (first === undefined) process.exit(0); // the harness went before giving this instance a role
 Object.assign(process.env, JSON.parse(first) as Record<string, string>);
-await import('../../app/main.ts');
+const { server } = await import('../../app/main.ts');
+// Started with an IPC channel, it serves the WebSockets the ALB hands it (websocket-handoff.ts).
+serveHandedOffWebSockets(server.httpServer);

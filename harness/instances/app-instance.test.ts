@@ -13,6 +13,7 @@ function fakeProcess(name: string): SpawnedProcess & { crash(): void } {
       return running;
     },
     stdin: null,
+    channel: undefined,
     rename() {},
     outputTail: () => [],
     stop: async () => {

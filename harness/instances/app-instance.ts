@@ -13,6 +13,7 @@ import { freePort } from '../../servers/ports.ts';
 import {
   type LogSink,
   type ManagedProcess,
+  type ProcessChannel,
   type SpawnedProcess,
   spawnProcess,
 } from '../../servers/process.ts';
@@ -41,6 +42,8 @@ export interface StartedAppInstance {
   readonly url: string;
   readonly pid: number;
   readonly process: ManagedProcess;
+  /** Its process's IPC channel: the ALB hands it its WebSockets' client sockets (websocket-handoff.ts). */
+  readonly channel: ProcessChannel | undefined;
   /** When its process exited (wall epoch ms); undefined while it runs. */
   readonly exitedAtWallMs: number | undefined;
   /** SIGTERM: the app drains, then exits (escalates to SIGKILL after `graceMs`). */
@@ -94,6 +97,7 @@ export async function bootApp(name: string, log: LogSink | undefined): Promise<S
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     log,
     stdin: true,
+    ipc: true,
     // The harness is gone: nothing is left to drain for, so the instance goes at once.
     parentDeathSignal: 'SIGKILL',
   });
@@ -158,6 +162,7 @@ export async function startAppInstance(options: AppInstanceOptions): Promise<Sta
     url,
     pid: proc.pid,
     process: proc,
+    channel: proc.channel,
     get exitedAtWallMs() {
       return exitedAtWallMs;
     },

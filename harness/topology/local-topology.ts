@@ -312,7 +312,10 @@ function createFleet(
       isRunning: (id) => instances.get(id)?.process.running ?? false,
     },
     targets: {
-      register: ({ id, az, warm }) => alb.registerTarget({ id, az, url: instances.get(id)!.url }, { warm }),
+      register: ({ id, az, warm }) => {
+        const instance = instances.get(id)!;
+        alb.registerTarget({ id, az, url: instance.url, webSockets: instance.channel }, { warm });
+      },
       deregister: (id) => alb.deregisterTarget(id),
       health: (id) => alb.health(id),
     },

@@ -104,8 +104,8 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
       seed: setup.seed,
       log: options.startup?.serverLog ?? (() => {}),
       ...(options.startup ? { steps: options.startup.steps } : {}),
-      // Two descriptors per proxied WebSocket, at most 20,000 per process: keep each under 14,000.
-      albWorkers: Math.max(2, Math.ceil((users * 2) / 14_000)),
+      // Two ALB workers (the default) whatever the users: a WebSocket's client socket goes on to its
+      // instance (harness/alb/websocket-handoff.ts), so a worker holds only HTTP connections.
       clientPath,
       redisPath: scenario.faults.some((f) => 'path' in f && f.path === 'app-redis'),
       ...(external ? { queueMetrics: { sink: external.sink, now: external.now } } : {}),
