@@ -1,6 +1,6 @@
 /**
- * A client connection to the ALB: requests one at a time (pipelined ones wait their turn), or a
- * raw tunnel to the target after a WebSocket upgrade.
+ * A client connection to the ALB: requests one at a time (pipelined ones wait their turn); after a
+ * WebSocket upgrade, handed to the target's process (websocket-handoff.ts) or a raw tunnel to it.
  */
 import { connect, type Socket } from 'node:net';
 import { Exchange } from './exchange.ts';
