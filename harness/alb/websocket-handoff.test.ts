@@ -156,6 +156,8 @@ describe('ALB emulator: WebSockets handed to the target’s process', () => {
     const a = { id: 'a', ...(await targetProcess('a')) };
     const lb = await albWith(clock, [a]);
     await a.proc.kill();
+    // Its channel closed too (the exit and the channel's close are two events, in either order).
+    await new Promise<void>((r) => a.proc.channel!.onClose(r));
     // Still registered and routed to (its checks have not failed yet): the hand-off finds it gone.
     const head = await upgradeHead(lb);
     expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway/);
