@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   headroomThresholds,
   LagMonitor,
+  MachineStateMeter,
   ProcessBusyMeter,
   type ProcessSource,
   procSource,
@@ -150,23 +151,29 @@ describe('ProcessBusyMeter', () => {
       pids: () => [1, 2, 3, 4, 5],
       parentOf: (pid) => parents[pid],
       commandLine: (pid) => lines[pid],
+      // The main thread's; the whole process took half as much again on its other threads.
       cpuNs: (pid) => cpuNs[pid],
+      processCpuNs: (pid) => (cpuNs[pid] === undefined ? undefined : 1.5 * cpuNs[pid]),
     };
   }
 
-  it('reports the busiest process of each role under the root as a share of one core', () => {
-    const cpu: Record<number, number> = { 2: 0, 3: 0, 4: 0, 5: 0 };
+  it("reports the busiest main thread of each role under the root, and the CPU of the run's processes", () => {
+    const cpu: Record<number, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
     const meter = new ProcessBusyMeter(1, table(cpu));
-    expect(meter.sample(0)).toEqual({});
+    expect(meter.sample(0)).toEqual({ coreBusy: {} });
+    cpu[1] = 100e6; // the runner itself
     cpu[2] = 950e6; // 950 ms of CPU in 1 s
     cpu[3] = 200e6;
-    cpu[4] = 1_000e6; // not on the path
+    cpu[4] = 1_000e6; // not on the path, but the run's
     cpu[5] = 1_000e6; // another tree's app
-    expect(meter.sample(1_000)).toEqual({ app: 0.95, 'alb-worker': 0.2 });
+    expect(meter.sample(1_000)).toEqual({
+      coreBusy: { app: 0.95, 'alb-worker': 0.2 },
+      runCpuMs: 1.5 * (100 + 950 + 200 + 1_000),
+    });
     cpu[2] = 1_450e6;
     meter.sample(2_000);
-    // Summed over the role's processes and intervals, not the busiest one's share.
-    expect(meter.cpuMsByRole()).toEqual({ app: 1_450, 'alb-worker': 200 });
+    // Summed over the role's processes (all threads) and intervals, not the busiest one's share.
+    expect(meter.cpuMsByRole()).toEqual({ app: 1.5 * 1_450, 'alb-worker': 1.5 * 200 });
   });
 
   it('reads this process from the kernel (Linux /proc)', () => {
@@ -174,5 +181,39 @@ describe('ProcessBusyMeter', () => {
     expect(ns).toBeGreaterThan(0);
     expect(procSource.parentOf(process.pid)).toBe(process.ppid);
     expect(procSource.cpuNs(2 ** 22 + 1)).toBeUndefined();
+    // All threads: at least the main thread's, give or take a clock tick.
+    expect(procSource.processCpuNs(process.pid)).toBeGreaterThanOrEqual(
+      procSource.cpuNs(process.pid)! - 10e6,
+    );
+    expect(procSource.processCpuNs(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe('MachineStateMeter', () => {
+  it("tells the run's share of the CPU left to it from the machine's: another job's load is not the run's", () => {
+    // Two cores over a second: 1,000 ms of a hog, 600 ms of the run, 400 ms idle.
+    const cpu: Record<number, number> = { 1: 0, 2: 0 };
+    const source: ProcessSource = {
+      pids: () => [1, 2],
+      parentOf: (pid) => (pid === 2 ? 1 : undefined),
+      commandLine: (pid) => (pid === 2 ? 'node --import tsx app/main.ts' : 'node runner'),
+      cpuNs: (pid) => cpu[pid],
+      processCpuNs: (pid) => cpu[pid],
+    };
+    const meter = new MachineStateMeter(
+      () => ({ busy: 0.8, idleCoreMs: 400 }),
+      new ProcessBusyMeter(1, source),
+    );
+    try {
+      expect(meter.take(0, undefined).runCpuBusy).toBeUndefined();
+      cpu[1] = 100e6;
+      cpu[2] = 500e6;
+      const state = meter.take(1_000, undefined);
+      expect(state.cpuBusy).toBe(0.8);
+      expect(state.runCpuBusy).toBe(0.6);
+      expect(state.coreBusy).toEqual({ app: 0.5 });
+    } finally {
+      meter.stop();
+    }
   });
 });

@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleName } from '../../servers/bundle-manifest.js';
 import type { Scenario } from '../scenario/schema.ts';
+import type { CpuInterval } from './cpu-busy.ts';
 import type { StallWatch } from './latency.ts';
 
 /** Processes on a virtual user's path, recognised by their command line. */
@@ -28,6 +29,13 @@ export type LagSource = 'runner' | 'load-worker';
 export interface MachineState {
   /** Share of all cores busy over the interval (0–1), when known. */
   cpuBusy?: number;
+  /**
+   * The run's share of the CPU it could have had (0–1): the CPU time of its processes over that
+   * plus the idle time. Another job's load (a CI neighbour, the bench's hog) is left out: the
+   * pacer steers by this (the machine's headroom, `cpuBusy`, still decides a sample's validity).
+   * Not summed up per minute.
+   */
+  runCpuBusy?: number;
   /** Worst event-loop lag in the interval, ms, of each process kind that measures latency. */
   lagMs: Partial<Record<LagSource, number>>;
   /** The busiest process of each role: its share of one core over the interval (0–1). */
@@ -214,10 +222,23 @@ export interface ProcessSource {
   pids(): number[];
   parentOf(pid: number): number | undefined;
   commandLine(pid: number): string | undefined;
+  /** Its main thread's CPU time: the event loop's, what a single-threaded server queues behind. */
   cpuNs(pid: number): number | undefined;
+  /**
+   * All its threads' CPU time: what it costs the machine. A Node process's garbage collector and
+   * compiler run on threads of their own: an allocating loop here spent 2.1 s on its main thread
+   * and 4.7 s in all.
+   */
+  processCpuNs(pid: number): number | undefined;
 }
 
-/** The kernel's view (Linux /proc): `schedstat`'s first field is the time spent on a CPU, ns. */
+/** Clock ticks a second in `/proc/<pid>/stat` (USER_HZ: 100 on every Linux architecture Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * The kernel's view (Linux /proc): `schedstat`'s first field is the time the main thread spent on
+ * a CPU, ns; `stat`'s utime and stime, the whole process's, in clock ticks.
+ */
 export const procSource: ProcessSource = {
   // No /proc (macOS): no process is seen, and the state has CPU and lag only.
   pids: () => (existsSync('/proc') ? readdirSync('/proc').map(Number).filter(Number.isInteger) : []),
@@ -230,6 +251,13 @@ export const procSource: ProcessSource = {
   cpuNs: (pid) => {
     const schedstat = readProc(`/proc/${pid}/schedstat`);
     return schedstat === undefined ? undefined : Number(schedstat.split(' ')[0]);
+  },
+  processCpuNs: (pid) => {
+    const stat = readProc(`/proc/${pid}/stat`);
+    if (stat === undefined) return undefined;
+    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after the state field.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e9) / USER_HZ;
   },
 };
 
@@ -247,14 +275,25 @@ function readProc(path: string): string | undefined {
 /** Re-read the process tree this often: instances launch and terminate during a run. */
 const REFRESH_TREE_MS = 5_000;
 
+/** One interval of the run's processes (`ProcessBusyMeter.sample`). */
+export interface ProcessSample {
+  /** The busiest process of each role: its main thread's share of one core (0–1). */
+  coreBusy: Partial<Record<ProcessRole, number>>;
+  /** CPU time of every process of the run (the root's included, all their threads), ms; none on the first sample. */
+  runCpuMs?: number;
+}
+
 /**
- * How busy the busiest process of each role under `rootPid` was between two calls, as a share of
- * one core. Finds the processes by walking the tree from the root (the runner), so it sees the app
- * instances, ALB workers, load workers, Redis and PostgreSQL the run started, and nothing else.
+ * How busy the run's processes were between two calls. Finds them by walking the tree from the
+ * root (the runner), so it sees the app instances, ALB workers, load workers, Redis and PostgreSQL
+ * the run started, and nothing else: the busiest of each role's main thread as a share of one core,
+ * and the CPU all of them took.
  */
 export class ProcessBusyMeter {
-  private processes = new Map<number, ProcessRole>();
-  private lastCpuNs = new Map<number, number>();
+  /** Every process of the run, the root included, with its role if it has one on the path. */
+  private processes = new Map<number, ProcessRole | undefined>();
+  private lastMainNs = new Map<number, number>();
+  private lastProcessNs = new Map<number, number>();
   private readonly cpuNsByRole = new Map<ProcessRole, number>();
   private lastWallMs: number | undefined;
   private treeReadAtMs = Number.NEGATIVE_INFINITY;
@@ -264,49 +303,64 @@ export class ProcessBusyMeter {
     private readonly source: ProcessSource = procSource,
   ) {}
 
-  sample(wallMs: number): Partial<Record<ProcessRole, number>> {
+  sample(wallMs: number): ProcessSample {
     if (wallMs - this.treeReadAtMs >= REFRESH_TREE_MS) {
       this.processes = this.tree();
       this.treeReadAtMs = wallMs;
     }
-    const out: Partial<Record<ProcessRole, number>> = {};
     const elapsedMs = this.lastWallMs === undefined ? 0 : wallMs - this.lastWallMs;
-    const cpuNow = new Map<number, number>();
+    const coreBusy: Partial<Record<ProcessRole, number>> = {};
+    const mainNow = new Map<number, number>();
+    const processNow = new Map<number, number>();
+    let runNs = 0;
     for (const [pid, role] of this.processes) {
-      const ns = this.source.cpuNs(pid);
-      if (ns === undefined) continue;
-      cpuNow.set(pid, ns);
-      const before = this.lastCpuNs.get(pid);
-      if (before === undefined || elapsedMs <= 0) continue;
-      const busy = Math.min(1, Math.max(0, (ns - before) / 1e6 / elapsedMs));
-      out[role] = Math.max(out[role] ?? 0, busy);
-      this.cpuNsByRole.set(role, (this.cpuNsByRole.get(role) ?? 0) + Math.max(0, ns - before));
+      const spentNs = this.spent(pid, this.source.processCpuNs(pid), this.lastProcessNs, processNow);
+      runNs += spentNs ?? 0;
+      if (role === undefined) continue;
+      if (spentNs !== undefined) this.cpuNsByRole.set(role, (this.cpuNsByRole.get(role) ?? 0) + spentNs);
+      const mainNs = this.spent(pid, this.source.cpuNs(pid), this.lastMainNs, mainNow);
+      if (mainNs === undefined || elapsedMs <= 0) continue;
+      coreBusy[role] = Math.max(coreBusy[role] ?? 0, Math.min(1, mainNs / 1e6 / elapsedMs));
     }
-    this.lastCpuNs = cpuNow;
+    this.lastMainNs = mainNow;
+    this.lastProcessNs = processNow;
+    const first = this.lastWallMs === undefined;
     this.lastWallMs = wallMs;
-    return out;
+    return first ? { coreBusy } : { coreBusy, runCpuMs: runNs / 1e6 };
   }
 
-  /** CPU time each role's processes used between the first and the last `sample()`, ms. */
+  /** CPU time each role's processes used (all their threads) between the first and the last `sample()`, ms. */
   cpuMsByRole(): Partial<Record<ProcessRole, number>> {
     const out: Partial<Record<ProcessRole, number>> = {};
     for (const [role, ns] of this.cpuNsByRole) out[role] = Math.round(ns / 1e6);
     return out;
   }
 
-  private tree(): Map<number, ProcessRole> {
+  /** A counter's growth since the last sample (undefined on a process's first), noting its value now. */
+  private spent(
+    pid: number,
+    ns: number | undefined,
+    before: Map<number, number>,
+    now: Map<number, number>,
+  ): number | undefined {
+    if (ns === undefined) return undefined;
+    now.set(pid, ns);
+    const last = before.get(pid);
+    return last === undefined ? undefined : Math.max(0, ns - last);
+  }
+
+  private tree(): Map<number, ProcessRole | undefined> {
     const children = new Map<number, number[]>();
     for (const pid of this.source.pids()) {
       const parent = this.source.parentOf(pid);
       if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
     }
-    const out = new Map<number, ProcessRole>();
+    const out = new Map<number, ProcessRole | undefined>([[this.rootPid, undefined]]);
     const stack = [...(children.get(this.rootPid) ?? [])];
     while (stack.length > 0) {
       const pid = stack.pop()!;
       const line = this.source.commandLine(pid);
-      const role = line === undefined ? undefined : roleOf(line);
-      if (role) out.set(pid, role);
+      out.set(pid, line === undefined ? undefined : roleOf(line));
       stack.push(...(children.get(pid) ?? []));
     }
     return out;
@@ -320,7 +374,7 @@ export class MachineStateMeter {
   private readonly runnerLag = new LagMonitor();
 
   constructor(
-    private readonly cpuBusy: () => number | undefined,
+    private readonly cpu: () => CpuInterval | undefined,
     private readonly processes?: ProcessBusyMeter,
   ) {}
 
@@ -332,12 +386,19 @@ export class MachineStateMeter {
 
   /** The state since the last call; the load workers' lag comes with their reports. */
   take(wallMs: number, loadWorkerLagMs: number | undefined): MachineState {
-    const cpuBusy = this.cpuBusy();
+    const cpu = this.cpu();
+    const processes = this.processes?.sample(wallMs);
     const coreBusy: Partial<Record<ProcessRole, number>> = {};
-    for (const [role, busy] of Object.entries(this.processes?.sample(wallMs) ?? {}))
+    for (const [role, busy] of Object.entries(processes?.coreBusy ?? {}))
       coreBusy[role as ProcessRole] = hundredths(busy);
+    const runMs = processes?.runCpuMs;
+    const runCpuBusy =
+      cpu === undefined || runMs === undefined || runMs + cpu.idleCoreMs <= 0
+        ? undefined
+        : Math.min(1, runMs / (runMs + cpu.idleCoreMs));
     return {
-      ...(cpuBusy === undefined ? {} : { cpuBusy: hundredths(cpuBusy) }),
+      ...(cpu === undefined ? {} : { cpuBusy: hundredths(cpu.busy) }),
+      ...(runCpuBusy === undefined ? {} : { runCpuBusy: hundredths(runCpuBusy) }),
       lagMs: {
         runner: this.runnerLag.takeMaxMs(),
         ...(loadWorkerLagMs === undefined ? {} : { 'load-worker': loadWorkerLagMs }),

@@ -227,6 +227,20 @@ describe('PacerDuty', () => {
     expect(inputs).toHaveLength(2);
   });
 
+  it("gives the pacer the run's share of the CPU left to it, not the machine's: a neighbour's load is not the run's", async () => {
+    const { wall, clock, load, inputs, duty } = setUp([], undefined, {
+      measure: () => ({
+        state: { cpuBusy: 0.85, runCpuBusy: 0.6, lagMs: {}, coreBusy: {} },
+        feedback: load.takeFeedback(),
+        saturation: [],
+      }),
+    });
+    await duty.tick(clock.now());
+    wall.advance(1_000);
+    await duty.tick(clock.now());
+    expect(inputs[1]!.cpuBusy).toBe(0.6);
+  });
+
   it('asks the pacer once a wall second, with what the load and the world show', async () => {
     const { wall, clock, load, inputs, duty } = setUp([]);
     load.current.settled = 40;

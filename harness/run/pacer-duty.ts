@@ -130,7 +130,10 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       usersRecovering: totals.usersAway + totals.usersFailing,
       usersActive: totals.usersActive,
       p95Ms: setUp ? undefined : p95OfFeedback(feedback),
-      cpuBusy: setUp ? undefined : state.cpuBusy,
+      // The CPU left to the run, not the machine's: a neighbour's load is not the run's to make
+      // room for (with a one-core hog the machine was 80–90 % busy while the run used 0.6–0.7 of
+      // the core left to it, and the clock never rose). The headroom rule still counts it.
+      cpuBusy: setUp ? undefined : (state.runCpuBusy ?? state.cpuBusy),
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
       saturation: setUp ? [] : saturation,

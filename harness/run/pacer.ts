@@ -104,8 +104,10 @@ export interface PacerInput {
   /** P95 of API requests and Socket.IO connects since the last call, if any finished. */
   p95Ms: number | undefined;
   /**
-   * Share of this machine's CPU time busy since the last call (0–1), if known. Slow answers on an
-   * idle machine come from bursts the clock's speed does not cause: slowing down would not help.
+   * Share of the CPU this rehearsal could have had that it used since the last call (0–1), if
+   * known: its processes' CPU over that plus the idle time (`MachineState.runCpuBusy`), so another
+   * job's load is not counted as the rehearsal's. Slow answers on an idle machine come from bursts
+   * the clock's speed does not cause: slowing down would not help.
    */
   cpuBusy?: number;
   faultsInProgress: boolean;

@@ -5,6 +5,7 @@
  * the sampler the minute's, the record the whole run's.
  */
 
+import { cpuBusyMeter } from '../metrics/cpu-busy.ts';
 import {
   cpuCost,
   HeadroomLedger,
@@ -20,7 +21,6 @@ import {
   stallAlone,
 } from '../metrics/machine-state.ts';
 import type { Scenario } from '../scenario/schema.ts';
-import { cpuBusyMeter } from './cpu-busy.ts';
 
 /** What the measurement reads of the load generator. */
 export interface MeasuredLoad {
