@@ -81,6 +81,29 @@ describe('HeadroomLedger', () => {
     expect(ledger.countedShare).toBeCloseTo(0.75, 6);
   });
 
+  it('tells the lower of the requests’ and the deliveries’ shares: either verdict may run short', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const deliveries = (count: number) => {
+      const recorder = new LatencyRecorder();
+      for (let i = 0; i < count; i++) recorder.record('socket.delivery', 5);
+      const out = new LatencyAggregate();
+      out.add(recorder.drain());
+      return out;
+    };
+    const both = (requests: number, delivered: number) => {
+      const out = batch(requests, 20);
+      out.addAggregate(deliveries(delivered));
+      return out;
+    };
+    // The saturated seconds carried few requests but most deliveries (a position update's).
+    ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, both(900, 200));
+    expect(ledger.countedShare).toBeCloseTo(1, 6); // 200 deliveries: too few to tell yet
+    ledger.add({ fromSimMs: 1_000, toSimMs: 2_000, state: SATURATED }, both(50, 600));
+    ledger.add({ fromSimMs: 2_000, toSimMs: 3_000, state: QUIET }, both(50, 200));
+    // Requests 900 of 1,000; deliveries 200 of 1,000.
+    expect(ledger.countedShare).toBeCloseTo(0.2, 6);
+  });
+
   it('keeps separate episodes apart, and joins one across a single quiet interval', () => {
     const ledger = new HeadroomLedger(headroomThresholds([200]));
     const states = [SATURATED, QUIET, SATURATED, QUIET, QUIET, QUIET, SATURATED];

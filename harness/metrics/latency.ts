@@ -226,6 +226,11 @@ export class LatencyAggregate {
     return summarize(merged);
   }
 
+  /** How many samples of `metric` were recorded. */
+  count(metric: LatencyMetric): number {
+    return this.histograms.get(metric)?.totalCount ?? 0;
+  }
+
   /** How many HTTP requests were recorded (`allEndpoints().count`, without merging). */
   endpointCount(): number {
     let count = 0;

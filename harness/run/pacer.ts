@@ -136,8 +136,9 @@ export interface PacerInput {
    */
   usersActive?: number;
   /**
-   * The share of the run's API requests so far taken with headroom, if enough tell: near the
-   * verdict's `minHeadroomShare`, the clock stops rising on a busy CPU.
+   * The lower of the shares of the run's API requests and of its deliveries so far taken with
+   * headroom, if enough tell: near the verdicts' `minHeadroomShare`, the clock stops rising on a
+   * busy CPU.
    */
   headroomShare?: number;
   /**

@@ -43,7 +43,7 @@ export interface MeasuredInterval {
   saturation: readonly string[];
   /** The saturation was an event-loop stall alone (`stallAlone`). */
   stallAlone: boolean;
-  /** The share of the run's API requests so far taken with headroom (HeadroomLedger.countedShare). */
+  /** The lower of the shares of the run's API requests and deliveries so far taken with headroom (HeadroomLedger.countedShare). */
   countedShare: number | undefined;
 }
 
