@@ -38,7 +38,7 @@ export interface MachineState {
   runCpuBusy?: number;
   /** Worst event-loop lag in the interval, ms, of each process kind that measures latency. */
   lagMs: Partial<Record<LagSource, number>>;
-  /** The busiest process of each role: its share of one core over the interval (0–1). */
+  /** The busiest process of each role: its main thread's share of one core over the interval (0–1). */
   coreBusy: Partial<Record<ProcessRole, number>>;
 }
 
