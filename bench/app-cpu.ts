@@ -33,6 +33,7 @@ import { openSales, seedDemoEvent } from '../app/sales/seed.ts';
 import { testPool } from '../app/test-support/app-harness.ts';
 import { appEnvironment } from '../harness/instances/app-instance.ts';
 import { io, type LightSocket } from '../harness/load/light-socket.ts';
+import { processCpuMs } from '../harness/metrics/machine-state.ts';
 import { type DataTierServers, startDataTierServers } from '../servers/data-tier.ts';
 import { freePort } from '../servers/ports.ts';
 import { type SpawnedProcess, spawnProcess } from '../servers/process.ts';
@@ -62,13 +63,11 @@ const roots = (values.root ?? [HERE]).map((r) => resolve(r));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
-/** CPU ms of a process so far: user + system, with its children that exited (`withChildren`). */
+/** CPU ms of a process so far (user + system, all threads), with its children that exited (`withChildren`). */
 function cpuMs(pid: number, withChildren = false): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime, stime, cutime, cstime are fields 14–17 (1-based), i.e. 11–14 after the state field.
-  const ticks = [11, 12, ...(withChildren ? [13, 14] : [])].reduce((sum, i) => sum + Number(fields[i]), 0);
-  return (ticks * 1_000) / 100;
+  const ms = processCpuMs(pid, withChildren);
+  if (ms === undefined) throw new Error(`process ${pid} is gone`);
+  return ms;
 }
 
 /** A server and its live children (PostgreSQL's backends), with the children that exited. */

@@ -236,6 +236,22 @@ export interface ProcessSource {
 const USER_HZ = 100;
 
 /**
+ * A process's CPU time so far from `/proc/<pid>/stat`, all threads, ms: user + system, and with
+ * its children that exited and were waited for (`withExitedChildren`); undefined if it is gone.
+ */
+export function processCpuMs(pid: number, withExitedChildren = false): number | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // utime, stime, cutime, cstime are fields 14–17 (1-based), i.e. 11–14 after the state field.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, ...(withExitedChildren ? [13, 14] : [])].reduce(
+    (sum, i) => sum + Number(fields[i]),
+    0,
+  );
+  return (ticks * 1_000) / USER_HZ;
+}
+
+/**
  * The kernel's view (Linux /proc): `schedstat`'s first field is the time the main thread spent on
  * a CPU, ns; `stat`'s utime and stime, the whole process's, in clock ticks.
  */
@@ -253,11 +269,8 @@ export const procSource: ProcessSource = {
     return schedstat === undefined ? undefined : Number(schedstat.split(' ')[0]);
   },
   processCpuNs: (pid) => {
-    const stat = readProc(`/proc/${pid}/stat`);
-    if (stat === undefined) return undefined;
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after the state field.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e9) / USER_HZ;
+    const ms = processCpuMs(pid);
+    return ms === undefined ? undefined : ms * 1e6;
   },
 };
 
