@@ -213,6 +213,9 @@ export class StartedAlb implements AsyncDisposable {
   /** A WebSocket a worker routed to a target that takes it: on to the target's process, or 502. */
   private handOff(message: Extract<FromAlbWorker, { type: 'websocket' }>, socket: Socket | undefined): void {
     if (!socket) return; // closed by the client while on its way
+    // Its client may reset it while it is here (a read or the 502's write fails ECONNRESET): the
+    // socket is the client's to lose, not the control process's, which an unheard error would end.
+    socket.on('error', () => socket.destroy());
     const door = this.targets.get(message.targetId)?.door;
     if (door?.accept({ head: message.head, stickyLines: message.stickyLines }, socket)) return;
     this.handOffErrors502++;

@@ -67,6 +67,21 @@ function socketTo(lb: StartedAlb) {
   return { socket, greeting };
 }
 
+const UPGRADE =
+  'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+/** A client that asks for a WebSocket and resets its connection (TCP RST) at once, while the ALB hands it on. */
+function upgradeAndReset(lb: StartedAlb): Promise<void> {
+  const { hostname, port } = new URL(lb.url);
+  return new Promise((resolve) => {
+    const s = connect({ host: hostname, port: Number(port) }, () =>
+      s.write(UPGRADE, () => s.resetAndDestroy()),
+    );
+    s.on('error', () => {}).on('close', () => resolve());
+  });
+}
+
 /** A raw WebSocket upgrade through the ALB: the head of the answer. */
 function upgradeHead(lb: StartedAlb): Promise<string> {
   const { hostname, port } = new URL(lb.url);
@@ -81,10 +96,7 @@ function upgradeHead(lb: StartedAlb): Promise<string> {
     });
     s.on('error', reject);
     s.on('close', () => resolve(got));
-    s.write(
-      'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-    );
+    s.write(UPGRADE);
   });
 }
 
@@ -163,5 +175,20 @@ describe('ALB emulator: WebSockets handed to the target’s process', () => {
     expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway/);
     expect(lb.stats().errors502).toBe(1);
     expect(lb.connectionsPerTarget().a ?? 0).toBe(0);
+  });
+
+  it('clients that reset their connection while it is handed off cost the control process nothing, whether the target takes it or is gone', async () => {
+    // A socket on its way through the control process can be reset by its client, and the 502 of a
+    // gone target written to one that was: either once ended a rehearsal's runner (ECONNRESET).
+    const clock = new ManualClock(0);
+    const a = { id: 'a', ...(await targetProcess('a')) };
+    const b = { id: 'b', ...(await targetProcess('b')) };
+    const lb = await albWith(clock, [a, b]);
+    await b.proc.kill();
+    await new Promise<void>((r) => b.proc.channel!.onClose(r));
+    for (let i = 0; i < 40; i++) await Promise.all([upgradeAndReset(lb), upgradeAndReset(lb)]);
+    // The ALB still answers upgrades: the live target's 101 or the gone one's 502.
+    for (let i = 0; i < 4; i++)
+      expect(await upgradeHead(lb)).toMatch(/^HTTP\/1\.1 (101 Switching Protocols|502 Bad Gateway)/);
   });
 });

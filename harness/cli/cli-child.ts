@@ -49,9 +49,18 @@ export async function stillAlive(pids: number[]): Promise<number[]> {
   return pids.filter(isAlive);
 }
 
-/** The last line of a `--json` command's output, parsed. */
-export function lastJsonLine<T>(stdout: string): T {
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+/**
+ * The last line of a `--json` command's output, parsed. A command that printed none fails the test
+ * with its exit code and the end of its stderr: what it said when it stopped, not a JSON parse error.
+ */
+export function lastJsonLine<T>(run: Pick<CliExit, 'code' | 'stdout' | 'stderr'>): T {
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    const said = run.stderr.trim().split('\n').slice(-40).join('\n');
+    throw new Error(`the command printed no JSON result (exit code ${run.code}); its stderr ended:\n${said}`);
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { lastJsonLine } from '../cli/cli-child.ts';
 import { frameExpectation } from '../report/html.ts';
 import { EXIT_CODES, type RunOutcome } from '../report/outcome.ts';
 import { hasChromium, launchChromium, skipNote, strictPage } from '../report/test-browser.ts';
@@ -74,10 +75,7 @@ describe.skipIf(!hasChromium)(`run smoke, watched live in headless Chromium${ski
       ).toBe(true);
 
       const code = await exited;
-      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
-        outcome: RunOutcome;
-        reportDir: string;
-      };
+      const result = lastJsonLine<{ outcome: RunOutcome; reportDir: string }>({ code, stdout, stderr });
       expect(code, stderr).toBe(EXIT_CODES[result.outcome]);
       const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8')) as Summary;
 

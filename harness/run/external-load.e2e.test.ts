@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import smoke from '../../scenarios/smoke.ts';
-import { runCli as cli, stillAlive as noneAlive } from '../cli/cli-child.ts';
+import { runCli as cli, lastJsonLine, stillAlive as noneAlive } from '../cli/cli-child.ts';
 
 /** A real run of the exported smoke script with Artillery 2.0.34 (docs/load-engines.md). */
 const ARTILLERY_REPORT = fileURLToPath(
@@ -106,10 +106,7 @@ describe('run --load external (real processes, 1×)', () => {
     );
     // The engine's users reached the stack: the design was under load (else its verdicts say they were not).
     expect(await engine, run.stderr).toEqual({ joined: 20, failures: [] });
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
-      reportDir: string;
-      expectations: Verdict[];
-    };
+    const result = lastJsonLine<{ reportDir: string; expectations: Verdict[] }>(run);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
     const byKind = (kind: string) => summary.expectations.find((v: Verdict) => v.kind === kind) as Verdict;
     // The design, observed by tiketi-sim: two instances, no aggressive alarm, no double sale.

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli as cli, stillAlive as noneAlive } from '../cli/cli-child.ts';
+import { runCli as cli, lastJsonLine, stillAlive as noneAlive } from '../cli/cli-child.ts';
 import type { DisconnectGroup } from '../report/run-record.ts';
 import { startCpuHog } from './cpu-hog.ts';
 import { isAlive } from './process-tree.ts';
@@ -26,7 +26,7 @@ describe('rehearsals end to end (real processes)', () => {
   it('smoke: the whole path passes, writes its report and leaves no process behind', async () => {
     const reports = join(work, 'smoke');
     const run = await cli(['run', 'smoke', '--report-dir', reports, '--json'], 150_000);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    const result = lastJsonLine<RunOutput>(run);
     // The exit code is the gate: 0 exactly when every expectation held, 3 when some could not be judged.
     expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
     // A machine too loaded to measure latency says so (inconclusive); nothing may fail.
@@ -55,7 +55,7 @@ describe('rehearsals end to end (real processes)', () => {
     // One core spins for the whole run, the burst of 200 joins included.
     await using hog = await startCpuHog();
     const run = await cli(['run', 'smoke', '--report-dir', join(work, 'hog'), '--json'], 400_000);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    const result = lastJsonLine<RunOutput>(run);
     expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
     expect(result.expectations.filter((e) => e.status === 'failed')).toEqual([]);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
@@ -70,7 +70,7 @@ describe('rehearsals end to end (real processes)', () => {
   it('bot-storm: a tenth of the users attack; every instance keeps serving, limits hold, fans buy', async () => {
     const reports = join(work, 'bot-storm');
     const run = await cli(['run', 'bot-storm', '--report-dir', reports, '--json'], 400_000);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    const result = lastJsonLine<RunOutput>(run);
     expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
     // Latency is judged only with headroom (else inconclusive); everything else must hold.
     expect(result.expectations.filter((e) => e.status === 'failed' && e.kind !== 'latency')).toEqual([]);
@@ -137,7 +137,7 @@ describe('rehearsals end to end (real processes)', () => {
       })};`,
     );
     const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 540_000);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    const result = lastJsonLine<RunOutput>(run);
     expect(run.code).toBe(exitCodeFor(result.expectations));
     // The control plane's behaviour must hold; the error rate depends on how loaded the machine is.
     expect(result.expectations.filter((e) => e.status !== 'passed' && e.kind !== 'error-rate')).toEqual([]);
@@ -165,7 +165,7 @@ describe('rehearsals end to end (real processes)', () => {
       ['run', 'az-failure', '--users', '300', '--report-dir', join(work, 'az'), '--json'],
       400_000,
     );
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RunOutput;
+    const result = lastJsonLine<RunOutput>(run);
     expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
     const [fault] = summary.faults as {

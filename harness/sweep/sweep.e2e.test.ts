@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli as cli } from '../cli/cli-child.ts';
+import { runCli as cli, lastJsonLine } from '../cli/cli-child.ts';
 import type { RunRecord } from '../report/run-record.ts';
 import type { SweepSummary } from './sweep-report.ts';
 
@@ -35,15 +35,15 @@ writeFileSync(
   })};\n`,
 );
 
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
-
 async function recordOf(reports: string, seed: number): Promise<RunRecord & { plannedChoices: object }> {
   const run = await cli(
     ['run', SCENARIO, '--seed', String(seed), '--report-dir', reports, '--json', '--no-dashboard'],
     240_000,
   );
   expect([0, 1, 3], run.stderr).toContain(run.code);
-  return JSON.parse(readFileSync(join(lastJson(run.stdout).reportDir, 'summary.json'), 'utf8'));
+  return JSON.parse(
+    readFileSync(join(lastJsonLine<{ reportDir: string }>(run).reportDir, 'summary.json'), 'utf8'),
+  );
 }
 
 describe('seeded runs and phase sweeps (real processes)', () => {
@@ -66,7 +66,7 @@ describe('seeded runs and phase sweeps (real processes)', () => {
       ['run', SCENARIO, '--sweep', '3', '--seed', '11', '--report-dir', reports, '--json', '--no-dashboard'],
       760_000,
     );
-    const { reportDir, outcome } = lastJson(run.stdout);
+    const { reportDir, outcome } = lastJsonLine<{ reportDir: string; outcome: string }>(run);
     expect([0, 1, 3], run.stderr).toContain(run.code);
     const summary = JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as SweepSummary;
     expect(summary).toMatchObject({ kind: 'sweep', seed: 11, rule: 'all', periodSeconds: 30 });
