@@ -138,7 +138,7 @@ describe('rehearsals end to end (real processes)', () => {
     );
     const run = await cli(['run', file, '--report-dir', join(work, 'peak'), '--json'], 540_000);
     const result = lastJsonLine<RunOutput>(run);
-    expect(run.code).toBe(exitCodeFor(result.expectations));
+    expect(run.code, run.stderr).toBe(exitCodeFor(result.expectations));
     // The control plane's behaviour must hold; the error rate depends on how loaded the machine is.
     expect(result.expectations.filter((e) => e.status !== 'passed' && e.kind !== 'error-rate')).toEqual([]);
     const summary = JSON.parse(readFileSync(join(result.reportDir, 'summary.json'), 'utf8'));
