@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lastJsonLine } from '../cli/cli-child.ts';
 import type { Summary } from '../report/write-report.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
@@ -88,7 +89,7 @@ async function run(
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearTimeout(stop);
   const log = stderr.slice(-3_000);
-  const { reportDir } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { reportDir?: string };
+  const { reportDir } = lastJsonLine<{ reportDir?: string }>({ code, stdout, stderr });
   if (!reportDir) throw new Error(`tiketi-sim ${args.join(' ')} wrote no report (exit ${code}):\n${log}`);
   return { code, log, summary: JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as Summary };
 }
