@@ -56,4 +56,18 @@ describe('a load worker tally', () => {
     expect(tally.isTaken('A-2')).toBe(true);
     expect(tally.isTaken('A-3')).toBe(false);
   });
+
+  it('finds the first untaken seat of a list, and none once all are taken', () => {
+    const tally = new JourneyTally();
+    const seats = ['A-1', 'A-2', 'A-3', 'A-4'];
+    expect(tally.firstUntaken(seats)).toBe('A-1');
+    tally.seatsTaken(['A-1', 'A-3']);
+    expect(tally.firstUntaken(seats)).toBe('A-2');
+    tally.seatsTaken(['A-2']);
+    expect(tally.firstUntaken(seats)).toBe('A-4');
+    // Another list is searched from its own start.
+    expect(tally.firstUntaken(['A-3', 'B-1'])).toBe('B-1');
+    tally.seatsTaken(['A-4']);
+    expect(tally.firstUntaken(seats)).toBeUndefined();
+  });
 });

@@ -70,6 +70,8 @@ export interface JourneyEvents {
   /** Seats this worker learned are taken (409 or broadcasts), to pick better next time. */
   seatsTaken(seatIds: string[]): void;
   isTaken(seatId: string): boolean;
+  /** The first seat of `seatIds` not known to be taken, if any. */
+  firstUntaken(seatIds: readonly string[]): string | undefined;
 }
 
 /**
@@ -542,5 +544,5 @@ function pickSeat(ctx: JourneyContext, random: () => number): string | undefined
     const seat = ctx.seatIds[Math.floor(random() * ctx.seatIds.length)];
     if (seat && !ctx.events.isTaken(seat)) return seat;
   }
-  return ctx.seatIds.find((s) => !ctx.events.isTaken(s));
+  return ctx.events.firstUntaken(ctx.seatIds);
 }
