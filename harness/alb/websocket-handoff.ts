@@ -14,6 +14,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { sendToParent } from '../../servers/parent-channel.ts';
 import type { ProcessChannel } from '../../servers/process.ts';
 
 /** A routed WebSocket upgrade; its client socket travels with it as the message's handle. */
@@ -92,7 +93,7 @@ export function serveHandedOffWebSockets(server: Server): void {
   const reportSoon = () => {
     if (closedSinceReport++ > 0) return;
     setImmediate(() => {
-      process.send?.({ type: 'websockets-closed', count: closedSinceReport } satisfies WebSocketsClosed);
+      sendToParent({ type: 'websockets-closed', count: closedSinceReport } satisfies WebSocketsClosed);
       closedSinceReport = 0;
     });
   };

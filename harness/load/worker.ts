@@ -1,10 +1,11 @@
 /** The load worker process (load-worker.ts): built from its first message, `init`. */
+import { sendToParent } from '../../servers/parent-channel.ts';
 import { LoadWorker } from './load-worker.ts';
 import type { ToWorker } from './protocol.ts';
 
 process.once('message', (init: ToWorker) => {
   if (init.type !== 'init') throw new Error(`load worker: the first message must be init, got ${init.type}`);
-  const worker = new LoadWorker(init, (message) => process.send?.(message));
+  const worker = new LoadWorker(init, (message) => sendToParent(message));
   const exit = () => {
     process.disconnect?.(); // the final report goes out before the channel closes
     process.exit(0);
