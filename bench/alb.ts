@@ -21,6 +21,7 @@ import { startAlb } from '../harness/alb/alb.ts';
 import { ManualClock } from '../harness/clock/clock.ts';
 import { designTopology } from '../infra/topology.ts';
 import { freePort } from '../servers/ports.ts';
+import { onPath, wrk } from './wrk.ts';
 
 const { values } = parseArgs({
   strict: false,
@@ -39,9 +40,7 @@ const websockets = Number(values.websockets as string);
 const rounds = Number(values.rounds as string);
 
 for (const tool of ['haproxy', 'wrk']) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`]);
-  } catch {
+  if (!onPath(tool)) {
     console.error(`${tool} not found: apt-get install haproxy wrk`);
     process.exit(2);
   }
@@ -74,21 +73,6 @@ async function backend(): Promise<number> {
   children.push(child);
   await new Promise((r) => child.once('message', r));
   return port;
-}
-
-function wrk(url: string): { rps: number; p99Ms: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'alb-bench-'));
-  const script = join(dir, 'report.lua');
-  writeFileSync(
-    script,
-    'done = function(s, l, r) io.write(string.format("JSON {\\"rps\\":%f,\\"p99\\":%f}\\n", s.requests / (s.duration / 1e6), l:percentile(99) / 1000)) end\n',
-  );
-  const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '-s', script, url], {
-    encoding: 'utf8',
-  });
-  rmSync(dir, { recursive: true, force: true });
-  const parsed = JSON.parse(/JSON (.*)/.exec(out)![1]!) as { rps: number; p99: number };
-  return { rps: Math.round(parsed.rps), p99Ms: Math.round(parsed.p99 * 100) / 100 };
 }
 
 function rssKb(pids: number[]): number {
@@ -155,7 +139,10 @@ if (process.argv[2] === '--hold') {
 
   const runs: { haproxy: { rps: number; p99Ms: number }; albEmulator: { rps: number; p99Ms: number } }[] = [];
   for (let i = 0; i < rounds; i++)
-    runs.push({ haproxy: wrk(`http://127.0.0.1:${haproxyPort}/`), albEmulator: wrk(`${alb.url}/`) });
+    runs.push({
+      haproxy: await wrk(`http://127.0.0.1:${haproxyPort}/`, { connections, seconds }),
+      albEmulator: await wrk(`${alb.url}/`, { connections, seconds }),
+    });
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const reference = {
     rps: median(runs.map((r) => r.haproxy.rps)),

@@ -12,6 +12,10 @@
  *
  *   npx tsx bench/verdicts.ts [scenario] [--runs 3] [--hog | --compare-hog] [--time-scale N] [--users N] [--scale F]
  *
+ * Before each run (and before its hog starts) it measures the machine's speed by a fixed yardstick
+ * (bench/machine-reference.ts: node:http hello world under wrk), and prints it beside the wall
+ * times: the same code takes twice as long on a day the yardstick reads half as much.
+ *
  * Run it on a quiet machine: anything else running is part of what it measures.
  */
 import { spawn } from 'node:child_process';
@@ -22,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Summary } from '../harness/report/write-report.ts';
 import { startCpuHog } from '../harness/run/cpu-hog.ts';
+import { type MachineReference, measureMachineReference } from './machine-reference.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -57,6 +62,8 @@ interface RunResult {
   exitCode: number | null;
   commandSeconds: number;
   summary: Summary;
+  /** The machine's speed just before the run (before its hog started). */
+  machine?: MachineReference;
 }
 
 /** One rehearsal through the CLI, as CI runs it; its progress goes to stderr (ours). */
@@ -100,6 +107,10 @@ function printRun(index: number, run: RunResult): void {
   console.log(
     `\nrun ${index + 1}${run.hog ? ' (one-core hog)' : ''}: exit ${run.exitCode} (${summary.aborted ? 'ABORTED, left out of the agreement' : summary.outcome}), ${summary.wallSeconds} s rehearsal, ${Math.round(run.commandSeconds)} s command, effective ${summary.timeScale.effective}× of ${summary.timeScale.requested}×, latency samples counted: API ${percent(counted.all)}, delivery ${percent(counted['socket.delivery'])}`,
   );
+  if (run.machine)
+    console.log(
+      `  machine before it: ${run.machine.rps} req/s (node:http hello world under wrk, median of ${run.machine.rounds.join(', ')})`,
+    );
   for (const v of summary.expectations)
     console.log(
       `  ${v.status.toUpperCase().padEnd(12)} ${v.name}: ${v.status === 'inconclusive' ? v.reason : v.observed}`,
@@ -145,6 +156,11 @@ function printAgreement(all: RunResult[]): void {
         `  ${hog ? 'hog' : 'quiet'} runs: rehearsal wall seconds median ${median(walls)} (${walls.join(', ')})`,
       );
   }
+  const yardstick = results.flatMap((r) => (r.machine ? [r.machine.rps] : []));
+  if (yardstick.length > 0)
+    console.log(
+      `  the machine's yardstick before the runs: median ${median(yardstick)} req/s (${yardstick.join(', ')})`,
+    );
   if (hogs > 0 && hogs < results.length) {
     const ratio =
       median(results.filter((r) => r.hog).map((r) => r.summary.wallSeconds)) /
@@ -162,9 +178,12 @@ try {
     ? Array.from({ length: runs }, () => [false, true]).flat()
     : Array.from({ length: runs }, () => values.hog === true);
   for (const [i, withHog] of plan.entries()) {
+    const machine = await measureMachineReference();
+    if ('missing' in machine) console.log(`\nno machine yardstick: ${machine.missing}`);
     const hog = withHog ? await startCpuHog() : undefined;
     try {
       const run = await rehearse(reportRoot, withHog);
+      if (!('missing' in machine)) run.machine = machine;
       results.push(run);
       printRun(i, run);
     } finally {
