@@ -2,7 +2,9 @@
  * How fast this machine is right now, by a fixed yardstick: a node:http "hello world" in its own
  * process under wrk (2 threads, 50 connections), the median of a few short rounds. Machines of
  * the same kind differ about 2× from day to day (59k req/s one day, 29k another): a bench's wall
- * times mean something only beside the yardstick measured in the same run.
+ * times are read beside the yardstick measured in the same run. It is a moment's reading (it
+ * moved 23k–40k within one hour), so it tells what kind of hour a figure comes from; it does not
+ * convert one run's wall time into another's.
  */
 import { spawn } from 'node:child_process';
 import { freePort } from '../servers/ports.ts';
@@ -21,7 +23,7 @@ const HELLO_WORLD = `
   process.on('disconnect', () => process.exit(0));
 `;
 
-/** Measures the yardstick; undefined (and why) when wrk is not installed. */
+/** Measures the yardstick; `missing` says why not when wrk is not installed. */
 export async function measureMachineReference(
   options: { rounds?: number; seconds?: number } = {},
 ): Promise<MachineReference | { missing: string }> {

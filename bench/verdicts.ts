@@ -14,7 +14,7 @@
  *
  * Before each run (and before its hog starts) it measures the machine's speed by a fixed yardstick
  * (bench/machine-reference.ts: node:http hello world under wrk), and prints it beside the wall
- * times: the same code takes twice as long on a day the yardstick reads half as much.
+ * times, so a figure is read with the hour it comes from (docs/performance.md).
  *
  * Run it on a quiet machine: anything else running is part of what it measures.
  */

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 
-/** Sends `message` (and `socket`) to the parent; false when the channel is closed or closing. */
+/** Sends `message` (and `socket`) to the parent; false when the channel is closed, or backed up (`process.send`'s own false). */
 export function sendToParent(message: unknown, socket?: Socket): boolean {
   if (!process.send || !process.connected) {
     socket?.destroy();
