@@ -11,17 +11,22 @@
  * the same verdicts and at most 2.5×).
  *
  *   npx tsx bench/verdicts.ts [scenario] [--runs 3] [--hog | --compare-hog] [--time-scale N] [--users N] [--scale F]
+ *     [--keep-reports DIR]
  *
- * Before each run (and before its hog starts) it measures the machine's speed by a fixed yardstick
- * (bench/machine-reference.ts: node:http hello world under wrk), and prints it beside the wall
- * times, so a figure is read with the hour it comes from (docs/performance.md).
+ * Each run's report (summary.json, report.html, junit.xml) goes to a temporary directory removed at
+ * the end, or into `--keep-reports DIR` (one directory per run, kept) to read a run's minutes after.
+ *
+ * Before each run (and before its hog starts) it waits for the machine to settle, then measures its
+ * speed by a fixed yardstick (bench/machine-reference.ts: node:http hello world under wrk), and
+ * prints it beside the wall times, so a figure is read with the hour it comes from
+ * (docs/performance.md).
  *
  * Run it on a quiet machine: anything else running is part of what it measures.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Summary } from '../harness/report/write-report.ts';
@@ -37,6 +42,7 @@ const { values, positionals } = parseArgs({
     'time-scale': { type: 'string' },
     users: { type: 'string' },
     scale: { type: 'string' },
+    'keep-reports': { type: 'string' },
   },
 });
 const scenario = positionals[0] ?? 'peak-drop';
@@ -62,6 +68,7 @@ interface RunResult {
   exitCode: number | null;
   commandSeconds: number;
   summary: Summary;
+  reportDir: string;
   /** The machine's speed just before the run (before its hog started). */
   machine?: MachineReference;
 }
@@ -95,7 +102,7 @@ async function rehearse(reportRoot: string, hog: boolean): Promise<RunResult> {
     });
   }
   const summary = JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as Summary;
-  return { hog, exitCode, commandSeconds, summary };
+  return { hog, exitCode, commandSeconds, summary, reportDir };
 }
 
 const percent = (share: number | undefined) =>
@@ -109,8 +116,9 @@ function printRun(index: number, run: RunResult): void {
   );
   if (run.machine)
     console.log(
-      `  machine before it: ${run.machine.rps} req/s (node:http hello world under wrk, median of ${run.machine.rounds.join(', ')})`,
+      `  machine before it: ${run.machine.rps} req/s (node:http hello world under wrk, median of ${run.machine.rounds.join(', ')}; measured after ${run.machine.settledAfterSeconds} s of settling, the CPU ${percent(run.machine.busyBefore)} busy)`,
     );
+  if (kept) console.log(`  report: ${run.reportDir}`);
   for (const v of summary.expectations)
     console.log(
       `  ${v.status.toUpperCase().padEnd(12)} ${v.name}: ${v.status === 'inconclusive' ? v.reason : v.observed}`,
@@ -171,7 +179,9 @@ function printAgreement(all: RunResult[]): void {
   }
 }
 
-const reportRoot = mkdtempSync(join(tmpdir(), 'tiketi-verdicts-'));
+const kept = values['keep-reports'];
+const reportRoot = kept ? resolve(kept) : mkdtempSync(join(tmpdir(), 'tiketi-verdicts-'));
+if (kept) mkdirSync(reportRoot, { recursive: true });
 const results: RunResult[] = [];
 try {
   const plan = values['compare-hog']
@@ -191,6 +201,7 @@ try {
     }
   }
   printAgreement(results);
+  if (kept) console.log(`\nreports kept in ${reportRoot}`);
 } finally {
-  rmSync(reportRoot, { recursive: true, force: true });
+  if (!kept) rmSync(reportRoot, { recursive: true, force: true });
 }
