@@ -70,6 +70,43 @@ describe('HeadroomLedger', () => {
     expect(counted).toEqual([false, false, true]);
   });
 
+  it('a runner stall takes only the joins and connects (its path), and the next interval’s', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const runnerStall: MachineState = {
+      cpuBusy: 0.6,
+      lagMs: { runner: 120, 'load-worker': 5 },
+      coreBusy: {},
+    };
+    const mixed = () => {
+      const recorder = new LatencyRecorder();
+      for (let i = 0; i < 10; i++) recorder.record('POST /api/events/:eventId/queue', 40);
+      for (let i = 0; i < 4; i++) recorder.record('socket.connect', 40);
+      for (let i = 0; i < 6; i++) recorder.record('POST /api/reservations', 20);
+      for (let i = 0; i < 30; i++) recorder.record('socket.delivery', 5);
+      const out = new LatencyAggregate();
+      out.add(recorder.drain());
+      return out;
+    };
+    const counted = [QUIET, runnerStall, QUIET, QUIET, SATURATED, QUIET].map((state, i) =>
+      ledger.add({ fromSimMs: i * 1_000, toSimMs: (i + 1) * 1_000, state }, mixed()),
+    );
+    // Whole intervals: the quiet ones away from any saturation.
+    expect(counted).toEqual([true, false, false, true, false, false]);
+    const { latencyWithHeadroom, saturated } = ledger.record();
+    // Joins and connects: intervals 0 and 3 only. The rest: also the stall's and the one after it,
+    // but neither the CPU's saturation nor the interval after it.
+    expect(latencyWithHeadroom['POST /api/events/:eventId/queue']?.count).toBe(2 * 10);
+    expect(latencyWithHeadroom['socket.connect']?.count).toBe(2 * 4);
+    expect(latencyWithHeadroom['POST /api/reservations']?.count).toBe(4 * 6);
+    expect(latencyWithHeadroom['socket.delivery']?.count).toBe(4 * 30);
+    expect(latencyWithHeadroom.all?.count).toBe(2 * 10 + 4 * 6);
+    // The machine's record still shows the stall.
+    expect(saturated.map((s) => s.reasons)).toEqual([
+      ['runner lag 120 ms'],
+      ['CPU 100 %', 'load-worker lag 580 ms'],
+    ]);
+  });
+
   it('tells the share of the run’s requests taken with headroom, once enough requests tell', () => {
     const ledger = new HeadroomLedger(headroomThresholds([200]));
     ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, batch(300, 20));

@@ -4,8 +4,9 @@
  * in that interval and in the one before (a load worker reports what it measured over its last
  * second, so a batch may have been measured in either). A load worker's own stall is judged
  * sample by sample where the workers file them (`LatencyRecorder` with a `StallWatch`): it takes
- * the samples it delayed, not the second. The rest is kept out of the verdicts, and the stretches
- * in which the machine was saturated are recorded with what saturated it.
+ * the samples it delayed, not the second. The runner's own stall takes only the samples on its
+ * path (`RUNNER_PATH`). The rest is kept out of the verdicts, and the stretches in which the
+ * machine was saturated are recorded with what saturated it.
  */
 import { LatencyAggregate, type LatencyMetric, type LatencySummary } from './latency.ts';
 import { type HeadroomThresholds, type MachineState, saturation, worstOf } from './machine-state.ts';
@@ -95,16 +96,36 @@ interface SampleTally {
 const shareOf = ({ total, counted }: SampleTally) =>
   total < MIN_SAMPLES_FOR_SHARE ? undefined : counted / total;
 
+/**
+ * The samples the runner's own event loop is on the path of. It hands each arriving user to a load
+ * worker (`ArrivalFeeder`) and passes each WebSocket from the ALB to its instance
+ * (`harness/alb/websocket-handoff.ts`): its stall can delay a join or a connect. An admitted
+ * user's requests and the Socket.IO deliveries go from the load workers through the ALB workers
+ * to the instances and back without it.
+ */
+export const RUNNER_PATH: ReadonlySet<LatencyMetric> = new Set<LatencyMetric>([
+  'POST /api/events/:eventId/queue',
+  'socket.connect',
+]);
+
 /** The lags of the processes that time their loop, but the load workers' (judged per sample). */
 function withoutWorkerLag(lagMs: MachineState['lagMs']): MachineState['lagMs'] {
   const { 'load-worker': _worker, ...rest } = lagMs;
   return rest;
 }
 
+/** The state with the runner's lag left out: what samples off its path are judged on. */
+function withoutRunnerLag(state: MachineState): MachineState {
+  const { runner: _runner, ...lagMs } = state.lagMs;
+  return { ...state, lagMs };
+}
+
 export class HeadroomLedger {
   private readonly counted: LatencyAggregate = new LatencyAggregate();
   private readonly stretches: SaturatedStretch[] = [];
   private previousHadHeadroom = true;
+  /** The interval before had headroom for the samples off the runner's path (`RUNNER_PATH`). */
+  private previousHadHeadroomOffRunnerPath = true;
   private intervals = { total: 0, withHeadroom: 0 };
   /** API requests and Socket.IO deliveries so far, and those taken with headroom (what latency verdicts count). */
   private readonly requests: SampleTally = { total: 0, counted: 0 };
@@ -116,10 +137,12 @@ export class HeadroomLedger {
   constructor(readonly thresholds: HeadroomThresholds) {}
 
   /**
-   * One interval; returns whether its samples counted. `clearOfStalls`: the samples of `samples`
-   * that no load worker's own stall delayed, when the workers tell them apart. Then a worker's lag
-   * takes only the samples it was in flight through; what the whole machine shows (CPU, a busy
-   * process, the runner's lag) still takes the interval's samples, and the next interval's.
+   * One interval; returns whether all its samples counted. `clearOfStalls`: the samples of
+   * `samples` that no load worker's own stall delayed, when the workers tell them apart. Then a
+   * worker's lag takes only the samples it was in flight through. The runner's lag takes only the
+   * samples on its path (`RUNNER_PATH`: joins and connects). What the whole machine shows (CPU, a
+   * busy process on the path) takes the interval's samples; each of these takes the next
+   * interval's too.
    */
   add(interval: MeasuredInterval, samples: LatencyAggregate, clearOfStalls?: LatencyAggregate): boolean {
     const reasons = saturation(interval.state, this.thresholds);
@@ -127,16 +150,23 @@ export class HeadroomLedger {
       ? { ...interval.state, lagMs: withoutWorkerLag(interval.state.lagMs) }
       : interval.state;
     const headroom = saturation(judged, this.thresholds).length === 0;
+    const offRunnerPath = saturation(withoutRunnerLag(judged), this.thresholds).length === 0;
     const counts = headroom && this.previousHadHeadroom;
-    const counted = clearOfStalls ?? samples;
-    if (counts) this.counted.addAggregate(counted);
+    const clear = clearOfStalls ?? samples;
+    const counted = counts
+      ? clear
+      : offRunnerPath && this.previousHadHeadroomOffRunnerPath
+        ? clear.without(RUNNER_PATH)
+        : undefined;
     this.requests.total += samples.endpointCount();
     this.deliveries.total += samples.count('socket.delivery');
-    if (counts) {
+    if (counted) {
+      this.counted.addAggregate(counted);
       this.requests.counted += counted.endpointCount();
       this.deliveries.counted += counted.count('socket.delivery');
     }
     this.previousHadHeadroom = headroom;
+    this.previousHadHeadroomOffRunnerPath = offRunnerPath;
     this.lastSaturation = reasons;
     const machineHadHeadroom = reasons.length === 0;
     this.intervals.total++;

@@ -211,6 +211,13 @@ export class LatencyAggregate {
     return [...this.histograms.keys()];
   }
 
+  /** These samples but those of `metrics`: a view sharing this aggregate's histograms (read it, do not add to it). */
+  without(metrics: ReadonlySet<LatencyMetric>): LatencyAggregate {
+    const out = new LatencyAggregate();
+    for (const [metric, h] of this.histograms) if (!metrics.has(metric)) out.histograms.set(metric, h);
+    return out;
+  }
+
   summary(metric: LatencyMetric): LatencySummary | undefined {
     const h = this.histograms.get(metric);
     return h && h.totalCount > 0 ? summarize(h) : undefined;

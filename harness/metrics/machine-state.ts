@@ -4,9 +4,9 @@
  * wall in a run):
  *
  * - the share of all cores busy (`cpu-busy.ts`);
- * - the worst event-loop lag of the processes that measure latency themselves (the runner and
- *   each load worker, `LagMonitor`): a stalled generator adds its stall to every request and
- *   receipt in flight;
+ * - the worst event-loop lag of the runner (it hands arrivals to the load workers and WebSockets to
+ *   the instances: joins and connects only, `RUNNER_PATH` in headroom.ts) and of each load worker
+ *   (`LagMonitor`): a stalled generator adds its stall to every request and receipt in flight;
  * - how busy the busiest process of each role on the request's path is, as a share of one core
  *   (`ProcessBusyMeter`, from /proc): a single-threaded event loop (ALB worker, app instance,
  *   Redis) busy nearly all the time queues everything behind it. Read from the kernel, so the
