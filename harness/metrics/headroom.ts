@@ -115,7 +115,7 @@ function withoutWorkerLag(lagMs: MachineState['lagMs']): MachineState['lagMs'] {
 }
 
 /** The state with the runner's lag left out: what samples off its path are judged on. */
-function withoutRunnerLag(state: MachineState): MachineState {
+export function withoutRunnerLag(state: MachineState): MachineState {
   const { runner: _runner, ...lagMs } = state.lagMs;
   return { ...state, lagMs };
 }
@@ -133,6 +133,8 @@ export class HeadroomLedger {
   private minute = { total: 0, withHeadroom: 0, worst: EMPTY_STATE };
   /** What saturated the last interval; empty when it had headroom. */
   lastSaturation: string[] = [];
+  /** The same without the runner's lag: what the samples off its path (`RUNNER_PATH`) lost it to. */
+  lastSaturationOffRunnerPath: string[] = [];
 
   constructor(readonly thresholds: HeadroomThresholds) {}
 
@@ -150,6 +152,7 @@ export class HeadroomLedger {
       ? { ...interval.state, lagMs: withoutWorkerLag(interval.state.lagMs) }
       : interval.state;
     const headroom = saturation(judged, this.thresholds).length === 0;
+    this.lastSaturationOffRunnerPath = saturation(withoutRunnerLag(interval.state), this.thresholds);
     const offRunnerPath = saturation(withoutRunnerLag(judged), this.thresholds).length === 0;
     const counts = headroom && this.previousHadHeadroom;
     const clear = clearOfStalls ?? samples;

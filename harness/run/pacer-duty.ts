@@ -51,7 +51,7 @@ export interface PacerDutyOptions {
   measure: (
     nowSimMs: number,
   ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> &
-    Partial<Pick<MeasuredInterval, 'countedShare' | 'stallAlone'>>;
+    Partial<Pick<MeasuredInterval, 'countedShare' | 'stallAlone' | 'offRunnerPath'>>;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight: () => boolean;
   wallNow: () => number;
@@ -115,7 +115,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs)) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
-    const { state, feedback, saturation, stallAlone, countedShare } = o.measure(nowSimMs);
+    const { state, feedback, saturation, stallAlone, offRunnerPath, countedShare } = o.measure(nowSimMs);
     // The first interval is the set-up's (processes starting, code loading and compiling: the CPU
     // 100 % busy, loops late), not the rehearsal's load: read as saturation, it held the room's
     // first minutes at 40 % of the requested speed and its next 25 s under 90 %.
@@ -138,6 +138,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       queueSize: o.queueSize(),
       saturation: setUp ? [] : saturation,
       stallAlone: setUp ? false : stallAlone,
+      ...(setUp || !offRunnerPath ? {} : { offRunnerPath }),
       headroomShare: countedShare,
       activityInFlight: o.activityInFlight(),
       faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.fastest),

@@ -520,6 +520,38 @@ describe('ClockPacer: valid measurement first', () => {
     ).toEqual([30, 21]);
   });
 
+  it('slows for the runner’s stalls only while a join or a connect is due or under way', () => {
+    // Sales open, everyone queued: 20 users still to arrive, then none.
+    const arrivals = spread(0, MINUTE, 20);
+    const speedsAfter = (seconds: Partial<PacerInput>[]) => {
+      const pacer = pacer30({ arrivalsSimMs: arrivals, initialJoinsPerSecond: 150 });
+      return seconds.map(
+        (over, s) => pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.6, queueSize: 5_000, ...over })).scale,
+      );
+    };
+    const clear = { saturation: [], offRunnerPath: { saturation: [], stallAlone: false } };
+    const runnerStall = {
+      saturation: ['runner lag 110 ms'],
+      stallAlone: true,
+      offRunnerPath: { saturation: [], stallAlone: false },
+    };
+    const drain = { sent: 20, settled: 20, simMs: 2 * MINUTE };
+    // Every user arrived and connected: the runner's stall delays no sample, and the clock holds.
+    expect(
+      speedsAfter([clear, runnerStall, runnerStall, runnerStall].map((s) => ({ ...s, ...drain }))),
+    ).toEqual([30, 30, 30, 30]);
+    // Users still to arrive, a join unanswered or a user reconnecting: it slows as for any stall.
+    expect(speedsAfter([clear, runnerStall, runnerStall])).toEqual([30, 30, 21]);
+    const unanswered = { ...drain, settled: 19 };
+    expect(speedsAfter([clear, runnerStall, runnerStall].map((s) => ({ ...s, ...unanswered })))).toEqual([
+      30, 30, 21,
+    ]);
+    const reconnecting = { ...drain, usersRecovering: 3 };
+    expect(speedsAfter([clear, runnerStall, runnerStall].map((s) => ({ ...s, ...reconnecting })))).toEqual([
+      30, 30, 21,
+    ]);
+  });
+
   it('comes back up between pairs of stalls: they set no ceiling on the speed', () => {
     const pacer = new ClockPacer({
       requestedScale: 2,

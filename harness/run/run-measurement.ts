@@ -11,6 +11,7 @@ import {
   HeadroomLedger,
   type MeasurementRecord,
   type MinuteMachineState,
+  withoutRunnerLag,
 } from '../metrics/headroom.ts';
 import type { LatencyAggregate } from '../metrics/latency.ts';
 import {
@@ -43,6 +44,8 @@ export interface MeasuredInterval {
   saturation: readonly string[];
   /** The saturation was an event-loop stall alone (`stallAlone`). */
   stallAlone: boolean;
+  /** The same two without the runner's lag, which delays only joins and connects (`RUNNER_PATH`). */
+  offRunnerPath: { saturation: readonly string[]; stallAlone: boolean };
   /** The lower of the shares of the run's API requests and deliveries so far taken with headroom (HeadroomLedger.countedShare). */
   countedShare: number | undefined;
 }
@@ -82,6 +85,10 @@ export class RunMeasurement {
       feedback,
       saturation: this.ledger.lastSaturation,
       stallAlone: stallAlone(state, this.ledger.thresholds),
+      offRunnerPath: {
+        saturation: this.ledger.lastSaturationOffRunnerPath,
+        stallAlone: stallAlone(withoutRunnerLag(state), this.ledger.thresholds),
+      },
       countedShare: this.ledger.countedShare,
     };
   }
