@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { descendantsOf, isAlive } from '../run/process-tree.ts';
+import { commandLineOf, descendantsOf, isAlive } from '../run/process-tree.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/tiketi-sim.js', import.meta.url));
@@ -87,6 +87,10 @@ describe('tiketi-sim up / status (real processes)', () => {
       expect(stderr).toMatch(/✓ ready: targets healthy, edge answers 200 +\d+\.\d s/);
       expect(stderr).not.toMatch(/^\[(redis|aurora)/m);
       expect(ready.instances.map((i) => i.az).sort()).toEqual(['a', 'b']);
+      // Every instance the group may run (maxSize 10) has its process booted ahead: a scale-out
+      // launch loads no code at the peak (AppPreboot). Two serve, eight wait for a launch.
+      const appProcesses = descendantsOf(up.pid!).filter((pid) => commandLineOf(pid).includes('app-boot'));
+      expect(appProcesses).toHaveLength(10);
       expect(ready.postgres.writerUrl).toMatch(/^postgres:\/\//);
 
       const parsed = await statusJson();

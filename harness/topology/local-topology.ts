@@ -423,8 +423,9 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
   const teardown = new Teardown();
   try {
     // Everything that needs nothing else starts at once; the app instances load their code
-    // meanwhile and are told their endpoints once the data tier is up.
-    const preboot = new AppPreboot(topology.autoScalingGroup.desiredCapacity, options.log);
+    // meanwhile and are told their endpoints once the data tier is up (those the group launches
+    // later too: AppPreboot).
+    const preboot = new AppPreboot(topology.autoScalingGroup.maxSize, options.log);
     teardown.defer(() => preboot.stop());
     const front = startFront(options, teardown);
     const [data, { alb, edge }, control, clientPath] = await allStarted<
@@ -447,7 +448,6 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       steps.step(`app instances (${fleet.asg.desiredCapacity})`, () => fleet.asg.start()),
       prepare ? steps.step(prepare.label, () => prepare.run(data)) : Promise.resolve(),
     ]);
-    await preboot.stop();
     const injected: InjectedFault[] = [];
     teardown.defer(() => Promise.allSettled(injected.map((f) => f.stop())));
     const faultRandom = seededRandom(streamSeed(options.seed ?? 1, FAULT_STREAM));
