@@ -107,7 +107,7 @@ export async function bootApp(name: string, log: LogSink | undefined): Promise<S
  * App processes booted ahead, while the data tier starts: one for each instance the group may run
  * at once (its `maxSize`); each launch takes one, and launches beyond them boot their own. Loading
  * the app's code is this emulator's cost, not EC2's boot (the group's simulated boot time stands
- * for that): 0.3–0.4 s of CPU a process, measured here. Made at each launch, it came when a
+ * for that): about 0.4 s of CPU a process, measured here. Made at each launch, it came when a
  * scale-out does, at the peak: the +2 of a full peak's burst took the CPU to 99 % for its second,
  * and the pacer held the rest of the burst under the speed it had then.
  */
