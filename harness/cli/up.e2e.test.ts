@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
+import { designTopology } from '../../infra/topology.ts';
 import { commandLineOf, descendantsOf, isAlive } from '../run/process-tree.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -87,10 +88,10 @@ describe('tiketi-sim up / status (real processes)', () => {
       expect(stderr).toMatch(/✓ ready: targets healthy, edge answers 200 +\d+\.\d s/);
       expect(stderr).not.toMatch(/^\[(redis|aurora)/m);
       expect(ready.instances.map((i) => i.az).sort()).toEqual(['a', 'b']);
-      // Every instance the group may run (maxSize 10) has its process booted ahead: a scale-out
-      // launch loads no code at the peak (AppPreboot). Two serve, eight wait for a launch.
+      // Every instance the group may run (its maxSize) has its process booted ahead: a scale-out
+      // launch loads no code at the peak (AppPreboot). Two serve, the rest wait for a launch.
       const appProcesses = descendantsOf(up.pid!).filter((pid) => commandLineOf(pid).includes('app-boot'));
-      expect(appProcesses).toHaveLength(10);
+      expect(appProcesses).toHaveLength(designTopology.autoScalingGroup.maxSize);
       expect(ready.postgres.writerUrl).toMatch(/^postgres:\/\//);
 
       const parsed = await statusJson();
