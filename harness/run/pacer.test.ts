@@ -30,20 +30,20 @@ describe('ClockPacer', () => {
     expect(pacer.next(input({}))).toMatchObject({ scale: 30, limitedBy: 'requested' });
   });
 
-  it('slows before a burst, not after: the next 5 wall seconds of the curve set the speed', () => {
+  it('slows before a burst, not after: the next 2 wall seconds of the curve set the speed', () => {
     // Quiet until 3 minutes (simulated), then 6,000 users in one minute: 100 per simulated second.
     const arrivals = [...spread(0, 3 * MINUTE, 180), ...spread(3 * MINUTE, 4 * MINUTE, 6_000)];
     const pacer = pacer30({
       arrivalsSimMs: arrivals,
       initialJoinsPerSecond: 150,
     });
-    // The burst is 180 simulated seconds away: beyond 5 wall seconds at 30× (150 s).
-    expect(pacer.next(input({ simMs: 0 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
-    // 10 s away: what the next 5 wall seconds bring at speed s, (5s − 10) × 100 users, must fit
-    // in what 0.8 × 150 joins/s answers in them plus half a second's worth: s ≤ 3.3.
+    // The burst is 120 simulated seconds away: beyond 2 wall seconds at 30× (60 s).
+    expect(pacer.next(input({ simMs: 60_000 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
+    // 10 s away: what the next 2 wall seconds bring at speed s, (2s − 10) × 100 users, must fit
+    // in what 0.8 × 150 joins/s answers in them plus a tenth of that: s ≤ 6.3.
     const nearing = pacer.next(input({ wallMs: 1_000, simMs: 170_000, sent: 100, settled: 100 }));
     expect(nearing.limitedBy).toBe('arrivals');
-    expect(nearing.scale).toBeCloseTo(3.3, 1);
+    expect(nearing.scale).toBeCloseTo(6.3, 1);
     // In it: 0.8 × 150 joins/s ÷ 100 per simulated second, the half second's worth taken by the
     // 50 still waiting (so no room to spare, and no probing of a higher capacity either).
 
@@ -301,10 +301,10 @@ describe('ClockPacer', () => {
       salesOpenSimMs,
     });
     const queued = { sent: 5_000, settled: 5_000, queueSize: 5_000 };
-    // Sales are 5 simulated minutes away: beyond 5 wall seconds even at 30×.
+    // Sales are 5 simulated minutes away: beyond 2 wall seconds even at 30×.
     expect(pacer.next(input({ simMs: 5 * MINUTE, ...queued })).scale).toBe(30);
-    // 10 simulated seconds before: the next 5 wall seconds at 30× would take the admissions in full.
-    const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 10_000, ...queued }));
+    // 5 simulated seconds before: the next 2 wall seconds at 30× would take the admissions in full.
+    const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 5_000, ...queued }));
     expect(before.limitedBy).toBe('arrivals');
     expect(before.scale).toBeLessThan(10);
     // At the opening itself: the admissions' rate, as while draining.
@@ -381,6 +381,22 @@ describe('ClockPacer: valid measurement first', () => {
     expect(pacer.next(input({ ...calm, cpuBusy: 0.3, wallMs: 41_000 })).scale).toBeCloseTo(0.374, 3);
   });
 
+  it('remembers the speed a saturation began at, not the next second’s, which clears its backlog', () => {
+    const saturation = ['CPU 96 %'];
+    const afterSaturatedSeconds = (seconds: number) => {
+      const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
+      for (let s = 0; s < seconds; s++) pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.96, saturation }));
+      let scale = 0;
+      for (let s = seconds; s < seconds + 15; s++)
+        scale = pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.6 })).scale;
+      return scale;
+    };
+    // At 30×, then at 21× (cut by 30 %): back up to 0.9 × 30 within the half minute's memory.
+    expect(afterSaturatedSeconds(2)).toBeCloseTo(27, 5);
+    // A third saturated second, at 14.7×, is that speed's own: 0.9 × 14.7.
+    expect(afterSaturatedSeconds(3)).toBeCloseTo(13.23, 2);
+  });
+
   it('forgets the speed that ran out of headroom once the CPU is mostly idle: the burst is over', () => {
     const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
     const saturation = ['CPU 100 %'];
@@ -446,9 +462,10 @@ describe('ClockPacer: valid measurement first', () => {
       const pacer = pacer30(options);
       pacer.next(input({ wallMs: 0, sent: 1, settled: 1, cpuBusy: 1, saturation: ['CPU 100 %'] }));
       const sent = lastArrives ? 2 : 1;
+      const simMs = lastArrives ? 2_000 : 0;
       let scale = 0;
       for (let s = 1; s <= 12; s++)
-        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs: 0, sent, settled: sent })).scale;
+        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs, sent, settled: sent })).scale;
       return scale;
     };
     // Still arriving: held under 0.9 × the speed that lost headroom (30 × 0.9) for half a minute.
@@ -629,8 +646,10 @@ describe('ClockPacer: valid measurement first', () => {
     expect(pacer.next(input({ ...quiet, wallMs: 8_000, simMs: 22 * MINUTE, queueSize: 5 })).scale).toBe(60);
     // The queue is empty, but admitted users are still on their way to paying.
     expect(pacer.next(input({ ...quiet, wallMs: 8_500, simMs: 22 * MINUTE, usersActive: 3 })).scale).toBe(60);
-    // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
-    expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
+    // The next burst is 20 simulated minutes ahead: beyond 2 wall seconds at 240× (8 minutes).
+    expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 40 * MINUTE })).limitedBy).toBe('idle');
+    // 7 minutes ahead: within them.
+    expect(pacer.next(input({ ...quiet, wallMs: 10_000, simMs: 53 * MINUTE })).limitedBy).not.toBe('idle');
   });
 
   it('after a stretch with nothing due, the next work starts at the requested speed, not the last burst’s cap', () => {

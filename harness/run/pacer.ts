@@ -1,6 +1,7 @@
 import { USERS_RECOVERING_MAX_SCALE } from '../faults/speed.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 import { JoinCostFit } from './join-cost.ts';
+import { PACER_DECISION_WALL_MS } from './pacer-duty.ts';
 
 /**
  * How fast the simulated clock may run, decided every second of a rehearsal. The clock never
@@ -48,7 +49,10 @@ export interface PacerOptions {
    * purchase that follows). @default 0.5
    */
   admissionCost?: number;
-  /** How far ahead the curve is read, in wall ms at the speed being considered. @default 5000 */
+  /**
+   * How far ahead the curve is read, in wall ms at the speed being considered.
+   * @default LOOKAHEAD_WALL_MS
+   */
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
   utilization?: number;
@@ -167,7 +171,21 @@ export interface PacerDecision {
   joinsPerSecond: number;
 }
 
+/**
+ * How far ahead the curve is read by default: two of the pacer's decisions (pacer-duty.ts). The
+ * clock slows at once when a decision asks (it only rises gradually), so the curve matters only
+ * as far as the clock runs before the next decision, with one more for a decision that comes
+ * late. Read 5 s ahead, a full peak's clock left 60× a simulated minute before the room's 19:50
+ * step and 28× a minute and a half before the 19:55 one, down to 6× with the CPU 38 % busy: 10 of
+ * its 128 wall seconds went to slowing for a step that was not there yet.
+ */
+const LOOKAHEAD_WALL_MS = 2 * PACER_DECISION_WALL_MS;
 const LOOKAHEAD_SLICES = 5;
+/**
+ * A saturated decision this soon after its episode's first (wall ms: one decision, with room for
+ * a late one) is still clearing the first one's backlog (`speedThatRanOut`).
+ */
+const BACKLOG_CARRIED_MS = 1.5 * PACER_DECISION_WALL_MS;
 /** How long the speed stays under the one that last ran out of headroom, wall ms. */
 const SATURATION_MEMORY_MS = 30_000;
 /** Slowed this many times over (or to the minimum) and still saturated… */
@@ -203,8 +221,12 @@ const HEADROOM_MARGIN = 0.03;
  * 0.5× and its drain ran at 2× with the CPU 40–70 % busy.
  */
 const CAREFUL_RISE_CPU_BUSY = 0.6;
-/** Joins the machine may be behind for a moment, in seconds of its planned rate. */
-const BURST_SECONDS = 0.5;
+/**
+ * Joins the machine may be behind for a moment, as a share of what it answers over the
+ * lookahead: a tenth (half a second's worth over 5 s). A fixed half second over a shorter
+ * lookahead would let the plan run steadily at 1 + 0.5/2 of its rate, not 1.1.
+ */
+const BURST_SHARE = 0.1;
 /**
  * The plan counts on at most this many times the best rate answered so far (once one was): a
  * capacity never answered (the first guess) is a guess. A peak's arrivals step from 45 joins a
@@ -254,7 +276,7 @@ export class ClockPacer {
   private readonly joinCost = new JoinCostFit();
 
   constructor(private readonly options: PacerOptions) {
-    this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
+    this.lookaheadWallMs = options.lookaheadWallMs ?? LOOKAHEAD_WALL_MS;
     this.utilization = options.utilization ?? 0.8;
     this.saturatedP95Ms = options.saturatedP95Ms ?? 300;
     this.saturatedCpuBusy = options.saturatedCpuBusy ?? 0.85;
@@ -363,7 +385,11 @@ export class ClockPacer {
       // processes (code still compiling): remembered, it held a full peak's room at 24× for 17 s
       // with the CPU 55 % busy, under 0.9 × the speed of its first minute.
       if (saturated && !this.stallWithCpuToSpare(input) && !this.cold(input.wallMs))
-        this.saturatedAt = { scale: this.scale, wallMs: input.wallMs, arriving: this.arriving(input) };
+        this.saturatedAt = {
+          scale: this.speedThatRanOut(input.wallMs),
+          wallMs: input.wallMs,
+          arriving: this.arriving(input),
+        };
       this.latencyCap = Math.max(minScale, this.scale * 0.7);
       return;
     }
@@ -459,6 +485,19 @@ export class ClockPacer {
       this.saturatedAt = undefined;
     }
     return this.episode.futile ? 'hold' : 'slow';
+  }
+
+  /**
+   * The speed that ran out of headroom, for the saturation's memory: the speed of the second just
+   * measured, except in the decision right after the episode began. That second's CPU also cleared
+   * the backlog of the first, so it says nothing of its own, lower speed: remembered, a 2-second
+   * spike in a full peak's burst (at 5.3×, then at 3.7×) held the rest of the burst at 3.3× for 50
+   * wall seconds with the CPU 60–78 % busy. A saturation that lasts beyond it is the speed's own.
+   */
+  private speedThatRanOut(wallMs: number): number {
+    const episode = this.episode;
+    const carriesBacklog = episode !== undefined && wallMs - episode.fromWallMs <= BACKLOG_CARRIED_MS;
+    return carriesBacklog ? episode.fromScale : this.scale;
   }
 
   /**
@@ -559,7 +598,7 @@ export class ClockPacer {
    * The fastest speed, up to `ceiling`, at which the machine keeps up with the arrivals (and the
    * admissions once sales are open, in join equivalents) of the next `lookaheadWallMs` of wall
    * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
-   * machine answers by then plus half a second's worth not yet taken by the present backlog. The
+   * machine answers by then plus a tenth of the window's worth not yet taken by the present backlog. The
    * window is read at the very speed considered (a burst 60 simulated seconds away matters at
    * 30×, not yet at 2×), so the search is a bisection. Admissions count at `admissionCost`, and
    * no more of them than there are users to admit (`admissible`).
@@ -573,7 +612,7 @@ export class ClockPacer {
     const { minScale } = this.options;
     const simMs = input.simMs;
     const perSecond = this.utilization * this.plannedCapacity(input.wallMs);
-    const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
+    const headroom = Math.max(0, (BURST_SHARE * perSecond * this.lookaheadWallMs) / 1_000 - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     const admissionCost = this.options.admissionCost ?? 0.5;
