@@ -99,7 +99,7 @@ export interface DropSetup {
 
 /** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
 /** The clock's pacer for a plan: slow motion down to MIN_TIME_SCALE, faster while nothing is due. */
-function pacerFor(plan: RunPlan): ClockPacer {
+function pacerFor(plan: RunPlan, world: Pick<StartedWorld, 'positionUpdateSimMs'>): ClockPacer {
   const { requestedScale, fixedTimeScale } = plan;
   return new ClockPacer({
     requestedScale,
@@ -114,6 +114,7 @@ function pacerFor(plan: RunPlan): ClockPacer {
     coldStart: COLD_START,
     admissionsPerSimSecond: plan.topology.queue.admissionPerSecond,
     salesOpenSimMs: plan.salesOpenMs,
+    positionUpdateSimMs: world.positionUpdateSimMs,
     minHeadroomShare: scenarioHeadroom(plan.scenario).minHeadroomShare,
     holdWhileUsersRecover: plan.scenario.expectations.some(
       (e) => e.expect === 'reconnect' || e.expect === 'max-request-gap',
@@ -151,7 +152,7 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     toWallMs: (simMs) => Date.now() + (simMs - clock.now()) / pacer.scale,
   });
   const pacer: PacerDuty = new PacerDuty({
-    pacer: pacerFor(plan),
+    pacer: pacerFor(plan, world),
     requestedScale: plan.requestedScale,
     world,
     load,

@@ -258,10 +258,24 @@ describe('ClockPacer', () => {
       admissionsPerSimSecond: 50,
     });
     expect(pacer.next(input({ queueSize: 0 }))).toMatchObject({ scale: 30 });
-    // 50 admissions per simulated second at half a join each: (0.8 × 200 × 5 s + 80) / (5 s × 25) = 7×.
+    // 50 admissions per simulated second at half a join each: 0.8 × 200 × 1.1 / 25 = 7×.
     const draining = pacer.next(input({ wallMs: 1_000, queueSize: 5_000 }));
     expect(draining.limitedBy).toBe('arrivals');
     expect(draining.scale).toBeCloseTo(7.04, 1);
+  });
+
+  it('plans for telling every queued user their moved place while admissions run', () => {
+    const options = { arrivalsSimMs: [], initialJoinsPerSecond: 200, admissionsPerSimSecond: 50 };
+    const queued = input({ queueSize: 20_000 });
+    expect(pacer30(options).next(queued).scale).toBeCloseTo(7.04, 1);
+    // 20,000 told every 20 simulated seconds, 0.065 of a join each: 65 joins' worth a simulated
+    // second beside the admissions' 25, so 0.8 × 200 × 1.1 / 90 = 2×.
+    const told = pacer30({ ...options, positionUpdateSimMs: 20_000 });
+    expect(told.next(queued)).toMatchObject({ limitedBy: 'arrivals' });
+    expect(told.next(input({ wallMs: 1_000, queueSize: 20_000 })).scale).toBeCloseTo(1.96, 1);
+    // Before sales open no place moves: the arrivals alone.
+    const beforeSales = pacer30({ ...options, positionUpdateSimMs: 20_000, salesOpenSimMs: 10 * MINUTE });
+    expect(beforeSales.next(queued).scale).toBe(30);
   });
 
   it('plans no more admissions than there are users to admit', () => {
@@ -279,10 +293,10 @@ describe('ClockPacer', () => {
   });
 
   it('counts users still due among those to admit', () => {
-    // 100 queued, 600 more due over the next 150 simulated seconds (5 wall s at 30×): 600 joins
-    // and 50 admitted fit in 0.8 × 200 × 5 + 80 a second at a time; with the 600 admitted too, not.
+    // 100 queued, 240 more due over the next 60 simulated seconds (2 wall s at 30×): 240 joins and
+    // 50 admitted fit in 0.8 × 200 × 2 × 1.1 a second at a time; with the 240 admitted too, not.
     const pacer = pacer30({
-      arrivalsSimMs: spread(0, 150_000, 600),
+      arrivalsSimMs: spread(0, 60_000, 240),
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
     });

@@ -50,6 +50,12 @@ export interface PacerOptions {
    */
   admissionCost?: number;
   /**
+   * How often each queued user is told their place, simulated ms: once admissions run, every
+   * place moves, so each update is a message to every queued user (POSITION_MESSAGE_COST joins
+   * each). @default not planned for
+   */
+  positionUpdateSimMs?: number;
+  /**
    * How far ahead the curve is read, in wall ms at the speed being considered.
    * @default LOOKAHEAD_WALL_MS
    */
@@ -171,6 +177,16 @@ export interface PacerDecision {
   joinsPerSecond: number;
 }
 
+/**
+ * What telling one queued user their moved place costs, in joins (it stands for the admitted
+ * users' purchases beyond `admissionCost` too). Unplanned, the first update after sales open
+ * (25,000 messages in 18 simulated seconds) met a clock that had risen to 14–24× on a CPU the
+ * last joins had left idle, and saturated it in every full peak. Fitted to full peaks' drains
+ * (2026-12-03), against the capacity learnt by the burst's end (1,030–1,250 joins a second): with
+ * 14,000–18,000 queued they ran at 11–12× with the CPU 55–88 % busy, where 0.065 puts the plan.
+ * At 0.05 the plan met that first update at 12–13×, and the CPU at 96 % in one run of two.
+ */
+const POSITION_MESSAGE_COST = 0.065;
 /**
  * How far ahead the curve is read by default: two of the pacer's decisions (pacer-duty.ts). The
  * clock slows at once when a decision asks (it only rises gradually), so the curve matters only
@@ -616,6 +632,10 @@ export class ClockPacer {
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     const admissionCost = this.options.admissionCost ?? 0.5;
+    const { positionUpdateSimMs } = this.options;
+    // Every queued user's place, once admissions move it; the queue as last seen (it only shrinks).
+    const messagesPerAdmittingMs =
+      positionUpdateSimMs === undefined ? 0 : (input.queueSize ?? 0) / positionUpdateSimMs;
     const from = this.firstAtOrAfter(simMs);
     const keepsUp = (scale: number) => {
       for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
@@ -625,7 +645,9 @@ export class ClockPacer {
           (admissionsPerSimSecond * admittingMs) / 1_000,
           this.admissible(input, endMs, backlog),
         );
-        const load = this.firstAtOrAfter(endMs) - from + admissionCost * admissions;
+        const messages = admissionsPerSimSecond > 0 ? messagesPerAdmittingMs * admittingMs : 0;
+        const load =
+          this.firstAtOrAfter(endMs) - from + admissionCost * admissions + POSITION_MESSAGE_COST * messages;
         if (load > (perSecond * slice * sliceWallMs) / 1_000 + headroom) return false;
       }
       return true;

@@ -133,6 +133,8 @@ export interface StartedTopology extends AsyncDisposable {
    */
   readonly clientUrls: readonly string[];
   readonly tokenSecret: string;
+  /** How often each queued user is told their place, simulated ms (QUEUE_UPDATE_SIMULATED_MS). */
+  readonly positionUpdateSimMs: number;
   /** What the control plane sends as `X-Control-Token` for an instance's `/health/details`. */
   readonly controlToken: string;
   /** Admin connections (migrations, seeding, the queue monitor, integrity checks). */
@@ -496,6 +498,7 @@ export async function startLocalTopology(options: LocalTopologyOptions): Promise
       clock,
       schedule,
       control,
+      positionUpdateSimMs: QUEUE_UPDATE_SIMULATED_MS,
       async setTimeScale(scale) {
         clock.setTimeScale(scale);
         fleet.alb.publish();

@@ -116,6 +116,11 @@ export interface StartedWorld {
   readonly clientUrls: readonly string[];
   /** The event the drop sells (the one the world's alarms watch). */
   readonly eventId: string;
+  /**
+   * How often each queued user is told their place, simulated ms, where the clock can move (local
+   * worlds): the pacer plans for those messages while the queue drains. @default not planned for
+   */
+  readonly positionUpdateSimMs?: number;
   /** The event's seats and the users, before the clock starts. */
   prepare(drop: { seats: number; users: number; arrivalsSimMs: readonly number[] }): Promise<PreparedDrop>;
   /** The runner has resumed the clock: the drop's time begins. */

@@ -141,6 +141,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
     clientUrl: world.clientUrl,
     clientUrls: world.clientUrls,
     eventId,
+    positionUpdateSimMs: world.positionUpdateSimMs,
     async prepare(drop) {
       const { seatIds } = await seedDemoEvent(world.db, runner, { eventId, seats: drop.seats });
       setup.log(`[runner] creating ${drop.users} users ahead of the drop…`);
