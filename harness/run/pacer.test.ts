@@ -30,20 +30,20 @@ describe('ClockPacer', () => {
     expect(pacer.next(input({}))).toMatchObject({ scale: 30, limitedBy: 'requested' });
   });
 
-  it('slows before a burst, not after: the next 2 wall seconds of the curve set the speed', () => {
+  it('slows before a burst, not after: the next 5 wall seconds of the curve set the speed', () => {
     // Quiet until 3 minutes (simulated), then 6,000 users in one minute: 100 per simulated second.
     const arrivals = [...spread(0, 3 * MINUTE, 180), ...spread(3 * MINUTE, 4 * MINUTE, 6_000)];
     const pacer = pacer30({
       arrivalsSimMs: arrivals,
       initialJoinsPerSecond: 150,
     });
-    // The burst is 120 simulated seconds away: beyond 2 wall seconds at 30× (60 s).
-    expect(pacer.next(input({ simMs: 60_000 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
-    // 10 s away: what the next 2 wall seconds bring at speed s, (2s − 10) × 100 users, must fit
-    // in what 0.8 × 150 joins/s answers in them plus a tenth of that: s ≤ 6.3.
+    // The burst is 180 simulated seconds away: beyond 5 wall seconds at 30× (150 s).
+    expect(pacer.next(input({ simMs: 0 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
+    // 10 s away: what the next 5 wall seconds bring at speed s, (5s − 10) × 100 users, must fit
+    // in what 0.8 × 150 joins/s answers in them plus half a second's worth: s ≤ 3.3.
     const nearing = pacer.next(input({ wallMs: 1_000, simMs: 170_000, sent: 100, settled: 100 }));
     expect(nearing.limitedBy).toBe('arrivals');
-    expect(nearing.scale).toBeCloseTo(6.3, 1);
+    expect(nearing.scale).toBeCloseTo(3.3, 1);
     // In it: 0.8 × 150 joins/s ÷ 100 per simulated second, the half second's worth taken by the
     // 50 still waiting (so no room to spare, and no probing of a higher capacity either).
 
@@ -258,7 +258,7 @@ describe('ClockPacer', () => {
       admissionsPerSimSecond: 50,
     });
     expect(pacer.next(input({ queueSize: 0 }))).toMatchObject({ scale: 30 });
-    // 50 admissions per simulated second at half a join each: 0.8 × 200 × 1.1 / 25 = 7×.
+    // 50 admissions per simulated second at half a join each: (0.8 × 200 × 5 s + 80) / (5 s × 25) = 7×.
     const draining = pacer.next(input({ wallMs: 1_000, queueSize: 5_000 }));
     expect(draining.limitedBy).toBe('arrivals');
     expect(draining.scale).toBeCloseTo(7.04, 1);
@@ -293,10 +293,10 @@ describe('ClockPacer', () => {
   });
 
   it('counts users still due among those to admit', () => {
-    // 100 queued, 240 more due over the next 60 simulated seconds (2 wall s at 30×): 240 joins and
-    // 50 admitted fit in 0.8 × 200 × 2 × 1.1 a second at a time; with the 240 admitted too, not.
+    // 100 queued, 600 more due over the next 150 simulated seconds (5 wall s at 30×): 600 joins
+    // and 50 admitted fit in 0.8 × 200 × 5 + 80 a second at a time; with the 600 admitted too, not.
     const pacer = pacer30({
-      arrivalsSimMs: spread(0, 60_000, 240),
+      arrivalsSimMs: spread(0, 150_000, 600),
       initialJoinsPerSecond: 200,
       admissionsPerSimSecond: 50,
     });
@@ -315,10 +315,10 @@ describe('ClockPacer', () => {
       salesOpenSimMs,
     });
     const queued = { sent: 5_000, settled: 5_000, queueSize: 5_000 };
-    // Sales are 5 simulated minutes away: beyond 2 wall seconds even at 30×.
+    // Sales are 5 simulated minutes away: beyond 5 wall seconds even at 30×.
     expect(pacer.next(input({ simMs: 5 * MINUTE, ...queued })).scale).toBe(30);
-    // 5 simulated seconds before: the next 2 wall seconds at 30× would take the admissions in full.
-    const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 5_000, ...queued }));
+    // 10 simulated seconds before: the next 5 wall seconds at 30× would take the admissions in full.
+    const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 10_000, ...queued }));
     expect(before.limitedBy).toBe('arrivals');
     expect(before.scale).toBeLessThan(10);
     // At the opening itself: the admissions' rate, as while draining.
@@ -476,10 +476,9 @@ describe('ClockPacer: valid measurement first', () => {
       const pacer = pacer30(options);
       pacer.next(input({ wallMs: 0, sent: 1, settled: 1, cpuBusy: 1, saturation: ['CPU 100 %'] }));
       const sent = lastArrives ? 2 : 1;
-      const simMs = lastArrives ? 2_000 : 0;
       let scale = 0;
       for (let s = 1; s <= 12; s++)
-        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs, sent, settled: sent })).scale;
+        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs: 0, sent, settled: sent })).scale;
       return scale;
     };
     // Still arriving: held under 0.9 × the speed that lost headroom (30 × 0.9) for half a minute.
@@ -660,10 +659,8 @@ describe('ClockPacer: valid measurement first', () => {
     expect(pacer.next(input({ ...quiet, wallMs: 8_000, simMs: 22 * MINUTE, queueSize: 5 })).scale).toBe(60);
     // The queue is empty, but admitted users are still on their way to paying.
     expect(pacer.next(input({ ...quiet, wallMs: 8_500, simMs: 22 * MINUTE, usersActive: 3 })).scale).toBe(60);
-    // The next burst is 20 simulated minutes ahead: beyond 2 wall seconds at 240× (8 minutes).
-    expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 40 * MINUTE })).limitedBy).toBe('idle');
-    // 7 minutes ahead: within them.
-    expect(pacer.next(input({ ...quiet, wallMs: 10_000, simMs: 53 * MINUTE })).limitedBy).not.toBe('idle');
+    // The next burst is 20 simulated minutes ahead: within 5 wall seconds at 240×.
+    expect(pacer.next(input({ ...quiet, wallMs: 9_000, simMs: 41 * MINUTE })).limitedBy).not.toBe('idle');
   });
 
   it('after a stretch with nothing due, the next work starts at the requested speed, not the last burst’s cap', () => {

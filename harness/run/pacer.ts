@@ -55,10 +55,7 @@ export interface PacerOptions {
    * each). @default not planned for
    */
   positionUpdateSimMs?: number;
-  /**
-   * How far ahead the curve is read, in wall ms at the speed being considered.
-   * @default LOOKAHEAD_WALL_MS
-   */
+  /** How far ahead the curve is read, in wall ms at the speed being considered. @default 5000 */
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
   utilization?: number;
@@ -187,15 +184,6 @@ export interface PacerDecision {
  * At 0.05 the plan met that first update at 12–13×, and the CPU at 96 % in one run of two.
  */
 const POSITION_MESSAGE_COST = 0.065;
-/**
- * How far ahead the curve is read by default: two of the pacer's decisions (pacer-duty.ts). The
- * clock slows at once when a decision asks (it only rises gradually), so the curve matters only
- * as far as the clock runs before the next decision, with one more for a decision that comes
- * late. Read 5 s ahead, a full peak's clock left 60× a simulated minute before the room's 19:50
- * step and 28× a minute and a half before the 19:55 one, down to 6× with the CPU 38 % busy: 10 of
- * its 128 wall seconds went to slowing for a step that was not there yet.
- */
-const LOOKAHEAD_WALL_MS = 2 * PACER_DECISION_WALL_MS;
 const LOOKAHEAD_SLICES = 5;
 /**
  * A saturated decision this soon after its episode's first (wall ms: one decision, with room for
@@ -237,12 +225,8 @@ const HEADROOM_MARGIN = 0.03;
  * 0.5× and its drain ran at 2× with the CPU 40–70 % busy.
  */
 const CAREFUL_RISE_CPU_BUSY = 0.6;
-/**
- * Joins the machine may be behind for a moment, as a share of what it answers over the
- * lookahead: a tenth (half a second's worth over 5 s). A fixed half second over a shorter
- * lookahead would let the plan run steadily at 1 + 0.5/2 of its rate, not 1.1.
- */
-const BURST_SHARE = 0.1;
+/** Joins the machine may be behind for a moment, in seconds of its planned rate. */
+const BURST_SECONDS = 0.5;
 /**
  * The plan counts on at most this many times the best rate answered so far (once one was): a
  * capacity never answered (the first guess) is a guess. A peak's arrivals step from 45 joins a
@@ -292,7 +276,7 @@ export class ClockPacer {
   private readonly joinCost = new JoinCostFit();
 
   constructor(private readonly options: PacerOptions) {
-    this.lookaheadWallMs = options.lookaheadWallMs ?? LOOKAHEAD_WALL_MS;
+    this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
     this.utilization = options.utilization ?? 0.8;
     this.saturatedP95Ms = options.saturatedP95Ms ?? 300;
     this.saturatedCpuBusy = options.saturatedCpuBusy ?? 0.85;
@@ -614,7 +598,7 @@ export class ClockPacer {
    * The fastest speed, up to `ceiling`, at which the machine keeps up with the arrivals (and the
    * admissions once sales are open, in join equivalents) of the next `lookaheadWallMs` of wall
    * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
-   * machine answers by then plus a tenth of the window's worth not yet taken by the present backlog. The
+   * machine answers by then plus half a second's worth not yet taken by the present backlog. The
    * window is read at the very speed considered (a burst 60 simulated seconds away matters at
    * 30×, not yet at 2×), so the search is a bisection. Admissions count at `admissionCost`, and
    * no more of them than there are users to admit (`admissible`).
@@ -628,7 +612,7 @@ export class ClockPacer {
     const { minScale } = this.options;
     const simMs = input.simMs;
     const perSecond = this.utilization * this.plannedCapacity(input.wallMs);
-    const headroom = Math.max(0, (BURST_SHARE * perSecond * this.lookaheadWallMs) / 1_000 - backlog);
+    const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     const admissionCost = this.options.admissionCost ?? 0.5;
