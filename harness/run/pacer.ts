@@ -180,8 +180,8 @@ export interface PacerDecision {
  * (25,000 messages in 18 simulated seconds) met a clock that had risen to 13–24× on a CPU the
  * last joins had left idle, and saturated it in 9 full peaks of 11 (4 of 8 once planned).
  * Fitted to full peaks' drains (2026-12-03), against the capacity learnt by the burst's end
- * (1,030–1,250 joins a second): with 14,000–18,000 queued they ran at 11–12× with the CPU
- * 55–88 % busy, where 0.065 puts the plan. At 0.05 the plan met that first update at 12–13×,
+ * (1,030–1,290 joins a second): with 14,000–18,000 queued they ran at 11–12× with the CPU
+ * 53–88 % busy, where 0.065 puts the plan. At 0.05 the plan met that first update at 12–13×,
  * and the CPU at 96 % in one run of two.
  */
 const POSITION_MESSAGE_COST = 0.065;
@@ -618,7 +618,7 @@ export class ClockPacer {
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     const admissionCost = this.options.admissionCost ?? 0.5;
     const { positionUpdateSimMs } = this.options;
-    // Every queued user's place, once admissions move it; the queue as last seen (it only shrinks).
+    // Every queued user's place, once admissions move it; the queue as last seen.
     const messagesPerAdmittingMs =
       positionUpdateSimMs === undefined ? 0 : (input.queueSize ?? 0) / positionUpdateSimMs;
     const from = this.firstAtOrAfter(simMs);
