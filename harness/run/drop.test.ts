@@ -227,6 +227,34 @@ describe('PacerDuty', () => {
     expect(inputs).toHaveLength(2);
   });
 
+  it('decides again at the first tick a scaling activity it saw is over, not a second later', async () => {
+    const busy = { faultsInProgress: false, queueSize: 0, activityInFlight: true };
+    const { wall, clock, inputs, duty } = setUp(
+      [
+        { scale: 60, limitedBy: 'requested', joinsPerSecond: 150 },
+        { scale: 960, limitedBy: 'idle', joinsPerSecond: 150 },
+      ],
+      busy,
+    );
+    await duty.tick(clock.now());
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs).toHaveLength(1);
+    // The instance has terminated.
+    busy.activityInFlight = false;
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs.map((i) => [i.wallMs, i.activityInFlight])).toEqual([
+      [0, true],
+      [100, false],
+    ]);
+    expect(duty.scale).toBe(960);
+    // Nothing in flight at that decision: back to a decision a second.
+    wall.advance(50);
+    await duty.tick(clock.now());
+    expect(inputs).toHaveLength(2);
+  });
+
   it("gives the pacer the run's share of the CPU left to it, not the machine's: a neighbour's load is not the run's", async () => {
     const { wall, clock, load, inputs, duty } = setUp([], undefined, {
       measure: () => ({

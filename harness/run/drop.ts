@@ -122,10 +122,10 @@ function pacerFor(plan: RunPlan, world: Pick<StartedWorld, 'positionUpdateSimMs'
   });
 }
 
-/** Launches, drains or terminations under way at the last sample: the world is busy. */
-function activityInFlight(sample: Sample | undefined): boolean {
-  if (!sample) return false;
-  const { instances, targets } = sample;
+/** Launches, drains or terminations under way (now, or at the last sample): the world is busy. */
+function activityInFlight(lifecycle: Pick<Sample, 'instances' | 'targets'> | undefined): boolean {
+  if (!lifecycle) return false;
+  const { instances, targets } = lifecycle;
   return instances.pending + instances.terminating + targets.initial + targets.draining > 0;
 }
 
@@ -163,7 +163,7 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     fastestScale: idleScaleOf(plan),
     queueSize: () => sampler.queueEstimate(load.totals()),
     measure: (nowSimMs) => measurement.take(nowSimMs),
-    activityInFlight: () => activityInFlight(sampler.samples.at(-1)),
+    activityInFlight: () => activityInFlight(world.lifecycleNow?.() ?? sampler.samples.at(-1)),
     wallNow: Date.now,
   });
   const sampler = new Sampler({

@@ -70,6 +70,8 @@ export class PacerDuty implements DropDuty, ClockSpeed {
   private nextDecisionWallMs: number;
   /** A decision was made: the intervals measured since are the rehearsal's. */
   private decided = false;
+  /** A scaling activity was in flight at the last decision. */
+  private activityAtDecision = false;
 
   constructor(private readonly options: PacerDutyOptions) {
     this.current = options.requestedScale;
@@ -101,6 +103,15 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     );
   }
 
+  /**
+   * The scaling activity the last decision saw is over: decide now, not up to a second later. A
+   * full peak's scale-in ran four of them, each held at the requested speed a whole second past
+   * its end (4 of the 7 wall seconds of the hour after the drain).
+   */
+  private activityEnded(): boolean {
+    return this.activityAtDecision && !this.options.activityInFlight();
+  }
+
   private get fastest(): number {
     return Math.max(this.current, this.options.fastestScale ?? this.options.requestedScale);
   }
@@ -112,7 +123,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
   async tick(nowSimMs: number): Promise<void> {
     const o = this.options;
     const wallMs = o.wallNow();
-    if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs)) return;
+    if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs) && !this.activityEnded()) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
     const { state, feedback, saturation, stallAlone, offRunnerPath, countedShare } = o.measure(nowSimMs);
@@ -121,6 +132,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     // first minutes at 40 % of the requested speed and its next 25 s under 90 %.
     const setUp = !this.decided;
     this.decided = true;
+    this.activityAtDecision = o.activityInFlight();
     const { scale, limitedBy } = o.pacer.next({
       wallMs,
       simMs: nowSimMs,
@@ -140,7 +152,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       stallAlone: setUp ? false : stallAlone,
       ...(setUp || !offRunnerPath ? {} : { offRunnerPath }),
       headroomShare: countedShare,
-      activityInFlight: o.activityInFlight(),
+      activityInFlight: this.activityAtDecision,
       faultSpeedLimit: o.faultSpeedLimit?.(nowSimMs, this.fastest),
     });
     this.limit = limitedBy;

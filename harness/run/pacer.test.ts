@@ -278,6 +278,26 @@ describe('ClockPacer', () => {
     expect(beforeSales.next(queued).scale).toBe(30);
   });
 
+  it('counts the drain at the share of its planned cost the CPU showed, once every user arrived', () => {
+    const options = { arrivalsSimMs: [], initialJoinsPerSecond: 200, admissionsPerSimSecond: 50 };
+    // A decision a wall second, 8 simulated seconds apart: the 40 s window is full at the fifth.
+    const drain = (pacer: ClockPacer, second: number, cpuBusy: number) =>
+      pacer.next(input({ wallMs: second * 1_000, simMs: second * 8_000, queueSize: 20_000, cpuBusy }));
+    // Planned at 7× (0.8 × 200 joins' worth a second) with the CPU 20 % busy: under a quarter.
+    const quiet = pacer30(options);
+    for (let s = 0; s < 5; s++) expect(drain(quiet, s, 0.2).scale).toBeCloseTo(7.04, 1);
+    // The window full, a quarter of the cost counts: 4× the plan's speed, risen to 1.6× a second
+    // on a CPU under 30 %.
+    expect(drain(quiet, 5, 0.2).scale).toBeCloseTo(11.26, 1);
+    expect(drain(quiet, 6, 0.2).scale).toBeCloseTo(18.02, 1);
+    const quarter = drain(quiet, 7, 0.2);
+    expect(quarter.limitedBy).toBe('arrivals');
+    expect(quarter.scale).toBeCloseTo(28.16, 1);
+    // The CPU as busy as the plan put it (88 % of the capacity at 7×) or more: the plan stands.
+    const busy = pacer30(options);
+    for (let s = 0; s <= 12; s++) expect(drain(busy, s, 0.9).scale).toBeCloseTo(7.04, 1);
+  });
+
   it('plans no more admissions than there are users to admit', () => {
     const pacer = pacer30({
       arrivalsSimMs: [],

@@ -1,5 +1,6 @@
 import { USERS_RECOVERING_MAX_SCALE } from '../faults/speed.ts';
 import type { ClockLimit } from '../report/run-record.ts';
+import { DrainCostCalibration } from './drain-cost.ts';
 import { JoinCostFit } from './join-cost.ts';
 import { PACER_DECISION_WALL_MS } from './pacer-duty.ts';
 
@@ -12,7 +13,8 @@ import { PACER_DECISION_WALL_MS } from './pacer-duty.ts';
  * Two limits, the lower wins:
  * - feed-forward, from the arrival curve: the clock may go as fast as this machine can answer the
  *   joins the curve asks for in the next few seconds (and, while the queue drains, the design's
- *   admissions, each costing about half a join). The machine's join capacity is learnt as the
+ *   admissions, each costing about half a join, counted once every user has arrived at the share
+ *   of that cost the CPU showed: drain-cost.ts). The machine's join capacity is learnt as the
  *   run goes (joins answered per wall second while a backlog stands, probed upward while none
  *   does), so the clock slows *before* a burst rather than after the backlog has piled up;
  * - feedback, from the machine and from latency: when the machine lacks the headroom a valid
@@ -204,6 +206,13 @@ const FUTILE_AFTER_MS = 15_000;
  * delivery verdict needs (79 % of its samples against 80 %).
  */
 const IDLE_CPU_BUSY = 0.4;
+/**
+ * Below this CPU busy share the clock may rise by MOSTLY_IDLE_SPEED_UP a decision: a full peak's
+ * drained queue, its seats sold, took 5 wall seconds to climb from 15× to 60× at 1.3× a second
+ * with the CPU 10–39 % busy. Linear, 1.6 times a CPU under 30 % is under 48 %.
+ */
+const MOSTLY_IDLE_CPU_BUSY = 0.3;
+const MOSTLY_IDLE_SPEED_UP = 1.6;
 /** The CPU busy share the capacity probe extrapolates the answered rate to. */
 const PROBE_CPU_BUSY = 0.7;
 /**
@@ -275,6 +284,8 @@ export class ClockPacer {
   private firstWallMs: number | undefined;
   /** What a join costs the CPU at the margin (join-cost.ts): where the probe may aim. */
   private readonly joinCost = new JoinCostFit();
+  /** How much of the drain's planned cost the CPU shows (drain-cost.ts). */
+  private readonly drainCost = new DrainCostCalibration();
 
   constructor(private readonly options: PacerOptions) {
     this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
@@ -298,14 +309,15 @@ export class ClockPacer {
     const holding = held !== undefined && held.scale < asked ? held : undefined;
     const requestedScale = holding ? holding.scale : asked;
     this.learnCapacity(input, backlog);
+    const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
+    const admissionsPerSimSecond = usersWait ? (this.options.admissionsPerSimSecond ?? 0) : 0;
+    this.learnDrainCost(input, admissionsPerSimSecond);
     this.followMachine(input, idle, requestedScale);
     // Not by a fault's limit: once it is lifted, latency has not been what held the clock.
     this.latencyCap = Math.min(asked, this.latencyCap);
 
     let scale = requestedScale;
     let limitedBy: PacerDecision['limitedBy'] = idle ? 'idle' : (holding?.by ?? 'requested');
-    const usersWait = (input.queueSize ?? 0) > 0 || input.sent < this.options.arrivalsSimMs.length;
-    const admissionsPerSimSecond = usersWait ? (this.options.admissionsPerSimSecond ?? 0) : 0;
     const arrivalsCap = this.fastestKeepingUp(input, requestedScale, admissionsPerSimSecond, backlog);
     if (arrivalsCap < scale) {
       scale = arrivalsCap;
@@ -322,7 +334,7 @@ export class ClockPacer {
       limitedBy = 'backlog';
     }
     // Gradually, but straight to the idle speed: with nothing due, no estimate can be wrong.
-    const rising = this.scale * (this.options.maxSpeedUp ?? 1.3);
+    const rising = this.scale * this.maxRise(input);
     if (scale > rising && !idle) scale = rising;
     this.scale = Math.min(requestedScale, Math.max(minScale, scale));
     this.limitedBy = limitedBy;
@@ -522,7 +534,23 @@ export class ClockPacer {
   /** How much faster than now the clock may go: less on a busier CPU, and when careful. */
   private riseStep(input: PacerInput, cpu: number): number {
     if (this.careful(input)) return cpu < CAREFUL_RISE_CPU_BUSY ? 1.15 : 1;
+    if (this.mostlyIdle(input)) return MOSTLY_IDLE_SPEED_UP;
     return cpu < 0.5 ? 1.3 : cpu < 0.8 ? 1.15 : 1;
+  }
+
+  /** The most the speed may grow in one decision (`maxSpeedUp`; more on a mostly idle CPU). */
+  private maxRise(input: PacerInput): number {
+    const step = this.options.maxSpeedUp ?? 1.3;
+    return this.mostlyIdle(input) && !this.careful(input) ? Math.max(step, MOSTLY_IDLE_SPEED_UP) : step;
+  }
+
+  /** The CPU is known, and under MOSTLY_IDLE_CPU_BUSY. */
+  private mostlyIdle(input: PacerInput): boolean {
+    return input.cpuBusy !== undefined && input.cpuBusy < MOSTLY_IDLE_CPU_BUSY;
+  }
+
+  private get admissionCost(): number {
+    return this.options.admissionCost ?? 0.5;
   }
 
   /**
@@ -616,11 +644,10 @@ export class ClockPacer {
     const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
-    const admissionCost = this.options.admissionCost ?? 0.5;
-    const { positionUpdateSimMs } = this.options;
-    // Every queued user's place, once admissions move it; the queue as last seen.
-    const messagesPerAdmittingMs =
-      positionUpdateSimMs === undefined ? 0 : (input.queueSize ?? 0) / positionUpdateSimMs;
+    const { admissionCost } = this;
+    const messagesPerAdmittingMs = this.messagesPerSimSecond(input) / 1_000;
+    // Once every user has arrived, what the CPU showed of the drain's costs (drain-cost.ts).
+    const drainShare = this.arriving(input) ? 1 : this.drainCost.scale(input.simMs);
     const from = this.firstAtOrAfter(simMs);
     const keepsUp = (scale: number) => {
       for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
@@ -631,8 +658,8 @@ export class ClockPacer {
           this.admissible(input, endMs, backlog),
         );
         const messages = admissionsPerSimSecond > 0 ? messagesPerAdmittingMs * admittingMs : 0;
-        const load =
-          this.firstAtOrAfter(endMs) - from + admissionCost * admissions + POSITION_MESSAGE_COST * messages;
+        const drain = admissionCost * admissions + POSITION_MESSAGE_COST * messages;
+        const load = this.firstAtOrAfter(endMs) - from + drainShare * drain;
         if (load > (perSecond * slice * sliceWallMs) / 1_000 + headroom) return false;
       }
       return true;
@@ -646,6 +673,34 @@ export class ClockPacer {
       else fast = middle;
     }
     return slow;
+  }
+
+  /** Position messages per simulated second once admissions move every place: the queue as last seen. */
+  private messagesPerSimSecond(input: PacerInput): number {
+    const { positionUpdateSimMs } = this.options;
+    return positionUpdateSimMs === undefined ? 0 : ((input.queueSize ?? 0) * 1_000) / positionUpdateSimMs;
+  }
+
+  /**
+   * A second of the drain (every user arrived, admissions running, no fault), for its calibration
+   * (drain-cost.ts): the CPU it took against the share of the planned capacity the plan put on it
+   * at the speed that ran. A lone stall on a CPU with room to spare is not the plan's doing.
+   */
+  private learnDrainCost(input: PacerInput, admissionsPerSimSecond: number): void {
+    const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
+    const draining = !this.arriving(input) && admissionsPerSimSecond > 0 && input.simMs >= salesOpenSimMs;
+    if (!draining || input.faultsInProgress) {
+      this.drainCost.reset();
+      return;
+    }
+    if (input.cpuBusy === undefined) return;
+    const perSimSecond =
+      admissionsPerSimSecond * this.admissionCost + POSITION_MESSAGE_COST * this.messagesPerSimSecond(input);
+    this.drainCost.add(input.simMs, {
+      plannedShare: (this.scale * perSimSecond) / this.plannedCapacity(input.wallMs),
+      cpuBusy: input.cpuBusy,
+      saturated: (input.saturation?.length ?? 0) > 0 && !this.stallWithCpuToSpare(input),
+    });
   }
 
   /**

@@ -128,6 +128,12 @@ export interface StartedWorld {
   /** Opens sales (admission begins); false when it could not right now (tried again next tick). */
   openSales(): Promise<boolean>;
   sample(): Promise<WorldSample>;
+  /**
+   * The group's instances and the ALB's targets by state right now (local worlds, where they are
+   * this process's own objects): what the pacer counts as a scaling activity in flight, without
+   * waiting up to a simulated minute for the next sample. @default the last sample's
+   */
+  lifecycleNow?(): Pick<WorldSample, 'instances' | 'targets'>;
   /** The emulator's control endpoint (local worlds): the run mounts its live page and `/metrics` there. */
   readonly control?: Pick<ControlServer, 'mount' | 'url'>;
   /** What `tiketi-sim status` shows (local worlds): `/metrics` reads it. */

@@ -30,7 +30,7 @@ import {
   type WorldName,
   type WorldSetup,
 } from '../world.ts';
-import { sampleTopology } from './sample-topology.ts';
+import { lifecycleNow, sampleTopology } from './sample-topology.ts';
 
 /** The event a local rehearsal seeds and sells. */
 export const LOCAL_EVENT_ID = 'drop';
@@ -169,6 +169,7 @@ async function startEmulatedWorld(options: LocalWorldOptions, setup: WorldSetup)
         eventId,
         ...(external ? { alarms: () => external.states() } : {}),
       }),
+    lifecycleNow: () => lifecycleNow(world),
     control: world.control,
     status: () => world.describe(),
     historySoFar: () => ({

@@ -28,19 +28,28 @@ export interface TopologySampleSource {
 export async function sampleTopology(source: TopologySampleSource): Promise<WorldSample> {
   const { topology, redis, eventId } = source;
   const sockets = socketsPerInstance(topology);
-  const instances = topology.asg.live();
-  const targets = topology.alb.targetHealth();
+  const lifecycle = lifecycleNow(topology);
   return {
     queueSize: await redis.zcard(keys.queue(eventId)).catch(() => -1),
     activeUsers: await redis.scard(keys.active(eventId)).catch(() => -1),
-    instances: countLifecycles(instances),
+    instances: lifecycle.instances,
     desiredCapacity: topology.asg.desiredCapacity,
-    targets: countTargetHealth(targets),
+    targets: lifecycle.targets,
     alarms: source.alarms
       ? await source.alarms()
       : Object.fromEntries(topology.cloudwatch.describe().map((a) => [a.name, a.state])),
     connectionsPerInstance: topology.alb.connectionsPerTarget(),
     socketsPerInstance: await sockets,
+  };
+}
+
+/** The group's instances and the ALB's targets by state, as they are now. */
+export function lifecycleNow(
+  topology: Pick<StartedTopology, 'asg' | 'alb'>,
+): Pick<WorldSample, 'instances' | 'targets'> {
+  return {
+    instances: countLifecycles(topology.asg.live()),
+    targets: countTargetHealth(topology.alb.targetHealth()),
   };
 }
 
