@@ -42,8 +42,8 @@ export class DrainCostCalibration {
 }
 
 /**
- * Simulated ms the highest ratio is taken over: longer than a purchase's think time (5–30 simulated
- * seconds), two position updates (20 simulated seconds each). Over 8 wall seconds instead, the
+ * Simulated ms the highest ratio is taken over: two position updates (20 simulated seconds each),
+ * longer than a purchase's think time (5–30 simulated seconds). Over 8 wall seconds instead, the
  * busy seconds of the last purchases held the whole plan until the queue had nearly emptied.
  */
 const WINDOW_SIM_MS = 40_000;
