@@ -549,8 +549,9 @@ export class ClockPacer {
     return input.cpuBusy !== undefined && input.cpuBusy < MOSTLY_IDLE_CPU_BUSY;
   }
 
-  private get admissionCost(): number {
-    return this.options.admissionCost ?? 0.5;
+  /** What admissions and position messages cost the machine, in joins. */
+  private drainJoins(admissions: number, messages: number): number {
+    return (this.options.admissionCost ?? 0.5) * admissions + POSITION_MESSAGE_COST * messages;
   }
 
   /**
@@ -644,7 +645,6 @@ export class ClockPacer {
     const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
     const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
-    const { admissionCost } = this;
     const messagesPerAdmittingMs = this.messagesPerSimSecond(input) / 1_000;
     // Once every user has arrived, what the CPU showed of the drain's costs (drain-cost.ts).
     const drainShare = this.arriving(input) ? 1 : this.drainCost.scale(input.simMs);
@@ -658,8 +658,7 @@ export class ClockPacer {
           this.admissible(input, endMs, backlog),
         );
         const messages = admissionsPerSimSecond > 0 ? messagesPerAdmittingMs * admittingMs : 0;
-        const drain = admissionCost * admissions + POSITION_MESSAGE_COST * messages;
-        const load = this.firstAtOrAfter(endMs) - from + drainShare * drain;
+        const load = this.firstAtOrAfter(endMs) - from + drainShare * this.drainJoins(admissions, messages);
         if (load > (perSecond * slice * sliceWallMs) / 1_000 + headroom) return false;
       }
       return true;
@@ -694,8 +693,7 @@ export class ClockPacer {
       return;
     }
     if (input.cpuBusy === undefined) return;
-    const perSimSecond =
-      admissionsPerSimSecond * this.admissionCost + POSITION_MESSAGE_COST * this.messagesPerSimSecond(input);
+    const perSimSecond = this.drainJoins(admissionsPerSimSecond, this.messagesPerSimSecond(input));
     this.drainCost.add(input.simMs, {
       plannedShare: (this.scale * perSimSecond) / this.plannedCapacity(input.wallMs),
       cpuBusy: input.cpuBusy,
