@@ -175,6 +175,12 @@ describe('cpuCost', () => {
     expect(cost.byRoleMs).toEqual({ runner: 2_000, app: 20_000, 'alb-worker': 5_000, 'load-worker': 9_000 });
     // 400 + 6,000 + 2,000 + 3,600 ms over 1,000 joins.
     expect(cost.perJoinUntilSalesOpenMs).toBe(12);
+    expect(cost.perJoinUntilSalesOpenByRoleMs).toEqual({
+      runner: 0.4,
+      app: 6,
+      'alb-worker': 2,
+      'load-worker': 3.6,
+    });
     expect(cpuCost({}, undefined, { app: 5 }).perJoinUntilSalesOpenMs).toBeUndefined();
   });
 });

@@ -53,6 +53,8 @@ export interface CpuCost {
    * users' position updates and the health checks run meanwhile too.
    */
   perJoinUntilSalesOpenMs?: number;
+  /** The same, per process role: which processes a join's cost lies in. */
+  perJoinUntilSalesOpenByRoleMs?: Partial<Record<string, number>>;
 }
 
 /** `CpuCost` from CPU totals (ms per role) at the start, when sales opened and at the end. */
@@ -61,19 +63,29 @@ export function cpuCost(
   atSalesOpen: { cpuMs: Partial<Record<string, number>>; joined: number } | undefined,
   atEnd: Partial<Record<string, number>>,
 ): CpuCost {
-  const sum = (x: Partial<Record<string, number>>) =>
-    Object.values(x).reduce<number>((a, b) => a + (b ?? 0), 0);
-  const byRoleMs: Partial<Record<string, number>> = {};
-  for (const [role, ms] of Object.entries(atEnd)) byRoleMs[role] = (ms ?? 0) - (atStart[role] ?? 0);
-  const perJoin =
-    atSalesOpen && atSalesOpen.joined > 0
-      ? (sum(atSalesOpen.cpuMs) - sum(atStart)) / atSalesOpen.joined
-      : undefined;
+  const byRoleMs = spentByRole(atStart, atEnd);
+  if (!atSalesOpen || atSalesOpen.joined <= 0) return { byRoleMs };
+  const perJoinByRole: Partial<Record<string, number>> = {};
+  let perJoin = 0;
+  for (const [role, ms] of Object.entries(spentByRole(atStart, atSalesOpen.cpuMs))) {
+    perJoin += (ms ?? 0) / atSalesOpen.joined;
+    perJoinByRole[role] = hundredths((ms ?? 0) / atSalesOpen.joined);
+  }
   return {
     byRoleMs,
-    ...(perJoin === undefined ? {} : { perJoinUntilSalesOpenMs: Math.round(perJoin * 100) / 100 }),
+    perJoinUntilSalesOpenMs: hundredths(perJoin),
+    perJoinUntilSalesOpenByRoleMs: perJoinByRole,
   };
 }
+
+/** CPU each role spent between two readings of the totals, ms. */
+function spentByRole(from: Partial<Record<string, number>>, to: Partial<Record<string, number>>) {
+  const spent: Partial<Record<string, number>> = {};
+  for (const [role, ms] of Object.entries(to)) spent[role] = (ms ?? 0) - (from[role] ?? 0);
+  return spent;
+}
+
+const hundredths = (x: number) => Math.round(x * 100) / 100;
 
 export interface MeasuredInterval {
   /** Simulated span of the interval. */
