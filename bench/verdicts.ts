@@ -118,6 +118,13 @@ function printRun(index: number, run: RunResult): void {
     console.log(
       `  machine before it: ${run.machine.rps} req/s (node:http hello world under wrk, median of ${run.machine.rounds.join(', ')}; measured after ${run.machine.settledAfterSeconds} s of settling, the CPU ${percent(run.machine.busyBefore)} busy)`,
     );
+  const cpu = summary.measurement?.cpu;
+  if (cpu?.perJoinUntilSalesOpenMs !== undefined) {
+    const byRole = Object.entries(cpu.perJoinUntilSalesOpenByRoleMs ?? {})
+      .map(([role, ms]) => `${role} ${ms}`)
+      .join(', ');
+    console.log(`  CPU per join until sales open: ${cpu.perJoinUntilSalesOpenMs} ms (${byRole})`);
+  }
   if (kept) console.log(`  report: ${run.reportDir}`);
   for (const v of summary.expectations)
     console.log(
