@@ -46,6 +46,14 @@ describe('saturation', () => {
       saturation({ cpuBusy: 0.7, lagMs: { 'load-worker': 40 }, coreBusy: { app: 0.6 } }, limits),
     ).toEqual([]);
   });
+
+  it('says when the hypervisor took part of the cores, beside what saturated; alone it saturates nothing', () => {
+    const stalled = { cpuBusy: 0.3, cpuStolen: 0.42, lagMs: { runner: 463 }, coreBusy: {} };
+    expect(saturation(stalled, limits)).toEqual(['runner lag 463 ms', 'hypervisor took 42 % of the CPU']);
+    expect(stallAlone(stalled, limits)).toBe(true);
+    expect(saturation({ ...stalled, lagMs: { runner: 5 } }, limits)).toEqual([]);
+    expect(saturation({ ...stalled, cpuStolen: 0.05 }, limits)).toEqual(['runner lag 463 ms']);
+  });
 });
 
 describe('stallAlone', () => {

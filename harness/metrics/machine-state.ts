@@ -36,6 +36,11 @@ export interface MachineState {
    * Not summed up per minute.
    */
   runCpuBusy?: number;
+  /**
+   * Share of the cores' time the hypervisor gave to other guests (0–1), where the kernel counts it:
+   * the run's processes stall then (their lag grows) with the CPU far from busy.
+   */
+  cpuStolen?: number;
   /** Worst event-loop lag in the interval, ms, of each process kind that measures latency. */
   lagMs: Partial<Record<LagSource, number>>;
   /** The busiest process of each role: its main thread's share of one core over the interval (0–1). */
@@ -90,7 +95,19 @@ export function headroomThresholds(
 /** What saturated an interval, one phrase per signal over its threshold; empty: headroom. */
 export function saturation(state: MachineState, limits: HeadroomThresholds): string[] {
   const { cpu, lag, core } = saturationBySignal(state, limits);
-  return [...cpu, ...lag, ...core];
+  const reasons = [...cpu, ...lag, ...core];
+  // Not a saturation of its own, but what explains one: the run's processes stalled, not busy.
+  if (reasons.length > 0 && hostTookCpu(state))
+    reasons.push(`hypervisor took ${Math.round(state.cpuStolen! * 100)} % of the CPU`);
+  return reasons;
+}
+
+/** A share of the cores' time stolen by the hypervisor from which an interval's stalls are the host's. */
+export const STOLEN_CPU_SHARE = 0.1;
+
+/** The hypervisor took at least STOLEN_CPU_SHARE of the cores over the interval. */
+export function hostTookCpu(state: Pick<MachineState, 'cpuStolen'>): boolean {
+  return (state.cpuStolen ?? 0) >= STOLEN_CPU_SHARE;
 }
 
 /**
@@ -127,8 +144,10 @@ export function worstOf(a: MachineState, b: MachineState): MachineState {
     return out;
   };
   const cpu = [a.cpuBusy, b.cpuBusy].filter((v): v is number => v !== undefined);
+  const stolen = [a.cpuStolen, b.cpuStolen].filter((v): v is number => v !== undefined);
   return {
     ...(cpu.length > 0 ? { cpuBusy: Math.max(...cpu) } : {}),
+    ...(stolen.length > 0 ? { cpuStolen: Math.max(...stolen) } : {}),
     lagMs: max(a.lagMs, b.lagMs),
     coreBusy: max(a.coreBusy, b.coreBusy),
   };
@@ -412,6 +431,7 @@ export class MachineStateMeter {
     return {
       ...(cpu === undefined ? {} : { cpuBusy: hundredths(cpu.busy) }),
       ...(runCpuBusy === undefined ? {} : { runCpuBusy: hundredths(runCpuBusy) }),
+      ...(cpu?.stolen === undefined ? {} : { cpuStolen: hundredths(cpu.stolen) }),
       lagMs: {
         runner: this.runnerLag.takeMaxMs(),
         ...(loadWorkerLagMs === undefined ? {} : { 'load-worker': loadWorkerLagMs }),

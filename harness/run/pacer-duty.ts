@@ -146,6 +146,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       // room for (with a one-core hog the machine was 80–90 % busy while the run used 0.6–0.7 of
       // the core left to it, and the clock never rose). The headroom rule still counts it.
       cpuBusy: setUp ? undefined : (state.runCpuBusy ?? state.cpuBusy),
+      cpuStolen: setUp ? undefined : state.cpuStolen,
       faultsInProgress: o.faultsInProgress(),
       queueSize: o.queueSize(),
       saturation: setUp ? [] : saturation,

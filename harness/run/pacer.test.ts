@@ -570,6 +570,26 @@ describe('ClockPacer: valid measurement first', () => {
     ).toEqual([30, 21]);
   });
 
+  it('holds the speed through stalls while the hypervisor takes part of the cores, however long', () => {
+    const speedsAfter = (seconds: Partial<PacerInput>[]) => {
+      const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
+      return seconds.map((over, s) => pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.5, ...over })).scale);
+    };
+    const clear = { saturation: [] };
+    const stolen = {
+      saturation: ['runner lag 463 ms', 'load-worker lag 802 ms'],
+      stallAlone: true,
+      cpuStolen: 0.4,
+    };
+    // Five seconds of the host's stalls in a row: neither slower nor faster.
+    expect(speedsAfter([clear, stolen, stolen, stolen, stolen, stolen])).toEqual([30, 30, 30, 30, 30, 30]);
+    // A little steal does not make the stalls the host's: the second in a row slows.
+    const littleStolen = { ...stolen, cpuStolen: 0.05 };
+    expect(speedsAfter([clear, littleStolen, littleStolen])).toEqual([30, 30, 21]);
+    // Stolen time or not, a busy CPU is the load's.
+    expect(speedsAfter([clear, { ...stolen, cpuBusy: 0.9 }])).toEqual([30, 21]);
+  });
+
   it('slows for the runner’s stalls only while a join or a connect is due or under way', () => {
     // Sales open, everyone queued: 20 users still to arrive, then none.
     const arrivals = spread(0, MINUTE, 20);

@@ -1,4 +1,5 @@
 import { USERS_RECOVERING_MAX_SCALE } from '../faults/speed.ts';
+import { hostTookCpu } from '../metrics/machine-state.ts';
 import type { ClockLimit } from '../report/run-record.ts';
 import { DrainCostCalibration } from './drain-cost.ts';
 import { JoinCostFit } from './join-cost.ts';
@@ -119,6 +120,8 @@ export interface PacerInput {
    * the clock's speed does not cause: slowing down would not help.
    */
   cpuBusy?: number;
+  /** Share of the cores' time the hypervisor took for other guests since the last call (`MachineState.cpuStolen`). */
+  cpuStolen?: number;
   faultsInProgress: boolean;
   /**
    * Users waiting in the queue, as last observed (or estimated since). Admissions are planned for
@@ -520,10 +523,14 @@ export class ClockPacer {
    * the worker waiting for a core: its run-queue time in /proc): slowing by 30 % for each took
    * the clock to its minimum and held it there. Not slowing for any took the burst at 1–2× and
    * lost more of its samples (the share with headroom fell from 86 % to 69 %; slowed, it stayed
-   * at 77–82 %): they come more often the busier the machine. Two in a row slow the clock.
+   * at 77–82 %): they come more often the busier the machine. Two in a row slow the clock,
+   * unless the hypervisor took part of the cores meanwhile (`hostTookCpu`): then the stalls are the
+   * host's, however many in a row, and a slower clock would not end them. Followed, stalls with the
+   * CPU 24–69 % busy held a quiet full peak at 0.3–1.3× for 100 and 117 wall seconds, in a half
+   * hour in which the hypervisor took a tenth of the cores' time.
    */
   private loneStall(input: PacerInput): boolean {
-    return this.stallWithCpuToSpare(input) && !this.lastSaturated;
+    return this.stallWithCpuToSpare(input) && (!this.lastSaturated || hostTookCpu(input));
   }
 
   /** Saturated by an event-loop stall alone on a CPU below `saturatedCpuBusy`. */
