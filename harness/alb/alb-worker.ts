@@ -139,7 +139,10 @@ export class AlbWorker implements ProxyContext {
   }
 
   handOff(target: TargetRuntime, upgrade: HandedOffWebSocket, socket: Socket): void {
-    this.send({ type: 'websocket', targetId: target.target.id, ...upgrade }, socket);
+    this.send(
+      { type: 'websocket', targetId: target.target.id, sentAtWallMs: Date.now(), ...upgrade },
+      socket,
+    );
   }
 
   report(): void {

@@ -217,7 +217,8 @@ export class StartedAlb implements AsyncDisposable {
     // socket is the client's to lose, not the control process's, which an unheard error would end.
     socket.on('error', () => socket.destroy());
     const door = this.targets.get(message.targetId)?.door;
-    if (door?.accept({ head: message.head, stickyLines: message.stickyLines }, socket)) return;
+    const relayDelayMs = Math.max(0, Date.now() - message.sentAtWallMs);
+    if (door?.accept({ head: message.head, stickyLines: message.stickyLines, relayDelayMs }, socket)) return;
     this.handOffErrors502++;
     socket.end(errorResponse(502, true, ''));
   }

@@ -13,6 +13,13 @@ export type { ClockAnchor };
  * clients a killed instance strands set the error rate). Other clients go round robin.
  */
 export const CLIENT_TURN_HEADER = 'x-tiketi-sim-turn';
+/**
+ * On the answer to a WebSocket upgrade the emulator handed off (websocket-handoff.ts): the wall ms
+ * the control process took to pass the client's connection on, from the ALB worker's sending it to
+ * its own. A real ALB has no such hop; tiketi-sim's virtual users file a connect that waited there
+ * over the run's stall limit apart, as they do a sample their own stall delayed (metrics/latency.ts).
+ */
+export const RELAY_DELAY_HEADER = 'x-tiketi-sim-relay-ms';
 /** A target's ELBv2 health state (harness/model/aws.ts); the name the ALB modules use. */
 export type TargetState = TargetHealthState;
 
@@ -47,7 +54,7 @@ export type ToAlbWorker =
 export type FromAlbWorker =
   | { type: 'ready'; workerIndex: number }
   /** A WebSocket routed to a target that takes it: the client socket is the message's handle. */
-  | ({ type: 'websocket'; targetId: string } & HandedOffWebSocket)
+  | ({ type: 'websocket'; targetId: string; sentAtWallMs: number } & HandedOffWebSocket)
   /** Open client connections (requests in flight and WebSockets) per target. */
   | {
       type: 'connections';

@@ -7,6 +7,7 @@ import { nodeEntry } from '../../servers/entry-bundle.ts';
 import { type SpawnedProcess, spawnProcess } from '../../servers/process.ts';
 import { ManualClock } from '../clock/clock.ts';
 import { type StartedAlb, startAlb } from './alb.ts';
+import { RELAY_DELAY_HEADER } from './protocol.ts';
 
 const INTERVAL_MS = designTopology.loadBalancer.healthCheck.intervalSeconds * 1_000;
 const DRAIN_MS = designTopology.loadBalancer.deregistrationDelaySeconds * 1_000;
@@ -82,8 +83,11 @@ function upgradeAndReset(lb: StartedAlb): Promise<void> {
   });
 }
 
-/** A raw WebSocket upgrade through the ALB: the head of the answer. */
-function upgradeHead(lb: StartedAlb): Promise<string> {
+/**
+ * A raw WebSocket upgrade through the ALB: the head of the answer. `holdMs`: this process (the
+ * ALB's control process, which relays the socket) is held that long as the upgrade leaves.
+ */
+function upgradeHead(lb: StartedAlb, holdMs = 0): Promise<string> {
   const { hostname, port } = new URL(lb.url);
   return new Promise((resolve, reject) => {
     const s = connect({ host: hostname, port: Number(port) });
@@ -96,8 +100,18 @@ function upgradeHead(lb: StartedAlb): Promise<string> {
     });
     s.on('error', reject);
     s.on('close', () => resolve(got));
-    s.write(UPGRADE);
+    s.write(UPGRADE, () => {
+      const until = performance.now() + holdMs;
+      while (performance.now() < until) {
+        // busy: the relay waits for this event loop
+      }
+    });
   });
+}
+
+function relayDelayOf(head: string): number | undefined {
+  const m = new RegExp(`\\r\\n${RELAY_DELAY_HEADER}: (\\d+)\\r\\n`, 'i').exec(`${head}\r\n`);
+  return m ? Number(m[1]) : undefined;
 }
 
 describe('ALB emulator: WebSockets handed to the target’s process', () => {
@@ -109,6 +123,11 @@ describe('ALB emulator: WebSockets handed to the target’s process', () => {
     const head = await upgradeHead(lb);
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head).toMatch(/\r\nSet-Cookie: AWSALB=[^\r]+\r\nSet-Cookie: AWSALBCORS=/i);
+    // The relay's own delay is told on the answer: the client can file a connect it held up apart.
+    expect(relayDelayOf(head)).toBeLessThan(50);
+    const held = await upgradeHead(lb, 250);
+    expect(held).toMatch(/^HTTP\/1\.1 101 /);
+    expect(relayDelayOf(held)).toBeGreaterThan(100);
 
     const { socket, greeting } = socketTo(lb);
     const hello = await greeting;

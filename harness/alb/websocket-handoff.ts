@@ -16,6 +16,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { sendToParent } from '../../servers/parent-channel.ts';
 import type { ProcessChannel } from '../../servers/process.ts';
+import { RELAY_DELAY_HEADER } from './protocol.ts';
 
 /** A routed WebSocket upgrade; its client socket travels with it as the message's handle. */
 export interface HandedOffWebSocket {
@@ -23,6 +24,11 @@ export interface HandedOffWebSocket {
   head: string;
   /** `Set-Cookie` lines the ALB adds to the target's answer (stickiness), or ''. */
   stickyLines: string;
+  /**
+   * Wall ms the control process's relay took (RELAY_DELAY_HEADER): told to the client on the
+   * target's answer, so a connect it delayed can be told from the rest. @default not told
+   */
+  relayDelayMs?: number;
 }
 
 /** The control process → a target's process. */
@@ -108,12 +114,20 @@ export function serveHandedOffWebSockets(server: Server): void {
       open.delete(socket);
       reportSoon();
     });
-    if (message.stickyLines) addLinesToFirstAnswer(socket, message.stickyLines);
+    const lines = answerLines(message);
+    if (lines) addLinesToFirstAnswer(socket, lines);
     server.emit('connection', socket);
     // The parser reads the bytes the ALB read first, then the socket (as sticky-session servers
     // behind Node's cluster do). Not resumed: after the upgrade, the WebSocket server reads it.
     socket.emit('data', Buffer.from(message.head, 'latin1'));
   });
+}
+
+/** What the target's first answer gains: the ALB's cookie lines and the relay's delay. */
+function answerLines({ stickyLines, relayDelayMs }: HandedOffWebSocket): string {
+  return relayDelayMs === undefined
+    ? stickyLines
+    : `${stickyLines}${RELAY_DELAY_HEADER}: ${relayDelayMs}\r\n`;
 }
 
 /** Header lines (each ending CRLF) spliced into the head of the first thing written to `socket`. */

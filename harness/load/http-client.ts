@@ -79,7 +79,11 @@ export class VirtualUserHttp {
     path: string,
     caller: Caller,
     body?: unknown,
-    timing: { intendedAtWallMs?: number } = {},
+    /**
+     * `intendedAtWallMs`: when the open model sends it (the latency counts from then);
+     * `heldUpMs`: how late it reached this process (LatencyRecorder.record).
+     */
+    timing: { intendedAtWallMs?: number; heldUpMs?: number } = {},
   ): Promise<HttpResult<T> | undefined> {
     const headers: Record<string, string> = {};
     const cookie = caller.jar.header();
@@ -101,7 +105,7 @@ export class VirtualUserHttp {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.body.text();
-      this.latency.record(endpoint, performance.now() - startedAt);
+      this.latency.record(endpoint, performance.now() - startedAt, timing.heldUpMs);
       caller.jar.store(res.headers['set-cookie']);
       if (res.statusCode >= 500) return this.failed(caller, { status: res.statusCode, body: parse<T>(text) });
       this.succeeded(caller);
@@ -122,7 +126,7 @@ export class VirtualUserHttp {
       };
     } catch {
       // No response at all (reset, refused, timeout): the user saw an error page.
-      this.latency.record(endpoint, performance.now() - startedAt);
+      this.latency.record(endpoint, performance.now() - startedAt, timing.heldUpMs);
       this.failed(caller, undefined);
       return undefined;
     }

@@ -355,6 +355,24 @@ describe('light-socket against a plain Socket.IO server', () => {
     expect(() => socket.emit('disconnect')).toThrow(/reserved/);
   });
 
+  it('tells the headers of the upgrade’s answer (upgrade), before connect', async () => {
+    const addHeader = (headers: Record<string, string>) => {
+      headers['x-relay-test'] = '42';
+    };
+    server.engine.on('headers', addHeader);
+    try {
+      const socket = track(io(url, FAST));
+      const order: string[] = [];
+      socket.on('upgrade', (headers) => order.push(`upgrade ${headers['x-relay-test']}`));
+      socket.on('connect', () => order.push('connect'));
+      await nextEvent(socket, 'connect');
+      expect(order).toEqual(['upgrade 42', 'connect']);
+      expect(() => socket.emit('upgrade')).toThrow(/reserved/);
+    } finally {
+      server.engine.off('headers', addHeader);
+    }
+  });
+
   it('a transport closed by the server is a transport close, and it reconnects', async () => {
     const connections: ServerSocket[] = [];
     onConnection = (s) => {

@@ -26,6 +26,9 @@
  *   → 42["event",…] / 42<id>[…]  ← 43<id>[…]         emit, with an ack
  *   ← 41 / → 41                                      DISCONNECT by the server / by us
  *
+ * Beyond socket.io-client: `upgrade` fires with the headers of each attempt's upgrade answer (what
+ * a load balancer or the emulator added there), before the Engine.IO open packet.
+ *
  * Differences from socket.io-client, on purpose:
  * - `disconnect` only follows a `connect`: a transport lost after the Engine.IO handshake but before
  *   the namespace answered is a `connect_error` (socket.io-client emits `disconnect` there without a
@@ -42,6 +45,7 @@
  * `volatile`/`timeout()`/`retries`, `onAny`, `reconnectionAttempts` (always unlimited).
  */
 
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { Clock, Timer } from '../clock/clock.ts';
 import {
@@ -121,6 +125,7 @@ const RESERVED = new Set([
   'connect_error',
   'disconnect',
   'disconnecting',
+  'upgrade',
   'newListener',
   'removeListener',
 ]);
@@ -213,6 +218,7 @@ export class LightSocket {
       return;
     }
     ws[OWNER] = this;
+    ws.on('upgrade', LightSocket.onUpgrade);
     ws.on('message', LightSocket.onMessage);
     ws.on('close', LightSocket.onClose);
     ws.on('error', LightSocket.onError);
@@ -244,6 +250,7 @@ export class LightSocket {
   on(event: 'disconnect', listener: (reason: DisconnectReason, description?: Error) => void): this;
   on(event: 'connect_error', listener: (err: ConnectError) => void): this;
   on(event: 'reconnect_attempt' | 'reconnect', listener: (attempt: number) => void): this;
+  on(event: 'upgrade', listener: (headers: IncomingHttpHeaders) => void): this;
   on(event: string, listener: Listener): this;
   on(event: string, listener: Listener): this {
     this.listeners ??= new Map();
@@ -326,6 +333,11 @@ export class LightSocket {
   // --- transport -----------------------------------------------------------------------------------
 
   /** `ws` listeners: shared functions, `this` is the WebSocket, its owner is a property of it. */
+  private static onUpgrade(this: OwnedWebSocket, response: IncomingMessage): void {
+    // biome-ignore lint/complexity/noThisInStatic: ws calls listeners with the WebSocket as `this`
+    this[OWNER]?.fire('upgrade', [response.headers], 0);
+  }
+
   private static onMessage(this: OwnedWebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     // biome-ignore lint/complexity/noThisInStatic: ws calls listeners with the WebSocket as `this`
     const self = this[OWNER];

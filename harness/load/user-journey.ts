@@ -6,7 +6,7 @@
  */
 
 import type { SessionState } from '../../app/realtime/realtime.ts';
-import { CLIENT_TURN_HEADER } from '../alb/protocol.ts';
+import { CLIENT_TURN_HEADER, RELAY_DELAY_HEADER } from '../alb/protocol.ts';
 import type { Clock } from '../clock/clock.ts';
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
@@ -124,6 +124,14 @@ function untilDue(ctx: JourneyContext, dueAtWallMs: number | undefined): Promise
   return waitMs > 0 ? sleepWall(ctx, waitMs) : undefined;
 }
 
+/**
+ * How long after its time a user reached this process (the runner handing it over late, or this
+ * process reading it late): its join is held up that much before it can leave.
+ */
+function arrivedLateMs(dueAtWallMs: number | undefined): number {
+  return dueAtWallMs === undefined ? 0 : Math.max(0, Date.now() - dueAtWallMs);
+}
+
 export async function runJourney(user: VirtualUserCredentials, ctx: JourneyContext): Promise<void> {
   const { hostile } = ctx.behaviour;
   const decisions = decideUser(ctx.random, ctx.behaviour);
@@ -159,6 +167,7 @@ async function journey(
   streams: UserStreams,
 ): Promise<void> {
   const path = `/api/events/${ctx.eventId}`;
+  const heldUpMs = arrivedLateMs(user.dueAtWallMs);
   const due = untilDue(ctx, user.dueAtWallMs);
   if (due) await due;
   if (ctx.stop.stopped) return ctx.events.settled();
@@ -168,7 +177,7 @@ async function journey(
     `${path}/queue`,
     caller,
     undefined,
-    { intendedAtWallMs: user.dueAtWallMs },
+    { intendedAtWallMs: user.dueAtWallMs, heldUpMs },
   );
   if (!join || join.status >= 400) {
     ctx.events.settled();
@@ -228,9 +237,14 @@ async function journey(
       if (socket) socket.io.opts.extraHeaders = headersNow();
     });
     const connectStartedAt = performance.now();
+    /** How long the emulator's relay held the last upgrade up (RELAY_DELAY_HEADER), ms. */
+    let relayDelayMs = 0;
+    socket.on('upgrade', (headers) => {
+      relayDelayMs = Number(headers[RELAY_DELAY_HEADER]) || 0;
+    });
     socket.on('connect', () => {
       instanceId = undefined;
-      if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt);
+      if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt, relayDelayMs);
       settle();
       ctx.events.socketConnected();
     });

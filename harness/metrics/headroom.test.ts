@@ -107,6 +107,36 @@ describe('HeadroomLedger', () => {
     ]);
   });
 
+  it('with the workers’ filing, a runner stall takes only the joins and connects it held up', () => {
+    const ledger = new HeadroomLedger(headroomThresholds([200]));
+    const runnerStall: MachineState = {
+      cpuBusy: 0.6,
+      lagMs: { runner: 120, 'load-worker': 5 },
+      coreBusy: {},
+    };
+    // The workers file what the runner held up over the limit (a user handed over 90 ms late, a
+    // WebSocket relayed 70 ms late) apart, as they do what their own stall delayed.
+    const recorder = new LatencyRecorder({ stallMs: 50, stalledWithin: () => false });
+    for (let i = 0; i < 8; i++) recorder.record('POST /api/events/:eventId/queue', 30);
+    for (let i = 0; i < 2; i++) recorder.record('POST /api/events/:eventId/queue', 130, 90);
+    for (let i = 0; i < 3; i++) recorder.record('socket.connect', 20, 4);
+    recorder.record('socket.connect', 95, 70);
+    const clear = LatencyAggregate.fromSnapshot(recorder.drain());
+    const all = LatencyAggregate.fromSnapshot(recorder.drainThroughStall());
+    all.addAggregate(clear);
+    const counted = [
+      ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: runnerStall }, all, clear),
+      ledger.add({ fromSimMs: 1_000, toSimMs: 2_000, state: QUIET }, batch(5, 20), batch(5, 20)),
+    ];
+    expect(counted).toEqual([true, true]);
+    const { latencyWithHeadroom, saturated } = ledger.record();
+    expect(latencyWithHeadroom['POST /api/events/:eventId/queue']?.count).toBe(8 + 5);
+    expect(latencyWithHeadroom['POST /api/events/:eventId/queue']?.maxMs).toBeLessThan(31);
+    expect(latencyWithHeadroom['socket.connect']?.count).toBe(3);
+    // The machine's record still shows the stall.
+    expect(saturated.map((s) => s.reasons)).toEqual([['runner lag 120 ms']]);
+  });
+
   it('tells the share of the run’s requests taken with headroom, once enough requests tell', () => {
     const ledger = new HeadroomLedger(headroomThresholds([200]));
     ledger.add({ fromSimMs: 0, toSimMs: 1_000, state: QUIET }, batch(300, 20));

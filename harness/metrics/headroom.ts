@@ -4,9 +4,11 @@
  * in that interval and in the one before (a load worker reports what it measured over its last
  * second, so a batch may have been measured in either). A load worker's own stall is judged
  * sample by sample where the workers file them (`LatencyRecorder` with a `StallWatch`): it takes
- * the samples it delayed, not the second. The runner's own stall takes only the samples on its
- * path (`RUNNER_PATH`). The rest is kept out of the verdicts, and the stretches in which the
- * machine was saturated are recorded with what saturated it.
+ * the samples it delayed, not the second. So is the runner's: the workers file apart a join whose
+ * user it handed over late and a connect whose WebSocket it relayed late; where they do not, its
+ * stall takes the interval's samples on its path (`RUNNER_PATH`). The rest is kept out of the
+ * verdicts, and the stretches in which the machine was saturated are recorded with what
+ * saturated it.
  */
 import { LatencyAggregate, type LatencyMetric, type LatencySummary } from './latency.ts';
 import { type HeadroomThresholds, type MachineState, saturation, worstOf } from './machine-state.ts';
@@ -120,10 +122,14 @@ export const RUNNER_PATH: ReadonlySet<LatencyMetric> = new Set<LatencyMetric>([
   'socket.connect',
 ]);
 
-/** The lags of the processes that time their loop, but the load workers' (judged per sample). */
-function withoutWorkerLag(lagMs: MachineState['lagMs']): MachineState['lagMs'] {
-  const { 'load-worker': _worker, ...rest } = lagMs;
-  return rest;
+/**
+ * The state without the lags the load workers judge sample by sample: their own stalls, and the
+ * runner's, which holds up only the joins and connects it hands over (each filed apart by how long
+ * it waited there: `heldUpMs` in LatencyRecorder.record).
+ */
+function withoutLagsJudgedPerSample(state: MachineState): MachineState {
+  const { 'load-worker': _worker, runner: _runner, ...lagMs } = state.lagMs;
+  return { ...state, lagMs };
 }
 
 /** The state with the runner's lag left out: what samples off its path are judged on. */
@@ -152,17 +158,15 @@ export class HeadroomLedger {
 
   /**
    * One interval; returns whether all its samples counted. `clearOfStalls`: the samples of
-   * `samples` that no load worker's own stall delayed, when the workers tell them apart. Then a
-   * worker's lag takes only the samples it was in flight through. The runner's lag takes only the
-   * samples on its path (`RUNNER_PATH`: joins and connects). What the whole machine shows (CPU, a
-   * busy process on the path) takes the interval's samples; each of these takes the next
-   * interval's too.
+   * `samples` that neither a load worker's own stall nor the runner's holding them up delayed,
+   * when the workers tell them apart. Then those lags take only the samples they delayed. Without
+   * it, the runner's lag takes the interval's samples on its path (`RUNNER_PATH`: joins and
+   * connects). What the whole machine shows (CPU, a busy process on the path) takes the interval's
+   * samples; each of these takes the next interval's too.
    */
   add(interval: MeasuredInterval, samples: LatencyAggregate, clearOfStalls?: LatencyAggregate): boolean {
     const reasons = saturation(interval.state, this.thresholds);
-    const judged = clearOfStalls
-      ? { ...interval.state, lagMs: withoutWorkerLag(interval.state.lagMs) }
-      : interval.state;
+    const judged = clearOfStalls ? withoutLagsJudgedPerSample(interval.state) : interval.state;
     const headroom = saturation(judged, this.thresholds).length === 0;
     this.lastSaturationOffRunnerPath = saturation(withoutRunnerLag(interval.state), this.thresholds);
     const offRunnerPath = saturation(withoutRunnerLag(judged), this.thresholds).length === 0;

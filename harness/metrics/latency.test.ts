@@ -29,7 +29,7 @@ describe('latency metrics', () => {
 
   it('files each sample clear of the process’s stalls or through one, as its watch tells', () => {
     // A stall ended 50 ms ago: samples that took longer than that went through it.
-    const r = new LatencyRecorder({ stalledWithin: (durationMs) => durationMs > 50 });
+    const r = new LatencyRecorder({ stallMs: 50, stalledWithin: (durationMs) => durationMs > 50 });
     r.record('POST /api/events/:eventId/queue', 10); // started after the stall
     r.record('POST /api/events/:eventId/queue', 400); // in flight through it
     r.record('socket.delivery', 5);
@@ -44,9 +44,27 @@ describe('latency metrics', () => {
     expect(stalled.summary('socket.delivery')?.count).toBe(1);
     // Without a watch every sample is clear.
     const plain = new LatencyRecorder();
+    plain.record('socket.connect', 90, 80);
     plain.record('socket.delivery', 90);
-    expect(Object.keys(plain.drain())).toEqual(['socket.delivery']);
+    expect(Object.keys(plain.drain())).toEqual(['socket.connect', 'socket.delivery']);
     expect(plain.drainThroughStall()).toEqual({});
+  });
+
+  it('files a sample the runner held up over the stall limit through a stall, whatever this process did', () => {
+    // This process never stalled; the runner handed the work over late.
+    const r = new LatencyRecorder({ stallMs: 50, stalledWithin: () => false });
+    r.record('socket.connect', 70, 49); // held up, but under the limit
+    r.record('socket.connect', 120, 51); // held up over it
+    r.record('POST /api/events/:eventId/queue', 95, 60); // an arrival handed over late
+    r.record('POST /api/events/:eventId/queue', 30);
+    const clear = LatencyAggregate.fromSnapshot(r.drain());
+    const stalled = LatencyAggregate.fromSnapshot(r.drainThroughStall());
+    expect(clear.summary('socket.connect')?.count).toBe(1);
+    expect(clear.summary('socket.connect')?.maxMs).toBeLessThan(71);
+    expect(stalled.summary('socket.connect')?.count).toBe(1);
+    expect(stalled.summary('socket.connect')?.maxMs).toBeGreaterThan(119);
+    expect(clear.summary('POST /api/events/:eventId/queue')?.count).toBe(1);
+    expect(stalled.summary('POST /api/events/:eventId/queue')?.count).toBe(1);
   });
 
   it('merges every endpoint for the "all" view but leaves Socket.IO timings out', () => {

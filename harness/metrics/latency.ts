@@ -104,6 +104,8 @@ export type LatencySnapshot = Partial<Record<LatencyMetric, string>>;
  * held longer than the run allows (`LagMonitor.stalledWithin`). Such a sample carries the stall.
  */
 export interface StallWatch {
+  /** The limit: a stall or a hold-up longer than this, ms, is one. */
+  readonly stallMs: number;
   /** A stall over the limit within the last `durationMs` (a sample that took that long, ending now). */
   stalledWithin(durationMs: number): boolean;
 }
@@ -111,7 +113,9 @@ export interface StallWatch {
 /**
  * Latency samples of one process, interval by interval. With a `StallWatch`, each sample is filed
  * as it is taken: clear of the process's own stalls, or through one (kept apart, so a verdict can
- * leave out exactly those samples rather than every sample of a stalled second).
+ * leave out exactly those samples rather than every sample of a stalled second). A sample that the
+ * emulator's control process held up over the same limit on its way (`heldUpMs`: an arrival handed
+ * over late, a WebSocket relayed late) is filed through a stall too: that stall is the runner's.
  */
 export class LatencyRecorder {
   private readonly clear = new Map<LatencyMetric, hdr.Histogram>();
@@ -119,8 +123,9 @@ export class LatencyRecorder {
 
   constructor(private readonly stalls?: StallWatch) {}
 
-  record(metric: LatencyMetric, durationMs: number): void {
-    const stalled = this.stalls?.stalledWithin(durationMs) ?? false;
+  record(metric: LatencyMetric, durationMs: number, heldUpMs = 0): void {
+    const stalls = this.stalls;
+    const stalled = stalls !== undefined && (heldUpMs > stalls.stallMs || stalls.stalledWithin(durationMs));
     const histograms = stalled ? this.throughStall : this.clear;
     let h = histograms.get(metric);
     if (!h) {

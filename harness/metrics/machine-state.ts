@@ -169,7 +169,7 @@ export class LagMonitor implements StallWatch {
   /** `stallMs`: the lag over which `stalledWithin` counts a stall (the run's `maxEventLoopLagMs`). */
   constructor(
     private readonly periodMs = 10,
-    private readonly stallMs = Number.POSITIVE_INFINITY,
+    readonly stallMs = Number.POSITIVE_INFINITY,
   ) {
     this.timer = setInterval(() => this.tick(), periodMs);
     this.timer.unref();
