@@ -73,6 +73,9 @@ interface RunResult {
   machine?: MachineReference;
 }
 
+/** What stops the bench and its rehearsal: Ctrl-C, a stop by pid, the terminal closing. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** One rehearsal through the CLI, as CI runs it; its progress goes to stderr (ours). */
 async function rehearse(reportRoot: string, hog: boolean): Promise<RunResult> {
   const args = [BIN, 'run', scenario, '--json', '--report-dir', reportRoot];
@@ -80,17 +83,27 @@ async function rehearse(reportRoot: string, hog: boolean): Promise<RunResult> {
   if (values.users) args.push('--users', values.users);
   if (values.scale) args.push('--scale', values.scale);
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  // Stopped by its pid: the rehearsal stops too (its own Ctrl-C path), then the bench, no run after.
-  const stop = () => {
-    child.once('exit', () => process.exit(143));
+  // In a process group of its own, so that a terminal's Ctrl-C reaches the bench alone: the bench
+  // passes on one SIGINT (a second one would force the rehearsal's exit before its report).
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  // Ctrl-C, or stopped by its pid: the rehearsal stops too (its own Ctrl-C path), then the bench,
+  // no run after.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return; // one SIGINT is passed on; the rehearsal is writing its report
+    stopping = true;
+    child.once('exit', () => process.exit(signal === 'SIGINT' ? 130 : 143));
     child.kill('SIGINT');
   };
-  process.once('SIGTERM', stop);
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
   const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  process.off('SIGTERM', stop);
+  for (const signal of STOP_SIGNALS) process.off(signal, stop);
   const commandSeconds = (performance.now() - started) / 1_000;
   const line = stdout.trim().split('\n').at(-1) ?? '';
   let reportDir: string;
