@@ -16,7 +16,7 @@
  * by side in the same run with `--root` (repeatable; e.g. a baseline `git worktree`), each
  * repetition alternating their order. `--profile DIR` writes a .cpuprofile per app process.
  *
- *   npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--concurrency 25] [--buyers 0.4]
+ *   npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--wave-ms 0] [--concurrency 25] [--buyers 0.4]
  *     [--root /path/to/baseline --root .] [--profile /tmp/prof]
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,7 @@ import { testPool } from '../app/test-support/app-harness.ts';
 import { appEnvironment } from '../harness/instances/app-instance.ts';
 import { io, type LightSocket } from '../harness/load/light-socket.ts';
 import { processCpuMs } from '../harness/metrics/machine-state.ts';
+import { waveOf } from '../harness/run/arrival-feeder.ts';
 import { type DataTierServers, startDataTierServers } from '../servers/data-tier.ts';
 import { freePort } from '../servers/ports.ts';
 import { type SpawnedProcess, spawnProcess } from '../servers/process.ts';
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '25' },
     rate: { type: 'string', default: '150' },
+    'wave-ms': { type: 'string', default: '0' },
     buyers: { type: 'string', default: '0.4' },
     root: { type: 'string', multiple: true },
     profile: { type: 'string' },
@@ -58,6 +60,8 @@ const reps = Number(values.reps);
 const concurrency = Number(values.concurrency);
 /** Users who join per second (an open model, as the rehearsal's arrivals); 0: `concurrency` at a time. */
 const joinRate = Number(values.rate);
+/** At `--rate`, users leave in waves every this many ms, as the rehearsal's do (`waveOf`); 0: each at its own time. */
+const waveMs = Number(values['wave-ms']);
 const buyerShare = Number(values.buyers);
 const roots = (values.root ?? [HERE]).map((r) => resolve(r));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
@@ -97,7 +101,7 @@ async function atRate<T>(items: T[], perSecond: number, work: (item: T) => Promi
   const start = performance.now();
   await Promise.all(
     items.map(async (item, i) => {
-      const waitMs = start + (i * 1_000) / perSecond - performance.now();
+      const waitMs = start + waveOf((i * 1_000) / perSecond, waveMs) - performance.now();
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       await work(item);
     }),
@@ -352,6 +356,7 @@ try {
         buyers: Math.round(userCount * buyerShare),
         concurrency,
         joinRate,
+        waveMs,
         reps,
         summary,
       },

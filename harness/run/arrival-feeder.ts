@@ -1,7 +1,26 @@
 import type { UserSupply } from '../worlds/world.ts';
 import type { DropDuty, DropLoad } from './drop-loop.ts';
 
-/** Sends each user to the load generator once its arrival time has come (open model). */
+/**
+ * Users leave in waves, each due at the first multiple of this many wall ms at or after its time:
+ * the users of a wave leave together, and each process on their way (load worker, ALB worker,
+ * runner, app instance, Redis) wakes once for the wave, not once for each. A process woken for
+ * one join at a time costs about twice as much per join as one kept busy (`bench/app-cpu.ts`:
+ * an app instance 2.8 ms a join at 100 joins a second, 2.0 ms at 400, 1.5 ms with 25 always in
+ * flight). Each user is timed from its wave's time (`dueAtWallMs`): the wait behind the rest of
+ * its wave counts in its latency (docs/performance.md, "users leave in waves").
+ */
+export const ARRIVAL_WAVE_WALL_MS = 40;
+
+/** The wall ms at which a user due at `wallMs` leaves: its wave's (every `waveWallMs`; 0: its own). */
+export function waveOf(wallMs: number, waveWallMs: number): number {
+  return waveWallMs > 0 ? Math.ceil(wallMs / waveWallMs) * waveWallMs : wallMs;
+}
+
+/**
+ * Sends each user to the load generator once its arrival time has come (open model), in waves
+ * (ARRIVAL_WAVE_WALL_MS).
+ */
 export class ArrivalFeeder implements DropDuty {
   readonly name = 'arrival feeder';
   private sentCount = 0;
@@ -20,6 +39,8 @@ export class ArrivalFeeder implements DropDuty {
       aheadSimMs?: () => number;
       /** Simulated epoch ms → the wall epoch ms it will be at the clock's current speed. */
       toWallMs?: (simMs: number) => number;
+      /** Wall ms between waves of users leaving (`waveOf`). @default ARRIVAL_WAVE_WALL_MS */
+      waveWallMs?: number;
     },
   ) {}
 
@@ -29,7 +50,7 @@ export class ArrivalFeeder implements DropDuty {
   }
 
   tick(nowSimMs: number): void {
-    const { arrivalsSimMs, users, load, toWallMs } = this.options;
+    const { arrivalsSimMs, users, load, toWallMs, waveWallMs = ARRIVAL_WAVE_WALL_MS } = this.options;
     const horizonSimMs = nowSimMs + (this.options.aheadSimMs?.() ?? 0);
     let due = this.sentCount;
     while (due < arrivalsSimMs.length && arrivalsSimMs[due]! <= horizonSimMs) due++;
@@ -42,7 +63,7 @@ export class ArrivalFeeder implements DropDuty {
       batch.map((u, k) => ({
         ...u,
         arrival: from + k,
-        ...(toWallMs ? { dueAtWallMs: toWallMs(arrivalsSimMs[from + k]!) } : {}),
+        ...(toWallMs ? { dueAtWallMs: waveOf(toWallMs(arrivalsSimMs[from + k]!), waveWallMs) } : {}),
       })),
     );
     this.sentCount = due;

@@ -153,6 +153,26 @@ describe('ArrivalFeeder', () => {
     ]);
     expect(feeder.sent).toBe(5);
   });
+
+  it('sends users in waves: each is due at the first multiple of the wave at or after its own wall time', () => {
+    const all = fakeUsers(5);
+    const dueAtWallMs: (number | undefined)[] = [];
+    const feeder = (waveWallMs: number) =>
+      new ArrivalFeeder({
+        arrivalsSimMs: [T0 + 1, T0 + 39, T0 + 40, T0 + 41, T0 + 120],
+        users: { ready: 5, take: (from, to) => all.slice(from, to) },
+        load: { arrive: (users) => dueAtWallMs.push(...users.map((u) => u.dueAtWallMs)) },
+        aheadSimMs: () => 1_000,
+        // The clock at 1× from wall 10,000 ms: a user's own wall time is 10,000 + its offset.
+        toWallMs: (simMs) => 10_000 + simMs - T0,
+        waveWallMs,
+      });
+    feeder(40).tick(T0);
+    expect(dueAtWallMs).toEqual([10_040, 10_040, 10_040, 10_080, 10_120]);
+    dueAtWallMs.length = 0;
+    feeder(0).tick(T0);
+    expect(dueAtWallMs).toEqual([10_001, 10_039, 10_040, 10_041, 10_120]);
+  });
 });
 
 describe('PacerDuty', () => {
