@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlbWorker } from './alb-worker.ts';
-import type { FromAlbWorker, RoutableTarget, TargetState } from './protocol.ts';
+import { type FromAlbWorker, PATH_STALL_HEADER, type RoutableTarget, type TargetState } from './protocol.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -17,6 +17,22 @@ async function target(id: string): Promise<RoutableTarget> {
     return new Promise((r) => server.close(r));
   });
   return { id, host: '127.0.0.1', port: (server.address() as { port: number }).port, state: 'healthy' };
+}
+
+/** A target that holds its event loop `ms` before answering: in this test, the worker's loop too. */
+async function stallingTarget(id: string, ms: number): Promise<RoutableTarget> {
+  const t = await target(id);
+  const server: Server = createServer((_req, res) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) Math.sqrt(Math.random());
+    res.end(id);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  return { ...t, port: (server.address() as { port: number }).port };
 }
 
 /** An ALB worker in this process, listening on a free port. */
@@ -40,7 +56,10 @@ async function worker(): Promise<{ worker: AlbWorker; sent: FromAlbWorker[] }> {
   return { worker: w, sent };
 }
 
-function get(port: number, cookie?: string): Promise<{ status: number; body: string; cookie?: string }> {
+function get(
+  port: number,
+  cookie?: string,
+): Promise<{ status: number; body: string; cookie?: string; stallMs?: string }> {
   return new Promise((resolve, reject) => {
     const req = request({
       port,
@@ -56,7 +75,12 @@ function get(port: number, cookie?: string): Promise<{ status: number; body: str
         body += d;
       });
       res.on('end', () =>
-        resolve({ status: res.statusCode!, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] }),
+        resolve({
+          status: res.statusCode!,
+          body,
+          cookie: res.headers['set-cookie']?.[0]?.split(';')[0],
+          stallMs: res.headers[PATH_STALL_HEADER] as string | undefined,
+        }),
       );
     });
     req.on('error', reject);
@@ -98,6 +122,18 @@ describe('an ALB worker in-process', () => {
     expect(moved.cookie).toMatch(/^AWSALB=/);
     w.handle({ type: 'targets', targets: table(targets, 'draining', 'initial'), anchor });
     expect((await get(w.port)).status).toBe(503);
+  });
+
+  it('tells on an answer how long its own event loop stalled while the request was in it', async () => {
+    const { worker: w } = await worker();
+    const anchor = { simMs: 0, wallMs: Date.now(), timeScale: 1 };
+    w.handle({ type: 'targets', targets: [await stallingTarget('slow', 150)], anchor });
+    const held = await get(w.port);
+    expect(held.body).toBe('slow');
+    expect(Number(held.stallMs)).toBeGreaterThanOrEqual(130);
+    await new Promise((r) => setTimeout(r, 100));
+    w.handle({ type: 'targets', targets: [await target('quick')], anchor });
+    expect((await get(w.port)).stallMs).toBeUndefined();
   });
 
   it('reports its counters to the control process', async () => {

@@ -14,10 +14,11 @@
 
 import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { simAt } from '../clock/timeline.ts';
+import { LagMonitor } from '../metrics/machine-state.ts';
 import { ClientConnection } from './client-connection.ts';
 import { StickyCookies, stickyCookieOf } from './cookie.ts';
 import type { RequestHead } from './http1.ts';
-import type { ClockAnchor, FromAlbWorker, ToAlbWorker } from './protocol.ts';
+import { type ClockAnchor, type FromAlbWorker, pathStallLine, type ToAlbWorker } from './protocol.ts';
 import type { ProxyContext, ProxyStats } from './proxy-context.ts';
 import {
   type ClientAddress,
@@ -47,6 +48,8 @@ export class AlbWorker implements ProxyContext {
   private anchor: ClockAnchor;
   private readonly servers: Server[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
+  /** This worker's event loop: its stalls go on the answers they held up (PATH_STALL_HEADER). */
+  private readonly loop = new LagMonitor();
 
   constructor(
     private readonly init: AlbWorkerInit,
@@ -112,6 +115,7 @@ export class AlbWorker implements ProxyContext {
 
   stop(): void {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.loop.stop();
     for (const server of this.servers) server.close();
     this.targets.closeAll();
   }
@@ -136,6 +140,10 @@ export class AlbWorker implements ProxyContext {
 
   errorResponse(status: 400 | 502 | 503, close: boolean): string {
     return errorResponse(status, close, this.keepAliveLines);
+  }
+
+  stallLine(sinceMs: number): string {
+    return pathStallLine(this.loop.longestWithin(performance.now() - sinceMs));
   }
 
   handOff(target: TargetRuntime, upgrade: HandedOffWebSocket, socket: Socket): void {

@@ -37,6 +37,8 @@ export class Exchange implements UpstreamUser {
   private resBuf: Buffer | undefined;
   private readonly head: string;
   private readonly method: string;
+  /** When this worker read the request head (performance.now()): its stalls since held the request up. */
+  private readonly startedAtMs = performance.now();
   private readonly clientMinor: 0 | 1;
   private readonly retryable: boolean;
   private gotBytes = false;
@@ -182,6 +184,7 @@ export class Exchange implements UpstreamUser {
       out += `${head.lines[i]}\r\n`;
     }
     if (this.setCookie) out += this.ctx.stickyLines(this.rt);
+    out += this.ctx.stallLine(this.startedAtMs);
     out += conn.closeAfter ? 'Connection: close\r\n\r\n' : this.ctx.keepAliveLines;
     let end: number;
     try {

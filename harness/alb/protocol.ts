@@ -20,6 +20,26 @@ export const CLIENT_TURN_HEADER = 'x-tiketi-sim-turn';
  * over the run's stall limit apart, as they do a sample their own stall delayed (metrics/latency.ts).
  */
 export const RELAY_DELAY_HEADER = 'x-tiketi-sim-relay-ms';
+/**
+ * On an answer the emulator's own processes on its way held up: the longest event-loop stall, ms,
+ * of the app instance that answered and of the ALB worker that relayed it, while the request was
+ * in each (`LagMonitor.longestWithin`). Each adds a line only for a stall it saw (a relayed answer
+ * may carry two). Stalls of processes a real deployment runs on machines of their own; tiketi-sim's
+ * virtual users file a sample held up over the run's stall limit apart (metrics/latency.ts).
+ */
+export const PATH_STALL_HEADER = 'x-tiketi-sim-stall-ms';
+
+/** The PATH_STALL_HEADER line (ending CRLF) for a stall of `stallMs`; '' for none. */
+export function pathStallLine(stallMs: number): string {
+  return stallMs > 0 ? `${PATH_STALL_HEADER}: ${stallMs}\r\n` : '';
+}
+
+/** The longest stall an answer's PATH_STALL_HEADER values tell (repeated lines, or joined by commas), ms. */
+export function pathStallOf(value: string | readonly string[] | undefined): number {
+  if (value === undefined) return 0;
+  const values = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
+  return Math.max(0, ...values.map((v) => Number(v) || 0));
+}
 /** A target's ELBv2 health state (harness/model/aws.ts); the name the ALB modules use. */
 export type TargetState = TargetHealthState;
 

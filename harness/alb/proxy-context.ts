@@ -29,6 +29,8 @@ export interface ProxyContext {
   stickyLines(rt: TargetRuntime): string;
   forwardedHead(head: RequestHead, client: ClientAddress, upgrade: boolean): string;
   errorResponse(status: 400 | 502 | 503, close: boolean): string;
+  /** The PATH_STALL_HEADER line for this worker's longest stall since `sinceMs` (performance.now()), or ''. */
+  stallLine(sinceMs: number): string;
   /** Hands a routed WebSocket's client socket to the target's process (`takesWebSockets` targets). */
   handOff(target: TargetRuntime, upgrade: HandedOffWebSocket, socket: Socket): void;
 }

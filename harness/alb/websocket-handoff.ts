@@ -16,7 +16,8 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { sendToParent } from '../../servers/parent-channel.ts';
 import type { ProcessChannel } from '../../servers/process.ts';
-import { RELAY_DELAY_HEADER } from './protocol.ts';
+import type { LagMonitor } from '../metrics/machine-state.ts';
+import { pathStallLine, RELAY_DELAY_HEADER } from './protocol.ts';
 
 /** A routed WebSocket upgrade; its client socket travels with it as the message's handle. */
 export interface HandedOffWebSocket {
@@ -89,10 +90,11 @@ export class WebSocketDoor {
 
 /**
  * The target process's side: serves each handed-off socket on `server` (the bytes the ALB read
- * first are fed to its parser), adds the ALB's cookie lines to the first answer, reports closes
- * (a tick's together) and closes them all when told. Does nothing without an IPC channel.
+ * first are fed to its parser), adds the ALB's cookie lines to the first answer (and the longest
+ * stall of `loop` since the socket came: PATH_STALL_HEADER), reports closes (a tick's together)
+ * and closes them all when told. Does nothing without an IPC channel.
  */
-export function serveHandedOffWebSockets(server: Server): void {
+export function serveHandedOffWebSockets(server: Server, loop?: Pick<LagMonitor, 'longestWithin'>): void {
   if (!process.send) return;
   const open = new Set<Socket>();
   let closedSinceReport = 0;
@@ -114,8 +116,11 @@ export function serveHandedOffWebSockets(server: Server): void {
       open.delete(socket);
       reportSoon();
     });
-    const lines = answerLines(message);
-    if (lines) addLinesToFirstAnswer(socket, lines);
+    const cameAtMs = performance.now();
+    addLinesToFirstAnswer(socket, () => {
+      const stallMs = loop?.longestWithin(performance.now() - cameAtMs) ?? 0;
+      return answerLines(message) + pathStallLine(stallMs);
+    });
     server.emit('connection', socket);
     // The parser reads the bytes the ALB read first, then the socket (as sticky-session servers
     // behind Node's cluster do). Not resumed: after the upgrade, the WebSocket server reads it.
@@ -130,8 +135,8 @@ function answerLines({ stickyLines, relayDelayMs }: HandedOffWebSocket): string 
     : `${stickyLines}${RELAY_DELAY_HEADER}: ${relayDelayMs}\r\n`;
 }
 
-/** Header lines (each ending CRLF) spliced into the head of the first thing written to `socket`. */
-function addLinesToFirstAnswer(socket: Socket, lines: string): void {
+/** Header lines (each ending CRLF, made as it is written) spliced into the head of the first thing written to `socket`. */
+function addLinesToFirstAnswer(socket: Socket, linesNow: () => string): void {
   const write = socket.write;
   socket.write = function firstWrite(this: Socket, chunk: unknown, ...rest: unknown[]): boolean {
     socket.write = write;
@@ -143,7 +148,8 @@ function addLinesToFirstAnswer(socket: Socket, lines: string): void {
         : 'latin1';
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('latin1');
     const end = text.indexOf('\r\n\r\n');
-    if (end < 0) return original(chunk, ...rest);
+    const lines = end < 0 ? '' : linesNow();
+    if (lines === '') return original(chunk, ...rest);
     const patched = `${text.slice(0, end + 2)}${lines}${text.slice(end + 2)}`;
     const callback = rest.find((r) => typeof r === 'function');
     return callback ? original(patched, encoding, callback) : original(patched, encoding);

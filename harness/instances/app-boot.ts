@@ -6,6 +6,8 @@
  */
 import { createInterface } from 'node:readline';
 import { serveHandedOffWebSockets } from '../alb/websocket-handoff.ts';
+import { LagMonitor } from '../metrics/machine-state.ts';
+import { tellStallsOnAnswers } from './stall-telling.ts';
 
 await Promise.all([import('pino'), import('../../app/config.ts'), import('../../app/server.ts')]);
 const lines = createInterface({ input: process.stdin });
@@ -18,5 +20,8 @@ process.stdin.destroy();
 if (first === undefined) process.exit(0); // the harness went before giving this instance a role
 Object.assign(process.env, JSON.parse(first) as Record<string, string>);
 const { server } = await import('../../app/main.ts');
+// Its answers tell the stalls that held them up: this machine's, not the design's (stall-telling.ts).
+const loop = new LagMonitor();
+tellStallsOnAnswers(server.httpServer, loop);
 // Started with an IPC channel, it serves the WebSockets the ALB hands it (websocket-handoff.ts).
-serveHandedOffWebSockets(server.httpServer);
+serveHandedOffWebSockets(server.httpServer, loop);

@@ -4,7 +4,7 @@
  * Every call is timed into the endpoint's histogram and classified.
  */
 import { Pool } from 'undici';
-import { CLIENT_TURN_HEADER } from '../alb/protocol.ts';
+import { CLIENT_TURN_HEADER, PATH_STALL_HEADER, pathStallOf } from '../alb/protocol.ts';
 import type { Endpoint, LatencyRecorder } from '../metrics/latency.ts';
 import type { CookieJar } from './cookie-jar.ts';
 
@@ -81,7 +81,8 @@ export class VirtualUserHttp {
     body?: unknown,
     /**
      * `intendedAtWallMs`: when the open model sends it (the latency counts from then);
-     * `heldUpMs`: how late it reached this process (LatencyRecorder.record).
+     * `heldUpMs`: how late it reached this process (LatencyRecorder.record); the answer adds the
+     * stalls of the processes on its way (PATH_STALL_HEADER).
      */
     timing: { intendedAtWallMs?: number; heldUpMs?: number } = {},
   ): Promise<HttpResult<T> | undefined> {
@@ -105,7 +106,14 @@ export class VirtualUserHttp {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.body.text();
-      this.latency.record(endpoint, performance.now() - startedAt, timing.heldUpMs);
+      // Held up on its way by the emulator's own processes too: the app instance's or the ALB
+      // worker's stall, which each tells on the answer.
+      const stalledOnPathMs = pathStallOf(res.headers[PATH_STALL_HEADER]);
+      this.latency.record(
+        endpoint,
+        performance.now() - startedAt,
+        Math.max(timing.heldUpMs ?? 0, stalledOnPathMs),
+      );
       caller.jar.store(res.headers['set-cookie']);
       if (res.statusCode >= 500) return this.failed(caller, { status: res.statusCode, body: parse<T>(text) });
       this.succeeded(caller);

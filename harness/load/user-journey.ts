@@ -6,7 +6,7 @@
  */
 
 import type { SessionState } from '../../app/realtime/realtime.ts';
-import { CLIENT_TURN_HEADER, RELAY_DELAY_HEADER } from '../alb/protocol.ts';
+import { CLIENT_TURN_HEADER, PATH_STALL_HEADER, pathStallOf, RELAY_DELAY_HEADER } from '../alb/protocol.ts';
 import type { Clock } from '../clock/clock.ts';
 import type { LatencyRecorder } from '../metrics/latency.ts';
 import type { Behaviour } from '../scenario/schema.ts';
@@ -237,14 +237,17 @@ async function journey(
       if (socket) socket.io.opts.extraHeaders = headersNow();
     });
     const connectStartedAt = performance.now();
-    /** How long the emulator's relay held the last upgrade up (RELAY_DELAY_HEADER), ms. */
-    let relayDelayMs = 0;
+    /**
+     * How long the emulator held the last upgrade up: the control process's relay
+     * (RELAY_DELAY_HEADER) or the instance's stall (PATH_STALL_HEADER), whichever was longer, ms.
+     */
+    let heldUpMs = 0;
     socket.on('upgrade', (headers) => {
-      relayDelayMs = Number(headers[RELAY_DELAY_HEADER]) || 0;
+      heldUpMs = Math.max(Number(headers[RELAY_DELAY_HEADER]) || 0, pathStallOf(headers[PATH_STALL_HEADER]));
     });
     socket.on('connect', () => {
       instanceId = undefined;
-      if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt, relayDelayMs);
+      if (!settled) ctx.latency.record('socket.connect', performance.now() - connectStartedAt, heldUpMs);
       settle();
       ctx.events.socketConnected();
     });

@@ -114,8 +114,9 @@ export interface StallWatch {
  * Latency samples of one process, interval by interval. With a `StallWatch`, each sample is filed
  * as it is taken: clear of the process's own stalls, or through one (kept apart, so a verdict can
  * leave out exactly those samples rather than every sample of a stalled second). A sample that the
- * emulator's control process held up over the same limit on its way (`heldUpMs`: an arrival handed
- * over late, a WebSocket relayed late) is filed through a stall too: that stall is the runner's.
+ * emulator's other processes held up over the same limit on its way (`heldUpMs`: an arrival the
+ * runner handed over late, a WebSocket it relayed late, an answer an app instance or an ALB worker
+ * stalled: PATH_STALL_HEADER) is filed through a stall too.
  */
 export class LatencyRecorder {
   private readonly clear = new Map<LatencyMetric, hdr.Histogram>();

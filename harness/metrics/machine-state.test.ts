@@ -122,6 +122,30 @@ describe('LagMonitor.stalledWithin', () => {
   });
 });
 
+describe('LagMonitor.longestWithin', () => {
+  const hold = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) Math.sqrt(Math.random());
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('tells how long a request that was in the process was held up, and nothing once it is over', async () => {
+    const lag = new LagMonitor();
+    await sleep(30);
+    const arrived = performance.now();
+    hold(150);
+    // Still held: the stall is going on as the answer goes out.
+    expect(lag.longestWithin(performance.now() - arrived)).toBeGreaterThanOrEqual(130);
+    await sleep(30);
+    // Over, and seen by the timer: a request there since before it still carries it.
+    expect(lag.longestWithin(performance.now() - arrived)).toBeGreaterThanOrEqual(130);
+    await sleep(60);
+    // A request read after it (1 ms ago) was not held up by it.
+    expect(lag.longestWithin(1)).toBe(0);
+    lag.stop();
+  });
+});
+
 describe('roleOf', () => {
   it('recognises the processes on a virtual user’s path by their command line', () => {
     expect(roleOf('/usr/bin/node --import tsx /work/harness/load/worker.ts')).toBe('load-worker');

@@ -153,6 +153,14 @@ export function worstOf(a: MachineState, b: MachineState): MachineState {
   };
 }
 
+/** Lags shorter than this are no stall worth telling (`LagMonitor.longestWithin`). */
+const RECENT_LAG_FLOOR_MS = 10;
+/**
+ * Lags `longestWithin` keeps: each spans its period and its lag (at least 20 ms), so they cover
+ * at least the last 5 s, longer than any request with a verdict worth keeping takes.
+ */
+const RECENT_LAGS = 256;
+
 /**
  * This process's event-loop lag, interval by interval: how much later than due a short timer
  * fired. Not `monitorEventLoopDelay`: its `reset()` drops the first delay after it, so a stall
@@ -165,6 +173,8 @@ export class LagMonitor implements StallWatch {
   private everMs = 0;
   /** When the last lag over `stallMs` was seen to end (performance.now() time). */
   private lastStallEndMs = Number.NEGATIVE_INFINITY;
+  /** The latest lags of at least RECENT_LAG_FLOOR_MS, oldest first: what `longestWithin` reads. */
+  private readonly recent: { endMs: number; lagMs: number }[] = [];
 
   /** `stallMs`: the lag over which `stalledWithin` counts a stall (the run's `maxEventLoopLagMs`). */
   constructor(
@@ -193,6 +203,21 @@ export class LagMonitor implements StallWatch {
     return this.lastStallEndMs > now - durationMs || now - this.lastTickMs - this.periodMs > this.stallMs;
   }
 
+  /**
+   * The longest lag, ms, going on now or that ended within the last `durationMs`, or two periods
+   * before (a request that came during a stall is read after it, and after the tick that saw it):
+   * what a request this process has had for `durationMs` was held up by at worst. Lags under
+   * RECENT_LAG_FLOOR_MS read as 0.
+   */
+  longestWithin(durationMs: number): number {
+    const now = performance.now();
+    const since = now - durationMs - 2 * this.periodMs;
+    let longest = now - this.lastTickMs - this.periodMs;
+    for (let i = this.recent.length - 1; i >= 0 && this.recent[i]!.endMs > since; i--)
+      longest = Math.max(longest, this.recent[i]!.lagMs);
+    return longest < RECENT_LAG_FLOOR_MS ? 0 : Math.round(longest);
+  }
+
   /** The worst lag so far, ms. */
   get maxEverMs(): number {
     return this.everMs;
@@ -207,6 +232,10 @@ export class LagMonitor implements StallWatch {
     const lagMs = Math.max(0, now - this.lastTickMs - this.periodMs);
     this.lastTickMs = now;
     if (lagMs > this.stallMs) this.lastStallEndMs = now;
+    if (lagMs >= RECENT_LAG_FLOOR_MS) {
+      this.recent.push({ endMs: now, lagMs });
+      if (this.recent.length > RECENT_LAGS) this.recent.shift();
+    }
     if (lagMs > this.intervalMaxMs) this.intervalMaxMs = lagMs;
     if (lagMs > this.everMs) this.everMs = lagMs;
   }
