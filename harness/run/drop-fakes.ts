@@ -146,7 +146,8 @@ export class FakeLoad implements DropLoad {
   }
 }
 
-function aggregateOf(
+/** The samples of joins that took `latenciesMs`, and of Socket.IO connects and deliveries. */
+export function aggregateOf(
   latenciesMs: number[],
   sockets: Partial<Record<'socket.connect' | 'socket.delivery', number[]>> = {},
 ): LatencyAggregate {

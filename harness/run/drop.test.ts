@@ -3,7 +3,7 @@ import { ManualClock } from '../clock/clock.ts';
 import type { Fault } from '../scenario/schema.ts';
 import { readyUsers, type UserSupply } from '../worlds/world.ts';
 import { ArrivalFeeder } from './arrival-feeder.ts';
-import { FakeLoad, FakeWorld, fakeMeasure, fakeUsers } from './drop-fakes.ts';
+import { aggregateOf, FakeLoad, FakeWorld, fakeMeasure, fakeUsers } from './drop-fakes.ts';
 import { type DropDuty, DropDutyError, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
 import { ClockPacer, type PacerDecision, type PacerInput } from './pacer.ts';
@@ -287,6 +287,22 @@ describe('PacerDuty', () => {
     wall.advance(1_000);
     await duty.tick(clock.now());
     expect(inputs[1]!.cpuBusy).toBe(0.6);
+  });
+
+  it("steers by the samples the verdicts can count: a tail the emulator's stalls held up is not the clock's", async () => {
+    const { wall, clock, load, inputs, duty } = setUp([], undefined, {
+      measure: () => ({
+        state: { cpuBusy: 0.6, lagMs: {}, coreBusy: {} },
+        feedback: load.takeFeedback(),
+        steering: aggregateOf(Array.from({ length: 20 }, () => 20)),
+        saturation: [],
+      }),
+    });
+    load.feedbackLatencyMs = [...Array.from({ length: 20 }, () => 20), 400, 400];
+    await duty.tick(clock.now());
+    wall.advance(1_000);
+    await duty.tick(clock.now());
+    expect(inputs[1]!.p95Ms).toBeCloseTo(20, 0);
   });
 
   it('asks the pacer once a wall second, with what the load and the world show', async () => {

@@ -51,7 +51,7 @@ export interface PacerDutyOptions {
   measure: (
     nowSimMs: number,
   ) => Pick<MeasuredInterval, 'state' | 'feedback' | 'saturation'> &
-    Partial<Pick<MeasuredInterval, 'countedShare' | 'stallAlone' | 'offRunnerPath'>>;
+    Partial<Pick<MeasuredInterval, 'steering' | 'countedShare' | 'stallAlone' | 'offRunnerPath'>>;
   /** Instances launching, draining or terminating: the world is busy even with no user due. */
   activityInFlight: () => boolean;
   wallNow: () => number;
@@ -126,7 +126,8 @@ export class PacerDuty implements DropDuty, ClockSpeed {
     if (wallMs < this.nextDecisionWallMs && !this.idleInterrupted(nowSimMs) && !this.activityEnded()) return;
     this.nextDecisionWallMs = wallMs + this.everyWallMs;
     const totals = o.load.totals();
-    const { state, feedback, saturation, stallAlone, offRunnerPath, countedShare } = o.measure(nowSimMs);
+    const { state, feedback, steering, saturation, stallAlone, offRunnerPath, countedShare } =
+      o.measure(nowSimMs);
     // The first interval is the set-up's (processes starting, code loading and compiling: the CPU
     // 100 % busy, loops late), not the rehearsal's load: read as saturation, it held the room's
     // first minutes at 40 % of the requested speed and its next 25 s under 90 %.
@@ -141,7 +142,7 @@ export class PacerDuty implements DropDuty, ClockSpeed {
       backlog: totals.unsettled,
       usersRecovering: totals.usersAway + totals.usersFailing,
       usersActive: totals.usersActive,
-      p95Ms: setUp ? undefined : p95OfFeedback(feedback),
+      p95Ms: setUp ? undefined : p95OfFeedback(steering ?? feedback),
       // The CPU left to the run, not the machine's: a neighbour's load is not the run's to make
       // room for (with a one-core hog the machine was 80–90 % busy while the run used 0.6–0.7 of
       // the core left to it, and the clock never rose). The headroom rule still counts it.

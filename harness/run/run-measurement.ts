@@ -38,8 +38,13 @@ export interface MeasuredLoad {
 
 export interface MeasuredInterval {
   state: MachineState;
-  /** The interval's latency samples (API requests and Socket.IO connects: the pacer's feedback). */
+  /** The interval's latency samples (API requests and Socket.IO connects). */
   feedback: LatencyAggregate;
+  /**
+   * Those the pacer steers by (`steeringSamples`): the samples clear of the stalls the load
+   * workers file apart, or all of them when most were held up.
+   */
+  steering: LatencyAggregate;
   /** What took the headroom, empty when there was some. */
   saturation: readonly string[];
   /** The saturation was an event-loop stall alone (`stallAlone`). */
@@ -51,6 +56,22 @@ export interface MeasuredInterval {
 }
 
 type CpuTotals = Partial<Record<string, number>>;
+
+/**
+ * The samples the pacer steers by: those the verdicts can count, clear of the stalls of the
+ * emulator's processes (a load worker's, the runner's hand-over, an app instance's or an ALB
+ * worker's: LatencyRecorder). Their tail is this machine's cores shared by every process, not the
+ * speed of the clock: steered by it, a quiet full peak's drain stayed at 4.5× with the CPU 65–80 %
+ * busy. Were most samples held up, all of them: then the stalls are what the clock must answer.
+ */
+export function steeringSamples(
+  all: LatencyAggregate,
+  clear: LatencyAggregate | undefined,
+): LatencyAggregate {
+  if (!clear) return all;
+  const answered = (a: LatencyAggregate) => a.endpointCount() + a.count('socket.connect');
+  return 2 * answered(clear) >= answered(all) ? clear : all;
+}
 
 export class RunMeasurement {
   private readonly meter = new MachineStateMeter(cpuBusyMeter(), new ProcessBusyMeter(process.pid));
@@ -83,6 +104,7 @@ export class RunMeasurement {
     return {
       state,
       feedback,
+      steering: steeringSamples(feedback, clearOfStalls),
       saturation: this.ledger.lastSaturation,
       stallAlone: stallAlone(state, this.ledger.thresholds),
       offRunnerPath: {
