@@ -133,7 +133,8 @@ describe('an ALB worker in-process', () => {
     expect(Number(held.stallMs)).toBeGreaterThanOrEqual(130);
     await new Promise((r) => setTimeout(r, 100));
     w.handle({ type: 'targets', targets: [await target('quick')], anchor });
-    expect((await get(w.port)).stallMs).toBeUndefined();
+    // Not that stall (a busy machine's own hiccup of 10 ms or more may still be told).
+    expect(Number((await get(w.port)).stallMs ?? 0)).toBeLessThan(130);
   });
 
   it('reports its counters to the control process', async () => {

@@ -40,12 +40,13 @@ describe("an app instance's answers tell the stalls that held them up", () => {
     expect(Number(stalled.headers.get(PATH_STALL_HEADER))).toBeGreaterThanOrEqual(100);
     await sleep(100);
     const clear = await fetch(`${url}/`);
-    expect(clear.headers.get(PATH_STALL_HEADER)).toBeNull();
+    // Not that stall (a busy machine's own hiccup of 10 ms or more may still be told).
+    expect(Number(clear.headers.get(PATH_STALL_HEADER) ?? 0)).toBeLessThan(100);
   });
 
   it('the virtual user files the held-up sample apart, as it does one its own stall delayed', async () => {
     // The load worker's own loop is not what this is about: its watch sees no stall of its own.
-    const recorder = new LatencyRecorder({ stallMs: 50, stalledWithin: () => false });
+    const recorder = new LatencyRecorder({ stallMs: 90, stalledWithin: () => false });
     const http = new VirtualUserHttp(url, recorder, { connections: 1 });
     await sleep(100);
     await http.call(JOIN, 'POST', '/', { jar: new CookieJar() });

@@ -140,8 +140,8 @@ describe('LagMonitor.longestWithin', () => {
     // Over, and seen by the timer: a request there since before it still carries it.
     expect(lag.longestWithin(performance.now() - arrived)).toBeGreaterThanOrEqual(130);
     await sleep(60);
-    // A request read after it (1 ms ago) was not held up by it.
-    expect(lag.longestWithin(1)).toBe(0);
+    // A request read after it (1 ms ago) was not held up by it (a busy machine's hiccup may be told).
+    expect(lag.longestWithin(1)).toBeLessThan(130);
     lag.stop();
   });
 });

@@ -60,9 +60,11 @@ type CpuTotals = Partial<Record<string, number>>;
 /**
  * The samples the pacer steers by: those the verdicts can count, clear of the stalls of the
  * emulator's processes (a load worker's, the runner's hand-over, an app instance's or an ALB
- * worker's: LatencyRecorder). Their tail is this machine's cores shared by every process, not the
- * speed of the clock: steered by it, a quiet full peak's drain stayed at 4.5× with the CPU 65–80 %
- * busy. Were most samples held up, all of them: then the stalls are what the clock must answer.
+ * worker's: LatencyRecorder): the clock keeps the latency the verdicts judge under their
+ * thresholds, and the samples they leave out are not theirs to judge. (Same-hour A/B, quiet: no
+ * change of wall time either way; the drain is held by saturated seconds, not by this P95:
+ * docs/performance.md.) Were most samples held up, all of them: then the stalls are what the clock
+ * must answer.
  */
 export function steeringSamples(
   all: LatencyAggregate,
