@@ -11,6 +11,13 @@ import {
   stallAlone,
 } from './machine-state.ts';
 
+/** Holds this process's event loop for `ms`, as a stall does. */
+const hold = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until) Math.sqrt(Math.random());
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('headroomThresholds', () => {
   it('derives the lag limit from the lowest latency threshold, between 50 and 250 ms', () => {
     expect(headroomThresholds([200, 100]).maxEventLoopLagMs).toBe(50);
@@ -84,12 +91,6 @@ describe('LagMonitor', () => {
 });
 
 describe('LagMonitor.stalledWithin', () => {
-  const hold = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until) Math.sqrt(Math.random());
-  };
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
   it('tells a sample in flight through a stall over the limit from one after it', async () => {
     const lag = new LagMonitor(10, 150);
     await sleep(30);
@@ -123,12 +124,6 @@ describe('LagMonitor.stalledWithin', () => {
 });
 
 describe('LagMonitor.longestWithin', () => {
-  const hold = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until) Math.sqrt(Math.random());
-  };
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
   it('tells how long a request that was in the process was held up, and nothing once it is over', async () => {
     const lag = new LagMonitor();
     await sleep(30);
