@@ -9,7 +9,12 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { Cluster, Redis } from 'ioredis';
 import { parseQueueMonitorEnvironment, type QueueMonitorConfig } from './environment.ts';
-import { createQueueMonitorHandler, type QueueMonitorResult, type QueueReader } from './queue-monitor.ts';
+import {
+  createQueueMonitorHandler,
+  type QueueMonitorResult,
+  type QueueReader,
+  type ScheduledEvent,
+} from './queue-monitor.ts';
 import { readSecretString } from './secrets.ts';
 
 async function connect(redis: QueueMonitorConfig['redis']): Promise<QueueReader> {
@@ -31,9 +36,9 @@ async function connect(redis: QueueMonitorConfig['redis']): Promise<QueueReader>
 const config = parseQueueMonitorEnvironment(process.env);
 const cloudwatch = new CloudWatchClient({});
 // Created on the first invocation (the AUTH token is read then) and reused by the container.
-let monitor: Promise<() => Promise<QueueMonitorResult>> | undefined;
+let monitor: Promise<(event?: ScheduledEvent) => Promise<QueueMonitorResult>> | undefined;
 
-export function handler(): Promise<QueueMonitorResult> {
+export function handler(event?: ScheduledEvent): Promise<QueueMonitorResult> {
   monitor ??= connect(config.redis).then((redis) =>
     createQueueMonitorHandler({
       redis,
@@ -42,5 +47,5 @@ export function handler(): Promise<QueueMonitorResult> {
       log: (line) => console.log(line),
     }),
   );
-  return monitor.then((run) => run());
+  return monitor.then((run) => run(event));
 }

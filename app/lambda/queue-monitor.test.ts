@@ -135,6 +135,25 @@ describe('queue-monitor Lambda handler on real Redis', () => {
     ).toEqual([2]);
   });
 
+  it('stamps every datum with the minute its scheduled event was due, however late the reads end', async () => {
+    const sent: PutMetricDataInput[] = [];
+    const slowRedis = {
+      ...{ smembers: (k: string) => redis.smembers(k), scard: (k: string) => redis.scard(k) },
+      zcard: async (k: string) => {
+        await new Promise((r) => setTimeout(r, 30));
+        return redis.zcard(k);
+      },
+    };
+    await createQueueMonitorHandler({
+      redis: slowRedis,
+      settings,
+      sink: { putMetricData: async (i) => sent.push(i) },
+    })({ time: '2026-11-24T19:58:00Z' });
+    const stamps = sent.flatMap((i) => i.MetricData.map((d) => d.Timestamp?.toISOString()));
+    expect(stamps.length).toBeGreaterThan(0);
+    expect(new Set(stamps)).toEqual(new Set(['2026-11-24T19:58:00.000Z']));
+  });
+
   it('puts nothing when no event has a live queue', async () => {
     await redis.del(keys.activeEvents);
     const sent: PutMetricDataInput[] = [];

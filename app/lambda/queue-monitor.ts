@@ -53,19 +53,33 @@ export interface QueueMonitorResult {
   fleet: QueueCounts | undefined;
 }
 
+/** The part of EventBridge's scheduled event the monitor reads: the minute it was due. */
+export interface ScheduledEvent {
+  time?: string;
+}
+
 export interface QueueMonitorDeps {
   redis: QueueReader;
   sink: MetricsSink;
   /** Namespace, metric and dimension names (the run's or the stack's topology). */
   settings: QueueMetricSettings;
+  /**
+   * Stamps the datums (a clock of the caller's own). Without it the scheduled event's time does:
+   * the datapoint belongs to the minute the invocation was due, however late its reads finish.
+   */
   now?: () => Date;
   log?: (line: string) => void;
 }
 
-export function createQueueMonitorHandler(deps: QueueMonitorDeps): () => Promise<QueueMonitorResult> {
+export function createQueueMonitorHandler(
+  deps: QueueMonitorDeps,
+): (event?: ScheduledEvent) => Promise<QueueMonitorResult> {
   const { settings } = deps;
-  const datums = (counts: QueueCounts, dimensions: readonly MetricDimension[]): QueueMetricDatum[] => {
-    const Timestamp = deps.now?.();
+  const datums = (
+    counts: QueueCounts,
+    dimensions: readonly MetricDimension[],
+    Timestamp: Date | undefined,
+  ): QueueMetricDatum[] => {
     const datum = (MetricName: string, Value: number): QueueMetricDatum => ({
       MetricName,
       Value,
@@ -81,14 +95,16 @@ export function createQueueMonitorHandler(deps: QueueMonitorDeps): () => Promise
   const put = (MetricData: QueueMetricDatum[]) =>
     deps.sink.putMetricData({ Namespace: settings.namespace, MetricData });
 
-  return async () => {
+  return async (event?: ScheduledEvent) => {
+    // Read once, before Redis is: at a high time scale the emulator's reads take simulated minutes.
+    const Timestamp = deps.now?.() ?? (event?.time ? new Date(event.time) : undefined);
     const events: QueueMonitorResult['events'] = [];
     for (const eventId of (await deps.redis.smembers(keys.activeEvents)).sort()) {
       const [queueSize, activeUsers] = await Promise.all([
         deps.redis.zcard(keys.queue(eventId)),
         deps.redis.scard(keys.active(eventId)),
       ]);
-      await put(datums({ queueSize, activeUsers }, eventDimensions(settings, eventId)));
+      await put(datums({ queueSize, activeUsers }, eventDimensions(settings, eventId), Timestamp));
       deps.log?.(`[${eventId}] Queue: ${queueSize}, Active: ${activeUsers}`);
       events.push({ eventId, queueSize, activeUsers });
     }
@@ -97,7 +113,7 @@ export function createQueueMonitorHandler(deps: QueueMonitorDeps): () => Promise
       queueSize: events.reduce((sum, e) => sum + e.queueSize, 0),
       activeUsers: events.reduce((sum, e) => sum + e.activeUsers, 0),
     };
-    await put(datums(fleet, FLEET_DIMENSIONS));
+    await put(datums(fleet, FLEET_DIMENSIONS, Timestamp));
     deps.log?.(`[fleet] Queue: ${fleet.queueSize}, Active: ${fleet.activeUsers}`);
     return { statusCode: 200, events, fleet };
   };

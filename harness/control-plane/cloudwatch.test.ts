@@ -7,6 +7,7 @@ import {
 } from '../../infra/topology.ts';
 import { ManualClock } from '../clock/clock.ts';
 import { Alarm, CloudWatch, MetricStore } from './cloudwatch.ts';
+import { Schedule } from './schedule.ts';
 
 const T = (hhmmss: string) => Date.parse(`2026-11-24T${hhmmss}Z`);
 // The fleet-wide series the alarms watch (`alarmSeriesOf`), as the queue monitor publishes it.
@@ -191,5 +192,59 @@ describe('CloudWatch alarms (AWS semantics)', () => {
     });
     clock.advance(60_000);
     expect(invoked).toEqual(['tiketi-scale-out']);
+  });
+
+  it('waits for a monitor still reading before it judges a minute, and files the datapoint where it was due', async () => {
+    const topology = mergeTopology(designTopology, {
+      alarms: designTopology.alarms.filter((a) => a.name === 'tiketi-queue-scale-out'),
+    });
+    const clock = new ManualClock(T('19:30:30'));
+    let redisBack: () => void = () => {};
+    const redisSlow = new Promise<void>((resolve) => (redisBack = resolve));
+    let schedule: Schedule | undefined;
+    const cw = new CloudWatch({
+      topology,
+      clock,
+      eventId: 'drop',
+      onScalingAction: () => {},
+      dataSettled: () => schedule!.settled(),
+    });
+    // The monitor's reads outlast the minute (a busy host at a high time scale).
+    schedule = new Schedule(clock, 60, async (dueMs) => {
+      await redisSlow;
+      await put(cw.metrics, new Date(dueMs).toISOString().slice(11, 19), 8_000);
+    });
+    schedule.start();
+    cw.start();
+    await clock.advanceAsync(90_000); // 19:32: the 19:31 datapoint is not in yet
+    expect(cw.history()).toEqual([]);
+    redisBack();
+    await schedule.settled();
+    await new Promise((r) => setImmediate(r));
+    const minute = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    expect(cw.history().map((h) => [minute(h.atMs), h.to])).toEqual([['19:32', 'ALARM']]);
+    schedule.stop();
+    cw.stop();
+  });
+
+  it('starts no scaling action once stopped, even for a minute it was waiting on', async () => {
+    const clock = new ManualClock(T('19:30:30'));
+    let dataIn: () => void = () => {};
+    const settling = new Promise<void>((resolve) => (dataIn = resolve));
+    const invoked: string[] = [];
+    const options = { topology: designTopology, clock, eventId: 'drop' };
+    const cw = new CloudWatch({
+      ...options,
+      onScalingAction: (p) => invoked.push(p),
+      dataSettled: () => settling,
+    });
+    await put(cw.metrics, '19:30:40', 8_000);
+    cw.start();
+    await clock.advanceAsync(90_000);
+    cw.stop();
+    dataIn();
+    await new Promise((r) => setImmediate(r));
+    expect(invoked).toEqual([]);
+    expect(cw.history()).toEqual([]);
   });
 });

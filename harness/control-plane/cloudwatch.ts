@@ -224,6 +224,11 @@ export interface CloudWatchOptions {
   eventId: string;
   /** Invoked with the alarm's scaling policy name while it is in ALARM. */
   onScalingAction: (policyName: string, alarm: Alarm) => void;
+  /**
+   * Resolves once the datapoints due before now have been put (the monitor's invocation still
+   * reading Redis). Without it the alarms evaluate at once.
+   */
+  dataSettled?: () => Promise<void>;
 }
 
 /** The metric store and the design's alarms, evaluated every minute on the clock. */
@@ -231,6 +236,8 @@ export class CloudWatch {
   readonly metrics: MetricStore;
   readonly alarms: Alarm[];
   private timer: Timer | undefined;
+  private evaluations: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly options: CloudWatchOptions) {
     this.metrics = new MetricStore(options.clock);
@@ -258,12 +265,24 @@ export class CloudWatch {
     }, toNextMinute);
   }
 
+  /**
+   * Every alarm at this minute, once the data due before it is in: at 480× an emulator host busy
+   * for 125 ms is a simulated minute, and a datapoint put that late would leave its period empty.
+   */
   evaluateAll(): void {
     const now = this.options.clock.now();
-    for (const alarm of this.alarms) alarm.evaluate(now);
+    const evaluate = () => {
+      // Stopped while waiting: no scaling action may start once the world is being torn down.
+      if (this.stopped) return;
+      for (const alarm of this.alarms) alarm.evaluate(now);
+    };
+    const settled = this.options.dataSettled;
+    if (settled) this.evaluations = this.evaluations.then(settled).then(evaluate);
+    else evaluate();
   }
 
   stop(): void {
+    this.stopped = true;
     this.timer?.cancel();
   }
 

@@ -340,17 +340,37 @@ function createMonitoring(
     eventId: options.eventId,
     onScalingAction: (policy, alarm) =>
       asg.executePolicy(policy, `a monitor alarm ${alarm.name} in state ALARM`),
+    dataSettled: () => withinWallMs(schedule.settled(), MONITOR_SETTLE_WALL_MS),
   });
   teardown.defer(() => cloudwatch.stop());
   const monitor = createQueueMonitorHandler({
     redis: data.redis,
     settings: queueMetricSettingsOf(topology),
     sink: options.queueMetrics?.sink ?? cloudwatch.metrics,
-    now: options.queueMetrics?.now ?? (() => new Date(clock.now())),
+    // The hybrid world stamps on LocalStack's wall clock; here each datum belongs to its minute.
+    ...(options.queueMetrics ? { now: options.queueMetrics.now } : {}),
   });
-  const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, monitor);
+  const schedule = new Schedule(clock, topology.queueMonitor.scheduleSeconds, (dueMs) =>
+    monitor({ time: new Date(dueMs).toISOString() }),
+  );
   teardown.defer(() => schedule.stop());
   return { cloudwatch, schedule };
+}
+
+/**
+ * How long the alarms wait for a monitor invocation still reading Redis: the emulator's tolerance
+ * for its own host's hiccups (three round trips take a few ms). A data tier that is down (a
+ * failover fault) holds the reads longer; the alarms then judge without the datapoint, as
+ * CloudWatch does when a Lambda times out.
+ */
+const MONITOR_SETTLE_WALL_MS = 1_000;
+
+function withinWallMs(settling: Promise<void>, wallMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, wallMs);
+  });
+  return Promise.race([settling, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** A fault-proxy route in front of the ALB, when asked for: where clients connect. Starts beside the ALB. */
