@@ -276,8 +276,9 @@ export class CloudWatch {
       if (this.stopped) return;
       for (const alarm of this.alarms) alarm.evaluate(now);
     };
-    const settled = this.options.dataSettled;
-    if (settled) this.evaluations = this.evaluations.then(settled).then(evaluate);
+    // Asked now, not after the last minute's evaluation: each minute's wait runs from its own start.
+    const settled = this.options.dataSettled?.();
+    if (settled) this.evaluations = this.evaluations.then(() => settled).then(evaluate);
     else evaluate();
   }
 

@@ -71,4 +71,24 @@ describe('Lambda schedule', () => {
     expect(schedule.invocations.every((i) => i.outcome === 'ok')).toBe(true);
     schedule.stop();
   });
+
+  it('is settled once its runs are done, or after the wall time it is given while one hangs', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-24T19:30:20Z'));
+    let release: () => void = () => {};
+    const schedule = new Schedule(clock, 60, () => new Promise<void>((r) => (release = r)));
+    schedule.start();
+    await clock.advanceAsync(40_000);
+    const began = performance.now();
+    await schedule.settled(100);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(95);
+    expect(schedule.invocations).toEqual([]);
+    let done = false;
+    const settled = schedule.settled().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    release();
+    await settled;
+    expect(schedule.invocations.map((i) => i.outcome)).toEqual(['ok']);
+    schedule.stop();
+  });
 });

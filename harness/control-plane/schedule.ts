@@ -36,9 +36,17 @@ export class Schedule {
     this.arm();
   }
 
-  /** Resolves once no invocation is running or waiting (at once if none is). */
-  settled(): Promise<void> {
-    return this.running ?? Promise.resolve();
+  /**
+   * Resolves once no invocation is running or waiting (at once if none is), or after `maxWallMs`
+   * of wall time if given: a run hung on a data tier that is down is not waited for.
+   */
+  settled(maxWallMs?: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    if (maxWallMs === undefined) return this.running;
+    let timer: NodeJS.Timeout | undefined;
+    // Unreferenced: a process that ends meanwhile is not held up by it.
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWallMs).unref()));
+    return Promise.race([this.running, deadline]).finally(() => clearTimeout(timer));
   }
 
   stop(): void {

@@ -340,7 +340,7 @@ function createMonitoring(
     eventId: options.eventId,
     onScalingAction: (policy, alarm) =>
       asg.executePolicy(policy, `a monitor alarm ${alarm.name} in state ALARM`),
-    dataSettled: () => withinWallMs(schedule.settled(), MONITOR_SETTLE_WALL_MS),
+    dataSettled: () => schedule.settled(MONITOR_SETTLE_WALL_MS),
   });
   teardown.defer(() => cloudwatch.stop());
   const monitor = createQueueMonitorHandler({
@@ -364,14 +364,6 @@ function createMonitoring(
  * CloudWatch does when a Lambda times out.
  */
 const MONITOR_SETTLE_WALL_MS = 1_000;
-
-function withinWallMs(settling: Promise<void>, wallMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, wallMs);
-  });
-  return Promise.race([settling, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** A fault-proxy route in front of the ALB, when asked for: where clients connect. Starts beside the ALB. */
 async function startClientPath(
