@@ -15,10 +15,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /**
  * A small design, cheap to run at 1:1: 400 queued users against thresholds of 80 / 320 / 16 and
  * admission at 3/s, every time as designed. The queue crosses 80 (19:35: +2) and 320 (19:40: the
- * +5 is refused, the +2 is still in progress), drains once sales open at 19:40, and stays empty
+ * +5 is refused, the group in the +2's cooldown), drains once sales open at 19:40, and stays empty
  * for two 5-minute periods (19:55: −1). Each activity starts on an alarm's evaluation, minutes
  * away from any cooldown's end, so how long an app process takes to start on a busy machine does
  * not move it. Crossings fall mid-minute, away from the monitor's samples.
+ *
+ * The +2's cooldown is 600 s here, not the design's 180: it starts when the launches are InService
+ * (19:38:38 or 19:39:08 on the health checks' grid, as the app boots), and 180 s from there ended
+ * within seconds of 19:42, while the scale-out alarm was still in ALARM until 19:43 — a second +2
+ * or not, by how fast this machine booted the app. 600 s ends by 19:51, before the −1 at 19:55.
  */
 const SMALL_DESIGN = {
   name: 'small-design',
@@ -39,6 +44,11 @@ const SMALL_DESIGN = {
       comparisonOperator: i === 2 ? 'LessThanThreshold' : 'GreaterThanThreshold',
       scalingPolicy: a.name.replace('-queue', ''),
     })),
+    scalingPolicies: [
+      { name: 'tiketi-scale-out', scalingAdjustment: 2, cooldownSeconds: 600 },
+      { name: 'tiketi-scale-out-aggressive', scalingAdjustment: 5, cooldownSeconds: 300 },
+      { name: 'tiketi-scale-in', scalingAdjustment: -1, cooldownSeconds: 600 },
+    ].map((p) => ({ ...p, adjustmentType: 'ChangeInCapacity' })),
   },
   event: { seats: 100, salesOpenAt: '19:40' },
   users: 400,
