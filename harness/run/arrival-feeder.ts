@@ -9,8 +9,13 @@ import type { DropDuty, DropLoad } from './drop-loop.ts';
  * an app instance 2.8 ms a join at 100 joins a second, 2.0 ms at 400, 1.5 ms with 25 always in
  * flight). Each user is timed from its wave's time (`dueAtWallMs`): the wait behind the rest of
  * its wave counts in its latency (docs/performance.md, "users leave in waves").
+ *
+ * 80 ms: against 40, a full peak's CPU per join fell by 12–22 % in three alternated pairs. 120 ms
+ * saved about 8 % more, but its joins' P95 was 72–79 ms against 62–66 (the wait behind a larger
+ * wave), and at a burst's 400 joins a second its waves give each load worker 24 users at once:
+ * half its 50 ms lag limit (docs/performance.md, 2026-12-04 evening).
  */
-export const ARRIVAL_WAVE_WALL_MS = 40;
+export const ARRIVAL_WAVE_WALL_MS = 80;
 
 /** The wall ms at which a user due at `wallMs` leaves: its wave's (every `waveWallMs`; 0: its own). */
 export function waveOf(wallMs: number, waveWallMs: number): number {
