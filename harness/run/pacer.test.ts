@@ -443,6 +443,20 @@ describe('ClockPacer: valid measurement first', () => {
     expect(scale).toBe(30);
   });
 
+  it('forgets it for good at the first mostly idle second: a busier one after it brings no memory back', () => {
+    const pacer = pacer30({ arrivalsSimMs: [], initialJoinsPerSecond: 150 });
+    const saturation = ['CPU 100 %'];
+    pacer.next(input({ wallMs: 0, cpuBusy: 1, saturation }));
+    const slowed = pacer.next(input({ wallMs: 1_000, cpuBusy: 1, saturation })).scale;
+    // One second with the CPU mostly idle (the drain's buyers are done), then the queued users'
+    // position messages keep it half busy, within the half minute's memory.
+    pacer.next(input({ wallMs: 2_000, cpuBusy: 0.35 }));
+    let scale = 0;
+    for (let s = 3; s <= 12; s++) scale = pacer.next(input({ wallMs: s * 1_000, cpuBusy: 0.45 })).scale;
+    expect(slowed).toBeLessThan(15);
+    expect(scale).toBe(30);
+  });
+
   it('remembers no speed that ran out of headroom in the cold start: the processes were compiling', () => {
     const afterColdSaturation = (coldMs: number) => {
       const pacer = pacer30({
