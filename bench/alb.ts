@@ -16,24 +16,28 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startAlb } from '../harness/alb/alb.ts';
 import { ManualClock } from '../harness/clock/clock.ts';
 import { designTopology } from '../infra/topology.ts';
 import { freePort } from '../servers/ports.ts';
+import { benchArgs } from './args.ts';
 import { onPath, wrk } from './wrk.ts';
 
-const { values } = parseArgs({
-  strict: false,
-  allowPositionals: true,
-  options: {
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    websockets: { type: 'string', default: '25000' },
-    'alb-workers': { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
+const { values } = benchArgs(
+  'npx tsx bench/alb.ts [--seconds 10] [--connections 50] [--websockets 25000] [--alb-workers 2] [--rounds 3]',
+  {
+    allowPositionals: true,
+    options: {
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
+      websockets: { type: 'string', default: '25000' },
+      'alb-workers': { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
+      // Child mode (below): `--hold <port> <count>`.
+      hold: { type: 'boolean' },
+    },
   },
-});
+);
 const seconds = Number(values.seconds as string);
 const connections = Number(values.connections as string);
 const websockets = Number(values.websockets as string);

@@ -22,7 +22,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join as joinPath, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { type BulkUser, createUsersInBulk } from '../app/auth/bulk-users.ts';
@@ -38,23 +37,27 @@ import { waveOf } from '../harness/run/arrival-feeder.ts';
 import { type DataTierServers, startDataTierServers } from '../servers/data-tier.ts';
 import { freePort } from '../servers/ports.ts';
 import { type SpawnedProcess, spawnProcess } from '../servers/process.ts';
+import { benchArgs } from './args.ts';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-secret-at-least-16-chars';
 const IDLE_SECONDS = 5;
 
-const { values } = parseArgs({
-  options: {
-    users: { type: 'string', default: '1500' },
-    reps: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '25' },
-    rate: { type: 'string', default: '150' },
-    'wave-ms': { type: 'string', default: '0' },
-    buyers: { type: 'string', default: '0.4' },
-    root: { type: 'string', multiple: true },
-    profile: { type: 'string' },
+const { values } = benchArgs(
+  'npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--wave-ms 0] [--concurrency 25] [--buyers 0.4]',
+  {
+    options: {
+      users: { type: 'string', default: '1500' },
+      reps: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '25' },
+      rate: { type: 'string', default: '150' },
+      'wave-ms': { type: 'string', default: '0' },
+      buyers: { type: 'string', default: '0.4' },
+      root: { type: 'string', multiple: true },
+      profile: { type: 'string' },
+    },
   },
-});
+);
 const userCount = Number(values.users);
 const reps = Number(values.reps);
 const concurrency = Number(values.concurrency);

@@ -13,19 +13,22 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 import { freePort } from '../servers/ports.ts';
+import { benchArgs } from './args.ts';
 
 const BATCH = 1_000;
-const { values } = parseArgs({
-  options: {
-    addresses: { type: 'string', default: '1' },
-    clients: { type: 'string', default: '2' },
-    'per-client': { type: 'string', default: '9000' },
-    role: { type: 'string' },
-    port: { type: 'string' },
+const { values } = benchArgs(
+  'npx tsx bench/connect-cliff.ts [--addresses 1] [--clients 2] [--per-client 9000]',
+  {
+    options: {
+      addresses: { type: 'string', default: '1' },
+      clients: { type: 'string', default: '2' },
+      'per-client': { type: 'string', default: '9000' },
+      role: { type: 'string' },
+      port: { type: 'string' },
+    },
   },
-});
+);
 const hosts = Array.from({ length: Number(values.addresses) }, (_, i) => `127.0.0.${i + 1}`);
 
 /** A child: the server (accepts and holds) or a client (connects, reports, holds until told). */

@@ -15,9 +15,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { FaultRecord } from '../harness/report/run-record.ts';
 import type { SweepSummary } from '../harness/sweep/sweep-report.ts';
+import { benchArgs } from './args.ts';
 
 const VARIANTS = {
   design: { label: 'the design as written', set: [] },
@@ -27,13 +27,16 @@ const VARIANTS = {
 type Variant = keyof typeof VARIANTS;
 const REHEARSALS = ['instance-failure', 'redis-failover', 'db-failover', 'az-failure'];
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    sweep: { type: 'string', default: '6' },
-    variant: { type: 'string', multiple: true, default: ['design'] },
+const { values, positionals } = benchArgs(
+  'npx tsx bench/failover-sweeps.ts [--sweep 6] [--variant design|ec2|shallow]... [rehearsal...]',
+  {
+    allowPositionals: true,
+    options: {
+      sweep: { type: 'string', default: '6' },
+      variant: { type: 'string', multiple: true, default: ['design'] },
+    },
   },
-});
+);
 const sweep = Number(values.sweep);
 if (!Number.isInteger(sweep) || sweep < 1) {
   console.error(`--sweep ${values.sweep}: expected a whole number of runs, at least 1 (e.g. --sweep 6)`);

@@ -10,7 +10,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { createUsersInBulk } from '../app/auth/bulk-users.ts';
@@ -20,8 +19,9 @@ import { seedDemoEvent } from '../app/sales/seed.ts';
 import { startDataTier, TEST_SECRET, testPool } from '../app/test-support/app-harness.ts';
 import { startAppProcess } from '../app/test-support/app-process.ts';
 import { type Endpoint, LatencyAggregate, LatencyRecorder } from '../harness/metrics/latency.ts';
+import { benchArgs } from './args.ts';
 
-const { values } = parseArgs({
+const { values } = benchArgs('npx tsx bench/queue.ts [--seconds 10] [--connections 50] [--users 20000]', {
   options: {
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 
 type Kind = 'socket.io-client' | 'light';
 const KINDS: Kind[] = ['socket.io-client', 'light'];
@@ -50,19 +50,21 @@ type FromServer =
   | { type: 'clients'; count: number };
 
 const SELF = fileURLToPath(import.meta.url);
-const { values } = parseArgs({
-  strict: false,
-  allowPositionals: true,
-  options: {
-    role: { type: 'string' },
-    kind: { type: 'string' },
-    url: { type: 'string' },
-    connections: { type: 'string', default: '5000' },
-    messages: { type: 'string', default: '20' },
-    'gap-ms': { type: 'string', default: '100' },
-    batch: { type: 'string', default: '250' },
+const { values } = benchArgs(
+  'npx tsx bench/socket-client.ts [--connections 5000] [--messages 20] [--gap-ms 100]',
+  {
+    allowPositionals: true,
+    options: {
+      role: { type: 'string' },
+      kind: { type: 'string' },
+      url: { type: 'string' },
+      connections: { type: 'string', default: '5000' },
+      messages: { type: 'string', default: '20' },
+      'gap-ms': { type: 'string', default: '100' },
+      batch: { type: 'string', default: '250' },
+    },
   },
-});
+);
 const connections = Number(values.connections as string);
 const messages = Number(values.messages as string);
 const gapMs = Number(values['gap-ms'] as string);

@@ -21,19 +21,22 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { descendantsOf, isAlive } from '../harness/run/process-tree.ts';
 import { sparesRoot } from '../servers/postgres-template.ts';
+import { benchArgs } from './args.ts';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' },
-    hold: { type: 'string', default: '5' },
-    cold: { type: 'boolean', default: false },
-    baseline: { type: 'string' },
-    json: { type: 'boolean', default: false },
+const { values } = benchArgs(
+  'npx tsx bench/up.ts [--runs 5] [--hold 5] [--cold] [--baseline <checkout>] [--json]',
+  {
+    options: {
+      runs: { type: 'string', default: '5' },
+      hold: { type: 'string', default: '5' },
+      cold: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   },
-});
+);
 const runs = Number(values.runs);
 const holdMs = Number(values.hold) * 1_000;
 if (!(Number.isInteger(runs) && runs > 0) || !(holdMs >= 0)) {

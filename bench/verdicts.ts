@@ -28,23 +28,26 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Summary } from '../harness/report/write-report.ts';
 import { startCpuHog } from '../harness/run/cpu-hog.ts';
+import { benchArgs } from './args.ts';
 import { type MachineReference, measureMachineReference } from './machine-reference.ts';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    runs: { type: 'string', default: '3' },
-    hog: { type: 'boolean', default: false },
-    'compare-hog': { type: 'boolean', default: false },
-    'time-scale': { type: 'string' },
-    users: { type: 'string' },
-    scale: { type: 'string' },
-    'keep-reports': { type: 'string' },
+const { values, positionals } = benchArgs(
+  'npx tsx bench/verdicts.ts [scenario] [--runs 3] [--hog | --compare-hog] [--time-scale N] [--users N] [--scale F] [--keep-reports DIR]',
+  {
+    allowPositionals: true,
+    options: {
+      runs: { type: 'string', default: '3' },
+      hog: { type: 'boolean', default: false },
+      'compare-hog': { type: 'boolean', default: false },
+      'time-scale': { type: 'string' },
+      users: { type: 'string' },
+      scale: { type: 'string' },
+      'keep-reports': { type: 'string' },
+    },
   },
-});
+);
 const scenario = positionals[0] ?? 'peak-drop';
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
