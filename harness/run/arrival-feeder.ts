@@ -17,25 +17,6 @@ import type { DropDuty, DropLoad } from './drop-loop.ts';
  */
 export const ARRIVAL_WAVE_WALL_MS = 80;
 
-/**
- * While the clock is slow, a wave spans up to this much simulated time (at most
- * ARRIVAL_WAVE_MAX_WALL_MS): what 80 wall ms hold at a burst's usual 4–5×. A slow clock brings
- * fewer users per wall ms, so a wave of a fixed wall width would wake each process for fewer of
- * them, at a higher cost per join, just when the machine has the least to spare. With a one-core
- * hog (burst at 2–3×), two alternated pairs of full peaks: CPU per join until sales open 8.5 and
- * 10.4 % lower than with fixed 80 ms waves (docs/performance.md, 2026-12-04 night).
- */
-export const ARRIVAL_WAVE_SIM_MS = 340;
-
-/** The widest a wave gets in wall ms, however slow the clock. */
-export const ARRIVAL_WAVE_MAX_WALL_MS = 320;
-
-/** The wall width of a wave at clock speed `scale`: ARRIVAL_WAVE_SIM_MS of simulated time, within bounds. */
-export function waveWallMsAt(scale: number): number {
-  if (!(scale > 0)) return ARRIVAL_WAVE_MAX_WALL_MS;
-  return Math.min(ARRIVAL_WAVE_MAX_WALL_MS, Math.max(ARRIVAL_WAVE_WALL_MS, ARRIVAL_WAVE_SIM_MS / scale));
-}
-
 /** The wall ms at which a user due at `wallMs` leaves: its wave's (every `waveWallMs`; 0: its own). */
 export function waveOf(wallMs: number, waveWallMs: number): number {
   return waveWallMs > 0 ? Math.ceil(wallMs / waveWallMs) * waveWallMs : wallMs;
@@ -63,8 +44,8 @@ export class ArrivalFeeder implements DropDuty {
       aheadSimMs?: () => number;
       /** Simulated epoch ms → the wall epoch ms it will be at the clock's current speed. */
       toWallMs?: (simMs: number) => number;
-      /** Wall ms between waves of users leaving (`waveOf`), now. @default ARRIVAL_WAVE_WALL_MS */
-      waveWallMs?: number | (() => number);
+      /** Wall ms between waves of users leaving (`waveOf`). @default ARRIVAL_WAVE_WALL_MS */
+      waveWallMs?: number;
     },
   ) {}
 
@@ -74,7 +55,7 @@ export class ArrivalFeeder implements DropDuty {
   }
 
   tick(nowSimMs: number): void {
-    const { arrivalsSimMs, users, load, toWallMs, waveWallMs: wave = ARRIVAL_WAVE_WALL_MS } = this.options;
+    const { arrivalsSimMs, users, load, toWallMs, waveWallMs = ARRIVAL_WAVE_WALL_MS } = this.options;
     const horizonSimMs = nowSimMs + (this.options.aheadSimMs?.() ?? 0);
     let due = this.sentCount;
     while (due < arrivalsSimMs.length && arrivalsSimMs[due]! <= horizonSimMs) due++;
@@ -83,7 +64,6 @@ export class ArrivalFeeder implements DropDuty {
     if (due <= this.sentCount) return;
     const from = this.sentCount;
     const batch = users.take(from, due);
-    const waveWallMs = typeof wave === 'function' ? wave() : wave;
     load.arrive(
       batch.map((u, k) => ({
         ...u,

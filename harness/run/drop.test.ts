@@ -2,13 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.ts';
 import type { Fault } from '../scenario/schema.ts';
 import { readyUsers, type UserSupply } from '../worlds/world.ts';
-import {
-  ARRIVAL_WAVE_MAX_WALL_MS,
-  ARRIVAL_WAVE_SIM_MS,
-  ARRIVAL_WAVE_WALL_MS,
-  ArrivalFeeder,
-  waveWallMsAt,
-} from './arrival-feeder.ts';
+import { ArrivalFeeder } from './arrival-feeder.ts';
 import { aggregateOf, FakeLoad, FakeWorld, fakeMeasure, fakeUsers } from './drop-fakes.ts';
 import { type DropDuty, DropDutyError, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
@@ -178,33 +172,6 @@ describe('ArrivalFeeder', () => {
     dueAtWallMs.length = 0;
     feeder(0).tick(T0);
     expect(dueAtWallMs).toEqual([10_001, 10_039, 10_040, 10_041, 10_120]);
-  });
-
-  it('widens its waves while the clock is slow, so a wave holds about as much simulated time', () => {
-    expect(waveWallMsAt(ARRIVAL_WAVE_SIM_MS / 10)).toBe(Math.max(ARRIVAL_WAVE_WALL_MS, 10));
-    expect(waveWallMsAt(60)).toBe(ARRIVAL_WAVE_WALL_MS);
-    const slow = ARRIVAL_WAVE_SIM_MS / (ARRIVAL_WAVE_MAX_WALL_MS - 20);
-    expect(waveWallMsAt(slow)).toBeCloseTo(ARRIVAL_WAVE_MAX_WALL_MS - 20, 6);
-    expect(waveWallMsAt(0.1)).toBe(ARRIVAL_WAVE_MAX_WALL_MS);
-    expect(waveWallMsAt(0)).toBe(ARRIVAL_WAVE_MAX_WALL_MS);
-  });
-
-  it('reads the wave width at each tick: a batch sent after the clock slowed leaves in wider waves', () => {
-    const all = fakeUsers(4);
-    const dueAtWallMs: (number | undefined)[] = [];
-    let width = 40;
-    const feeder = new ArrivalFeeder({
-      arrivalsSimMs: [T0 + 50, T0 + 130, T0 + 1_050, T0 + 1_130],
-      users: { ready: 4, take: (from, to) => all.slice(from, to) },
-      load: { arrive: (users) => dueAtWallMs.push(...users.map((u) => u.dueAtWallMs)) },
-      aheadSimMs: () => 200,
-      toWallMs: (simMs) => 10_000 + simMs - T0,
-      waveWallMs: () => width,
-    });
-    feeder.tick(T0);
-    width = 200;
-    feeder.tick(T0 + 1_000);
-    expect(dueAtWallMs).toEqual([10_080, 10_160, 11_200, 11_200]);
   });
 });
 

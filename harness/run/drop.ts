@@ -2,7 +2,7 @@ import { FASTEST_IDLE_TIME_SCALE, type ScaledClock } from '../clock/clock.ts';
 import { scenarioHeadroom } from '../metrics/machine-state.ts';
 import type { Sample } from '../report/run-record.ts';
 import type { StartedWorld, UserSupply } from '../worlds/world.ts';
-import { ArrivalFeeder, waveWallMsAt } from './arrival-feeder.ts';
+import { ArrivalFeeder } from './arrival-feeder.ts';
 import { type DropLoad, runDropLoop } from './drop-loop.ts';
 import { FaultScheduler } from './fault-scheduler.ts';
 import type { LiveRun } from './live-run.ts';
@@ -150,7 +150,6 @@ async function dropWithMeasurement(setup: DropSetup, measurement: RunMeasurement
     load,
     aheadSimMs: () => TICK_WALL_MS * pacer.scale,
     toWallMs: (simMs) => Date.now() + (simMs - clock.now()) / pacer.scale,
-    waveWallMs: () => waveWallMsAt(pacer.scale),
   });
   const pacer: PacerDuty = new PacerDuty({
     pacer: pacerFor(plan, world),
