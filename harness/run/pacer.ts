@@ -430,12 +430,11 @@ export class ClockPacer {
     // spoil a sample in every few seconds. Unless the CPU is now mostly idle: then what took
     // the headroom (a burst of arrivals, the drain's buyers) is over, and at the old speed it
     // would be half busy. Forgotten for good: remembered again at the next busier second, it held
-    // a full peak's last queued minutes at one speed (25, 35, 36×) for 3.4–5 wall seconds, the
+    // a full peak's last queued minutes at one speed (25, 35, 36×) for 3.6–5.1 wall seconds, the
     // seats sold and the CPU 40–60 % busy (docs/performance.md, 2026-12-04 night).
     if (cpu < IDLE_CPU_BUSY) this.saturatedAt = undefined;
     const recent =
       this.saturatedAt &&
-      cpu >= IDLE_CPU_BUSY &&
       this.saturatedAt.arriving === this.arriving(input) &&
       input.wallMs - this.saturatedAt.wallMs < SATURATION_MEMORY_MS;
     const ceiling = recent ? Math.max(minScale, 0.9 * this.saturatedAt!.scale) : requestedScale;
