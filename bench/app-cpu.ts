@@ -44,7 +44,7 @@ const SECRET = 'bench-secret-at-least-16-chars';
 const IDLE_SECONDS = 5;
 
 const { values } = benchArgs(
-  'npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--wave-ms 0] [--concurrency 25] [--buyers 0.4]',
+  'npx tsx bench/app-cpu.ts [--users 1500] [--reps 3] [--rate 150] [--wave-ms 0] [--concurrency 25] [--buyers 0.4] [--root DIR]... [--profile DIR]',
   {
     options: {
       users: { type: 'string', default: '1500' },

@@ -51,7 +51,7 @@ type FromServer =
 
 const SELF = fileURLToPath(import.meta.url);
 const { values } = benchArgs(
-  'npx tsx bench/socket-client.ts [--connections 5000] [--messages 20] [--gap-ms 100]',
+  'npx tsx bench/socket-client.ts [--connections 5000] [--messages 20] [--gap-ms 100] [--batch 250]',
   {
     allowPositionals: true,
     options: {
