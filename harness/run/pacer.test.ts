@@ -30,22 +30,22 @@ describe('ClockPacer', () => {
     expect(pacer.next(input({}))).toMatchObject({ scale: 30, limitedBy: 'requested' });
   });
 
-  it('slows before a burst, not after: the next 5 wall seconds of the curve set the speed', () => {
+  it('slows before a burst, not after: the next 2 wall seconds of the curve set the speed', () => {
     // Quiet until 3 minutes (simulated), then 6,000 users in one minute: 100 per simulated second.
     const arrivals = [...spread(0, 3 * MINUTE, 180), ...spread(3 * MINUTE, 4 * MINUTE, 6_000)];
     const pacer = pacer30({
       arrivalsSimMs: arrivals,
       initialJoinsPerSecond: 150,
     });
-    // The burst is 180 simulated seconds away: beyond 5 wall seconds at 30× (150 s).
+    // The burst is 180 simulated seconds away: beyond 2 wall seconds at 30× (60 s).
     expect(pacer.next(input({ simMs: 0 }))).toMatchObject({ scale: 30, limitedBy: 'requested' });
-    // 10 s away: what the next 5 wall seconds bring at speed s, (5s − 10) × 100 users, must fit
-    // in what 0.8 × 150 joins/s answers in them plus half a second's worth: s ≤ 3.3.
+    // 10 s away: what the next 2 wall seconds bring at speed s, (2s − 10) × 100 users, must fit
+    // in what 0.8 × 150 joins/s answers in them plus a tenth of that: s ≤ 6.3.
     const nearing = pacer.next(input({ wallMs: 1_000, simMs: 170_000, sent: 100, settled: 100 }));
     expect(nearing.limitedBy).toBe('arrivals');
-    expect(nearing.scale).toBeCloseTo(3.3, 1);
-    // In it: 0.8 × 150 joins/s ÷ 100 per simulated second, the half second's worth taken by the
-    // 50 still waiting (so no room to spare, and no probing of a higher capacity either).
+    expect(nearing.scale).toBeCloseTo(6.3, 1);
+    // In it: 0.8 × 150 joins/s ÷ 100 per simulated second, the tenth's worth taken by the 50
+    // still waiting (so no room to spare, and no probing of a higher capacity either).
 
     const during = pacer.next(input({ wallMs: 2_000, simMs: 181_000, sent: 200, settled: 150 }));
     expect(during.scale).toBeCloseTo(1.2, 1);
@@ -335,12 +335,13 @@ describe('ClockPacer', () => {
       salesOpenSimMs,
     });
     const queued = { sent: 5_000, settled: 5_000, queueSize: 5_000 };
-    // Sales are 5 simulated minutes away: beyond 5 wall seconds even at 30×.
+    // Sales are 5 simulated minutes away: beyond 2 wall seconds even at 30×.
     expect(pacer.next(input({ simMs: 5 * MINUTE, ...queued })).scale).toBe(30);
-    // 10 simulated seconds before: the next 5 wall seconds at 30× would take the admissions in full.
+    // 10 simulated seconds before: the next 2 wall seconds at 30× would take 50 simulated seconds
+    // of admissions (25 joins' worth each) where 352 fit: (2s − 10) × 25 ≤ 352, s ≤ 12.
     const before = pacer.next(input({ wallMs: 1_000, simMs: salesOpenSimMs - 10_000, ...queued }));
     expect(before.limitedBy).toBe('arrivals');
-    expect(before.scale).toBeLessThan(10);
+    expect(before.scale).toBeCloseTo(12.04, 1);
     // At the opening itself: the admissions' rate, as while draining.
     const opening = pacer.next(input({ wallMs: 2_000, simMs: salesOpenSimMs, ...queued }));
     expect(opening.scale).toBeCloseTo(7.04, 1);
@@ -510,9 +511,11 @@ describe('ClockPacer: valid measurement first', () => {
       const pacer = pacer30(options);
       pacer.next(input({ wallMs: 0, sent: 1, settled: 1, cpuBusy: 1, saturation: ['CPU 100 %'] }));
       const sent = lastArrives ? 2 : 1;
+      // The clock past the last arrival once it has arrived: none is still ahead.
+      const simMs = lastArrives ? 1_001 : 0;
       let scale = 0;
       for (let s = 1; s <= 12; s++)
-        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs: 0, sent, settled: sent })).scale;
+        scale = pacer.next(input({ ...busy, wallMs: s * 1_000, simMs, sent, settled: sent })).scale;
       return scale;
     };
     // Still arriving: held under 0.9 × the speed that lost headroom (30 × 0.9) for half a minute.

@@ -58,7 +58,14 @@ export interface PacerOptions {
    * each). @default not planned for
    */
   positionUpdateSimMs?: number;
-  /** How far ahead the curve is read, in wall ms at the speed being considered. @default 5000 */
+  /**
+   * How far ahead the curve is read, in wall ms at the speed being considered: a decision and its
+   * successor's, so a step of the curve is met at its speed (slowing takes effect at once). Read
+   * 5 s ahead, a full peak's clock at 100× began slowing for 19:50's step at 19:42; read 2 s
+   * ahead, at 19:48, and its room filled (19:30–19:55) in a median 28.5 wall seconds instead of
+   * 33.8 (docs/performance.md, 2026-12-04 late).
+   * @default 2000
+   */
   lookaheadWallMs?: number;
   /** Share of the learnt capacity the feed-forward limit plans for. @default 0.8 */
   utilization?: number;
@@ -190,7 +197,6 @@ export interface PacerDecision {
  * and the CPU at 96 % in one run of two.
  */
 const POSITION_MESSAGE_COST = 0.065;
-const LOOKAHEAD_SLICES = 5;
 /**
  * A saturated decision this soon after its episode's first (wall ms: one decision, with room for
  * a late one) is still clearing the first one's backlog (`speedThatRanOut`).
@@ -238,8 +244,17 @@ const HEADROOM_MARGIN = 0.03;
  * 0.5× and its drain ran at 2× with the CPU 40–70 % busy.
  */
 const CAREFUL_RISE_CPU_BUSY = 0.6;
-/** Joins the machine may be behind for a moment, in seconds of its planned rate. */
-const BURST_SECONDS = 0.5;
+/**
+ * Joins the machine may be behind for a moment, as a share of what the lookahead plans for: over
+ * the whole window the plan stays at 1.1 × `utilization` of the capacity, whatever its length
+ * (half a second's worth over the 5-second window the constants were tuned with).
+ */
+const BURST_SHARE = 0.1;
+/**
+ * How far ahead, in wall ms at the idle speed, no arrival may be due for a stretch to count as
+ * idle: a late decision at 960× would otherwise meet the next arrivals at that speed.
+ */
+const IDLE_LOOKAHEAD_WALL_MS = 5_000;
 /**
  * The plan counts on at most this many times the best rate answered so far (once one was): a
  * capacity never answered (the first guess) is a guess. A peak's arrivals step from 45 joins a
@@ -291,7 +306,7 @@ export class ClockPacer {
   private readonly drainCost = new DrainCostCalibration();
 
   constructor(private readonly options: PacerOptions) {
-    this.lookaheadWallMs = options.lookaheadWallMs ?? 5_000;
+    this.lookaheadWallMs = options.lookaheadWallMs ?? 2_000;
     this.utilization = options.utilization ?? 0.8;
     this.saturatedP95Ms = options.saturatedP95Ms ?? 300;
     this.saturatedCpuBusy = options.saturatedCpuBusy ?? 0.85;
@@ -610,7 +625,7 @@ export class ClockPacer {
   }
 
   /**
-   * Nothing due: no arrival in the lookahead at the idle speed, nobody waiting for admission or
+   * Nothing due: no arrival within IDLE_LOOKAHEAD_WALL_MS at the idle speed, nobody waiting for admission or
    * on their way through a purchase, no join unanswered, no fault or scaling activity in progress.
    */
   private nothingDue(input: PacerInput, backlog: number): boolean {
@@ -622,7 +637,7 @@ export class ClockPacer {
     // Before the first sample the queue is unknown: users sent may be waiting.
     if ((input.queueSize ?? (input.sent > 0 ? 1 : 0)) > 0) return false;
     const dueNow = this.firstAtOrAfter(input.simMs + 1);
-    const dueAhead = this.firstAtOrAfter(input.simMs + this.lookaheadWallMs * this.idleScale);
+    const dueAhead = this.firstAtOrAfter(input.simMs + IDLE_LOOKAHEAD_WALL_MS * this.idleScale);
     return input.sent >= dueNow && dueAhead === dueNow;
   }
 
@@ -638,7 +653,8 @@ export class ClockPacer {
    * The fastest speed, up to `ceiling`, at which the machine keeps up with the arrivals (and the
    * admissions once sales are open, in join equivalents) of the next `lookaheadWallMs` of wall
    * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
-   * machine answers by then plus half a second's worth not yet taken by the present backlog. The
+   * machine answers by then plus the share it may be behind (BURST_SHARE) not yet taken by the
+   * present backlog. The
    * window is read at the very speed considered (a burst 60 simulated seconds away matters at
    * 30×, not yet at 2×), so the search is a bisection. Admissions count at `admissionCost`, and
    * no more of them than there are users to admit (`admissible`).
@@ -652,15 +668,16 @@ export class ClockPacer {
     const { minScale } = this.options;
     const simMs = input.simMs;
     const perSecond = this.utilization * this.plannedCapacity(input.wallMs);
-    const headroom = Math.max(0, BURST_SECONDS * perSecond - backlog);
-    const sliceWallMs = this.lookaheadWallMs / LOOKAHEAD_SLICES;
+    const slices = Math.max(1, Math.round(this.lookaheadWallMs / PACER_DECISION_WALL_MS));
+    const sliceWallMs = this.lookaheadWallMs / slices;
+    const headroom = Math.max(0, (BURST_SHARE * perSecond * this.lookaheadWallMs) / 1_000 - backlog);
     const salesOpenSimMs = this.options.salesOpenSimMs ?? Number.NEGATIVE_INFINITY;
     const messagesPerAdmittingMs = this.messagesPerSimSecond(input) / 1_000;
     // Once every user has arrived, what the CPU showed of the drain's costs (drain-cost.ts).
     const drainShare = this.arriving(input) ? 1 : this.drainCost.scale(input.simMs);
     const from = this.firstAtOrAfter(simMs);
     const keepsUp = (scale: number) => {
-      for (let slice = 1; slice <= LOOKAHEAD_SLICES; slice++) {
+      for (let slice = 1; slice <= slices; slice++) {
         const endMs = simMs + slice * sliceWallMs * scale;
         const admittingMs = Math.max(0, endMs - Math.max(simMs, salesOpenSimMs));
         const admissions = Math.min(
