@@ -12,9 +12,9 @@ export default defineScenario({
     "The design's peak: 25,000 queued at 19:58, scale-out +2 then +5, drain and scale-in by 21:00.",
   startAt: '19:30',
   endAt: '21:00',
-  // The quiet stretches (the room filling slowly, the hour after the drain) run at 120×; the
-  // clock slows by itself wherever this machine cannot keep up, so the speed asked changes only
-  // how long the rehearsal takes (docs/performance.md).
+  // The room filling slowly and the scale-in after the drain run at 120× (the stretches with
+  // nothing due faster still); the clock slows by itself wherever this machine cannot keep up,
+  // so the speed asked changes only how long the rehearsal takes (docs/performance.md).
   timeScale: 120,
   event: { seats: 5_000, salesOpenAt: '19:58' },
   users: 25_000,

@@ -625,8 +625,9 @@ export class ClockPacer {
   }
 
   /**
-   * Nothing due: no arrival within IDLE_LOOKAHEAD_WALL_MS at the idle speed, nobody waiting for admission or
-   * on their way through a purchase, no join unanswered, no fault or scaling activity in progress.
+   * Nothing due: no arrival within IDLE_LOOKAHEAD_WALL_MS at the idle speed, nobody waiting for
+   * admission or on their way through a purchase, no join unanswered, no fault or scaling activity
+   * in progress.
    */
   private nothingDue(input: PacerInput, backlog: number): boolean {
     if (this.idleScale <= this.options.requestedScale) return false;
@@ -654,10 +655,9 @@ export class ClockPacer {
    * admissions once sales are open, in join equivalents) of the next `lookaheadWallMs` of wall
    * time. A token bucket: by the end of each second ahead, what arrived must fit in what the
    * machine answers by then plus the share it may be behind (BURST_SHARE) not yet taken by the
-   * present backlog. The
-   * window is read at the very speed considered (a burst 60 simulated seconds away matters at
-   * 30×, not yet at 2×), so the search is a bisection. Admissions count at `admissionCost`, and
-   * no more of them than there are users to admit (`admissible`).
+   * present backlog. The window is read at the very speed considered (a burst 60 simulated seconds
+   * away matters at 30×, not yet at 2×), so the search is a bisection. Admissions count at
+   * `admissionCost`, and no more of them than there are users to admit (`admissible`).
    */
   private fastestKeepingUp(
     input: PacerInput,
