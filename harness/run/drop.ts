@@ -97,7 +97,6 @@ export interface DropSetup {
   live?: Pick<LiveRun, 'feed'>;
 }
 
-/** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
 /** The clock's pacer for a plan: slow motion down to MIN_TIME_SCALE, faster while nothing is due. */
 function pacerFor(plan: RunPlan, world: Pick<StartedWorld, 'positionUpdateSimMs'>): ClockPacer {
   const { requestedScale, fixedTimeScale } = plan;
@@ -129,6 +128,7 @@ function activityInFlight(lifecycle: Pick<Sample, 'instances' | 'targets'> | und
   return instances.pending + instances.terminating + targets.initial + targets.draining > 0;
 }
 
+/** The scenario's time, from its start to its end: the duties, in the order they run each tick. */
 export async function runDrop(setup: DropSetup): Promise<DropOutcome> {
   const { plan, load } = setup;
   const measurement = new RunMeasurement(plan.scenario, load, setup.clock.now());
